@@ -1,0 +1,942 @@
+"""Scoring: from a scheme and what a unit entered, every row's score, the total and the grade.
+
+Rules applied (domain-rules.md §2, §6, §8; the defaults are the recommended ones):
+
+- **checklist** (Jiangsu 决策/过程): each 评价要点 is rated 达成 / 部分达成 / 未达成; the item's
+  band is weight × Σ share_i × band_i.  A manual score must fall inside it; without one the
+  top of the band is used (the largest 2-place score below an open upper bound).
+- **tier** (定性): the tier fixes the band [80%,100%], [60%,80%), [0,60%) of the weight.
+- **forward** (≥, >): met → full weight; else actual / target × weight.  Over-achievement is
+  capped; actual ≥ ``over_threshold`` × target (or ≥ ``over_zero_target`` for a zero target)
+  is flagged and needs a reason.  "≥" and ">" are scored alike.
+- **equal** (=): a zero target scores full weight when actual ≤ 0, else 0; otherwise forward.
+- **reverse** (≤, <): met → full weight; else the rule's formula: "ratio" target / actual ×
+  weight, or "linear" weight × (1 − (actual − target) / target), 0 from twice the target.
+  A zero target scores full weight when actual ≤ 0, else 0 (never divides by zero).
+- **satisfaction**: a percentage scored like forward; above 100% is rejected.
+- **ratio** / **budget**: rate = numerator / denominator (实际支出/实际到位, 实际到位/预算,
+  全年执行数/全年预算数); score = min(rate, 1) × weight.  A zero denominator makes the row not
+  applicable (0/0 "0.00%" included), never a division error.
+- Negative actuals count as 0 (flagged).  Rows are rounded ROUND_HALF_UP to 2 places; the
+  total is the sum of the rounded rows.
+- **Not applicable** rows (entry ``na``, an actual of "/", "—", "-" or "*", a zero
+  denominator, a weight of 0) get ``score=None``; the scheme's ``na_policy`` decides the
+  total: "rescale" multiplies the sum by total / applicable weight (按百分制折算), "exclude"
+  leaves their weight out.  "Not filled" (``filled=False``) is different: it blocks
+  submission and counts as 0 in the provisional total.
+- Grades are half-open: 优 ≥ 90, 良 ≥ 80, 中 ≥ 60, 差 < 60.
+
+Flags.  Blocking (submission must stop): ``missing_input`` (no actual / tier / amounts),
+``invalid_number``, ``invalid_tier``, ``score_above_weight``, ``score_outside_band`` (a
+manual score outside its tier's band), ``score_above_formula``, ``reason_required`` (a
+偏差原因分析及改进措施 is required and empty: row below full weight, over-achievement past the
+threshold, 执行率 below the rule's ``reason_below``), ``weights_mismatch``.
+Non-blocking: ``label_score_mismatch`` (a published score outside the band its label claims),
+``over_achievement``, ``target_not_numeric``, ``tier_label_on_quantitative``,
+``negative_actual``, ``unit_mismatch``, ``rate_above_100``, ``zero_denominator``,
+``execution_below_threshold``, ``budget_adjusted``, ``deduction_when_met``, ``na_marker``,
+``na_rescaled``, ``na_excluded``, ``unknown_entry``.
+
+Imported entries (``"imported": True``, set by :mod:`scoring.importer`) are published,
+historic values: the engine still flags them, but ``score_outside_band`` becomes
+``label_score_mismatch`` and ``reason_required`` does not block, because a published form
+must be readable as it is (domain-rules §8.20).  The web app never sets ``imported``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from .model import TIERS, Band, Indicator, Scheme, tier_from_label
+from .numbers import (
+    CTX,
+    ONE,
+    ZERO,
+    InputError,
+    fmt,
+    fmt2,
+    fmt_pct,
+    parse_decimal,
+    parse_quantity,
+    q2,
+    top_below,
+)
+
+__all__ = [
+    "NA_MARKS",
+    "Flag",
+    "RowScore",
+    "Scorecard",
+    "grade_for",
+    "score",
+    "stage_total",
+]
+
+Entry = Mapping[str, Any]
+Entries = Mapping[str, Entry]
+
+NA_MARKS = frozenset({"/", "／", "—", "——", "-", "--", "*", "－", "不适用", "N/A", "n/a"})
+_EMPTY: Mapping[str, Any] = {}
+# Band edges are products of shares like 1/3; trimming to 12 places removes the 28th-digit
+# noise that would otherwise push a bound like 1.6 to 1.6000…01.
+_EDGE = Decimal("1e-12")
+_GRADES = ((Decimal(90), "优"), (Decimal(80), "良"), (Decimal(60), "中"))
+_CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳"
+
+
+@dataclass(frozen=True, slots=True)
+class Flag:
+    """Something a person should look at.  ``blocking`` flags stop submission."""
+
+    code: str
+    message: str
+    blocking: bool
+    indicator: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "message": self.message,
+            "blocking": self.blocking,
+            "indicator": self.indicator,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RowScore:
+    """One indicator's result.  ``score`` is None when not applicable or not filled."""
+
+    code: str
+    path: tuple[str, str, str]
+    weight: Decimal
+    score: Decimal | None
+    applicable: bool
+    filled: bool
+    inputs: dict[str, Any]
+    explanation: str
+    flags: list[Flag]
+    needs_reason: bool
+    tier: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "path": list(self.path),
+            "weight": str(self.weight),
+            "score": None if self.score is None else str(self.score),
+            "applicable": self.applicable,
+            "filled": self.filled,
+            "inputs": {k: _jsonable(v) for k, v in self.inputs.items()},
+            "explanation": self.explanation,
+            "flags": [f.to_dict() for f in self.flags],
+            "needs_reason": self.needs_reason,
+            "tier": self.tier,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Scorecard:
+    """The result of :func:`score`: rows in scheme order, total, grade and all flags."""
+
+    scheme_name: str
+    scheme_version: str
+    rows: list[RowScore]
+    total: Decimal
+    grade: str
+    flags: list[Flag]
+    blocking: bool
+    raw_sum: Decimal = ZERO
+    applicable_weight: Decimal = ZERO
+
+    def row(self, code: str) -> RowScore:
+        for item in self.rows:
+            if item.code == code:
+                return item
+        raise KeyError(code)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "scheme": {"name": self.scheme_name, "version": self.scheme_version},
+            "total": str(self.total),
+            "grade": self.grade,
+            "blocking": self.blocking,
+            "raw_sum": str(self.raw_sum),
+            "applicable_weight": str(self.applicable_weight),
+            "flags": [f.to_dict() for f in self.flags],
+            "rows": [r.to_dict() for r in self.rows],
+        }
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def grade_for(total: Decimal) -> str:
+    """优 ≥ 90, 良 ≥ 80, 中 ≥ 60, 差 < 60 (half-open: 90.00 优, 89.99 良)."""
+    for bound, grade in _GRADES:
+        if total >= bound:
+            return grade
+    return "差"
+
+
+# --------------------------------------------------------------------------------------
+# Per-scheme plan
+
+
+@dataclass(slots=True)
+class _Plan:
+    """What scoring one indicator needs, computed once per scheme."""
+
+    ind: Indicator
+    code: str
+    path: tuple[str, str, str]
+    weight: Decimal
+    kind: str
+    func: Callable[[_Plan, Entry, _Options], RowScore]
+    target: Decimal | None
+    over_at: Decimal | None  # actual at or above which over-achievement is flagged
+    tier_bands: dict[str, tuple[Decimal, Decimal, bool]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class _Options:
+    tier_default: str
+    over_zero_target: Decimal
+
+
+@dataclass(slots=True)
+class _Compiled:
+    plans: list[_Plan]
+    options: _Options
+    full_weight: Decimal
+    form_flags: list[Flag]
+    codes: frozenset[str]
+
+
+def _compile(scheme: Scheme) -> _Compiled:
+    cached = scheme._cache.get("plan")
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    options = _Options(scheme.tier_default, scheme.over_zero_target)
+    plans: list[_Plan] = []
+    for ind in scheme.indicators:
+        weight = ind.weight
+        target = ind.target.value
+        over_at: Decimal | None = None
+        if target is not None:
+            over_at = (
+                scheme.over_zero_target
+                if target == 0
+                else CTX.multiply(target, scheme.over_threshold)
+            )
+        bands = {
+            name: (
+                CTX.multiply(weight, band.low),
+                CTX.multiply(weight, band.high),
+                band.high_inclusive,
+            )
+            for name, band in TIERS.items()
+        }
+        plans.append(
+            _Plan(
+                ind=ind,
+                code=ind.code,
+                path=ind.path,
+                weight=weight,
+                kind=ind.rule.kind,
+                func=_KIND_FUNCS[ind.rule.kind],
+                target=target,
+                over_at=over_at,
+                tier_bands=bands,
+            )
+        )
+    full = sum((p.weight for p in plans), ZERO)
+    form_flags = [
+        Flag("weights_mismatch", message, True, None) for message in _weight_messages(scheme, full)
+    ]
+    compiled = _Compiled(plans, options, full, form_flags, frozenset(p.code for p in plans))
+    scheme._cache["plan"] = compiled
+    return compiled
+
+
+def _weight_messages(scheme: Scheme, full: Decimal) -> list[str]:
+    messages: list[str] = []
+    if full != scheme.total:
+        messages.append(f"三级指标分值合计 {fmt(full)}，与总分 {fmt(scheme.total)} 不一致")
+    for group in scheme.groups:
+        if group.weight is None:
+            continue
+        depth = len(group.path)
+        inside = sum(
+            (i.weight for i in scheme.indicators if i.path[:depth] == group.path), ZERO
+        )
+        if inside != group.weight:
+            messages.append(
+                f"“{' / '.join(group.path)}”标注 {fmt(group.weight)} 分，其下分值合计 {fmt(inside)}"
+            )
+    return messages
+
+
+# --------------------------------------------------------------------------------------
+# Row helpers
+
+
+def _text(entry: Entry, key: str) -> str:
+    value = entry.get(key)
+    if value is None:
+        return ""
+    return str(value).strip()
+
+
+def _na_row(plan: _Plan, explanation: str, inputs: dict[str, Any], flags: list[Flag]) -> RowScore:
+    return RowScore(
+        plan.code, plan.path, plan.weight, None, False, True, inputs, explanation, flags, False
+    )
+
+
+def _missing_row(plan: _Plan, message: str, inputs: dict[str, Any], flags: list[Flag]) -> RowScore:
+    flags.append(Flag("missing_input", message, True, plan.code))
+    return RowScore(
+        plan.code, plan.path, plan.weight, None, True, False, inputs, "未填写：" + message, flags, False
+    )
+
+
+def _finish(
+    plan: _Plan,
+    entry: Entry,
+    value: Decimal,
+    inputs: dict[str, Any],
+    explanation: str,
+    flags: list[Flag],
+    needs_reason: bool,
+    tier: str | None = None,
+) -> RowScore:
+    """Round, apply the reason rule, build the row."""
+    result = q2(value)
+    if result < plan.weight:
+        needs_reason = True
+    if needs_reason and not _text(entry, "reason"):
+        imported = bool(entry.get("imported"))
+        flags.append(
+            Flag(
+                "reason_required",
+                "须填写偏差原因分析及改进措施",
+                not imported,
+                plan.code,
+            )
+        )
+    return RowScore(
+        plan.code,
+        plan.path,
+        plan.weight,
+        result,
+        True,
+        True,
+        inputs,
+        explanation,
+        flags,
+        needs_reason,
+        tier,
+    )
+
+
+def _resolve_tier(entry: Entry) -> tuple[str | None, str]:
+    """The tier from "tier", else from a label typed as the actual; returns (tier, source)."""
+    raw = _text(entry, "tier")
+    if raw:
+        return tier_from_label(raw), raw
+    actual = _text(entry, "actual")
+    if actual:
+        return tier_from_label(actual), actual
+    return None, ""
+
+
+def _band_score(
+    plan: _Plan,
+    entry: Entry,
+    low: Decimal,
+    high: Decimal,
+    inclusive: bool,
+    label: str,
+    options: _Options,
+    flags: list[Flag],
+) -> tuple[Decimal | None, str]:
+    """Pick the score inside [low, high] / [low, high): the manual one or the default."""
+    close = "]" if inclusive else ")"
+    band_text = f"得分区间 [{fmt2(low)}, {fmt2(high)}{close}"
+    manual_text = _text(entry, "score")
+    if manual_text:
+        try:
+            manual = parse_decimal(manual_text)
+        except InputError as exc:
+            flags.append(Flag("invalid_number", f"得分：{exc}", True, plan.code))
+            return None, band_text
+        if manual > plan.weight:
+            flags.append(
+                Flag(
+                    "score_above_weight",
+                    f"得分 {fmt(manual)} 超过分值 {fmt(plan.weight)}",
+                    True,
+                    plan.code,
+                )
+            )
+            return plan.weight, f"{band_text}，填报得分 {fmt(manual)} 超过分值，按 {fmt(plan.weight)} 计"
+        inside = low <= manual and (manual <= high if inclusive else manual < high)
+        if not inside:
+            share = fmt_pct(CTX.divide(manual, plan.weight)) if plan.weight else "-"
+            message = (
+                f"得分 {fmt(manual)} 占分值 {share}，不在“{label}”对应区间 "
+                f"[{fmt2(low)}, {fmt2(high)}{close} 内"
+            )
+            if entry.get("imported"):
+                flags.append(Flag("label_score_mismatch", message, False, plan.code))
+            else:
+                flags.append(Flag("score_outside_band", message, True, plan.code))
+        return manual, f"{band_text}，填报得分 {fmt2(manual)}"
+    if options.tier_default == "manual":
+        return None, band_text
+    default = high if inclusive else max(low, top_below(high))
+    return default, f"{band_text}，取区间上限{'' if inclusive else '以下最高分'} {fmt2(default)}"
+
+
+# --------------------------------------------------------------------------------------
+# Kinds
+
+
+def _score_tier(plan: _Plan, entry: Entry, options: _Options) -> RowScore:
+    flags: list[Flag] = []
+    tier, source = _resolve_tier(entry)
+    inputs: dict[str, Any] = {"tier": tier, "label": source}
+    return _tier_row(plan, entry, options, tier, source, inputs, flags, "")
+
+
+def _tier_row(
+    plan: _Plan,
+    entry: Entry,
+    options: _Options,
+    tier: str | None,
+    source: str,
+    inputs: dict[str, Any],
+    flags: list[Flag],
+    prefix: str,
+) -> RowScore:
+    if tier is None:
+        if source:
+            flags.append(
+                Flag(
+                    "invalid_tier",
+                    f"“{source}”不是达成档次，请选择达成 / 部分达成 / 未达成",
+                    True,
+                    plan.code,
+                )
+            )
+            return RowScore(
+                plan.code, plan.path, plan.weight, None, True, False, inputs,
+                prefix + "无法识别达成档次", flags, False,
+            )  # fmt: skip
+        return _missing_row(plan, "请选择达成档次（达成 / 部分达成 / 未达成）", inputs, flags)
+    low, high, inclusive = plan.tier_bands[tier]
+    value, band_text = _band_score(plan, entry, low, high, inclusive, tier, options, flags)
+    if value is None:
+        if not any(f.blocking for f in flags):
+            return _missing_row(plan, f"请在{band_text}内填写得分", inputs, flags)
+        return RowScore(
+            plan.code, plan.path, plan.weight, None, True, False, inputs,
+            prefix + band_text, flags, False, tier,
+        )  # fmt: skip
+    explanation = f"{prefix}{tier}（{TIERS[tier].text()}），{band_text}"
+    return _finish(plan, entry, value, inputs, explanation, flags, False, tier)
+
+
+def _score_checklist(plan: _Plan, entry: Entry, options: _Options) -> RowScore:
+    flags: list[Flag] = []
+    rule = plan.ind.rule
+    count = len(rule.points)
+    raw_points = entry.get("points")
+    tiers: list[str | None]
+    if raw_points:
+        labels = [str(p).strip() for p in raw_points]
+        if len(labels) != count:
+            flags.append(
+                Flag(
+                    "invalid_tier",
+                    f"评价要点共 {count} 项，填报了 {len(labels)} 项",
+                    True,
+                    plan.code,
+                )
+            )
+            return RowScore(
+                plan.code, plan.path, plan.weight, None, True, False, {"points": labels},
+                "评价要点数量不符", flags, False,
+            )  # fmt: skip
+        tiers = [tier_from_label(label) if label else None for label in labels]
+        inputs: dict[str, Any] = {"points": labels}
+    else:
+        tier, source = _resolve_tier(entry)
+        if tier is None:
+            return _tier_row(plan, entry, options, None, source, {"label": source}, flags, "")
+        tiers = [tier] * count
+        inputs = {"tier": tier, "label": source}
+    if any(t is None for t in tiers):
+        missing = [_CIRCLED[i] if i < len(_CIRCLED) else str(i + 1) for i, t in enumerate(tiers) if t is None]
+        return _missing_row(plan, f"评价要点{''.join(missing)}未评档次", inputs, flags)
+    low = ZERO
+    high = ZERO
+    inclusive = True
+    for share, tier_name in zip(rule.shares, tiers, strict=True):
+        band: Band = TIERS[tier_name]  # type: ignore[index]
+        low = CTX.add(low, CTX.multiply(share, band.low))
+        high = CTX.add(high, CTX.multiply(share, band.high))
+        inclusive = inclusive and band.high_inclusive
+    low = CTX.multiply(plan.weight, low).quantize(_EDGE, context=CTX)
+    high = CTX.multiply(plan.weight, high).quantize(_EDGE, context=CTX)
+    distinct = set(tiers)
+    label = tiers[0] if len(distinct) == 1 else "各要点档次"
+    value, band_text = _band_score(plan, entry, low, high, inclusive, str(label), options, flags)
+    share_text = f"各占{_share_text(rule.shares[0], count)}" if len(set(rule.shares)) == 1 else "按各自权重"
+    if len(distinct) == 1:
+        detail = f"{count} 项评价要点{share_text}，均为{tiers[0]}"
+    else:
+        marks = "".join(
+            f"{_CIRCLED[i] if i < len(_CIRCLED) else i + 1}{t}" for i, t in enumerate(tiers)
+        )
+        detail = f"{count} 项评价要点{share_text}：{marks}"
+    if value is None:
+        if not any(f.blocking for f in flags):
+            return _missing_row(plan, f"请在{band_text}内填写得分", inputs, flags)
+        return RowScore(
+            plan.code, plan.path, plan.weight, None, True, False, inputs,
+            f"{detail}，{band_text}", flags, False,
+        )  # fmt: skip
+    single = tiers[0] if len(distinct) == 1 else None
+    return _finish(plan, entry, value, inputs, f"{detail}，{band_text}", flags, False, single)
+
+
+def _share_text(share: Decimal, count: int) -> str:
+    """20% for clean percentages, 1/3 when the share is one of ``count`` equal thirds etc."""
+    percent = CTX.multiply(share, Decimal(100))
+    if percent == q2(percent):
+        return f"{fmt(percent)}%"
+    return f"1/{count}"
+
+
+def _quantity(
+    plan: _Plan, entry: Entry, options: _Options
+) -> tuple[RowScore | None, Decimal, str, dict[str, Any], list[Flag]]:
+    """Shared front of the quantitative kinds: read the actual, or hand over to tier scoring.
+
+    Returns (finished_row_or_None, actual, unit, inputs, flags).
+    """
+    flags: list[Flag] = []
+    actual_text = _text(entry, "actual")
+    inputs: dict[str, Any] = {"actual": actual_text}
+    if actual_text in NA_MARKS:
+        flags.append(Flag("na_marker", f"实际完成值为“{actual_text}”，按不适用处理", False, plan.code))
+        return _na_row(plan, "不适用", inputs, flags), ZERO, "", inputs, flags
+    target = plan.target
+    if not actual_text:
+        tier_text = _text(entry, "tier")
+        if tier_text and target is None:
+            return _tier_fallback(plan, entry, options, inputs, flags), ZERO, "", inputs, flags
+        return _missing_row(plan, "请填写实际完成值", inputs, flags), ZERO, "", inputs, flags
+    parsed = parse_quantity(actual_text)
+    if parsed is None:
+        tier = tier_from_label(actual_text)
+        if tier is not None or _text(entry, "tier"):
+            flags.append(
+                Flag(
+                    "tier_label_on_quantitative",
+                    f"定量指标的实际完成值“{actual_text}”是档次描述，按定性档次评分",
+                    False,
+                    plan.code,
+                )
+            )
+            if target is None:
+                _flag_text_target(plan, flags)
+            return _tier_fallback(plan, entry, options, inputs, flags), ZERO, "", inputs, flags
+        flags.append(
+            Flag("invalid_number", f"实际完成值“{actual_text}”不是数值", True, plan.code)
+        )
+        return (
+            RowScore(
+                plan.code, plan.path, plan.weight, None, True, False, inputs,
+                "实际完成值无法识别", flags, False,
+            ),
+            ZERO, "", inputs, flags,
+        )  # fmt: skip
+    _op, value, unit = parsed
+    if target is None:
+        _flag_text_target(plan, flags)
+        return _tier_fallback(plan, entry, options, inputs, flags), ZERO, "", inputs, flags
+    if value < 0:
+        flags.append(Flag("negative_actual", f"实际完成值 {fmt(value)} 为负数，按 0 计", False, plan.code))
+        value = ZERO
+    target_unit = plan.ind.target.unit
+    if unit and target_unit and unit != target_unit:
+        flags.append(
+            Flag(
+                "unit_mismatch",
+                f"实际完成值单位“{unit}”与指标值单位“{target_unit}”不同，请核对",
+                False,
+                plan.code,
+            )
+        )
+    inputs["value"] = value
+    return None, value, unit or target_unit, inputs, flags
+
+
+def _flag_text_target(plan: _Plan, flags: list[Flag]) -> None:
+    flags.append(
+        Flag(
+            "target_not_numeric",
+            f"年度指标值“{plan.ind.target.text}”不是数值，无法按公式计分，按达成档次评分",
+            False,
+            plan.code,
+        )
+    )
+
+
+def _tier_fallback(
+    plan: _Plan, entry: Entry, options: _Options, inputs: dict[str, Any], flags: list[Flag]
+) -> RowScore:
+    tier, source = _resolve_tier(entry)
+    inputs["tier"] = tier
+    return _tier_row(plan, entry, options, tier, source, inputs, flags, "按档次评分：")
+
+
+def _over(plan: _Plan, value: Decimal, unit: str, flags: list[Flag]) -> bool:
+    if plan.over_at is not None and value >= plan.over_at:
+        flags.append(
+            Flag(
+                "over_achievement",
+                f"实际完成值 {fmt(value)}{unit} 远超指标值 {plan.ind.target.text}，"
+                "按满分封顶，须分析原因",
+                False,
+                plan.code,
+            )
+        )
+        return True
+    return False
+
+
+def _manual_deduction(
+    plan: _Plan, entry: Entry, formula: Decimal, flags: list[Flag]
+) -> tuple[Decimal, str]:
+    """A manual score on a quantitative row may only lower the formula's score."""
+    text = _text(entry, "score")
+    if not text:
+        return formula, ""
+    try:
+        manual = parse_decimal(text)
+    except InputError as exc:
+        flags.append(Flag("invalid_number", f"得分：{exc}", True, plan.code))
+        return formula, ""
+    rounded = q2(formula)
+    if manual > rounded:
+        code = "score_above_weight" if manual > plan.weight else "score_above_formula"
+        flags.append(
+            Flag(code, f"填报得分 {fmt(manual)} 高于按公式计算的 {fmt2(rounded)}", True, plan.code)
+        )
+        return formula, ""
+    if manual < rounded:
+        flags.append(
+            Flag(
+                "deduction_when_met" if rounded == plan.weight else "manual_deduction",
+                f"填报得分 {fmt(manual)} 低于按公式计算的 {fmt2(rounded)}，须说明扣分原因",
+                False,
+                plan.code,
+            )
+        )
+        return manual, f"；扣分后得分 {fmt2(manual)}"
+    return formula, ""
+
+
+def _score_forward(plan: _Plan, entry: Entry, options: _Options) -> RowScore:
+    row, value, unit, inputs, flags = _quantity(plan, entry, options)
+    if row is not None:
+        return row
+    if plan.kind == "satisfaction" and unit == "%" and value > 100:
+        flags.append(Flag("invalid_number", f"满意度 {fmt(value)}% 超过 100%", True, plan.code))
+        return RowScore(
+            plan.code, plan.path, plan.weight, None, True, False, inputs,
+            "满意度超过 100%", flags, False,
+        )  # fmt: skip
+    target: Decimal = plan.target  # type: ignore[assignment]
+    weight = plan.weight
+    over = _over(plan, value, unit, flags)
+    if value >= target:
+        formula = weight
+        text = (
+            f"实际完成值 {fmt(value)}{unit} ≥ 指标值 {fmt(target)}{unit}，达到目标，得满分 {fmt2(weight)}"
+        )
+        if over:
+            text += "（超额完成，封顶）"
+    else:
+        # target > 0 here: value >= 0 = target would have taken the branch above.
+        ratio = CTX.divide(value, target)
+        formula = CTX.multiply(weight, ratio)
+        text = (
+            f"实际完成值 {fmt(value)}{unit} / 指标值 {fmt(target)}{unit} = {fmt_pct(ratio)}，"
+            f"得分 = {fmt(weight)} × {fmt_pct(ratio)} = {fmt2(formula)}"
+        )
+    result, extra = _manual_deduction(plan, entry, formula, flags)
+    return _finish(plan, entry, result, inputs, text + extra, flags, over)
+
+
+def _score_equal(plan: _Plan, entry: Entry, options: _Options) -> RowScore:
+    if plan.target is None or plan.target != 0:
+        return _score_forward(plan, entry, options)
+    row, value, unit, inputs, flags = _quantity(plan, entry, options)
+    if row is not None:
+        return row
+    if value <= 0:
+        formula, text = plan.weight, f"指标值为 0，实际完成值 {fmt(value)}{unit}，得满分 {fmt2(plan.weight)}"
+    else:
+        formula, text = ZERO, f"指标值为 0，实际完成值 {fmt(value)}{unit} 不为 0，得分 0.00"
+    result, extra = _manual_deduction(plan, entry, formula, flags)
+    return _finish(plan, entry, result, inputs, text + extra, flags, False)
+
+
+def _score_reverse(plan: _Plan, entry: Entry, options: _Options) -> RowScore:
+    row, value, unit, inputs, flags = _quantity(plan, entry, options)
+    if row is not None:
+        return row
+    target: Decimal = plan.target  # type: ignore[assignment]
+    weight = plan.weight
+    limit = f"上限 {fmt(target)}{unit}"
+    if value <= target:
+        formula = weight
+        text = f"实际 {fmt(value)}{unit} ≤ {limit}，达到目标，得满分 {fmt2(weight)}"
+    elif target == 0:
+        formula = ZERO
+        text = f"{limit}，实际 {fmt(value)}{unit} 超出，得分 0.00"
+    elif plan.ind.rule.reverse_formula == "linear":
+        excess = CTX.divide(CTX.subtract(value, target), target)
+        formula = ZERO if excess >= ONE else CTX.multiply(weight, CTX.subtract(ONE, excess))
+        text = (
+            f"实际 {fmt(value)}{unit} 超过{limit}，得分 = {fmt(weight)} × (1 − ({fmt(value)} − "
+            f"{fmt(target)}) / {fmt(target)}) = {fmt2(formula)}"
+            + ("（达到上限两倍，得 0 分）" if excess >= ONE else "")
+        )
+    else:
+        ratio = CTX.divide(target, value)
+        formula = CTX.multiply(weight, ratio)
+        text = (
+            f"实际 {fmt(value)}{unit} 超过{limit}，得分 = {fmt(weight)} × {fmt(target)} / "
+            f"{fmt(value)} = {fmt2(formula)}"
+        )
+    result, extra = _manual_deduction(plan, entry, formula, flags)
+    return _finish(plan, entry, result, inputs, text + extra, flags, False)
+
+
+def _score_ratio(plan: _Plan, entry: Entry, options: _Options) -> RowScore:
+    flags: list[Flag] = []
+    rule = plan.ind.rule
+    budget = plan.kind == "budget"
+    num_label = rule.numerator_label or ("全年执行数" if budget else "实际支出")
+    den_label = rule.denominator_label or ("全年预算数" if budget else "实际到位")
+    num_text = _text(entry, "numerator")
+    den_text = _text(entry, "denominator")
+    actual_text = _text(entry, "actual")
+    inputs: dict[str, Any] = {"numerator": num_text, "denominator": den_text}
+    if entry.get("na"):
+        return _na_row(plan, "不适用", inputs, flags)
+    if not num_text and not den_text:
+        if not actual_text:
+            return _missing_row(plan, f"请填写{num_label}和{den_label}", inputs, flags)
+        inputs["actual"] = actual_text
+        if actual_text in NA_MARKS:
+            flags.append(Flag("na_marker", f"实际完成值为“{actual_text}”，按不适用处理", False, plan.code))
+            return _na_row(plan, "不适用", inputs, flags)
+        parsed = parse_quantity(actual_text)
+        if parsed is None or parsed[2] not in ("%", ""):
+            if plan.ind.target.text and plan.target is None:
+                _flag_text_target(plan, flags)
+            flags.append(
+                Flag(
+                    "tier_label_on_quantitative",
+                    f"未提供{num_label}和{den_label}，实际完成值“{actual_text}”按定性档次评分",
+                    False,
+                    plan.code,
+                )
+            )
+            return _tier_fallback(plan, entry, options, inputs, flags)
+        percent = parsed[1] if parsed[2] == "%" else CTX.multiply(parsed[1], Decimal(100))
+        rate = CTX.divide(percent, Decimal(100))
+        head = f"{num_label} / {den_label} = {fmt_pct(rate)}（填报比率）"
+    else:
+        if not num_text or not den_text:
+            missing = num_label if not num_text else den_label
+            return _missing_row(plan, f"请填写{missing}", inputs, flags)
+        try:
+            numerator = parse_decimal(num_text)
+            denominator = parse_decimal(den_text)
+        except InputError as exc:
+            flags.append(Flag("invalid_number", str(exc), True, plan.code))
+            return RowScore(
+                plan.code, plan.path, plan.weight, None, True, False, inputs,
+                "金额无法识别", flags, False,
+            )  # fmt: skip
+        inputs["numerator_value"] = numerator
+        inputs["denominator_value"] = denominator
+        if denominator == 0:
+            flags.append(
+                Flag("zero_denominator", f"{den_label}为 0，本项不适用（不作除法）", False, plan.code)
+            )
+            return _na_row(plan, f"{den_label}为 0，不适用", inputs, flags)
+        rate = CTX.divide(numerator, denominator)
+        head = f"{num_label} / {den_label} = {fmt(numerator)} / {fmt(denominator)} = {fmt_pct(rate)}"
+        initial_text = _text(entry, "initial")
+        if budget and initial_text:
+            try:
+                initial = parse_decimal(initial_text)
+                inputs["initial_value"] = initial
+                if initial != denominator:
+                    flags.append(
+                        Flag(
+                            "budget_adjusted",
+                            f"年初预算数 {fmt(initial)} 与全年预算数 {fmt(denominator)} 不同（年中调整），"
+                            "执行率以全年预算数为分母",
+                            False,
+                            plan.code,
+                        )
+                    )
+            except InputError:
+                pass  # informative only; the score does not use it
+    inputs["rate"] = rate
+    needs_reason = False
+    if rate > ONE:
+        flags.append(
+            Flag("rate_above_100", f"比率 {fmt_pct(rate)} 超过 100%，按 100% 计", False, plan.code)
+        )
+        formula = plan.weight
+        text = f"{head}，超过 100% 按 100% 计，得分 = {fmt(plan.weight)} × 100% = {fmt2(formula)}"
+    else:
+        formula = CTX.multiply(plan.weight, rate)
+        text = f"{head}，得分 = {fmt(plan.weight)} × {fmt_pct(rate)} = {fmt2(formula)}"
+    if rule.reason_below is not None and rate < rule.reason_below:
+        needs_reason = True
+        flags.append(
+            Flag(
+                "execution_below_threshold",
+                f"比率 {fmt_pct(rate)} 低于 {fmt_pct(rule.reason_below)}，须说明原因",
+                False,
+                plan.code,
+            )
+        )
+    result, extra = _manual_deduction(plan, entry, formula, flags)
+    return _finish(plan, entry, result, inputs, text + extra, flags, needs_reason)
+
+
+_KIND_FUNCS: dict[str, Callable[[_Plan, Entry, _Options], RowScore]] = {
+    "checklist": _score_checklist,
+    "tier": _score_tier,
+    "forward": _score_forward,
+    "satisfaction": _score_forward,
+    "equal": _score_equal,
+    "reverse": _score_reverse,
+    "ratio": _score_ratio,
+    "budget": _score_ratio,
+}
+
+
+# --------------------------------------------------------------------------------------
+# Public entry points
+
+
+def score(scheme: Scheme, entries: Entries) -> Scorecard:
+    """Score a form.  Pure and deterministic; ``entries`` maps indicator code to its inputs."""
+    compiled = _compile(scheme)
+    options = compiled.options
+    rows: list[RowScore] = []
+    flags: list[Flag] = list(compiled.form_flags)
+    append = rows.append
+    for plan in compiled.plans:
+        entry = entries.get(plan.code) or _EMPTY
+        if entry.get("na"):
+            row = _na_row(plan, "不适用（已标注）", {"na": True}, [])
+        elif plan.weight == 0:
+            row = _na_row(plan, "分值为空，不计分", {}, [])
+        else:
+            row = plan.func(plan, entry, options)
+        append(row)
+        if row.flags:
+            flags.extend(row.flags)
+    if len(entries) > len(compiled.codes) or not compiled.codes.issuperset(entries):
+        for code in entries:
+            if code not in compiled.codes:
+                flags.append(Flag("unknown_entry", f"指标代码“{code}”不在指标体系中，已忽略", False, None))
+    total, raw_sum, applicable_weight, policy_flag = _total(
+        scheme, compiled.full_weight, ((r.weight, r.score, r.applicable) for r in rows)
+    )
+    if policy_flag is not None:
+        flags.append(policy_flag)
+    blocking = any(f.blocking for f in flags)
+    return Scorecard(
+        scheme.name,
+        scheme.version,
+        rows,
+        total,
+        grade_for(total),
+        flags,
+        blocking,
+        raw_sum,
+        applicable_weight,
+    )
+
+
+def _total(
+    scheme: Scheme, full: Decimal, rows: Any
+) -> tuple[Decimal, Decimal, Decimal, Flag | None]:
+    """Sum of rounded rows with the N/A policy; returns (total, raw sum, applicable weight, flag)."""
+    raw = ZERO
+    applicable = ZERO
+    for weight, value, is_applicable in rows:
+        if not is_applicable:
+            continue
+        applicable += weight
+        if value is not None:
+            raw += q2(value)
+    na_weight = full - applicable
+    if na_weight <= 0 or applicable == 0:
+        return q2(raw), raw, applicable, None
+    if scheme.na_policy == "rescale":
+        total = q2(CTX.divide(CTX.multiply(raw, scheme.total), applicable))
+        flag = Flag(
+            "na_rescaled",
+            f"不适用指标共 {fmt(na_weight)} 分，按适用指标 {fmt(applicable)} 分折算为 "
+            f"{fmt(scheme.total)} 分制：{fmt2(raw)} × {fmt(scheme.total)} / {fmt(applicable)} = {fmt2(total)}",
+            False,
+            None,
+        )
+        return min(total, scheme.total), raw, applicable, flag
+    flag = Flag(
+        "na_excluded",
+        f"不适用指标共 {fmt(na_weight)} 分不计入，本表满分为 {fmt(applicable)} 分",
+        False,
+        None,
+    )
+    return q2(raw), raw, applicable, flag
+
+
+def stage_total(scheme: Scheme, scores: Mapping[str, Decimal | None]) -> Decimal:
+    """Total of one score column (self, department review or finance), same policy as score().
+
+    A code mapped to None, or absent, is not applicable; indicators of weight 0 never count.
+    Scores are rounded per row before summing, as in :func:`score`.
+    """
+    compiled = _compile(scheme)
+    rows = []
+    for plan in compiled.plans:
+        value = scores.get(plan.code)
+        applicable = value is not None and plan.weight != 0
+        rows.append((plan.weight, value, applicable))
+    total, _raw, _applicable, _flag = _total(scheme, compiled.full_weight, rows)
+    return total

@@ -1,0 +1,171 @@
+"""Decimal arithmetic, number parsing and formatting shared by the engine and the importers.
+
+Every score and amount is a :class:`~decimal.Decimal`.  All arithmetic goes through the
+module-level context :data:`CTX` instead of the thread's current context, so a caller that
+changed ``decimal.getcontext()`` (a web request, a test) cannot change a score.
+Rounding is ROUND_HALF_UP to 2 places per row, as the published forms do.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import (
+    ROUND_CEILING,
+    ROUND_HALF_UP,
+    Context,
+    Decimal,
+    DivisionByZero,
+    InvalidOperation,
+    Overflow,
+)
+
+__all__ = [
+    "CTX",
+    "HUNDRED",
+    "ONE",
+    "Q2",
+    "ZERO",
+    "InputError",
+    "fmt",
+    "fmt2",
+    "fmt_pct",
+    "normalize_text",
+    "parse_decimal",
+    "parse_quantity",
+    "q2",
+    "top_below",
+]
+
+CTX = Context(
+    prec=28, rounding=ROUND_HALF_UP, traps=[InvalidOperation, DivisionByZero, Overflow]
+)
+ZERO = Decimal(0)
+ONE = Decimal(1)
+HUNDRED = Decimal(100)
+Q2 = Decimal("0.01")
+
+# Full-width digits and punctuation come from Chinese input methods; map them once.
+_FULLWIDTH = str.maketrans(
+    "０１２３４５６７８９．，－＋％＝＞＜　",
+    "0123456789.,-+%=>< ",
+)
+# Exponents this large never come from a form; they would only let a typo blow up arithmetic.
+_MAX_ADJUSTED_EXPONENT = 15
+
+# A number possibly preceded by a comparison sign and followed by a unit: "≥90%", "≤90万元",
+# "1 (个)", "1,234.5元".  Compiled once: this sits on the hot path of import and scoring.
+_QUANTITY = re.compile(
+    r"^\s*(?P<op>>=|<=|≥|≤|=|>|<)?\s*"
+    r"(?P<num>[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[-+]?\.\d+)"
+    r"\s*(?P<unit>.*?)\s*$"
+)
+_OPS = {">=": ">=", "≥": ">=", "<=": "<=", "≤": "<=", "=": "=", ">": ">", "<": "<"}
+_UNIT_BRACKETS = "()（）[]【】 "
+_UNIT_ALIASES = {"百分比": "%", "百分点": "%", "％": "%"}
+
+
+class InputError(ValueError):
+    """A value typed by a person that is not an acceptable number; the message is Chinese."""
+
+
+def q2(value: Decimal) -> Decimal:
+    """Round to 2 places, half up: the one rounding rule for every row score and total."""
+    return value.quantize(Q2, rounding=ROUND_HALF_UP, context=CTX)
+
+
+def top_below(bound: Decimal) -> Decimal:
+    """The largest 2-place number strictly below ``bound`` (top of a half-open band)."""
+    return CTX.subtract(bound.quantize(Q2, rounding=ROUND_CEILING, context=CTX), Q2)
+
+
+def normalize_text(text: str) -> str:
+    """Full-width digits/signs to ASCII, trimmed; keeps everything else."""
+    return text.translate(_FULLWIDTH).strip()
+
+
+def _to_decimal(text: str) -> Decimal | None:
+    try:
+        value = CTX.create_decimal(text)
+    except (InvalidOperation, ValueError):
+        return None
+    if not value.is_finite():
+        return None
+    return value
+
+
+def parse_decimal(text: str, *, allow_negative: bool = False, allow_percent: bool = False) -> Decimal:
+    """Parse a number as a person types it: "1,234.5", "１２３．５", " 98 ".
+
+    With ``allow_percent`` a trailing "%" is accepted and dropped (98% -> 98; the caller knows
+    it is a percentage).  Raises :class:`InputError` with a Chinese message otherwise.
+    """
+    if text is None:
+        raise InputError("请填写数值")
+    raw = str(text)
+    cleaned = normalize_text(raw)
+    if not cleaned:
+        raise InputError("请填写数值")
+    if allow_percent and cleaned.endswith("%"):
+        cleaned = cleaned[:-1].rstrip()
+    lowered = cleaned.lower()
+    if "nan" in lowered or "inf" in lowered:
+        raise InputError(f"“{raw}”不是有效数值")
+    # Thousands separators: only accept well-formed groups, so "1,2" is not silently 12.
+    if "," in cleaned:
+        match = _QUANTITY.match(cleaned)
+        if match is None or match.group("op") or match.group("unit"):
+            raise InputError(f"“{raw}”不是有效数值")
+        cleaned = match.group("num").replace(",", "")
+    cleaned = cleaned.replace(" ", "")
+    value = _to_decimal(cleaned)
+    if value is None:
+        raise InputError(f"“{raw}”不是有效数值")
+    if value.adjusted() > _MAX_ADJUSTED_EXPONENT:
+        raise InputError(f"“{raw}”数值过大")
+    if value < 0 and not allow_negative:
+        raise InputError(f"“{raw}”不能为负数")
+    if value == 0:
+        value = ZERO  # drops "-0" and "0E+3" spellings so results compare and print alike
+    return value
+
+
+def parse_quantity(text: str) -> tuple[str | None, Decimal, str] | None:
+    """Split "≥90%" into (op, 90, "%"); None when the text holds no leading number.
+
+    The unit keeps its original spelling apart from brackets ("(个)" -> "个") and the
+    word "百分比" which means "%".  Negative numbers are returned as such; the engine decides.
+    """
+    cleaned = normalize_text(text)
+    if not cleaned:
+        return None
+    # Fast path for the most common inputs: a bare number or a bare percentage.
+    fast = _to_decimal(cleaned)
+    if fast is not None and "e" not in cleaned.lower():
+        return None, fast, ""
+    match = _QUANTITY.match(cleaned)
+    if match is None:
+        return None
+    value = _to_decimal(match.group("num").replace(",", ""))
+    if value is None or value.adjusted() > _MAX_ADJUSTED_EXPONENT:
+        return None
+    op = match.group("op")
+    unit = match.group("unit").strip(_UNIT_BRACKETS)
+    unit = _UNIT_ALIASES.get(unit, unit)
+    return (_OPS[op] if op else None), value, unit
+
+
+def fmt(value: Decimal) -> str:
+    """Shortest plain rendering: 10 not 1E+1, 2.5 not 2.50 (for weights and inputs)."""
+    if value == value.to_integral_value():
+        return format(value.quantize(ONE, context=CTX), "f")
+    return format(value.normalize(CTX), "f")
+
+
+def fmt2(value: Decimal) -> str:
+    """Two places, as scores are printed."""
+    return format(q2(value), "f")
+
+
+def fmt_pct(ratio: Decimal) -> str:
+    """A ratio as a percentage with 2 places: 0.86179 -> "86.18%"."""
+    return format(q2(CTX.multiply(ratio, HUNDRED)), "f") + "%"

@@ -1,0 +1,3 @@
+from workflow.admin.routes import bp
+
+__all__ = ["bp"]

@@ -1,0 +1,390 @@
+"""Administration operations shared by the admin pages and the CLI.
+
+Each function checks its input, raises AdminError (Chinese message, optionally naming the
+field it is about) and commits on success: one commit per request or command.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+import scoring
+from workflow.extensions import db
+from workflow.machine import Role
+from workflow.models import Cycle, Evaluation, Org, OrgKind, Project, User
+from workflow.models.org import ORG_KIND_LABELS
+
+USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{2,64}$")
+SCHEME_KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+ROLE_ORG_KINDS = {
+    Role.UNIT_STAFF: OrgKind.UNIT,
+    Role.UNIT_HEAD: OrgKind.UNIT,
+    Role.REVIEWER: OrgKind.DEPARTMENT,
+    Role.FINANCE: OrgKind.FINANCE,
+    Role.ADMIN: OrgKind.FINANCE,
+}
+MIN_PASSWORD = 8
+
+
+class AdminError(Exception):
+    """A refused administration request; ``field`` names the form field it is about."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+# --- organisations ---------------------------------------------------------------------------
+
+
+def create_org(*, name: str, kind: str, parent: Org | None = None, code: str | None = None) -> Org:
+    name = name.strip()
+    if not name:
+        raise AdminError("请填写机构名称", "name")
+    if len(name) > 200:
+        raise AdminError("机构名称不能超过 200 个字符", "name")
+    try:
+        org_kind = OrgKind(kind)
+    except ValueError:
+        raise AdminError("机构类型无效", "kind") from None
+    if db.session.scalar(select(Org.id).where(Org.name == name)) is not None:
+        raise AdminError(f"机构“{name}”已存在", "name")
+    if org_kind is OrgKind.UNIT:
+        if parent is None or parent.kind != OrgKind.DEPARTMENT:
+            raise AdminError("预算单位必须隶属于一个主管部门", "parent_id")
+    elif parent is not None:
+        raise AdminError(f"{ORG_KIND_LABELS[org_kind]}不能有上级机构", "parent_id")
+    org = Org(name=name, kind=org_kind.value, parent=parent, code=(code or "").strip() or None)
+    db.session.add(org)
+    db.session.commit()
+    return org
+
+
+def org_tree() -> list[tuple[Org, list[Org]]]:
+    """Top-level organisations (finance offices, departments) with their units, by name."""
+    orgs = list(db.session.scalars(select(Org).order_by(Org.kind, Org.name)))
+    children: dict[int, list[Org]] = {}
+    for org in orgs:
+        if org.parent_id is not None:
+            children.setdefault(org.parent_id, []).append(org)
+    order = {OrgKind.FINANCE.value: 0, OrgKind.DEPARTMENT.value: 1}
+    tops = sorted((o for o in orgs if o.parent_id is None), key=lambda o: (order.get(o.kind, 2), o.name))
+    return [(top, children.get(top.id, [])) for top in tops]
+
+
+# --- users -----------------------------------------------------------------------------------
+
+
+def create_user(
+    *, username: str, name: str, role: str, org: Org, email: str | None, password: str
+) -> User:
+    username = username.strip()
+    if not USERNAME_RE.match(username):
+        raise AdminError("用户名只能包含字母、数字、下划线、点和连字符（2–64 个字符）", "username")
+    if db.session.scalar(select(User).where(User.username == username)) is not None:
+        raise AdminError(f"用户名 {username} 已存在", "username")
+    if len(password) < MIN_PASSWORD:
+        raise AdminError(f"密码至少 {MIN_PASSWORD} 个字符", "password")
+    try:
+        expected = ROLE_ORG_KINDS[Role(role)]
+    except ValueError:
+        raise AdminError("角色无效", "role") from None
+    if org.kind != expected:
+        raise AdminError(f"该角色须属于{ORG_KIND_LABELS[expected]}", "org_id")
+    user = User(
+        username=username, name=name.strip() or username, role=role, org=org, email=email or None
+    )
+    user.set_password(password)
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+def disable_user(user: User, *, actor: User | None = None) -> User:
+    """Disable an account; rotating the session token ends every session it had."""
+    if actor is not None and actor.id == user.id:
+        raise AdminError("不能停用自己的账号")
+    user.active = False
+    user.rotate_session()
+    db.session.commit()
+    return user
+
+
+def enable_user(user: User) -> User:
+    user.active = True
+    user.rotate_session()
+    db.session.commit()
+    return user
+
+
+def reset_password(user: User, password: str | None = None) -> str:
+    """Set a new password (a random one when none is given) and end every session."""
+    new = password or secrets.token_urlsafe(9)
+    if len(new) < MIN_PASSWORD:
+        raise AdminError(f"密码至少 {MIN_PASSWORD} 个字符", "password")
+    user.set_password(new)  # rotates the session token as well
+    db.session.commit()
+    return new
+
+
+# --- schemes ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SchemeInfo:
+    key: str
+    title: str
+    version: str
+    indicators: int
+    total: str
+    source: str  # "builtin" or "uploaded"
+
+
+def _scheme_dir(var_dir: str | Path) -> Path:
+    return Path(var_dir) / "schemes"
+
+
+def _info(key: str, scheme: scoring.Scheme, source: str) -> SchemeInfo:
+    return SchemeInfo(
+        key=key,
+        title=scheme.title,
+        version=scheme.version,
+        indicators=len(scheme.indicators),
+        total=str(scheme.total),
+        source=source,
+    )
+
+
+def list_schemes(var_dir: str | Path) -> list[SchemeInfo]:
+    """The built-in schemes, then every uploaded one that still validates."""
+    infos = [_info(key, scoring.builtin_scheme(key), "builtin") for key in scoring.BUILTIN_SCHEMES]
+    folder = _scheme_dir(var_dir)
+    if folder.is_dir():
+        for path in sorted(folder.glob("*.json")):
+            try:
+                scheme = scoring.load_scheme(path)
+            except scoring.SchemeError:
+                continue
+            infos.append(_info(path.stem, scheme, "uploaded"))
+    return infos
+
+
+def get_scheme(var_dir: str | Path, key: str) -> scoring.Scheme:
+    if key in scoring.BUILTIN_SCHEMES:
+        return scoring.builtin_scheme(key)
+    if not SCHEME_KEY_RE.match(key):
+        raise AdminError("指标体系不存在", "scheme_key")
+    path = _scheme_dir(var_dir) / f"{key}.json"
+    if not path.is_file():
+        raise AdminError("指标体系不存在", "scheme_key")
+    try:
+        return scoring.load_scheme(path)
+    except scoring.SchemeError as exc:
+        raise AdminError("该指标体系文件已无效：" + "；".join(exc.problems), "scheme_key") from None
+
+
+def parse_scheme_upload(filename: str, content: bytes) -> tuple[dict[str, Any] | None, list[str]]:
+    """Read an uploaded JSON/YAML scheme: (data, problems). Problems come from scoring."""
+    import yaml
+
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None, ["文件不是 UTF-8 编码的文本"]
+    try:
+        if filename.lower().endswith(".json"):
+            data = json.loads(text)
+        else:
+            data = yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        return None, [f"文件不是有效的 JSON/YAML：{exc}"]
+    problems = scoring.validate_scheme(data)
+    return (data if isinstance(data, dict) else None), problems
+
+
+def save_scheme(var_dir: str | Path, data: dict[str, Any]) -> SchemeInfo:
+    """Keep a valid uploaded scheme under VAR_DIR/schemes/<name>.json (normalised)."""
+    problems = scoring.validate_scheme(data)
+    if problems:
+        raise AdminError("；".join(problems), "file")
+    scheme = scoring.scheme_from_dict(data)
+    key = str(scheme.name)
+    if not SCHEME_KEY_RE.match(key):
+        raise AdminError("指标体系的 name 只能包含字母、数字、下划线、点和连字符", "file")
+    if key in scoring.BUILTIN_SCHEMES:
+        raise AdminError(f"“{key}”是内置指标体系的名称，请换一个 name", "file")
+    folder = _scheme_dir(var_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{key}.json").write_text(
+        json.dumps(scheme.to_dict(), ensure_ascii=False, indent=2), encoding="utf-8"
+    )
+    return _info(key, scheme, "uploaded")
+
+
+# --- cycles ----------------------------------------------------------------------------------
+
+
+def parse_ladder(text: str) -> list[int]:
+    """'7, 3, 1' -> [7, 3, 1]: days before the deadline when reminders go out."""
+    parts = [p for p in re.split(r"[,，、\s]+", text.strip()) if p]
+    if not parts:
+        raise AdminError("请至少填写一个提醒天数", "reminder_days")
+    days: list[int] = []
+    for part in parts:
+        if not part.isdigit():
+            raise AdminError(f"“{part}”不是天数（应为 0–365 的整数）", "reminder_days")
+        value = int(part)
+        if value > 365:
+            raise AdminError("提醒天数不能超过 365", "reminder_days")
+        days.append(value)
+    return sorted(set(days), reverse=True)
+
+
+def _check_cycle(
+    *, year: int, name: str, deadlines: tuple[date, date, date], day_kind: str, exclude_id: int | None
+) -> None:
+    if not 2000 <= year <= 2100:
+        raise AdminError("年度应在 2000–2100 之间", "year")
+    if not name.strip():
+        raise AdminError("请填写任务名称", "name")
+    query = select(Cycle.id).where(Cycle.name == name.strip())
+    if exclude_id is not None:
+        query = query.where(Cycle.id != exclude_id)
+    if db.session.scalar(query) is not None:
+        raise AdminError(f"任务名称“{name.strip()}”已存在", "name")
+    submit, review, confirm = deadlines
+    if review < submit:
+        raise AdminError("审核截止日期不能早于填报截止日期", "deadline_review")
+    if confirm < review:
+        raise AdminError("确认截止日期不能早于审核截止日期", "deadline_confirm")
+    if day_kind not in ("calendar", "working"):
+        raise AdminError("日期计算方式无效", "day_kind")
+
+
+def create_cycle(
+    *,
+    year: int,
+    name: str,
+    scheme_key: str,
+    scheme: scoring.Scheme,
+    deadline_submit: date,
+    deadline_review: date,
+    deadline_confirm: date,
+    reminder_days: list[int],
+    day_kind: str,
+    active: bool = True,
+) -> Cycle:
+    _check_cycle(
+        year=year,
+        name=name,
+        deadlines=(deadline_submit, deadline_review, deadline_confirm),
+        day_kind=day_kind,
+        exclude_id=None,
+    )
+    cycle = Cycle(
+        year=year,
+        name=name.strip(),
+        scheme_key=scheme_key,
+        scheme_version=scheme.version,
+        scheme=scheme.to_dict(),
+        deadline_submit=deadline_submit,
+        deadline_review=deadline_review,
+        deadline_confirm=deadline_confirm,
+        reminder_days=list(reminder_days),
+        day_kind=day_kind,
+        active=active,
+    )
+    db.session.add(cycle)
+    db.session.commit()
+    return cycle
+
+
+def update_cycle(
+    cycle: Cycle,
+    *,
+    year: int,
+    name: str,
+    deadline_submit: date,
+    deadline_review: date,
+    deadline_confirm: date,
+    reminder_days: list[int],
+    day_kind: str,
+    active: bool,
+) -> Cycle:
+    """Change a cycle's name, deadlines and reminders. Its scheme is fixed once created:
+    the evaluations hold a copy of it, and a changed scheme would not reach them."""
+    _check_cycle(
+        year=year,
+        name=name,
+        deadlines=(deadline_submit, deadline_review, deadline_confirm),
+        day_kind=day_kind,
+        exclude_id=cycle.id,
+    )
+    cycle.year = year
+    cycle.name = name.strip()
+    cycle.deadline_submit = deadline_submit
+    cycle.deadline_review = deadline_review
+    cycle.deadline_confirm = deadline_confirm
+    cycle.reminder_days = list(reminder_days)
+    cycle.day_kind = day_kind
+    cycle.active = active
+    db.session.commit()
+    return cycle
+
+
+# --- importing a filled form -----------------------------------------------------------------
+
+
+def map_entries(
+    result: scoring.ImportResult, scheme: scoring.Scheme
+) -> dict[str, dict[str, object]]:
+    """The imported entries keyed by the cycle scheme's codes (matched by path, then leaf name)."""
+    by_path = {tuple(ind.path): ind.code for ind in scheme.indicators}
+    by_leaf = {ind.path[-1]: ind.code for ind in scheme.indicators if ind.path[-1]}
+    entries: dict[str, dict[str, object]] = {}
+    for ind in result.scheme.indicators:
+        code = by_path.get(tuple(ind.path)) or by_leaf.get(ind.path[-1])
+        if code and ind.code in result.entries:
+            entries[code] = dict(result.entries[ind.code])
+    return entries
+
+
+def import_form_draft(
+    result: scoring.ImportResult, *, cycle: Cycle, unit: Org, fallback_name: str
+) -> Evaluation:
+    """Create a project and a draft evaluation from an imported form (no commit).
+
+    The form's published scores are kept apart (Evaluation.published) from what the system
+    computes, so that a difference shows instead of being silently overwritten.
+    """
+    from workflow import operations
+
+    if unit.kind != OrgKind.UNIT:
+        raise AdminError("请选择一个预算单位", "unit_id")
+    scheme = scoring.scheme_from_dict(cycle.scheme)
+    project = Project(
+        unit=unit,
+        name=str(result.header.get("project") or fallback_name)[:300],
+        summary=str(result.header.get("summary") or ""),
+    )
+    db.session.add(project)
+    evaluation = operations.create_evaluation(project, cycle, map_entries(result, scheme))
+    narratives = getattr(result, "narratives", {}) or {}
+    evaluation.main_results = str(narratives.get("主要成效", ""))
+    evaluation.problems = str(narratives.get("存在问题", ""))
+    evaluation.measures = str(narratives.get("整改措施", ""))
+    evaluation.published = {
+        "scores": result.published,
+        "total": result.published_total,
+        "grade": getattr(result, "published_grade", None),
+    }
+    return evaluation

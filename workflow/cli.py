@@ -1,0 +1,395 @@
+"""Flask commands for operators: init-db, demo, import-form, users, evaluations."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sys
+from datetime import date
+from pathlib import Path
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+import scoring
+from workflow import operations
+from workflow.extensions import db
+from workflow.machine import ROLE_LABELS, Event, Role, State
+from workflow.models import Cycle, Evaluation, Org, OrgKind, Project, User
+
+users_cli = AppGroup("users", help="用户管理")
+evaluations_cli = AppGroup("evaluations", help="评价表")
+reminders_cli = AppGroup("reminders", help="截止提醒")
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(init_db_command)
+    app.cli.add_command(demo_command)
+    app.cli.add_command(import_form_command)
+    app.cli.add_command(users_cli)
+    app.cli.add_command(evaluations_cli)
+    app.cli.add_command(reminders_cli)
+    app.cli.add_command(state_diagram_command)
+    import workflow.tasks.commands  # noqa: F401  (adds pdf and reminders commands)
+
+
+def _fail(message: str, code: int = 1) -> None:
+    click.echo(message, err=True)
+    sys.exit(code)
+
+
+@click.command("init-db")
+def init_db_command() -> None:
+    """创建或升级数据库（执行全部迁移）。"""
+    from flask_migrate import upgrade
+
+    upgrade()
+    click.echo("数据库已就绪")
+
+
+@click.command("state-diagram")
+def state_diagram_command() -> None:
+    """打印状态图（Mermaid），README 中的图由此生成。"""
+    from workflow.machine import mermaid
+
+    click.echo(mermaid())
+
+
+# --- demo data -------------------------------------------------------------------------------
+
+DEMO_USERS = (
+    # username, name, role, org key
+    ("unit_a", "张晓（填报人）", Role.UNIT_STAFF, "unit_a"),
+    ("unit_a_head", "王建国（单位负责人）", Role.UNIT_HEAD, "unit_a"),
+    ("unit_b", "李敏（填报人）", Role.UNIT_STAFF, "unit_b"),
+    ("reviewer", "陈静（主管部门审核）", Role.REVIEWER, "dept_1"),
+    ("unit_c", "刘洋（填报人）", Role.UNIT_STAFF, "unit_c"),
+    ("reviewer_2", "赵磊（主管部门审核）", Role.REVIEWER, "dept_2"),
+    ("finance", "孙丽（财政）", Role.FINANCE, "finance"),
+    ("admin", "系统管理员", Role.ADMIN, "finance"),
+)
+DEMO_ORGS = {
+    "finance": ("江苏省财政厅", OrgKind.FINANCE, None),
+    "dept_1": ("江苏省政务服务管理办公室", OrgKind.DEPARTMENT, None),
+    "dept_2": ("江苏省数据局", OrgKind.DEPARTMENT, None),
+    "unit_a": ("江苏省政务服务管理办公室（机关）", OrgKind.UNIT, "dept_1"),
+    "unit_b": ("江苏省政务服务中心", OrgKind.UNIT, "dept_1"),
+    "unit_c": ("江苏省大数据管理中心", OrgKind.UNIT, "dept_2"),
+}
+
+
+def seed_entries(cycle_scheme: scoring.Scheme) -> tuple[dict[str, dict[str, object]], scoring.ImportResult]:
+    """The seed form's entries, keyed by the cycle scheme's indicator codes (matched by path)."""
+    from importlib.resources import files
+
+    text = files("scoring").joinpath("samples/jiangsu_2022_seed.tsv").read_text(encoding="utf-8")
+    result = scoring.import_form(text, layout="jiangsu")
+    return map_entries(result, cycle_scheme), result
+
+
+def map_entries(result: scoring.ImportResult, scheme: scoring.Scheme) -> dict[str, dict[str, object]]:
+    from workflow import admin_ops
+
+    return admin_ops.map_entries(result, scheme)
+
+
+def _demo_cycle() -> Cycle:
+    scheme = scoring.builtin_scheme("jiangsu-2022")
+    cycle = db.session.scalar(select(Cycle).where(Cycle.name == "2022年度省级项目支出绩效自评"))
+    if cycle is None:
+        cycle = Cycle(
+            year=2022,
+            name="2022年度省级项目支出绩效自评",
+            scheme_key="jiangsu-2022",
+            scheme_version=scheme.version,
+            scheme=scheme.to_dict(),
+            deadline_submit=date(2023, 4, 14),
+            deadline_review=date(2023, 4, 28),
+            deadline_confirm=date(2023, 5, 19),
+            reminder_days=[7, 3, 1],
+            day_kind="working",
+        )
+        db.session.add(cycle)
+    return cycle
+
+
+@click.command("demo")
+@click.option("--password", default=None, help="所有演示账号的密码；不填则随机生成并打印")
+def demo_command(password: str | None) -> None:
+    """载入演示数据：江苏 2022 年度任务、两个主管部门、种子表及各账号。"""
+    orgs: dict[str, Org] = {}
+    for key, (name, kind, parent) in DEMO_ORGS.items():
+        org = db.session.scalar(select(Org).where(Org.name == name))
+        if org is None:
+            org = Org(name=name, kind=kind.value, parent=orgs[parent] if parent else None)
+            db.session.add(org)
+        orgs[key] = org
+    db.session.flush()
+    printed: list[tuple[str, str, str]] = []
+    users: dict[str, User] = {}
+    for username, name, role, org_key in DEMO_USERS:
+        user = db.session.scalar(select(User).where(User.username == username))
+        pw = password or secrets.token_urlsafe(9)
+        if user is None:
+            user = User(username=username, name=name, role=role.value, org=orgs[org_key],
+                        email=f"{username}@example.gov.cn")
+            db.session.add(user)
+        user.set_password(pw)
+        users[username] = user
+        printed.append((username, ROLE_LABELS[role], pw))
+    cycle = _demo_cycle()
+    db.session.flush()
+    if db.session.scalar(select(Evaluation).where(Evaluation.cycle_id == cycle.id)) is None:
+        _demo_evaluations(cycle, orgs, users)
+    db.session.commit()
+    click.echo("演示数据已载入。账号：")
+    for username, label, pw in printed:
+        click.echo(f"  {username:<12} {label:<8} 密码：{pw if not password else '（已设为指定密码）'}")
+
+
+def _demo_evaluations(cycle: Cycle, orgs: dict[str, Org], users: dict[str, User]) -> None:
+    scheme = scoring.scheme_from_dict(cycle.scheme)
+    entries, result = seed_entries(scheme)
+    header = result.header
+    seed_project = Project(
+        unit=orgs["unit_a"], name=str(header.get("project") or "政务服务信息系统建设维护和迭代升级"),
+        summary=str(header.get("summary") or ""),
+    )
+    db.session.add(seed_project)
+    seed = operations.create_evaluation(seed_project, cycle, entries)
+    narratives = result.narratives
+    seed.main_results = str(narratives.get("主要成效", ""))
+    seed.problems = str(narratives.get("存在问题", ""))
+    seed.measures = str(narratives.get("整改措施", ""))
+    seed.filled_by = "张晓"
+    seed.phone = "025-00000000"
+    seed.unit_head = "王建国"
+    seed.published = {
+        "scores": result.published, "total": result.published_total, "grade": result.published_grade,
+    }
+    # More projects so that every queue and the dashboard have something to show; they go
+    # through the real workflow (with audit rows), as users would have moved them.
+    plans = (
+        ("unit_a", "一体化政务服务平台安全运维", ()),
+        ("unit_b", "政务服务中心窗口服务提升", ("submit",)),
+        ("unit_b", "12345热线知识库建设", ("submit", "start_review")),
+        ("unit_a", "“互联网+监管”系统运维", ("submit", "start_review", "approve")),
+        ("unit_b", "政务服务事项标准化", ("submit", "start_review", "approve")),
+        ("unit_c", "公共数据平台运维", ("submit", "start_review", "approve", "confirm")),
+        ("unit_c", "数据共享交换平台升级", ()),
+    )
+    actors = {"unit_a": users["unit_a"], "unit_b": users["unit_b"], "unit_c": users["unit_c"]}
+    reviewers = {"unit_a": users["reviewer"], "unit_b": users["reviewer"], "unit_c": users["reviewer_2"]}
+    created: list[tuple[Evaluation, str, tuple[str, ...]]] = []
+    for unit_key, name, events in plans:
+        project = Project(unit=orgs[unit_key], name=name, summary=f"{name}项目，年度目标按批复执行。")
+        db.session.add(project)
+        ev = operations.create_evaluation(project, cycle, entries)
+        ev.filled_by = actors[unit_key].name
+        ev.phone = "025-00000000"
+        ev.main_results = "项目按计划实施，取得预期成效。"
+        ev.problems = "无。"
+        ev.measures = "无。"
+        created.append((ev, unit_key, events))
+    db.session.commit()
+    for ev, unit_key, events in created:
+        for event in events:
+            actor = {
+                "submit": actors[unit_key],
+                "start_review": reviewers[unit_key],
+                "approve": reviewers[unit_key],
+                "confirm": users["finance"],
+            }[event]
+            operations.fire(actor, ev.id, event)
+
+
+# --- import ----------------------------------------------------------------------------------
+
+
+@click.command("import-form")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--cycle", "cycle_ref", required=True, help="评价任务的 ID 或名称")
+@click.option("--unit", "unit_ref", required=True, help="预算单位的 ID 或名称")
+@click.option("--state", type=click.Choice([s.value for s in State]), default=State.DRAFT.value,
+              help="导入后的状态；非草稿须用 --as 和 --reason 说明由谁、为何导入")
+@click.option("--as", "as_user", default=None, help="执行导入的用户名（导入到后续状态时必填）")
+@click.option("--reason", default=None, help="导入到后续状态的原因")
+def import_form_command(file: Path, cycle_ref: str, unit_ref: str, state: str, as_user: str | None,
+                        reason: str | None) -> None:
+    """导入一份已填报的自评表文件，成为一份评价表（保留原表公布的得分）。"""
+    try:
+        result = scoring.import_form(file)
+    except scoring.FormReadError as exc:
+        _fail(f"无法读取该表：{exc}", 2)
+        return
+    cycle = _find(Cycle, cycle_ref)
+    unit = _find(Org, unit_ref)
+    if cycle is None:
+        _fail(f"找不到评价任务：{cycle_ref}")
+        return
+    if unit is None or unit.kind != OrgKind.UNIT:
+        _fail(f"找不到预算单位：{unit_ref}")
+        return
+    actor = None
+    if state != State.DRAFT.value:
+        actor = db.session.scalar(select(User).where(User.username == (as_user or "")))
+        if actor is None or not (reason or "").strip():
+            _fail("导入到非草稿状态时必须用 --as 指定用户并用 --reason 说明原因")
+            return
+    scheme = scoring.scheme_from_dict(cycle.scheme)
+    project = Project(unit=unit, name=str(result.header.get("project") or file.stem),
+                      summary=str(result.header.get("summary") or ""))
+    db.session.add(project)
+    evaluation = operations.create_evaluation(project, cycle, map_entries(result, scheme))
+    evaluation.main_results = str(result.narratives.get("主要成效", ""))
+    evaluation.problems = str(result.narratives.get("存在问题", ""))
+    evaluation.measures = str(result.narratives.get("整改措施", ""))
+    evaluation.published = {"scores": result.published, "total": result.published_total,
+                            "grade": result.published_grade}
+    if actor is not None:
+        card = operations.scorecard(evaluation)
+        rows = {r.code: r for r in card.rows}
+        for row in evaluation.rows:
+            r = rows.get(row.code)
+            row.self_score = r.score if r else None
+            row.applicable = r.applicable if r else True
+            if state in (State.FINANCE_CONFIRMATION.value, State.CONFIRMED.value):
+                row.dept_score = row.self_score
+            if state == State.CONFIRMED.value:
+                row.final_score = row.self_score
+        evaluation.self_total, evaluation.self_grade = card.total, card.grade
+        if state in (State.DEPT_REVIEW.value, State.FINANCE_CONFIRMATION.value, State.CONFIRMED.value):
+            evaluation.dept_total, evaluation.dept_grade = card.total, card.grade
+        if state == State.CONFIRMED.value:
+            evaluation.final_total, evaluation.final_grade = card.total, card.grade
+        evaluation.state = state
+        db.session.flush()
+        operations.record_admin_event(actor, "import", evaluation, reason, from_state=None)
+    db.session.commit()
+    click.echo(f"已导入评价表 #{evaluation.id}：{project.name}（状态 {state}，问题 {len(result.problems)} 条）")
+    for problem in result.problems:
+        click.echo(f"  第 {problem.row} 行：{problem.message}")
+
+
+def _find(model: type[Cycle] | type[Org], ref: str) -> Cycle | Org | None:
+    if ref.isdigit():
+        return db.session.get(model, int(ref))
+    return db.session.scalar(select(model).where(model.name == ref))
+
+
+# --- users -----------------------------------------------------------------------------------
+
+
+@users_cli.command("create")
+@click.argument("username")
+@click.option("--name", required=True)
+@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+@click.option("--org", "org_ref", required=True, help="所属机构 ID 或名称")
+@click.option("--email", default=None)
+@click.option("--password", default=None, help="不填则随机生成并打印")
+def users_create(username: str, name: str, role: str, org_ref: str, email: str | None,
+                 password: str | None) -> None:
+    """创建用户。"""
+    from workflow import admin_ops
+
+    org = _find(Org, org_ref)
+    if org is None:
+        _fail(f"找不到机构：{org_ref}")
+        return
+    pw = password or secrets.token_urlsafe(9)
+    try:
+        admin_ops.create_user(username=username, name=name, role=role, org=org, email=email, password=pw)
+    except admin_ops.AdminError as exc:
+        _fail(str(exc))
+        return
+    click.echo(f"已创建用户 {username}" + ("" if password else f"，密码：{pw}"))
+
+
+@users_cli.command("list")
+def users_list() -> None:
+    """列出用户。"""
+    for user in db.session.scalars(select(User).order_by(User.id)):
+        status = "启用" if user.active else "停用"
+        click.echo(f"{user.id}\t{user.username}\t{user.name}\t{user.role_label}\t{user.org.name}\t{status}")
+
+
+@users_cli.command("disable")
+@click.argument("username")
+def users_disable(username: str) -> None:
+    """停用用户（其所有登录立即失效）。"""
+    user = db.session.scalar(select(User).where(User.username == username))
+    if user is None:
+        _fail(f"找不到用户：{username}")
+        return
+    from workflow import admin_ops
+
+    try:
+        admin_ops.disable_user(user)
+    except admin_ops.AdminError as exc:
+        _fail(exc.message)
+        return
+    click.echo(f"已停用 {username}")
+
+
+@users_cli.command("set-password")
+@click.argument("username")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+def users_set_password(username: str, password: str) -> None:
+    """设置用户密码（其他登录立即失效）。"""
+    user = db.session.scalar(select(User).where(User.username == username))
+    if user is None:
+        _fail(f"找不到用户：{username}")
+        return
+    from workflow import admin_ops
+
+    try:
+        admin_ops.reset_password(user, password)
+    except admin_ops.AdminError as exc:
+        _fail(exc.message)
+        return
+    click.echo(f"已设置 {username} 的密码")
+
+
+# --- evaluations -----------------------------------------------------------------------------
+
+
+@evaluations_cli.command("list")
+@click.option("--json", "as_json", is_flag=True, help="输出 JSON")
+def evaluations_list(as_json: bool) -> None:
+    """列出评价表：编号、单位、项目、状态、各阶段总分。"""
+    rows = []
+    for ev in db.session.scalars(select(Evaluation).order_by(Evaluation.id)):
+        rows.append({
+            "id": ev.id, "unit": ev.unit.name, "project": ev.project.name, "state": ev.state,
+            "state_label": ev.state_label, "version": ev.version,
+            **operations.totals_snapshot(ev),
+        })
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    for r in rows:
+        click.echo(f"{r['id']}\t{r['unit']}\t{r['project']}\t{r['state_label']}\t"
+                   f"自评 {r['self_total'] or '-'}\t审核 {r['dept_total'] or '-'}\t确认 {r['final_total'] or '-'}")
+
+
+@evaluations_cli.command("fire")
+@click.argument("evaluation_id", type=int)
+@click.argument("event", type=click.Choice([e.value for e in Event]))
+@click.option("--as", "as_user", required=True, help="以哪个用户的身份执行")
+@click.option("--reason", default=None)
+def evaluations_fire(evaluation_id: int, event: str, as_user: str, reason: str | None) -> None:
+    """以某用户身份执行一个流程操作（与网页同一套权限和状态机）。"""
+    user = db.session.scalar(select(User).where(User.username == as_user))
+    if user is None or not user.active:
+        _fail(f"找不到可用的用户：{as_user}")
+        return
+    try:
+        result = operations.fire(user, evaluation_id, event, reason=reason)
+    except operations.OperationError as exc:
+        details = "".join(f"\n  - {d}" for d in exc.details)
+        _fail(f"操作被拒绝：{exc.message}{details}", 3 if exc.status in (403, 404) else 1)
+        return
+    ev = result.evaluation
+    click.echo(f"评价表 #{ev.id} 已{result.transition.label}，当前状态：{ev.state_label}")

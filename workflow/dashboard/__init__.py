@@ -1,0 +1,3 @@
+from workflow.dashboard.routes import bp
+
+__all__ = ["bp"]

@@ -1,0 +1,60 @@
+"""Database helpers: SQLite pragmas, write transactions and the optimistic version check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from workflow.extensions import db
+
+_IMMEDIATE = "sqlite_begin_immediate"
+
+
+def configure_engine(engine: Engine) -> None:
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # pysqlite's own transaction handling would issue a deferred BEGIN behind our back;
+        # we emit BEGIN ourselves so that writes can take the lock up front.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=10000")
+        if engine.url.database not in (None, "", ":memory:"):
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # A deferred transaction that reads, then writes, fails with "database is locked"
+        # under concurrency whatever the busy timeout; writes therefore begin IMMEDIATE.
+        if conn.get_execution_options().get(_IMMEDIATE):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+
+def init_app(app: Flask) -> None:
+    with app.app_context():
+        configure_engine(db.engine)
+
+
+def begin_write() -> None:
+    """Start the request's write transaction (IMMEDIATE on SQLite).
+
+    Anything read before (the logged-in user, say) was read in a read transaction; it is
+    ended first so that the write transaction sees the newest committed data.
+    """
+    session = db.session()
+    if session.in_transaction():
+        if session.new or session.dirty or session.deleted:
+            session.flush()
+            return
+        session.rollback()
+    session.connection(execution_options={_IMMEDIATE: True})

@@ -1,0 +1,3 @@
+from workflow.evaluations.routes import bp
+
+__all__ = ["bp"]

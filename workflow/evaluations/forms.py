@@ -1,0 +1,222 @@
+"""Parsing of the evaluation pages' forms: what a person typed, and the errors next to each field.
+
+The form has one group of fields per indicator, named ``e-<code>-<field>`` (codes are
+HTML-safe by the scoring package's contract). Parsing never throws away what was typed: the
+entries keep the raw text, and `errors` maps a field name to its Chinese message, so a page
+can be re-rendered exactly as submitted with the messages beside the fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from scoring.engine import NA_MARKS
+from scoring.model import QUANTITATIVE_KINDS, TIERS, Scheme, tier_from_label
+from scoring.numbers import InputError, fmt, parse_decimal, parse_quantity, q2
+from workflow.operations import NARRATIVE_FIELDS, ScoreChange
+
+REASON_MAX = 2000
+NARRATIVE_MAX = {
+    "main_results": 20000,
+    "problems": 5000,
+    "measures": 5000,
+    "filled_by": 100,
+    "phone": 50,
+    "unit_head": 100,
+}
+NARRATIVE_LABELS = {
+    "main_results": "主要成效",
+    "problems": "存在问题",
+    "measures": "整改措施",
+    "filled_by": "填报人",
+    "phone": "联系电话",
+    "unit_head": "单位负责人",
+}
+EVENT_REASON_MAX = 2000
+
+
+def field_name(code: str, name: str) -> str:
+    return f"e-{code}-{name}"
+
+
+@dataclass
+class EntryForm:
+    """The unit's form as submitted: entries by code, narrative texts, version, errors."""
+
+    entries: dict[str, dict[str, Any]]
+    narrative: dict[str, str]
+    version: int | None
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def valid(self) -> bool:
+        return not self.errors
+
+
+def parse_version(form: Mapping[str, str]) -> int | None:
+    raw = (form.get("version") or "").strip()
+    return int(raw) if raw.isdigit() else None
+
+
+def _check_number(raw: str, weight: Decimal | None = None) -> str | None:
+    """The Chinese message for a number a person typed, or None when it is acceptable."""
+    try:
+        value = parse_decimal(raw)
+    except InputError as exc:
+        return str(exc)
+    if weight is not None and value > weight:
+        return f"得分 {raw.strip()} 超过分值 {fmt(weight)}"
+    return None
+
+
+def _check_actual(raw: str) -> str | None:
+    text = raw.strip()
+    if not text or text in NA_MARKS or tier_from_label(text) is not None:
+        return None
+    lowered = text.lower()
+    if "nan" in lowered or "inf" in lowered:
+        return f"“{text}”不是有效数值"
+    parsed = parse_quantity(text)
+    if parsed is None:
+        return "请填写数值（可带单位，如 95% 或 1,234.5 万元），或达成档次"
+    if parsed[1] < 0:
+        return f"“{text}”不能为负数"
+    return None
+
+
+def parse_entry_form(
+    form: Mapping[str, str],
+    scheme: Scheme,
+    current: Mapping[str, Any] | None = None,
+) -> EntryForm:
+    """Read every indicator's fields; keys not rendered on the page are kept from `current`."""
+    current = current or {}
+    entries: dict[str, dict[str, Any]] = {}
+    errors: dict[str, str] = {}
+    for ind in scheme.indicators:
+        code = ind.code
+        entry: dict[str, Any] = dict(current.get(code) or {})
+        entry.pop("imported", None)  # once a person edits the form it is no longer a published copy
+
+        def text(name: str, code: str = code) -> str:
+            return (form.get(field_name(code, name)) or "").strip()
+
+        entry["na"] = bool(form.get(field_name(code, "na")))
+        kind = ind.rule.kind
+        if kind == "checklist":
+            points = [text(f"p{i}") for i in range(len(ind.rule.points))]
+            for i, value in enumerate(points):
+                if value and value not in TIERS:
+                    errors[field_name(code, f"p{i}")] = "请选择达成 / 部分达成 / 未达成"
+            if any(points):
+                entry["points"] = points
+            else:
+                entry.pop("points", None)
+        if kind in ("tier", "checklist") or (kind in QUANTITATIVE_KINDS and not ind.target.numeric):
+            tier = text("tier")
+            if tier and tier not in TIERS:
+                errors[field_name(code, "tier")] = "请选择达成 / 部分达成 / 未达成"
+            entry["tier"] = tier
+        if kind in ("ratio", "budget"):
+            for name in ("numerator", "denominator"):
+                value = text(name)
+                entry[name] = value
+                if value:
+                    message = _check_number(value)
+                    if message:
+                        errors[field_name(code, name)] = message
+        if kind != "checklist":
+            actual = text("actual")
+            entry["actual"] = actual
+            message = _check_actual(actual)
+            if message:
+                errors[field_name(code, "actual")] = message
+        score = text("score")
+        entry["score"] = score
+        if score:
+            message = _check_number(score, ind.weight)
+            if message:
+                errors[field_name(code, "score")] = message
+        reason = (form.get(field_name(code, "reason")) or "").strip()
+        entry["reason"] = reason
+        if len(reason) > REASON_MAX:
+            errors[field_name(code, "reason")] = f"不能超过 {REASON_MAX} 个字"
+        entries[code] = entry
+    narrative: dict[str, str] = {}
+    for name in NARRATIVE_FIELDS:
+        value = (form.get(name) or "").strip()
+        narrative[name] = value
+        if len(value) > NARRATIVE_MAX[name]:
+            errors[name] = f"{NARRATIVE_LABELS[name]}不能超过 {NARRATIVE_MAX[name]} 个字"
+    return EntryForm(entries, narrative, parse_version(form), errors)
+
+
+# --- stage scores (department review, finance confirmation) ---------------------------------
+
+
+@dataclass
+class StageForm:
+    """Per-indicator scores and reasons of one stage, as typed, with the field errors."""
+
+    values: dict[str, str]
+    reasons: dict[str, str]
+    changes: dict[str, ScoreChange]
+    version: int | None
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def valid(self) -> bool:
+        return not self.errors
+
+
+def parse_stage_form(
+    form: Mapping[str, str],
+    rows: list[Any],
+    base_attr: str,
+) -> StageForm:
+    """`rows` are IndicatorScore rows; `base_attr` the column the stage starts from.
+
+    An empty score on an applicable row keeps the score of the stage before; a changed score
+    needs a reason (the operation checks it again; this puts the message next to the field).
+    """
+    values: dict[str, str] = {}
+    reasons: dict[str, str] = {}
+    changes: dict[str, ScoreChange] = {}
+    errors: dict[str, str] = {}
+    for row in rows:
+        if not row.applicable:
+            continue
+        code = row.code
+        raw = (form.get(f"s-{code}") or "").strip()
+        reason = (form.get(f"r-{code}") or "").strip()
+        values[code] = raw
+        reasons[code] = reason
+        base: Decimal | None = getattr(row, base_attr)
+        if not raw:
+            continue
+        try:
+            score = parse_decimal(raw)
+        except InputError as exc:
+            errors[f"s-{code}"] = str(exc)
+            continue
+        if score > row.weight:
+            errors[f"s-{code}"] = f"得分 {raw} 超过分值 {fmt(row.weight)}"
+            continue
+        score = q2(score)
+        same = base is not None and score == q2(base)
+        if not same and not reason:
+            errors[f"r-{code}"] = "调整得分须填写理由"
+        if len(reason) > REASON_MAX:
+            errors[f"r-{code}"] = f"不能超过 {REASON_MAX} 个字"
+        changes[code] = ScoreChange(score, reason if not same else "")
+    return StageForm(values, reasons, changes, parse_version(form), errors)
+
+
+def parse_reason(form: Mapping[str, str]) -> tuple[str, str | None]:
+    reason = (form.get("reason") or "").strip()
+    if len(reason) > EVENT_REASON_MAX:
+        return reason, f"原因不能超过 {EVENT_REASON_MAX} 个字"
+    return reason, None

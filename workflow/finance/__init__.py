@@ -1,0 +1,3 @@
+from workflow.finance.routes import bp
+
+__all__ = ["bp"]

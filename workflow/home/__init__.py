@@ -1,0 +1,3 @@
+from workflow.home.routes import bp
+
+__all__ = ["bp"]

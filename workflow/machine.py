@@ -1,0 +1,206 @@
+"""The evaluation state machine: states, events and who may fire them, as data.
+
+This module is the one place that decides whether a state change is legal. It is pure
+(no Flask, SQLAlchemy or Celery) so that the table can be tested exhaustively, drive the
+buttons a page shows, and draw the state diagram in the README.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class State(StrEnum):
+    DRAFT = "draft"
+    SELF_SCORED = "self_scored"
+    DEPT_REVIEW = "dept_review"
+    FINANCE_CONFIRMATION = "finance_confirmation"
+    CONFIRMED = "confirmed"
+
+
+class Event(StrEnum):
+    SUBMIT = "submit"
+    WITHDRAW = "withdraw"
+    START_REVIEW = "start_review"
+    RETURN = "return"
+    APPROVE = "approve"
+    FINANCE_RETURN = "finance_return"
+    CONFIRM = "confirm"
+    REOPEN = "reopen"
+
+
+class Role(StrEnum):
+    UNIT_STAFF = "unit_staff"
+    UNIT_HEAD = "unit_head"
+    REVIEWER = "reviewer"
+    FINANCE = "finance"
+    ADMIN = "admin"
+
+
+class Scope(StrEnum):
+    """How the actor relates to the evaluation's organisation."""
+
+    OWN_UNIT = "own_unit"  # staff of the unit that owns the project
+    UNIT_DEPARTMENT = "unit_department"  # reviewer of the department the unit belongs to
+    FINANCE = "finance"  # the finance office sees every unit
+    NONE = "none"
+
+
+STATE_LABELS: dict[State, str] = {
+    State.DRAFT: "填报中",
+    State.SELF_SCORED: "已自评（待审核）",
+    State.DEPT_REVIEW: "主管部门审核中",
+    State.FINANCE_CONFIRMATION: "财政确认中",
+    State.CONFIRMED: "已确认（定级）",
+}
+
+ROLE_LABELS: dict[Role, str] = {
+    Role.UNIT_STAFF: "填报人",
+    Role.UNIT_HEAD: "单位负责人",
+    Role.REVIEWER: "主管部门审核人",
+    Role.FINANCE: "财政",
+    Role.ADMIN: "系统管理员",
+}
+
+# Which stage's column is the "current" score of an evaluation in each state.
+STAGE_COLUMN: dict[State, str] = {
+    State.DRAFT: "self",
+    State.SELF_SCORED: "self",
+    State.DEPT_REVIEW: "dept",
+    State.FINANCE_CONFIRMATION: "dept",
+    State.CONFIRMED: "final",
+}
+
+UNIT_ROLES = frozenset({Role.UNIT_STAFF, Role.UNIT_HEAD})
+
+
+@dataclass(frozen=True)
+class Transition:
+    event: Event
+    source: State
+    target: State
+    roles: frozenset[Role]
+    scope: Scope
+    label: str
+    reason_required: bool = False
+    # What the operation must do on this move, by name; the operation maps names to code.
+    effects: tuple[str, ...] = ()
+    danger: bool = False
+
+
+TRANSITIONS: tuple[Transition, ...] = (
+    Transition(
+        Event.SUBMIT, State.DRAFT, State.SELF_SCORED, UNIT_ROLES, Scope.OWN_UNIT,
+        "提交自评", effects=("score_self", "freeze_self", "pdf", "notify_reviewers"),
+    ),
+    Transition(
+        Event.WITHDRAW, State.SELF_SCORED, State.DRAFT, UNIT_ROLES, Scope.OWN_UNIT,
+        "撤回", effects=("clear_self",),
+    ),
+    Transition(
+        Event.START_REVIEW, State.SELF_SCORED, State.DEPT_REVIEW, frozenset({Role.REVIEWER}),
+        Scope.UNIT_DEPARTMENT, "开始审核", effects=("seed_dept",),
+    ),
+    Transition(
+        Event.RETURN, State.DEPT_REVIEW, State.DRAFT, frozenset({Role.REVIEWER}),
+        Scope.UNIT_DEPARTMENT, "退回单位", reason_required=True,
+        effects=("clear_self", "clear_dept", "notify_unit"), danger=True,
+    ),
+    Transition(
+        Event.APPROVE, State.DEPT_REVIEW, State.FINANCE_CONFIRMATION,
+        frozenset({Role.REVIEWER}), Scope.UNIT_DEPARTMENT, "审核通过",
+        effects=("score_dept", "pdf", "notify_finance"),
+    ),
+    Transition(
+        Event.FINANCE_RETURN, State.FINANCE_CONFIRMATION, State.DEPT_REVIEW,
+        frozenset({Role.FINANCE}), Scope.FINANCE, "退回主管部门", reason_required=True,
+        effects=("notify_reviewers",), danger=True,
+    ),
+    Transition(
+        Event.CONFIRM, State.FINANCE_CONFIRMATION, State.CONFIRMED, frozenset({Role.FINANCE}),
+        Scope.FINANCE, "确认定级", effects=("score_final", "pdf", "notify_confirmed"),
+    ),
+    Transition(
+        Event.REOPEN, State.CONFIRMED, State.FINANCE_CONFIRMATION, frozenset({Role.FINANCE}),
+        Scope.FINANCE, "重新打开", reason_required=True, effects=("clear_final",), danger=True,
+    ),
+)
+
+_BY_KEY: dict[tuple[State, Event], Transition] = {(t.source, t.event): t for t in TRANSITIONS}
+
+
+class TransitionError(Exception):
+    """A move the table does not allow; the message is shown to the user (Chinese)."""
+
+    code = "illegal"
+
+
+class IllegalTransition(TransitionError):
+    code = "illegal"
+
+
+class NotPermitted(TransitionError):
+    code = "forbidden"
+
+
+class ReasonRequired(TransitionError):
+    code = "reason_required"
+
+
+def transition_for(state: State | str, event: Event | str) -> Transition | None:
+    try:
+        return _BY_KEY.get((State(state), Event(event)))
+    except ValueError:
+        return None
+
+
+def check(
+    state: State | str,
+    event: Event | str,
+    role: Role | str,
+    scopes: Iterable[Scope],
+    reason: str | None = None,
+) -> Transition:
+    """Return the transition if this actor may fire this event now, else raise.
+
+    `scopes` are the relations the actor has to the evaluation (computed by the caller from
+    organisations); the table says which one the event needs.
+    """
+    transition = transition_for(state, event)
+    if transition is None:
+        raise IllegalTransition(f"当前状态（{_state_label(state)}）不能执行此操作")
+    if Role(role) not in transition.roles or transition.scope not in set(scopes):
+        raise NotPermitted("您无权执行此操作")
+    if transition.reason_required and not (reason or "").strip():
+        raise ReasonRequired(f"“{transition.label}”必须填写原因")
+    return transition
+
+
+def available(state: State | str, role: Role | str, scopes: Iterable[Scope]) -> list[Transition]:
+    """The transitions this actor could fire from this state (reasons not yet checked)."""
+    scope_set = set(scopes)
+    st = State(state)
+    r = Role(role)
+    return [t for t in TRANSITIONS if t.source == st and r in t.roles and t.scope in scope_set]
+
+
+def _state_label(state: State | str) -> str:
+    try:
+        return STATE_LABELS[State(state)]
+    except ValueError:
+        return str(state)
+
+
+def mermaid() -> str:
+    """The state diagram, drawn from the table (the README embeds this output)."""
+    lines = ["stateDiagram-v2", "    [*] --> draft"]
+    for t in TRANSITIONS:
+        who = "/".join(ROLE_LABELS[r] for r in sorted(t.roles))
+        note = "，须填原因" if t.reason_required else ""
+        lines.append(f"    {t.source.value} --> {t.target.value}: {t.event.value} {t.label}（{who}{note}）")
+    lines.append("    confirmed --> [*]")
+    for s, label in STATE_LABELS.items():
+        lines.append(f"    {s.value}: {s.value} {label}")
+    return "\n".join(lines)

@@ -1,0 +1,187 @@
+"""Projects, their evaluations, per-indicator score rows and evidence files."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from workflow.extensions import db
+from workflow.machine import STATE_LABELS, State
+from workflow.models.cycle import Cycle
+from workflow.models.org import Org
+from workflow.models.user import User, utcnow
+
+Money = Numeric(18, 2)
+Score = Numeric(7, 2)
+
+
+class Project(db.Model):  # type: ignore[name-defined]
+    __tablename__ = "projects"
+    __table_args__ = (
+        CheckConstraint(
+            "(budget_initial IS NULL OR budget_initial >= 0) AND (budget_full IS NULL OR budget_full >= 0)"
+            " AND (funds_arrived IS NULL OR funds_arrived >= 0) AND (spent IS NULL OR spent >= 0)",
+            name="amounts_not_negative",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("orgs.id", ondelete="RESTRICT"), index=True)
+    name: Mapped[str] = mapped_column(String(300))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    budget_initial: Mapped[Decimal | None] = mapped_column(Money)  # 年初预算数
+    budget_full: Mapped[Decimal | None] = mapped_column(Money)  # 全年预算数 (A)
+    funds_arrived: Mapped[Decimal | None] = mapped_column(Money)  # 实际到位
+    spent: Mapped[Decimal | None] = mapped_column(Money)  # 全年执行数 (B)
+    amount_unit: Mapped[str] = mapped_column(String(10), default="万元")
+
+    unit: Mapped[Org] = relationship()
+
+
+class Evaluation(db.Model):  # type: ignore[name-defined]
+    __tablename__ = "evaluations"
+    __table_args__ = (
+        UniqueConstraint("project_id", "cycle_id", name="uq_evaluations_project_cycle"),
+        CheckConstraint(
+            "state IN ('draft', 'self_scored', 'dept_review', 'finance_confirmation', 'confirmed')",
+            name="state",
+        ),
+        CheckConstraint("version >= 1", name="version"),
+        CheckConstraint("self_total IS NULL OR (self_total >= 0 AND self_total <= 100)", name="self_total"),
+        CheckConstraint("dept_total IS NULL OR (dept_total >= 0 AND dept_total <= 100)", name="dept_total"),
+        CheckConstraint("final_total IS NULL OR (final_total >= 0 AND final_total <= 100)", name="final_total"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="RESTRICT"))
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycles.id", ondelete="RESTRICT"), index=True)
+    # Denormalised from the project so that scoped queues are one indexed filter.
+    unit_id: Mapped[int] = mapped_column(ForeignKey("orgs.id", ondelete="RESTRICT"), index=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("orgs.id", ondelete="RESTRICT"), index=True)
+    state: Mapped[str] = mapped_column(String(30), default=State.DRAFT.value, index=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    # The scheme as it was when this evaluation was created: a later change never alters it.
+    scheme: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # What the unit entered, by indicator code (see scoring's entry format).
+    entries: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    self_total: Mapped[Decimal | None] = mapped_column(Score)
+    self_grade: Mapped[str | None] = mapped_column(String(4))
+    dept_total: Mapped[Decimal | None] = mapped_column(Score)
+    dept_grade: Mapped[str | None] = mapped_column(String(4))
+    final_total: Mapped[Decimal | None] = mapped_column(Score)
+    final_grade: Mapped[str | None] = mapped_column(String(4))
+    main_results: Mapped[str] = mapped_column(Text, default="")  # 主要成效
+    problems: Mapped[str] = mapped_column(Text, default="")  # 存在问题
+    measures: Mapped[str] = mapped_column(Text, default="")  # 整改措施
+    filled_by: Mapped[str] = mapped_column(String(100), default="")  # 填报人
+    phone: Mapped[str] = mapped_column(String(50), default="")  # 联系电话
+    unit_head: Mapped[str] = mapped_column(String(100), default="")  # 单位负责人
+    # Published values of an imported form, kept apart from what the system computes.
+    published: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    confirmer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    stage_entered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    project: Mapped[Project] = relationship()
+    cycle: Mapped[Cycle] = relationship()
+    unit: Mapped[Org] = relationship(foreign_keys=[unit_id])
+    department: Mapped[Org] = relationship(foreign_keys=[department_id])
+    submitted_by: Mapped[User | None] = relationship(foreign_keys=[submitted_by_id])
+    reviewer: Mapped[User | None] = relationship(foreign_keys=[reviewer_id])
+    confirmer: Mapped[User | None] = relationship(foreign_keys=[confirmer_id])
+    rows: Mapped[list[IndicatorScore]] = relationship(
+        back_populates="evaluation", order_by="IndicatorScore.position", cascade="all, delete-orphan"
+    )
+    evidence: Mapped[list[Evidence]] = relationship(
+        back_populates="evaluation", order_by="Evidence.uploaded_at"
+    )
+
+    # Every UPDATE carries "WHERE version = <the version read>": the loser of a race
+    # updates no row, SQLAlchemy raises StaleDataError and the request answers 409.
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def state_enum(self) -> State:
+        return State(self.state)
+
+    @property
+    def state_label(self) -> str:
+        return STATE_LABELS[State(self.state)]
+
+    def current_total(self) -> tuple[Decimal | None, str | None]:
+        """The total and grade of the stage the evaluation has reached."""
+        if self.final_total is not None:
+            return self.final_total, self.final_grade
+        if self.dept_total is not None:
+            return self.dept_total, self.dept_grade
+        return self.self_total, self.self_grade
+
+    def __repr__(self) -> str:
+        return f"<Evaluation {self.id} {self.state} v{self.version}>"
+
+
+class IndicatorScore(db.Model):  # type: ignore[name-defined]
+    """One indicator of one evaluation: three score columns that never overwrite each other."""
+
+    __tablename__ = "indicator_scores"
+    __table_args__ = (
+        UniqueConstraint("evaluation_id", "code", name="uq_indicator_scores_evaluation_code"),
+        CheckConstraint("weight >= 0", name="weight"),
+        CheckConstraint("self_score IS NULL OR (self_score >= 0 AND self_score <= weight)", name="self_score"),
+        CheckConstraint("dept_score IS NULL OR (dept_score >= 0 AND dept_score <= weight)", name="dept_score"),
+        CheckConstraint("final_score IS NULL OR (final_score >= 0 AND final_score <= weight)", name="final_score"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    evaluation_id: Mapped[int] = mapped_column(ForeignKey("evaluations.id", ondelete="CASCADE"), index=True)
+    code: Mapped[str] = mapped_column(String(50))
+    position: Mapped[int]
+    weight: Mapped[Decimal] = mapped_column(Score)
+    applicable: Mapped[bool] = mapped_column(default=True)
+    self_score: Mapped[Decimal | None] = mapped_column(Score)  # 自评得分
+    dept_score: Mapped[Decimal | None] = mapped_column(Score)  # 主管部门审核得分
+    dept_reason: Mapped[str | None] = mapped_column(Text)
+    final_score: Mapped[Decimal | None] = mapped_column(Score)  # 财政确认得分
+    final_reason: Mapped[str | None] = mapped_column(Text)
+
+    evaluation: Mapped[Evaluation] = relationship(back_populates="rows")
+
+
+class Evidence(db.Model):  # type: ignore[name-defined]
+    """佐证材料: stored under a generated name, served only to those who may see the evaluation."""
+
+    __tablename__ = "evidence"
+    __table_args__ = (CheckConstraint("size >= 0", name="size"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    evaluation_id: Mapped[int] = mapped_column(ForeignKey("evaluations.id", ondelete="RESTRICT"), index=True)
+    original_name: Mapped[str] = mapped_column(String(255))
+    stored_name: Mapped[str] = mapped_column(String(64), unique=True)
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    uploaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    evaluation: Mapped[Evaluation] = relationship(back_populates="evidence")
+    uploaded_by: Mapped[User] = relationship()

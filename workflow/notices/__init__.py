@@ -1,0 +1,3 @@
+from workflow.notices.routes import bp
+
+__all__ = ["bp"]

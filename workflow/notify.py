@@ -1,0 +1,153 @@
+"""A notice on every workflow step: an outbox 'notify' message becomes notices and e-mails.
+
+payload: {"evaluation_id", "event", "reason", "actor_id"}. Recipients by event:
+submit -> the department's reviewers; return -> the unit's users, with the reason;
+approve -> finance; finance_return -> the department's reviewers, with the reason;
+confirm -> the unit's users and the department's reviewers. The actor is not told of
+their own step.
+
+Each (message, user) is claimed once in the delivery ledger (reminder_claims, stage
+"notify", step "m<message id>"), so a message handled twice creates no second notice and
+no second mail.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import and_, literal, or_, select, true
+
+from workflow.extensions import db
+from workflow.models import Evaluation, Notice, OutboxMessage, ReminderClaim, User
+from workflow.reminders import (
+    NOTIFY_STAGE,
+    STATUS_CLAIMED,
+    UNIT_ROLES,
+    _insert_claims,
+    evaluation_link,
+)
+
+log = logging.getLogger(__name__)
+
+EVENT_TITLES = {
+    "submit": "单位已提交自评，待审核",
+    "return": "主管部门已退回自评表",
+    "approve": "主管部门审核通过，待财政确认",
+    "finance_return": "财政已退回主管部门重新审核",
+    "confirm": "财政已确认定级",
+}
+
+
+def recipients_condition(event: str, evaluation: Evaluation) -> Any:
+    unit_users = and_(User.role.in_(UNIT_ROLES), User.org_id == evaluation.unit_id)
+    reviewers = and_(User.role == "reviewer", User.org_id == evaluation.department_id)
+    finance = User.role == "finance"
+    return {
+        "submit": reviewers,
+        "return": unit_users,
+        "approve": finance,
+        "finance_return": reviewers,
+        "confirm": or_(unit_users, reviewers),
+    }[event]
+
+
+def step_key(message_id: int) -> str:
+    return f"m{message_id}"
+
+
+def notice_text(event: str, evaluation: Evaluation, reason: str | None) -> tuple[str, str]:
+    title = f"{EVENT_TITLES.get(event, event)}：{evaluation.project.name}"
+    body = f"填报单位：{evaluation.unit.name}；当前状态：{evaluation.state_label}"
+    if event == "confirm":
+        total, grade = evaluation.current_total()
+        if total is not None:
+            body += f"；确认得分：{total}，绩效等级：{grade or ''}"
+    if reason:
+        body += f"\n原因：{reason}"
+    return title, body
+
+
+def handle_notify(message_id: int) -> list[int]:
+    """Claim a notice for every recipient of the message; return the new claim ids (their
+    mails are to be sent). A message already handled returns []."""
+    message = db.session.get(OutboxMessage, message_id)
+    if message is None or message.kind != "notify":
+        log.warning("notify: no notify message %s", message_id)
+        return []
+    payload = message.payload or {}
+    event = str(payload.get("event", ""))
+    evaluation = db.session.get(Evaluation, int(payload.get("evaluation_id", 0)))
+    if evaluation is None or event not in EVENT_TITLES:
+        log.warning("notify: message %s has an unknown evaluation or event %r", message_id, event)
+        return []
+    actor_id = payload.get("actor_id")
+    stage_deadline = evaluation.cycle.deadline_submit
+    now = datetime.now(UTC)
+    users = select(User.id.label("user_id")).where(
+        recipients_condition(event, evaluation), User.active.is_(true())
+    )
+    if actor_id is not None:
+        users = users.where(User.id != int(actor_id))
+    sub = users.subquery()
+    rows = _insert_claims(
+        select(
+            literal(evaluation.id),
+            literal(NOTIFY_STAGE),
+            literal(step_key(message_id)),
+            sub.c.user_id,
+            literal(stage_deadline),
+            literal(STATUS_CLAIMED),
+            literal(0),
+            literal(now),
+        )
+    )
+    title, body = notice_text(event, evaluation, payload.get("reason"))
+    if rows:
+        db.session.execute(
+            Notice.__table__.insert(),
+            [
+                {
+                    "user_id": user_id,
+                    "evaluation_id": evaluation.id,
+                    "kind": event,
+                    "title": title[:300],
+                    "body": body,
+                    "created_at": now,
+                }
+                for _, _, user_id in rows
+            ],
+        )
+    db.session.commit()
+    return [r[0] for r in rows]
+
+
+def build_notify_mail(claim: ReminderClaim, user: User, evaluation: Evaluation) -> Any:
+    from workflow.mail import render_mail
+
+    message = db.session.get(OutboxMessage, int(claim.step.removeprefix("m")))
+    if message is None:
+        return None
+    payload = message.payload or {}
+    event = str(payload.get("event", ""))
+    reason = payload.get("reason")
+    title, _ = notice_text(event, evaluation, reason)
+    total, grade = evaluation.current_total()
+    actor = db.session.get(User, int(payload["actor_id"])) if payload.get("actor_id") else None
+    return render_mail(
+        "notice",
+        title,
+        to=(user.email,),
+        user=user,
+        event_title=EVENT_TITLES.get(event, event),
+        project=evaluation.project.name,
+        unit=evaluation.unit.name,
+        department=evaluation.department.name,
+        state=evaluation.state_label,
+        reason=reason,
+        actor=actor.name if actor else "",
+        total=total if event == "confirm" else None,
+        grade=grade if event == "confirm" else None,
+        link=evaluation_link(evaluation.id),
+    )

@@ -1,0 +1,438 @@
+"""Persistence glue for the evaluation workflow: one operation per request, one commit.
+
+Every operation loads the evaluation, asks the policy and the state machine, runs the
+scoring engine where the event needs it, writes with an optimistic version check, appends
+an audit row and outbox rows, commits, and only then hands the outbox to Celery.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
+
+import scoring
+from workflow import machine, policy
+from workflow.db import begin_write
+from workflow.extensions import db
+from workflow.machine import Event, State
+from workflow.models import (
+    AuditLog,
+    Cycle,
+    Evaluation,
+    IndicatorScore,
+    OutboxMessage,
+    Project,
+    User,
+    utcnow,
+)
+
+CONFLICT_MESSAGE = "已被他人处理，请刷新后重试"
+TWO = Decimal("0.01")
+
+
+class OperationError(Exception):
+    """A refusal with a Chinese message for the page, and the HTTP status it maps to."""
+
+    status = 400
+
+    def __init__(self, message: str, details: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or []
+
+
+class NotFound(OperationError):
+    status = 404
+
+
+class Forbidden(OperationError):
+    status = 403
+
+
+class Conflict(OperationError):
+    status = 409
+
+    def __init__(self, message: str = CONFLICT_MESSAGE) -> None:
+        super().__init__(message)
+
+
+class ValidationFailed(OperationError):
+    status = 422
+
+
+@dataclass
+class ScoreChange:
+    """A reviewer's or finance officer's score for one indicator, with the reason."""
+
+    score: Decimal | None
+    reason: str = ""
+
+
+@dataclass
+class FireResult:
+    evaluation: Evaluation
+    transition: machine.Transition
+    outbox_ids: list[int] = field(default_factory=list)
+
+
+# --- loading -------------------------------------------------------------------------------
+
+
+def load_for(user: User, evaluation_id: int, action: str = policy.VIEW) -> Evaluation:
+    """The evaluation if the user may do `action` on it. Not visible → 404, never 403,
+    so that nobody learns what exists in another unit."""
+    evaluation = db.session.get(Evaluation, evaluation_id)
+    if evaluation is None or not policy.can_view(user, evaluation):
+        raise NotFound("未找到该评价表")
+    if not policy.can(user, action, evaluation):
+        raise Forbidden("您无权执行此操作")
+    return evaluation
+
+
+def scheme_of(evaluation: Evaluation) -> scoring.Scheme:
+    return scoring.scheme_from_dict(evaluation.scheme)
+
+
+def scorecard(evaluation: Evaluation, entries: Mapping[str, Any] | None = None) -> scoring.Scorecard:
+    return scoring.score(scheme_of(evaluation), entries if entries is not None else evaluation.entries)
+
+
+# --- creation ------------------------------------------------------------------------------
+
+
+def create_evaluation(project: Project, cycle: Cycle, entries: Mapping[str, Any] | None = None) -> Evaluation:
+    """A new draft evaluation with the cycle's scheme frozen into it (no commit)."""
+    unit = project.unit
+    if unit.parent_id is None:
+        raise OperationError("项目所属单位没有主管部门")
+    scheme = scoring.scheme_from_dict(cycle.scheme)
+    evaluation = Evaluation(
+        project=project,
+        cycle=cycle,
+        unit_id=unit.id,
+        department_id=unit.parent_id,
+        state=State.DRAFT.value,
+        version=1,
+        scheme=cycle.scheme,
+        entries=dict(entries or {}),
+    )
+    evaluation.rows = [
+        IndicatorScore(code=ind.code, position=i, weight=ind.weight)
+        for i, ind in enumerate(scheme.indicators)
+    ]
+    db.session.add(evaluation)
+    return evaluation
+
+
+# --- saving a draft ------------------------------------------------------------------------
+
+NARRATIVE_FIELDS = ("main_results", "problems", "measures", "filled_by", "phone", "unit_head")
+
+
+def save_draft(
+    user: User,
+    evaluation_id: int,
+    entries: Mapping[str, Any],
+    narrative: Mapping[str, str] | None = None,
+    expected_version: int | None = None,
+) -> Evaluation:
+    begin_write()
+    evaluation = load_for(user, evaluation_id, policy.EDIT)
+    _check_version(evaluation, expected_version)
+    codes = {row.code for row in evaluation.rows}
+    clean = {code: dict(value) for code, value in entries.items() if code in codes}
+    merged = dict(evaluation.entries or {})
+    merged.update(clean)
+    evaluation.entries = merged
+    for name in NARRATIVE_FIELDS:
+        if narrative and name in narrative:
+            setattr(evaluation, name, (narrative[name] or "").strip())
+    evaluation.updated_at = utcnow()
+    _commit()
+    return evaluation
+
+
+# --- firing events -------------------------------------------------------------------------
+
+
+def fire(
+    user: User,
+    evaluation_id: int,
+    event: Event | str,
+    *,
+    reason: str | None = None,
+    scores: Mapping[str, ScoreChange] | None = None,
+    expected_version: int | None = None,
+) -> FireResult:
+    """Fire one event as this user; the single path for the web pages and the CLI."""
+    begin_write()
+    evaluation = load_for(user, evaluation_id)
+    _check_version(evaluation, expected_version)
+    try:
+        transition = machine.check(
+            evaluation.state, event, user.role, policy.scopes_for(user, evaluation), reason
+        )
+    except machine.NotPermitted as exc:
+        raise Forbidden(str(exc)) from exc
+    except machine.TransitionError as exc:
+        raise OperationError(str(exc)) from exc
+
+    from_state = evaluation.state
+    changes = _apply_effects(evaluation, transition, user, scores or {})
+    evaluation.state = transition.target.value
+    now = utcnow()
+    evaluation.stage_entered_at = now
+    evaluation.updated_at = now
+    # The version check happens in the UPDATE (version_id_col); the new number is known after.
+    db.session.flush()
+    audit = _audit(evaluation, user, transition.event.value, from_state, reason, changes)
+    outbox = _outbox(evaluation, transition, user, reason)
+    _commit()
+    ids = [m.id for m in outbox]
+    del audit
+    _dispatch(ids)
+    return FireResult(evaluation, transition, ids)
+
+
+def _apply_effects(
+    evaluation: Evaluation,
+    transition: machine.Transition,
+    user: User,
+    scores: Mapping[str, ScoreChange],
+) -> list[dict[str, str]]:
+    changes: list[dict[str, str]] = []
+    scheme = scheme_of(evaluation)
+    rows = {row.code: row for row in evaluation.rows}
+    now = utcnow()
+    for effect in transition.effects:
+        if effect == "score_self":
+            card = scoring.score(scheme, evaluation.entries or {})
+            blocking = [f for f in card.flags if f.blocking]
+            if blocking:
+                raise ValidationFailed(
+                    "自评表尚有问题，不能提交", [_flag_text(scheme, f) for f in blocking]
+                )
+            for r in card.rows:
+                row = rows[r.code]
+                row.self_score = r.score
+                row.applicable = r.applicable
+            evaluation.self_total = card.total
+            evaluation.self_grade = card.grade
+            evaluation.submitted_at = now
+            evaluation.submitted_by_id = user.id
+        elif effect == "clear_self":
+            for row in rows.values():
+                row.self_score = None
+            evaluation.self_total = None
+            evaluation.self_grade = None
+        elif effect == "seed_dept":
+            for row in rows.values():
+                row.dept_score = row.self_score
+                row.dept_reason = None
+            evaluation.dept_total = evaluation.self_total
+            evaluation.dept_grade = evaluation.self_grade
+        elif effect == "clear_dept":
+            for row in rows.values():
+                row.dept_score = None
+                row.dept_reason = None
+            evaluation.dept_total = None
+            evaluation.dept_grade = None
+        elif effect == "score_dept":
+            changes = _apply_stage_scores(scheme, rows, scores, "self_score", "dept")
+            total = scoring.stage_total(scheme, {c: r.dept_score for c, r in rows.items()})
+            evaluation.dept_total = total
+            evaluation.dept_grade = scoring.grade_for(total)
+            evaluation.reviewed_at = now
+            evaluation.reviewer_id = user.id
+        elif effect == "score_final":
+            for row in rows.values():
+                if row.final_score is None:
+                    row.final_score = row.dept_score
+            changes = _apply_stage_scores(scheme, rows, scores, "dept_score", "final")
+            total = scoring.stage_total(scheme, {c: r.final_score for c, r in rows.items()})
+            evaluation.final_total = total
+            evaluation.final_grade = scoring.grade_for(total)
+            evaluation.confirmed_at = now
+            evaluation.confirmer_id = user.id
+        elif effect == "clear_final":
+            for row in rows.values():
+                row.final_score = None
+                row.final_reason = None
+            evaluation.final_total = None
+            evaluation.final_grade = None
+    return changes
+
+
+def _apply_stage_scores(
+    scheme: scoring.Scheme,
+    rows: Mapping[str, IndicatorScore],
+    scores: Mapping[str, ScoreChange],
+    base_attr: str,
+    stage: str,
+) -> list[dict[str, str]]:
+    """Set one stage's column; every score that differs from the stage before needs a reason."""
+    names = {ind.code: "／".join(p for p in ind.path if p) for ind in scheme.indicators}
+    problems: list[str] = []
+    changes: list[dict[str, str]] = []
+    for code, change in scores.items():
+        row = rows.get(code)
+        if row is None:
+            problems.append(f"未知指标：{code}")
+            continue
+        base = getattr(row, base_attr)
+        new = change.score
+        if new is not None:
+            new = new.quantize(TWO)
+            if new < 0 or new > row.weight:
+                problems.append(f"{names.get(code, code)}：得分须在 0 至 {row.weight} 之间")
+                continue
+            if not row.applicable:
+                problems.append(f"{names.get(code, code)}：该指标不适用，不能打分")
+                continue
+        if new == (base.quantize(TWO) if base is not None else None):
+            # Unchanged against the stage before: clear any earlier override.
+            setattr(row, f"{stage}_score", base)
+            setattr(row, f"{stage}_reason", None)
+            continue
+        reason = (change.reason or "").strip()
+        if not reason:
+            problems.append(f"{names.get(code, code)}：调整得分须填写理由")
+            continue
+        setattr(row, f"{stage}_score", new)
+        setattr(row, f"{stage}_reason", reason)
+        changes.append(
+            {"code": code, "from": _s(base), "to": _s(new), "reason": reason, "column": stage}
+        )
+    if problems:
+        raise ValidationFailed("得分调整有误", problems)
+    return changes
+
+
+def _flag_text(scheme: scoring.Scheme, flag: scoring.Flag) -> str:
+    if flag.indicator:
+        for ind in scheme.indicators:
+            if ind.code == flag.indicator:
+                return f"{ind.path[-1] or ind.path[-2]}：{flag.message}"
+    return flag.message
+
+
+def _s(value: Decimal | None) -> str:
+    return "" if value is None else str(value)
+
+
+def totals_snapshot(evaluation: Evaluation) -> dict[str, str | None]:
+    return {
+        "self_total": _s(evaluation.self_total) or None,
+        "self_grade": evaluation.self_grade,
+        "dept_total": _s(evaluation.dept_total) or None,
+        "dept_grade": evaluation.dept_grade,
+        "final_total": _s(evaluation.final_total) or None,
+        "final_grade": evaluation.final_grade,
+    }
+
+
+def _audit(
+    evaluation: Evaluation,
+    user: User,
+    event: str,
+    from_state: str | None,
+    reason: str | None,
+    changes: list[dict[str, str]] | None = None,
+) -> AuditLog:
+    scores: dict[str, Any] = dict(totals_snapshot(evaluation))
+    if changes:
+        scores["changes"] = changes
+    row = AuditLog(
+        evaluation_id=evaluation.id,
+        actor_id=user.id,
+        actor_name=user.name,
+        role=user.role,
+        org_id=user.org_id,
+        org_name=user.org.name if user.org else "",
+        event=event,
+        from_state=from_state,
+        to_state=evaluation.state,
+        version=evaluation.version,
+        reason=(reason or "").strip() or None,
+        scores=scores,
+    )
+    db.session.add(row)
+    return row
+
+
+def _outbox(
+    evaluation: Evaluation, transition: machine.Transition, user: User, reason: str | None
+) -> list[OutboxMessage]:
+    messages: list[OutboxMessage] = []
+    if "pdf" in transition.effects:
+        messages.append(
+            OutboxMessage(kind="pdf", payload={"evaluation_id": evaluation.id, "version": evaluation.version})
+        )
+    if any(e.startswith("notify_") for e in transition.effects):
+        messages.append(
+            OutboxMessage(
+                kind="notify",
+                payload={
+                    "evaluation_id": evaluation.id,
+                    "event": transition.event.value,
+                    "reason": (reason or "").strip() or None,
+                    "actor_id": user.id,
+                },
+            )
+        )
+    db.session.add_all(messages)
+    return messages
+
+
+def _check_version(evaluation: Evaluation, expected: int | None) -> None:
+    if expected is not None and evaluation.version != expected:
+        raise Conflict()
+
+
+def _commit() -> None:
+    try:
+        db.session.commit()
+    except StaleDataError as exc:
+        db.session.rollback()
+        raise Conflict() from exc
+
+
+def _dispatch(ids: list[int]) -> None:
+    if not ids:
+        return
+    from flask import current_app
+
+    if not current_app.config.get("OUTBOX_DISPATCH", True):
+        return
+    from workflow.tasks.outbox import dispatch
+
+    dispatch(ids)
+
+
+# --- administration helpers used by the CLI and admin pages ---------------------------------
+
+
+def record_admin_event(
+    user: User, event: str, evaluation: Evaluation | None = None, reason: str | None = None,
+    from_state: str | None = None,
+) -> None:
+    """Audit a change made outside the state machine (an import into a later state)."""
+    if evaluation is not None:
+        _audit(evaluation, user, event, from_state, reason)
+    else:
+        db.session.add(
+            AuditLog(
+                actor_id=user.id, actor_name=user.name, role=user.role, org_id=user.org_id,
+                org_name=user.org.name if user.org else "", event=event, reason=reason,
+            )
+        )
+
+
+def evaluations_for(user: User) -> Any:
+    """A select of the evaluations this user may see."""
+    return select(Evaluation).where(policy.visible_filter(user))

@@ -1,0 +1,439 @@
+"""The evaluation form as a PDF (WeasyPrint), laid out like the paper form.
+
+`render_pdf` turns an evaluation into bytes; `store_pdf` keeps one file per
+(evaluation, version) under PDF_DIR, written atomically, with a PdfFile row. Both the
+Celery task and `flask evaluations pdf` call this module, so an operator's PDF is the
+worker's PDF.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import logging
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+from zoneinfo import ZoneInfo
+
+from flask import current_app, render_template
+from sqlalchemy.exc import IntegrityError
+
+from workflow.extensions import db
+from workflow.machine import STATE_LABELS, State
+from workflow.models import Evaluation, PdfFile
+
+log = logging.getLogger(__name__)
+
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+DEFAULT_FONT = "Noto Sans CJK SC"
+TEMPLATE = "pdf/evaluation.html"
+
+
+class PdfPrerequisiteError(RuntimeError):
+    """No CJK font or no HarfBuzz subsetting: the PDF would be wrong or ten times slower."""
+
+
+# --------------------------------------------------------------------------- prerequisites
+
+
+def cjk_fonts() -> list[str]:
+    """Family names of the installed fonts that cover Chinese (fontconfig's view)."""
+    fc_list = shutil.which("fc-list")
+    if fc_list is None:
+        return []
+    out = subprocess.run(  # noqa: S603 - fixed argv, no shell
+        [fc_list, ":lang=zh", "family"], capture_output=True, text=True, timeout=20, check=False
+    ).stdout
+    families: list[str] = []
+    for line in out.splitlines():
+        for name in line.split(","):
+            name = name.strip()
+            if name and name not in families:
+                families.append(name)
+    return families
+
+
+def harfbuzz_subsetting() -> bool:
+    from weasyprint.pdf import fonts as pdf_fonts
+
+    return bool(pdf_fonts.harfbuzz_subset) and bool(pdf_fonts.harfbuzz.hb_version_atleast(4, 1, 0))
+
+
+def check_pdf_prerequisites(font: str | None = None) -> str:
+    """Return the CJK font the PDFs will use, or raise PdfPrerequisiteError (in Chinese)."""
+    wanted = font or _configured_font()
+    families = cjk_fonts()
+    if not families:
+        raise PdfPrerequisiteError(
+            "未安装中文字体（fc-list :lang=zh 为空），PDF 中的汉字会变成方框；"
+            "请安装 fonts-noto-cjk 或 fonts-wqy-microhei"
+        )
+    if wanted not in families:
+        raise PdfPrerequisiteError(
+            f"未找到配置的中文字体“{wanted}”（PDF_FONT）；已安装：{', '.join(families[:8])}"
+        )
+    if not harfbuzz_subsetting():
+        raise PdfPrerequisiteError(
+            "缺少 HarfBuzz 字体子集库（Debian：libharfbuzz-subset0），"
+            "WeasyPrint 会退回到慢十倍的 Python 子集化"
+        )
+    return wanted
+
+
+def _configured_font() -> str:
+    try:
+        return str(current_app.config.get("PDF_FONT") or DEFAULT_FONT)
+    except RuntimeError:
+        return os.environ.get("PDF_FONT", DEFAULT_FONT)
+
+
+# --------------------------------------------------------------------------- url fetcher
+
+
+def static_only_fetcher(static_folder: str | None, base_url: str) -> Any:
+    """A WeasyPrint URL fetcher that serves the app's own static files and nothing else.
+
+    User text reaches the HTML; even escaped, a stylesheet or an image URL must never make
+    the worker read a local file or call another host.
+    """
+    from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+    root = Path(static_folder).resolve() if static_folder else None
+    prefix = base_url.rstrip("/") + "/static/"
+
+    class StaticOnlyFetcher(URLFetcher):  # type: ignore[misc]
+        def fetch(self, url: str, headers: Any = None) -> Any:
+            if root is None:
+                raise ValueError(f"refused URL (no static folder): {url[:200]}")
+            if url.startswith(prefix):
+                relative = unquote(urlsplit(url).path).split("/static/", 1)[1]
+                path = (root / relative).resolve()
+            elif url.startswith("file:"):
+                path = Path(unquote(urlsplit(url).path)).resolve()
+            else:
+                raise ValueError(f"refused URL: {url[:200]}")
+            if not path.is_relative_to(root) or not path.is_file():
+                raise ValueError(f"refused URL outside the static folder: {url[:200]}")
+            return URLFetcherResponse(path.as_uri(), path.read_bytes())
+
+    return StaticOnlyFetcher()
+
+
+# --------------------------------------------------------------------------- the view
+
+
+@dataclass
+class Row:
+    level1: str
+    level2: str
+    name: str
+    target: str
+    weight: str
+    rule_text: str
+    actual: str
+    scores: list[str]
+    rowspan1: int = 0  # >0 on the first row of a 一级 group: the merged cell's height
+    rowspan2: int = 0
+    empty: bool = False  # a group with no indicators (生态效益 in the seed)
+
+
+@dataclass
+class FormView:
+    title: str
+    year: str
+    unit: str
+    department: str
+    project: str
+    summary: str
+    state: str
+    state_label: str
+    watermark: str
+    columns: list[str]
+    rows: list[Row]
+    total_weight: str
+    totals: list[str]
+    grades: list[str]
+    main_results: list[str]
+    problems: list[str]
+    measures: list[str]
+    signoff: list[tuple[str, str, str]] = field(default_factory=list)
+    font: str = DEFAULT_FONT
+    generated: str = ""
+
+
+def fmt_decimal(value: Decimal | int | float | str | None) -> str:
+    """98.50 -> 98.5, 2.00 -> 2, None -> '' (the paper form prints no trailing zeros)."""
+    if value is None or value == "":
+        return ""
+    number = Decimal(str(value))
+    text = format(number.quantize(Decimal("0.01")), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+_TAG = re.compile(r"</?\s*(p|br|div)\b[^>]*>", re.IGNORECASE)
+
+
+def paragraphs(text: str | None) -> list[str]:
+    """Narrative text as paragraphs. Imported forms carry <p> tags (the seed's 主要成效):
+    they become paragraph breaks; anything else stays text and is escaped by Jinja."""
+    if not text:
+        return []
+    parts = _TAG.sub("\n", text)
+    return [html.unescape(p).strip() for p in parts.split("\n") if p.strip()]
+
+
+def _local(moment: datetime | None) -> str:
+    if moment is None:
+        return ""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo("UTC"))
+    return moment.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
+
+
+def actual_text(entry: Any) -> str:
+    """实际完成值 as the unit entered it (a tier label, a number, or both)."""
+    if entry is None:
+        return ""
+    if isinstance(entry, dict):
+        for key in ("actual_text", "actual", "label", "tier_label", "value", "tier"):
+            value = entry.get(key)
+            if value not in (None, ""):
+                return fmt_decimal(value) if isinstance(value, int | float) else str(value)
+        return ""
+    return str(entry)
+
+
+def _score_columns(evaluation: Evaluation) -> list[tuple[str, str]]:
+    """(label, IndicatorScore attribute): self always, then the later stages once they exist."""
+    columns = [("自评得分", "self_score")]
+    if evaluation.dept_total is not None or any(r.dept_score is not None for r in evaluation.rows):
+        columns.append(("审核得分", "dept_score"))
+    if evaluation.final_total is not None or any(r.final_score is not None for r in evaluation.rows):
+        columns.append(("确认得分", "final_score"))
+    return columns
+
+
+def build_view(evaluation: Evaluation) -> FormView:
+    import scoring
+
+    scheme = scoring.scheme_from_dict(evaluation.scheme)
+    columns = _score_columns(evaluation)
+    by_code = {row.code: row for row in evaluation.rows}
+    entries = evaluation.entries or {}
+
+    # Walk the groups in order so that empty 二级 groups (生态效益) keep their line.
+    level1 = [g.path[0] for g in scheme.groups if len(g.path) == 1]
+    for ind in scheme.indicators:
+        if ind.path[0] not in level1:
+            level1.append(ind.path[0])
+    rows: list[Row] = []
+    for top in level1:
+        level2 = [g.path[1] for g in scheme.groups if len(g.path) == 2 and g.path[0] == top]
+        for ind in scheme.indicators:
+            if ind.path[0] == top and ind.path[1] not in level2:
+                level2.append(ind.path[1])
+        first_top = len(rows)
+        for sub in level2:
+            first_sub = len(rows)
+            for ind in scheme.indicators:
+                if ind.path[0] != top or ind.path[1] != sub:
+                    continue
+                score_row = by_code.get(ind.code)
+                applicable = score_row is None or score_row.applicable
+                scores = [
+                    fmt_decimal(getattr(score_row, attr)) if score_row and applicable else ""
+                    for _, attr in columns
+                ]
+                rows.append(
+                    Row(
+                        level1=top,
+                        level2=sub,
+                        name=ind.path[2],
+                        target=ind.target.text,
+                        weight=fmt_decimal(ind.weight),
+                        rule_text=ind.rule_text,
+                        actual=actual_text(entries.get(ind.code)) if applicable else "不适用",
+                        scores=scores,
+                    )
+                )
+            if len(rows) == first_sub:
+                rows.append(Row(top, sub, "", "", "", "", "", ["" for _ in columns], empty=True))
+            rows[first_sub].rowspan2 = len(rows) - first_sub
+        if len(rows) > first_top:
+            rows[first_top].rowspan1 = len(rows) - first_top
+
+    totals = [
+        fmt_decimal(evaluation.self_total),
+        fmt_decimal(evaluation.dept_total),
+        fmt_decimal(evaluation.final_total),
+    ]
+    grades = [evaluation.self_grade or "", evaluation.dept_grade or "", evaluation.final_grade or ""]
+    index = {"self_score": 0, "dept_score": 1, "final_score": 2}
+    keep = [index[attr] for _, attr in columns]
+
+    state = State(evaluation.state)
+    cycle = evaluation.cycle
+    signoff = [
+        ("填报人", evaluation.filled_by or (evaluation.submitted_by.name if evaluation.submitted_by else ""), _local(evaluation.submitted_at)),
+        ("联系电话", evaluation.phone or "", ""),
+        ("单位负责人", evaluation.unit_head or "", ""),
+        ("主管部门审核人", evaluation.reviewer.name if evaluation.reviewer else "", _local(evaluation.reviewed_at)),
+        ("财政确认人", evaluation.confirmer.name if evaluation.confirmer else "", _local(evaluation.confirmed_at)),
+    ]
+    return FormView(
+        title=scheme.title or "项目支出绩效自评表",
+        year=f"{cycle.year}年度" if cycle else "",
+        unit=evaluation.unit.name,
+        department=evaluation.department.name,
+        project=evaluation.project.name,
+        summary=evaluation.project.summary or "",
+        state=state.value,
+        state_label=STATE_LABELS[state],
+        watermark="" if state is State.CONFIRMED else STATE_LABELS[state],
+        columns=[label for label, _ in columns],
+        rows=rows,
+        total_weight=fmt_decimal(scheme.total),
+        totals=[totals[i] for i in keep],
+        grades=[grades[i] for i in keep],
+        main_results=paragraphs(evaluation.main_results),
+        problems=paragraphs(evaluation.problems),
+        measures=paragraphs(evaluation.measures),
+        signoff=signoff,
+        font=_configured_font(),
+        generated=_local(datetime.now(LOCAL_TZ)),
+    )
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def render_html(evaluation: Evaluation) -> str:
+    return render_template(TEMPLATE, form=build_view(evaluation))
+
+
+_font_config: Any = None
+
+
+def _fonts() -> Any:
+    # One FontConfiguration per process: fontconfig's cache is then warm for every render.
+    global _font_config
+    if _font_config is None:
+        from weasyprint.text.fonts import FontConfiguration
+
+        _font_config = FontConfiguration()
+    return _font_config
+
+
+def html_to_pdf(source: str) -> tuple[bytes, int]:
+    """Bytes and page count of an HTML document, rendered with the restricted fetcher."""
+    from weasyprint import HTML
+
+    app = current_app
+    fetcher = static_only_fetcher(app.static_folder, str(app.config.get("APP_BASE_URL", "")))
+    document = HTML(
+        string=source, base_url=str(app.config.get("APP_BASE_URL", "")), url_fetcher=fetcher
+    ).render(font_config=_fonts())
+    data = document.write_pdf()
+    return bytes(data), len(document.pages)
+
+
+def render_pdf(evaluation: Evaluation) -> tuple[bytes, int]:
+    return html_to_pdf(render_html(evaluation))
+
+
+def pdf_dir() -> Path:
+    return Path(current_app.config["PDF_DIR"])
+
+
+def relative_path(evaluation_id: int, version: int) -> str:
+    return f"{evaluation_id}/v{version}.pdf"
+
+
+def atomic_write(target: Path, data: bytes) -> None:
+    """Write to a temporary file in the same folder, fsync, then rename: a reader (or a
+    worker killed half-way) never sees half a PDF."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def store_pdf(evaluation_id: int, version: int) -> PdfFile | None:
+    """Render and keep the PDF of (evaluation, version); a no-op when it is already stored.
+
+    Returns the PdfFile row, or None when the evaluation does not exist. The file is
+    written before the row is committed; a retry after a crash rewrites the same path.
+    """
+    existing = db.session.execute(
+        db.select(PdfFile).filter_by(evaluation_id=evaluation_id, version=version)
+    ).scalar_one_or_none()
+    if existing is not None and (pdf_dir() / existing.path).is_file():
+        return existing
+    evaluation = db.session.get(Evaluation, evaluation_id)
+    if evaluation is None:
+        log.warning("PDF: evaluation %s does not exist", evaluation_id)
+        return None
+    started = time.perf_counter()
+    data, pages = render_pdf(evaluation)
+    elapsed = time.perf_counter() - started
+    relative = relative_path(evaluation_id, version)
+    atomic_write(pdf_dir() / relative, data)
+    if existing is not None:
+        existing.size, existing.pages, existing.render_seconds = len(data), pages, elapsed
+        db.session.commit()
+        return existing
+    row = PdfFile(
+        evaluation_id=evaluation_id,
+        version=version,
+        state=evaluation.state,
+        path=relative,
+        size=len(data),
+        pages=pages,
+        render_seconds=elapsed,
+    )
+    db.session.add(row)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # Another worker stored the same (evaluation, version) meanwhile: same path, same file.
+        db.session.rollback()
+        return db.session.execute(
+            db.select(PdfFile).filter_by(evaluation_id=evaluation_id, version=version)
+        ).scalar_one()
+    log.info("PDF stored: evaluation %s v%s, %d pages, %.2f s", evaluation_id, version, pages, elapsed)
+    return row
+
+
+def pdf_path(row: PdfFile) -> Path:
+    return pdf_dir() / row.path
+
+
+__all__ = [
+    "FormView",
+    "PdfPrerequisiteError",
+    "atomic_write",
+    "build_view",
+    "check_pdf_prerequisites",
+    "html_to_pdf",
+    "render_html",
+    "render_pdf",
+    "store_pdf",
+]

@@ -1,0 +1,93 @@
+"""The one policy: may this user do this to this evaluation? Every route asks here.
+
+Organisation scope is computed from the user's organisation and the evaluation's unit and
+department; the state machine's table says which scope and role each event needs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, false, true
+
+from workflow import machine
+from workflow.machine import Event, Role, Scope, State
+from workflow.models import Evaluation, User
+
+# Actions that are not state changes.
+VIEW = "view"
+EDIT = "edit"  # save the draft, upload evidence
+REVIEW_EDIT = "review_edit"  # enter department scores
+FINANCE_EDIT = "finance_edit"  # enter final scores
+
+
+def scopes_for(user: User, evaluation: Evaluation) -> set[Scope]:
+    if not user.is_active:
+        return set()
+    role = Role(user.role)
+    scopes: set[Scope] = set()
+    if role in machine.UNIT_ROLES and evaluation.unit_id == user.org_id:
+        scopes.add(Scope.OWN_UNIT)
+    if role is Role.REVIEWER and evaluation.department_id == user.org_id:
+        scopes.add(Scope.UNIT_DEPARTMENT)
+    if role is Role.FINANCE:
+        scopes.add(Scope.FINANCE)
+    return scopes
+
+
+def can_view(user: User, evaluation: Evaluation) -> bool:
+    if not user.is_active:
+        return False
+    return Role(user.role) is Role.ADMIN or bool(scopes_for(user, evaluation))
+
+
+def can(user: User, action: str, evaluation: Evaluation) -> bool:
+    """The single decision for (user, action, evaluation)."""
+    if not can_view(user, evaluation):
+        return False
+    if action == VIEW:
+        return True
+    scopes = scopes_for(user, evaluation)
+    state = State(evaluation.state)
+    if action == EDIT:
+        return state is State.DRAFT and Scope.OWN_UNIT in scopes
+    if action == REVIEW_EDIT:
+        return state is State.DEPT_REVIEW and Scope.UNIT_DEPARTMENT in scopes
+    if action == FINANCE_EDIT:
+        return state is State.FINANCE_CONFIRMATION and Scope.FINANCE in scopes
+    try:
+        event = Event(action)
+    except ValueError:
+        return False
+    return any(t.event is event for t in machine.available(state, user.role, scopes))
+
+
+def available_events(user: User, evaluation: Evaluation) -> list[machine.Transition]:
+    """The buttons a page offers: the same table that decides the moves."""
+    if not can_view(user, evaluation):
+        return []
+    return machine.available(evaluation.state, user.role, scopes_for(user, evaluation))
+
+
+def visible_filter(user: User) -> ColumnElement[Any]:
+    """SQL filter for the evaluations this user may see (lists, queues, exports)."""
+    if not user.is_active:
+        return false()
+    role = Role(user.role)
+    if role in (Role.ADMIN, Role.FINANCE):
+        return true()
+    if role is Role.REVIEWER:
+        return Evaluation.department_id == user.org_id
+    if role in machine.UNIT_ROLES:
+        return Evaluation.unit_id == user.org_id
+    return false()
+
+
+def is_admin(user: Any) -> bool:
+    return bool(getattr(user, "is_authenticated", False) and user.is_active and user.role == Role.ADMIN)
+
+
+def is_role(user: Any, *roles: Role) -> bool:
+    return bool(
+        getattr(user, "is_authenticated", False) and user.is_active and Role(user.role) in roles
+    )

@@ -1,0 +1,3 @@
+from workflow.review.routes import bp
+
+__all__ = ["bp"]

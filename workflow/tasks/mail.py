@@ -1,0 +1,55 @@
+"""Send the mail of one delivery claim (a reminder or a step notice), with retries."""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+from typing import Any
+
+from celery import shared_task
+from flask import current_app
+
+log = logging.getLogger(__name__)
+
+
+def _setting(name: str, default: int) -> int:
+    value = current_app.config.get(name) or os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+def backoff(retries: int, base: int, cap: int) -> int:
+    """Exponential back-off with jitter, capped below the broker's visibility timeout."""
+    delay = min(cap, base * (2**retries))
+    return max(1, int(delay * random.uniform(0.8, 1.0)))
+
+
+@shared_task(name="workflow.tasks.mail.send_claim_mail", bind=True, queue="mail", max_retries=None)
+def send_claim_mail(self: Any, claim_id: int) -> str:
+    import celeryconfig
+    from workflow.mail import MailError
+    from workflow.reminders import deliver, record_failure
+
+    max_retries = _setting("MAIL_MAX_RETRIES", celeryconfig.MAIL_MAX_RETRIES)
+    base = _setting("MAIL_RETRY_BASE_SECONDS", 30)
+    cap = min(_setting("MAIL_RETRY_MAX_SECONDS", celeryconfig.RETRY_BACKOFF_MAX), celeryconfig.RETRY_BACKOFF_MAX)
+    try:
+        return deliver(int(claim_id))
+    except MailError as exc:
+        final = self.request.retries >= max_retries
+        record_failure(int(claim_id), str(exc), final=final)
+        if final:
+            log.error("mail for claim %s failed after %d attempts: %s", claim_id, self.request.retries + 1, exc)
+            return "failed"
+        countdown = backoff(self.request.retries, base, cap)
+        log.warning("mail for claim %s failed (%s); retry in %d s", claim_id, exc, countdown)
+        raise self.retry(exc=exc, countdown=countdown) from exc
+
+
+def enqueue_claims(claim_ids: list[int]) -> int:
+    """Hand each claim to the mail queue; returns how many were sent to the broker."""
+    sent = 0
+    for claim_id in claim_ids:
+        send_claim_mail.apply_async(args=[claim_id], queue="mail")
+        sent += 1
+    return sent

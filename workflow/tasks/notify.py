@@ -1,0 +1,13 @@
+"""Turn an outbox 'notify' message into notices and mails."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+
+@shared_task(name="workflow.tasks.notify.handle_notify_message", queue="mail")
+def handle_notify_message(message_id: int) -> int:
+    from workflow.notify import handle_notify
+    from workflow.tasks.mail import enqueue_claims
+
+    return enqueue_claims(handle_notify(int(message_id)))

@@ -1,0 +1,47 @@
+"""Registers the page blueprints (one per feature) and the navigation shown in base.html."""
+
+from __future__ import annotations
+
+from flask import Flask, request, url_for
+from flask_bootstrap import Bootstrap5
+from flask_login import current_user
+
+from workflow.machine import Role
+
+bootstrap = Bootstrap5()
+
+U = frozenset({Role.UNIT_STAFF, Role.UNIT_HEAD})
+# (endpoint, label, roles that see it; None = everyone logged in). An entry whose endpoint
+# does not exist is not shown.
+NAV: tuple[tuple[str, str, frozenset[Role] | None], ...] = (
+    ("home.index", "首页", None),
+    ("evaluations.index", "评价表", None),
+    ("review.queue", "审核队列", frozenset({Role.REVIEWER})),
+    ("finance.queue", "财政确认", frozenset({Role.FINANCE})),
+    ("dashboard.index", "统计分析", frozenset({Role.REVIEWER, Role.FINANCE, Role.ADMIN})),
+    ("admin.index", "系统管理", frozenset({Role.ADMIN})),
+    ("notices.index", "消息", None),
+)
+
+BLUEPRINTS = ("home", "evaluations", "review", "finance", "dashboard", "admin", "notices")
+
+
+def init_app(app: Flask) -> None:
+    import importlib
+
+    bootstrap.init_app(app)
+    for name in BLUEPRINTS:
+        module = importlib.import_module(f"workflow.{name}")
+        app.register_blueprint(module.bp)
+
+    @app.context_processor
+    def _nav() -> dict[str, object]:
+        items = []
+        if current_user.is_authenticated:
+            role = Role(current_user.role)
+            for endpoint, label, roles in NAV:
+                if (roles is None or role in roles) and endpoint in app.view_functions:
+                    items.append(
+                        {"url": url_for(endpoint), "label": label, "active": request.endpoint == endpoint}
+                    )
+        return {"nav_items": items}
