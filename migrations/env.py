@@ -26,10 +26,12 @@ def run_online() -> None:
         context.configure(
             connection=connection,
             target_metadata=target_metadata,
-            # SQLite cannot ALTER most things in place; batch mode rebuilds the table.
-            render_as_batch=engine.dialect.name == "sqlite",
-            compare_type=True,
-            **current_app.extensions["migrate"].configure_args,
+            **{
+                **current_app.extensions["migrate"].configure_args,
+                # SQLite cannot ALTER most things in place; batch mode rebuilds the table.
+                "render_as_batch": engine.dialect.name == "sqlite",
+                "compare_type": True,
+            },
         )
         with context.begin_transaction():
             context.run_migrations()

@@ -12,7 +12,17 @@ nothing from the web application, nor Flask, SQLAlchemy, Celery or WeasyPrint.
 
 from .engine import Flag, RowScore, Scorecard, grade_for, score, stage_total
 from .importer import FormReadError, ImportResult, Problem, import_form
-from .model import TIERS, Band, Group, Indicator, Rule, Scheme, Target, parse_target, tier_from_label
+from .model import (
+    TIERS,
+    Band,
+    Group,
+    Indicator,
+    Rule,
+    Scheme,
+    Target,
+    parse_target,
+    tier_from_label,
+)
 from .numbers import InputError, parse_decimal
 from .schemes import (
     BUILTIN_SCHEMES,

@@ -48,7 +48,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from .model import TIERS, Band, Indicator, Scheme, tier_from_label
 from .numbers import (
@@ -87,8 +87,7 @@ _GRADES = ((Decimal(90), "优"), (Decimal(80), "良"), (Decimal(60), "中"))
 _CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳"
 
 
-@dataclass(frozen=True, slots=True)
-class Flag:
+class Flag(NamedTuple):
     """Something a person should look at.  ``blocking`` flags stop submission."""
 
     code: str
@@ -105,9 +104,17 @@ class Flag:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class RowScore:
-    """One indicator's result.  ``score`` is None when not applicable or not filled."""
+# An explanation is kept as a string or as a function that builds it: formatting Decimals
+# into Chinese sentences is most of the cost of a row, and a bulk re-score never reads them.
+Explain = str | Callable[[], str]
+
+
+class RowScore(NamedTuple):
+    """One indicator's result.  ``score`` is None when not applicable or not filled.
+
+    A NamedTuple rather than a dataclass because a province re-score builds millions of
+    them and tuple construction is several times cheaper; it is immutable all the same.
+    """
 
     code: str
     path: tuple[str, str, str]
@@ -116,10 +123,28 @@ class RowScore:
     applicable: bool
     filled: bool
     inputs: dict[str, Any]
-    explanation: str
+    explain: Explain
     flags: list[Flag]
     needs_reason: bool
     tier: str | None = None
+
+    @property
+    def explanation(self) -> str:
+        """The formula with its numbers, in Chinese (built on first read)."""
+        explain = self.explain
+        return explain if isinstance(explain, str) else explain()
+
+    def __eq__(self, other: object) -> bool:
+        # Compare what a row means, not the identity of its explanation builder.
+        if not isinstance(other, RowScore):
+            return NotImplemented
+        return self[:7] == other[:7] and self[8:] == other[8:] and self.explanation == other.explanation
+
+    def __ne__(self, other: object) -> bool:
+        result = self.__eq__(other)
+        return result if result is NotImplemented else not result
+
+    __hash__ = None  # type: ignore[assignment]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -274,9 +299,7 @@ def _weight_messages(scheme: Scheme, full: Decimal) -> list[str]:
         if group.weight is None:
             continue
         depth = len(group.path)
-        inside = sum(
-            (i.weight for i in scheme.indicators if i.path[:depth] == group.path), ZERO
-        )
+        inside = sum((i.weight for i in scheme.indicators if i.path[:depth] == group.path), ZERO)
         if inside != group.weight:
             messages.append(
                 f"“{' / '.join(group.path)}”标注 {fmt(group.weight)} 分，其下分值合计 {fmt(inside)}"
@@ -295,7 +318,7 @@ def _text(entry: Entry, key: str) -> str:
     return str(value).strip()
 
 
-def _na_row(plan: _Plan, explanation: str, inputs: dict[str, Any], flags: list[Flag]) -> RowScore:
+def _na_row(plan: _Plan, explanation: Explain, inputs: dict[str, Any], flags: list[Flag]) -> RowScore:
     return RowScore(
         plan.code, plan.path, plan.weight, None, False, True, inputs, explanation, flags, False
     )
@@ -304,7 +327,16 @@ def _na_row(plan: _Plan, explanation: str, inputs: dict[str, Any], flags: list[F
 def _missing_row(plan: _Plan, message: str, inputs: dict[str, Any], flags: list[Flag]) -> RowScore:
     flags.append(Flag("missing_input", message, True, plan.code))
     return RowScore(
-        plan.code, plan.path, plan.weight, None, True, False, inputs, "未填写：" + message, flags, False
+        plan.code,
+        plan.path,
+        plan.weight,
+        None,
+        True,
+        False,
+        inputs,
+        "未填写：" + message,
+        flags,
+        False,
     )
 
 
@@ -313,7 +345,7 @@ def _finish(
     entry: Entry,
     value: Decimal,
     inputs: dict[str, Any],
-    explanation: str,
+    explanation: Explain,
     flags: list[Flag],
     needs_reason: bool,
     tier: str | None = None,
@@ -367,30 +399,41 @@ def _band_score(
     label: str,
     options: _Options,
     flags: list[Flag],
-) -> tuple[Decimal | None, str]:
-    """Pick the score inside [low, high] / [low, high): the manual one or the default."""
+) -> tuple[Decimal | None, Callable[[], str], Callable[[], str]]:
+    """Pick the score inside [low, high] / [low, high): the manual one or the default.
+
+    Returns (score, band text builder, explanation builder).
+    """
     close = "]" if inclusive else ")"
-    band_text = f"得分区间 [{fmt2(low)}, {fmt2(high)}{close}"
-    manual_text = _text(entry, "score")
+
+    def band() -> str:
+        return f"得分区间 [{fmt2(low)}, {fmt2(high)}{close}"
+
+    manual_text = entry.get("score")
     if manual_text:
         try:
-            manual = parse_decimal(manual_text)
+            manual = parse_decimal(str(manual_text))
         except InputError as exc:
             flags.append(Flag("invalid_number", f"得分：{exc}", True, plan.code))
-            return None, band_text
-        if manual > plan.weight:
+            return None, band, band
+        weight = plan.weight
+        if manual > weight:
             flags.append(
                 Flag(
                     "score_above_weight",
-                    f"得分 {fmt(manual)} 超过分值 {fmt(plan.weight)}",
+                    f"得分 {fmt(manual)} 超过分值 {fmt(weight)}",
                     True,
                     plan.code,
                 )
             )
-            return plan.weight, f"{band_text}，填报得分 {fmt(manual)} 超过分值，按 {fmt(plan.weight)} 计"
+            return (
+                weight,
+                band,
+                lambda: f"{band()}，填报得分 {fmt(manual)} 超过分值，按 {fmt(weight)} 计",
+            )
         inside = low <= manual and (manual <= high if inclusive else manual < high)
         if not inside:
-            share = fmt_pct(CTX.divide(manual, plan.weight)) if plan.weight else "-"
+            share = fmt_pct(CTX.divide(manual, weight)) if weight else "-"
             message = (
                 f"得分 {fmt(manual)} 占分值 {share}，不在“{label}”对应区间 "
                 f"[{fmt2(low)}, {fmt2(high)}{close} 内"
@@ -399,11 +442,15 @@ def _band_score(
                 flags.append(Flag("label_score_mismatch", message, False, plan.code))
             else:
                 flags.append(Flag("score_outside_band", message, True, plan.code))
-        return manual, f"{band_text}，填报得分 {fmt2(manual)}"
+        return manual, band, lambda: f"{band()}，填报得分 {fmt2(manual)}"
     if options.tier_default == "manual":
-        return None, band_text
+        return None, band, band
     default = high if inclusive else max(low, top_below(high))
-    return default, f"{band_text}，取区间上限{'' if inclusive else '以下最高分'} {fmt2(default)}"
+    return (
+        default,
+        band,
+        lambda: f"{band()}，取区间上限{'' if inclusive else '以下最高分'} {fmt2(default)}",
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -443,16 +490,24 @@ def _tier_row(
             )  # fmt: skip
         return _missing_row(plan, "请选择达成档次（达成 / 部分达成 / 未达成）", inputs, flags)
     low, high, inclusive = plan.tier_bands[tier]
-    value, band_text = _band_score(plan, entry, low, high, inclusive, tier, options, flags)
+    value, band, explain = _band_score(plan, entry, low, high, inclusive, tier, options, flags)
     if value is None:
         if not any(f.blocking for f in flags):
-            return _missing_row(plan, f"请在{band_text}内填写得分", inputs, flags)
+            return _missing_row(plan, f"请在{band()}内填写得分", inputs, flags)
         return RowScore(
             plan.code, plan.path, plan.weight, None, True, False, inputs,
-            prefix + band_text, flags, False, tier,
+            prefix + band(), flags, False, tier,
         )  # fmt: skip
-    explanation = f"{prefix}{tier}（{TIERS[tier].text()}），{band_text}"
-    return _finish(plan, entry, value, inputs, explanation, flags, False, tier)
+    return _finish(
+        plan,
+        entry,
+        value,
+        inputs,
+        lambda: f"{prefix}{tier}（{TIERS[tier].text()}），{explain()}",
+        flags,
+        False,
+        tier,
+    )
 
 
 def _score_checklist(plan: _Plan, entry: Entry, options: _Options) -> RowScore:
@@ -485,7 +540,11 @@ def _score_checklist(plan: _Plan, entry: Entry, options: _Options) -> RowScore:
         tiers = [tier] * count
         inputs = {"tier": tier, "label": source}
     if any(t is None for t in tiers):
-        missing = [_CIRCLED[i] if i < len(_CIRCLED) else str(i + 1) for i, t in enumerate(tiers) if t is None]
+        missing = [
+            _CIRCLED[i] if i < len(_CIRCLED) else str(i + 1)
+            for i, t in enumerate(tiers)
+            if t is None
+        ]
         return _missing_row(plan, f"评价要点{''.join(missing)}未评档次", inputs, flags)
     low = ZERO
     high = ZERO
@@ -500,7 +559,9 @@ def _score_checklist(plan: _Plan, entry: Entry, options: _Options) -> RowScore:
     distinct = set(tiers)
     label = tiers[0] if len(distinct) == 1 else "各要点档次"
     value, band_text = _band_score(plan, entry, low, high, inclusive, str(label), options, flags)
-    share_text = f"各占{_share_text(rule.shares[0], count)}" if len(set(rule.shares)) == 1 else "按各自权重"
+    share_text = (
+        f"各占{_share_text(rule.shares[0], count)}" if len(set(rule.shares)) == 1 else "按各自权重"
+    )
     if len(distinct) == 1:
         detail = f"{count} 项评价要点{share_text}，均为{tiers[0]}"
     else:
@@ -538,7 +599,9 @@ def _quantity(
     actual_text = _text(entry, "actual")
     inputs: dict[str, Any] = {"actual": actual_text}
     if actual_text in NA_MARKS:
-        flags.append(Flag("na_marker", f"实际完成值为“{actual_text}”，按不适用处理", False, plan.code))
+        flags.append(
+            Flag("na_marker", f"实际完成值为“{actual_text}”，按不适用处理", False, plan.code)
+        )
         return _na_row(plan, "不适用", inputs, flags), ZERO, "", inputs, flags
     target = plan.target
     if not actual_text:
@@ -561,9 +624,7 @@ def _quantity(
             if target is None:
                 _flag_text_target(plan, flags)
             return _tier_fallback(plan, entry, options, inputs, flags), ZERO, "", inputs, flags
-        flags.append(
-            Flag("invalid_number", f"实际完成值“{actual_text}”不是数值", True, plan.code)
-        )
+        flags.append(Flag("invalid_number", f"实际完成值“{actual_text}”不是数值", True, plan.code))
         return (
             RowScore(
                 plan.code, plan.path, plan.weight, None, True, False, inputs,
@@ -576,7 +637,9 @@ def _quantity(
         _flag_text_target(plan, flags)
         return _tier_fallback(plan, entry, options, inputs, flags), ZERO, "", inputs, flags
     if value < 0:
-        flags.append(Flag("negative_actual", f"实际完成值 {fmt(value)} 为负数，按 0 计", False, plan.code))
+        flags.append(
+            Flag("negative_actual", f"实际完成值 {fmt(value)} 为负数，按 0 计", False, plan.code)
+        )
         value = ZERO
     target_unit = plan.ind.target.unit
     if unit and target_unit and unit != target_unit:
@@ -673,9 +736,7 @@ def _score_forward(plan: _Plan, entry: Entry, options: _Options) -> RowScore:
     over = _over(plan, value, unit, flags)
     if value >= target:
         formula = weight
-        text = (
-            f"实际完成值 {fmt(value)}{unit} ≥ 指标值 {fmt(target)}{unit}，达到目标，得满分 {fmt2(weight)}"
-        )
+        text = f"实际完成值 {fmt(value)}{unit} ≥ 指标值 {fmt(target)}{unit}，达到目标，得满分 {fmt2(weight)}"
         if over:
             text += "（超额完成，封顶）"
     else:
@@ -697,7 +758,10 @@ def _score_equal(plan: _Plan, entry: Entry, options: _Options) -> RowScore:
     if row is not None:
         return row
     if value <= 0:
-        formula, text = plan.weight, f"指标值为 0，实际完成值 {fmt(value)}{unit}，得满分 {fmt2(plan.weight)}"
+        formula, text = (
+            plan.weight,
+            f"指标值为 0，实际完成值 {fmt(value)}{unit}，得满分 {fmt2(plan.weight)}",
+        )
     else:
         formula, text = ZERO, f"指标值为 0，实际完成值 {fmt(value)}{unit} 不为 0，得分 0.00"
     result, extra = _manual_deduction(plan, entry, formula, flags)
@@ -753,7 +817,9 @@ def _score_ratio(plan: _Plan, entry: Entry, options: _Options) -> RowScore:
             return _missing_row(plan, f"请填写{num_label}和{den_label}", inputs, flags)
         inputs["actual"] = actual_text
         if actual_text in NA_MARKS:
-            flags.append(Flag("na_marker", f"实际完成值为“{actual_text}”，按不适用处理", False, plan.code))
+            flags.append(
+                Flag("na_marker", f"实际完成值为“{actual_text}”，按不适用处理", False, plan.code)
+            )
             return _na_row(plan, "不适用", inputs, flags)
         parsed = parse_quantity(actual_text)
         if parsed is None or parsed[2] not in ("%", ""):
@@ -788,11 +854,15 @@ def _score_ratio(plan: _Plan, entry: Entry, options: _Options) -> RowScore:
         inputs["denominator_value"] = denominator
         if denominator == 0:
             flags.append(
-                Flag("zero_denominator", f"{den_label}为 0，本项不适用（不作除法）", False, plan.code)
+                Flag(
+                    "zero_denominator", f"{den_label}为 0，本项不适用（不作除法）", False, plan.code
+                )
             )
             return _na_row(plan, f"{den_label}为 0，不适用", inputs, flags)
         rate = CTX.divide(numerator, denominator)
-        head = f"{num_label} / {den_label} = {fmt(numerator)} / {fmt(denominator)} = {fmt_pct(rate)}"
+        head = (
+            f"{num_label} / {den_label} = {fmt(numerator)} / {fmt(denominator)} = {fmt_pct(rate)}"
+        )
         initial_text = _text(entry, "initial")
         if budget and initial_text:
             try:
@@ -872,7 +942,9 @@ def score(scheme: Scheme, entries: Entries) -> Scorecard:
     if len(entries) > len(compiled.codes) or not compiled.codes.issuperset(entries):
         for code in entries:
             if code not in compiled.codes:
-                flags.append(Flag("unknown_entry", f"指标代码“{code}”不在指标体系中，已忽略", False, None))
+                flags.append(
+                    Flag("unknown_entry", f"指标代码“{code}”不在指标体系中，已忽略", False, None)
+                )
     total, raw_sum, applicable_weight, policy_flag = _total(
         scheme, compiled.full_weight, ((r.weight, r.score, r.applicable) for r in rows)
     )

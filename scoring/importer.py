@@ -53,7 +53,9 @@ _SHARE = re.compile(r"各占\s*(\d+(?:\.\d+)?\s*%|\d+\s*/\s*\d+)\s*(?:的)?权�
 _POINT = re.compile(r"[①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳]([^①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳]*)")
 _PARA = re.compile(r"<\s*/?\s*p\s*/?\s*>", re.IGNORECASE)
 _TAG = re.compile(r"<[^>]+>")
-_LABEL_VALUE = re.compile(r"^(?P<label>填报单位|项目名称|主管部门|实施单位|单位名称|填报日期)\s*[:：]\s*(?P<value>.*)$")
+_LABEL_VALUE = re.compile(
+    r"^(?P<label>填报单位|项目名称|主管部门|实施单位|单位名称|填报日期)\s*[:：]\s*(?P<value>.*)$"
+)
 
 # Stable codes for the fixed framework rows (财预〔2020〕10号 attachment, as in the seed), so a
 # form imported twice, or the shipped jiangsu-2022 scheme, gives the same codes.
@@ -227,15 +229,29 @@ class _Builder:
             code = f"{prefix}_{self.counters[prefix]}"
         return code
 
-    def add(self, line: int, path: tuple[str, str, str], leaf: dict[str, Any], entry: dict[str, Any], published: str) -> None:
+    def add(
+        self,
+        line: int,
+        path: tuple[str, str, str],
+        leaf: dict[str, Any],
+        entry: dict[str, Any],
+        published: str,
+    ) -> None:
         self.tree.setdefault(path[0], {}).setdefault(path[1], []).append(leaf)
         self.entries[leaf["code"]] = entry
         self.published[leaf["code"]] = published
         self.source_rows[leaf["code"]] = line
 
-    def scheme(self, name: str, version: str, title: str, printed_total: Decimal | None, line: int) -> Scheme:
+    def scheme(
+        self, name: str, version: str, title: str, printed_total: Decimal | None, line: int
+    ) -> Scheme:
         leaf_sum = sum(
-            (Decimal(leaf["weight"]) for subs in self.tree.values() for leaves in subs.values() for leaf in leaves),
+            (
+                Decimal(leaf["weight"])
+                for subs in self.tree.values()
+                for leaves in subs.values()
+                for leaf in leaves
+            ),
             ZERO,
         )
         total = leaf_sum
@@ -247,7 +263,9 @@ class _Builder:
         tree: list[dict[str, Any]] = []
         for level1, subs in self.tree.items():
             block = self.block_weights.get(level1)
-            inside = sum((Decimal(leaf["weight"]) for leaves in subs.values() for leaf in leaves), ZERO)
+            inside = sum(
+                (Decimal(leaf["weight"]) for leaves in subs.values() for leaf in leaves), ZERO
+            )
             if block is not None and block != inside:
                 self.problem(
                     line,
@@ -258,7 +276,10 @@ class _Builder:
                 {
                     "name": level1,
                     "weight": None if block is None else str(block),
-                    "children": [{"name": level2, "weight": None, "indicators": leaves} for level2, leaves in subs.items()],
+                    "children": [
+                        {"name": level2, "weight": None, "indicators": leaves}
+                        for level2, leaves in subs.items()
+                    ],
                 }
             )
         data = {
@@ -286,7 +307,15 @@ def _level1_from(level2: str) -> str:
     return "其他指标"
 
 
-def _infer_rule(level1: str, level2: str, level3: str, target_text: str, rule_text: str, line: int, builder: _Builder) -> dict[str, Any]:
+def _infer_rule(
+    level1: str,
+    level2: str,
+    level3: str,
+    target_text: str,
+    rule_text: str,
+    line: int,
+    builder: _Builder,
+) -> dict[str, Any]:
     """The rule of a row from its rule text and target (what the printed form says)."""
     share = _SHARE.search(rule_text)
     if share:
@@ -316,7 +345,11 @@ def _infer_rule(level1: str, level2: str, level3: str, target_text: str, rule_te
                 line,
                 "“预算执行率”的评分规则写作“得分=资金到位率×分值”（抄写错误），按预算执行率×分值计算",
             )
-        return {"kind": "ratio", "numerator_label": "实际支出资金", "denominator_label": "实际到位资金"}
+        return {
+            "kind": "ratio",
+            "numerator_label": "实际支出资金",
+            "denominator_label": "实际到位资金",
+        }
     if "资金到位率" in level3:
         return {"kind": "ratio", "numerator_label": "实际到位资金", "denominator_label": "预算资金"}
     target = parse_target(target_text)
@@ -331,15 +364,26 @@ def _infer_rule(level1: str, level2: str, level3: str, target_text: str, rule_te
     return {"kind": "forward"}
 
 
-def _leaf_entry(kind: str, actual: str, score_text: str, weight: Decimal, reason: str, line: int, name: str, builder: _Builder) -> dict[str, Any]:
+def _leaf_entry(
+    kind: str,
+    actual: str,
+    score_text: str,
+    weight: Decimal,
+    reason: str,
+    line: int,
+    name: str,
+    builder: _Builder,
+) -> dict[str, Any]:
     entry: dict[str, Any] = {"imported": True}
     if actual:
         entry["actual"] = actual
     if reason:
         entry["reason"] = reason
     tier = tier_from_label(actual) if actual else None
-    numeric_actual = bool(actual) and _is_number(actual.split("（")[0].split("(")[0]) or (
-        bool(actual) and parse_target(actual).value is not None
+    numeric_actual = (
+        bool(actual)
+        and _is_number(actual.split("（")[0].split("(")[0])
+        or (bool(actual) and parse_target(actual).value is not None)
     )
     tier_scored = kind in ("tier", "checklist") or not numeric_actual
     if tier is not None:
@@ -349,9 +393,13 @@ def _leaf_entry(kind: str, actual: str, score_text: str, weight: Decimal, reason
         value = parse_decimal(score_text)
         fraction = CTX.divide(value, weight)
         for tier_name, band in TIERS.items():
-            if band.low <= fraction and (fraction <= band.high if band.high_inclusive else fraction < band.high):
+            if band.low <= fraction and (
+                fraction <= band.high if band.high_inclusive else fraction < band.high
+            ):
                 entry["tier"] = tier_name
-                builder.problem(line, f"“{name}”未填写达成档次，按得分 {fmt(value)} 推定为{tier_name}")
+                builder.problem(
+                    line, f"“{name}”未填写达成档次，按得分 {fmt(value)} 推定为{tier_name}"
+                )
                 break
     if tier_scored and _is_number(score_text):
         entry["score"] = score_text
@@ -382,7 +430,12 @@ def _best_offset(cells: list[str], cols: Mapping[str, int]) -> int:
 
 
 def _read_indicator_rows(
-    rows: list[list[str]], start: int, stop: int, cols: Mapping[str, int], builder: _Builder, default_level1: str = ""
+    rows: list[list[str]],
+    start: int,
+    stop: int,
+    cols: Mapping[str, int],
+    builder: _Builder,
+    default_level1: str = "",
 ) -> None:
     """Indicator rows between ``start`` and ``stop`` (0-based indexes into ``rows``)."""
     level1, level2 = default_level1, ""
@@ -420,8 +473,9 @@ def _read_indicator_rows(
         score_text = _value(_cell(cells, cols["score"] + offset))
         rule_text = _value(_cell(cells, cols["rule"] + offset)) if "rule" in cols else ""
         reason = _value(_cell(cells, cols["reason"] + offset)) if "reason" in cols else ""
-        if raw3 and _PLACEHOLDER.match(raw3) and not (weight_text or actual or score_text):
-            builder.problem(line, f"模板占位行“{raw3}”未填写，已跳过")
+        shown3 = _cell(cells, cols["level3"] + offset)
+        if shown3 and _PLACEHOLDER.match(shown3) and not (weight_text or actual or score_text):
+            builder.problem(line, f"模板占位行“{shown3}”未填写，已跳过")
             continue
         if not raw3 and not (weight_text or actual or score_text or target_text):
             if not raw2:
@@ -457,7 +511,9 @@ def _read_indicator_rows(
             if raw3 != raw2 or na_reason != "该行未填写":
                 builder.problem(line, f"“{name}”{na_reason}，按不适用处理")
         else:
-            entry = _leaf_entry(rule["kind"], actual, score_text, weight, reason, line, name, builder)
+            entry = _leaf_entry(
+                rule["kind"], actual, score_text, weight, reason, line, name, builder
+            )
             if actual and not score_text:
                 builder.problem(line, f"“{name}”未填写得分")
         builder.add(line, (level1, level2, name), leaf, entry, score_text)
@@ -477,7 +533,9 @@ def _numbers(cells: list[str]) -> list[str]:
     return [c for c in cells if _is_number(_value(c))]
 
 
-def _footer(rows: list[list[str]], start: int, builder: _Builder) -> tuple[Decimal | None, str | None, str | None, dict[str, str], int]:
+def _footer(
+    rows: list[list[str]], start: int, builder: _Builder
+) -> tuple[Decimal | None, str | None, str | None, dict[str, str], int]:
     """总计 / 绩效等级 / narratives after the table; returns (printed total weight, total, grade, narratives, line)."""
     printed_weight: Decimal | None = None
     published_total: str | None = None
@@ -499,7 +557,10 @@ def _footer(rows: list[list[str]], start: int, builder: _Builder) -> tuple[Decim
                     printed_weight = parse_decimal(numbers[0])
             continue
         if any(label.startswith(word) for word in _GRADE_LABELS) and grade is None:
-            grade = next((c for c in filled[1:] if c in ("优", "良", "中", "差")), filled[1] if len(filled) > 1 else None)
+            grade = next(
+                (c for c in filled[1:] if c in ("优", "良", "中", "差")),
+                filled[1] if len(filled) > 1 else None,
+            )
             continue
         for word in _NARRATIVES:
             if label.startswith(word):
@@ -552,14 +613,22 @@ def _header_fields(rows: list[list[str]], stop: int) -> dict[str, str]:
                 header.setdefault(keys[match.group("label")], match.group("value").strip())
                 continue
             key = keys.get(cell.rstrip("：:"))
-            if key and index + 1 < len(filled) and keys.get(filled[index + 1].rstrip("：:")) is None:
+            if (
+                key
+                and index + 1 < len(filled)
+                and keys.get(filled[index + 1].rstrip("：:")) is None
+            ):
                 header.setdefault(key, filled[index + 1])
     return header
 
 
 def _import_jiangsu(rows: list[list[str]], builder: _Builder) -> ImportResult:
     head = next(
-        (i for i, r in enumerate(rows) if any("分值" in c for c in r) and any("指标值" in c for c in r)),
+        (
+            i
+            for i, r in enumerate(rows)
+            if any("分值" in c for c in r) and any("指标值" in c for c in r)
+        ),
         None,
     )
     if head is None:
@@ -575,7 +644,9 @@ def _import_jiangsu(rows: list[list[str]], builder: _Builder) -> ImportResult:
         },
     )
     if len(cols) < 5:
-        raise FormReadError("指标表表头不完整：需要 全年指标值、分值、评价要点及评分规则、实际完成值、得分")
+        raise FormReadError(
+            "指标表表头不完整：需要 全年指标值、分值、评价要点及评分规则、实际完成值、得分"
+        )
     cols.update({"level1": 0, "level2": 1, "level3": 2})
     stop = _table_end(rows, head + 1)
     _read_indicator_rows(rows, head + 1, stop, cols, builder)
@@ -586,7 +657,9 @@ def _import_jiangsu(rows: list[list[str]], builder: _Builder) -> ImportResult:
 def _table_end(rows: list[list[str]], start: int) -> int:
     for index in range(start, len(rows)):
         filled = [c for c in rows[index] if c]
-        if filled and any(filled[0].startswith(word) for word in (*_FOOTER_TOTALS, *_GRADE_LABELS[:3])):
+        if filled and any(
+            filled[0].startswith(word) for word in (*_FOOTER_TOTALS, *_GRADE_LABELS[:3])
+        ):
             return index
     return len(rows)
 
@@ -601,7 +674,11 @@ _FUND_ROWS = (
 
 def _import_central(rows: list[list[str]], builder: _Builder) -> ImportResult:
     head = next(
-        (i for i, r in enumerate(rows) if any("一级指标" in c for c in r) and any("指标值" in c for c in r)),
+        (
+            i
+            for i, r in enumerate(rows)
+            if any("一级指标" in c for c in r) and any("指标值" in c for c in r)
+        ),
         None,
     )
     if head is None:
@@ -621,7 +698,9 @@ def _import_central(rows: list[list[str]], builder: _Builder) -> ImportResult:
     )
     for key in ("level1", "level2", "level3", "target", "actual", "weight", "score"):
         if key not in cols:
-            raise FormReadError("指标表表头不完整：需要 一级/二级/三级指标、年度指标值、实际完成值、分值、得分")
+            raise FormReadError(
+                "指标表表头不完整：需要 一级/二级/三级指标、年度指标值、实际完成值、分值、得分"
+            )
     header = _header_fields(rows, head)
     _read_funds(rows, head, header, builder)
     _read_goals(rows, head, header)
@@ -630,9 +709,15 @@ def _import_central(rows: list[list[str]], builder: _Builder) -> ImportResult:
     return _finish(rows, stop, header, builder, "central")
 
 
-def _read_funds(rows: list[list[str]], stop: int, header: dict[str, str], builder: _Builder) -> None:
+def _read_funds(
+    rows: list[list[str]], stop: int, header: dict[str, str], builder: _Builder
+) -> None:
     fund_head = next(
-        (i for i in range(stop) if any("全年预算数" in c for c in rows[i]) and any("执行数" in c for c in rows[i])),
+        (
+            i
+            for i in range(stop)
+            if any("全年预算数" in c for c in rows[i]) and any("执行数" in c for c in rows[i])
+        ),
         None,
     )
     if fund_head is None:
@@ -669,7 +754,9 @@ def _read_funds(rows: list[list[str]], stop: int, header: dict[str, str], builde
             break
 
 
-def _add_budget(row: list[str], cols: Mapping[str, int], line: int, header: dict[str, str], builder: _Builder) -> None:
+def _add_budget(
+    row: list[str], cols: Mapping[str, int], line: int, header: dict[str, str], builder: _Builder
+) -> None:
     weight_text = _value(_cell(row, cols.get("weight", -1)))
     score_text = _value(_cell(row, cols.get("score", -1)))
     try:
@@ -706,7 +793,11 @@ def _add_budget(row: list[str], cols: Mapping[str, int], line: int, header: dict
 
 def _read_goals(rows: list[list[str]], stop: int, header: dict[str, str]) -> None:
     goal_head = next(
-        (i for i in range(stop) if any("预期目标" in c for c in rows[i]) and any("实际完成情况" in c for c in rows[i])),
+        (
+            i
+            for i in range(stop)
+            if any("预期目标" in c for c in rows[i]) and any("实际完成情况" in c for c in rows[i])
+        ),
         None,
     )
     if goal_head is None:
@@ -722,7 +813,9 @@ def _read_goals(rows: list[list[str]], stop: int, header: dict[str, str]) -> Non
             return
 
 
-def _finish(rows: list[list[str]], stop: int, header: dict[str, str], builder: _Builder, layout: str) -> ImportResult:
+def _finish(
+    rows: list[list[str]], stop: int, header: dict[str, str], builder: _Builder, layout: str
+) -> ImportResult:
     if not builder.entries:
         raise FormReadError("指标表中没有可读取的指标行")
     printed_weight, published_total, grade, narratives, total_line = _footer(rows, stop, builder)
@@ -757,11 +850,15 @@ def import_form(path_or_text: str | Path, layout: str | None = None) -> ImportRe
     if layout is None:
         layout = _detect(rows)
         if layout is None:
-            raise FormReadError("没有找到指标表：既不是江苏省级自我评价表，也不是项目支出绩效自评表")
+            raise FormReadError(
+                "没有找到指标表：既不是江苏省级自我评价表，也不是项目支出绩效自评表"
+            )
     elif layout not in LAYOUTS:
         raise FormReadError(f"未知的表格样式：{layout}（可用：{', '.join(LAYOUTS)}）")
     builder = _Builder(layout)
-    result = _import_jiangsu(rows, builder) if layout == "jiangsu" else _import_central(rows, builder)
+    result = (
+        _import_jiangsu(rows, builder) if layout == "jiangsu" else _import_central(rows, builder)
+    )
     # Keep every cell exactly as it was in the file (only the line break is removed).
     return ImportResult(
         layout=result.layout,

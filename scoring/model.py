@@ -31,7 +31,9 @@ __all__ = [
     "tier_from_label",
 ]
 
-Kind = Literal["checklist", "tier", "forward", "reverse", "equal", "ratio", "satisfaction", "budget"]
+Kind = Literal[
+    "checklist", "tier", "forward", "reverse", "equal", "ratio", "satisfaction", "budget"
+]
 KINDS: tuple[str, ...] = (
     "checklist",
     "tier",

@@ -36,9 +36,7 @@ __all__ = [
     "top_below",
 ]
 
-CTX = Context(
-    prec=28, rounding=ROUND_HALF_UP, traps=[InvalidOperation, DivisionByZero, Overflow]
-)
+CTX = Context(prec=28, rounding=ROUND_HALF_UP, traps=[InvalidOperation, DivisionByZero, Overflow])
 ZERO = Decimal(0)
 ONE = Decimal(1)
 HUNDRED = Decimal(100)
@@ -93,7 +91,9 @@ def _to_decimal(text: str) -> Decimal | None:
     return value
 
 
-def parse_decimal(text: str, *, allow_negative: bool = False, allow_percent: bool = False) -> Decimal:
+def parse_decimal(
+    text: str, *, allow_negative: bool = False, allow_percent: bool = False
+) -> Decimal:
     """Parse a number as a person types it: "1,234.5", "１２３．５", " 98 ".
 
     With ``allow_percent`` a trailing "%" is accepted and dropped (98% -> 98; the caller knows

@@ -298,9 +298,7 @@ def _semantic_problems(data: Mapping[str, Any]) -> list[str]:
             )
         grand += top_sum
     if grand != total:
-        problems.append(
-            f"指标体系 的字段 total：总分 {fmt(total)}，三级指标分值合计 {fmt(grand)}"
-        )
+        problems.append(f"指标体系 的字段 total：总分 {fmt(total)}，三级指标分值合计 {fmt(grand)}")
     return problems
 
 

@@ -31,9 +31,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         Path(app.config[key]).mkdir(parents=True, exist_ok=True)
 
     db.init_app(app)
-    from workflow import db as db_helpers
+    from workflow import database
 
-    db_helpers.init_app(app)
+    database.init_app(app)
     import workflow.models  # noqa: F401  (register the tables with the metadata)
 
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 from flask import Flask
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
 import scoring
@@ -41,6 +41,7 @@ def _fail(message: str, code: int = 1) -> None:
 
 
 @click.command("init-db")
+@with_appcontext
 def init_db_command() -> None:
     """创建或升级数据库（执行全部迁移）。"""
     from flask_migrate import upgrade
@@ -50,6 +51,7 @@ def init_db_command() -> None:
 
 
 @click.command("state-diagram")
+@with_appcontext
 def state_diagram_command() -> None:
     """打印状态图（Mermaid），README 中的图由此生成。"""
     from workflow.machine import mermaid
@@ -116,6 +118,7 @@ def _demo_cycle() -> Cycle:
 
 
 @click.command("demo")
+@with_appcontext
 @click.option("--password", default=None, help="所有演示账号的密码；不填则随机生成并打印")
 def demo_command(password: str | None) -> None:
     """载入演示数据：江苏 2022 年度任务、两个主管部门、种子表及各账号。"""
@@ -209,6 +212,7 @@ def _demo_evaluations(cycle: Cycle, orgs: dict[str, Org], users: dict[str, User]
 
 
 @click.command("import-form")
+@with_appcontext
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--cycle", "cycle_ref", required=True, help="评价任务的 ID 或名称")
 @click.option("--unit", "unit_ref", required=True, help="预算单位的 ID 或名称")

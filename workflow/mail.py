@@ -14,7 +14,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid, parseaddr
 
-from flask import current_app, render_template
+from flask import current_app
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +35,10 @@ def render_mail(template: str, subject: str, **context: object) -> Mail:
     """`template` names email/<template>.txt and .html; the HTML one autoescapes user text."""
     to = context.pop("to", ())
     assert isinstance(to, tuple | list)
-    text = render_template(f"email/{template}.txt", **context)
-    html = render_template(f"email/{template}.html", **context)
+    # Without the app's context processors (no request, no logged-in user in a worker).
+    env = current_app.jinja_env
+    text = env.get_template(f"email/{template}.txt").render(**context)
+    html = env.get_template(f"email/{template}.html").render(**context)
     return Mail(to=tuple(str(t) for t in to), subject=subject, text=text, html=html)
 
 

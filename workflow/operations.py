@@ -17,7 +17,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 import scoring
 from workflow import machine, policy
-from workflow.db import begin_write
+from workflow.database import begin_write
 from workflow.extensions import db
 from workflow.machine import Event, State
 from workflow.models import (
@@ -189,7 +189,7 @@ def fire(
     evaluation.stage_entered_at = now
     evaluation.updated_at = now
     # The version check happens in the UPDATE (version_id_col); the new number is known after.
-    db.session.flush()
+    _flush()
     audit = _audit(evaluation, user, transition.event.value, from_state, reason, changes)
     outbox = _outbox(evaluation, transition, user, reason)
     _commit()
@@ -392,6 +392,14 @@ def _outbox(
 def _check_version(evaluation: Evaluation, expected: int | None) -> None:
     if expected is not None and evaluation.version != expected:
         raise Conflict()
+
+
+def _flush() -> None:
+    try:
+        db.session.flush()
+    except StaleDataError as exc:
+        db.session.rollback()
+        raise Conflict() from exc
 
 
 def _commit() -> None:

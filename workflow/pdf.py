@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo
 
-from flask import current_app, render_template
+from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from workflow.extensions import db
@@ -318,7 +318,9 @@ def build_view(evaluation: Evaluation) -> FormView:
 
 
 def render_html(evaluation: Evaluation) -> str:
-    return render_template(TEMPLATE, form=build_view(evaluation))
+    # The app's Jinja environment without its context processors: they read the request
+    # and the logged-in user, which a worker does not have.
+    return current_app.jinja_env.get_template(TEMPLATE).render(form=build_view(evaluation))
 
 
 _font_config: Any = None

@@ -52,9 +52,66 @@ def seed_cell(label: str) -> str:
 
 
 def scheme_dict() -> dict[str, Any]:
-    from scoring.schemes import builtin_scheme
+    try:
+        from scoring.schemes import builtin_scheme
 
-    return builtin_scheme("jiangsu-2022").to_dict()
+        return builtin_scheme("jiangsu-2022").to_dict()
+    except (ImportError, OSError, KeyError):
+        return seed_scheme_dict()
+
+
+def _number(text: str) -> bool:
+    try:
+        Decimal(text)
+    except Exception:
+        return False
+    return True
+
+
+def seed_scheme_dict() -> dict[str, Any]:
+    """A scheme snapshot read from the seed itself (until scoring ships its built-in one)."""
+    tree: list[dict[str, Any]] = []
+    inside = False
+    code = 0
+    for cells in seed_lines():
+        cells = [*cells, "", "", "", "", "", "", "", ""]
+        if cells[0] == "一级指标":
+            inside = True
+            continue
+        if not inside or not any(c.strip() for c in cells):
+            continue
+        if cells[0] == "总计":
+            break
+        if _number(cells[4]):  # 一级 | 二级 | 三级 | target | weight | rule | actual | score
+            top, sub, name, target, weight, rule = cells[0], cells[1], cells[2], cells[3], cells[4], cells[5]
+        elif _number(cells[3]):  # shifted one column to the left: 二级 | 三级 | ...
+            top, sub, name, target, weight, rule = "", cells[0], cells[1], cells[2], cells[3], cells[4]
+        else:  # a blank group such as 生态效益
+            top, sub, name, target, weight, rule = cells[0], cells[1], "", "", "", ""
+        if top:
+            tree.append({"name": top, "weight": None, "children": []})
+        if sub:
+            tree[-1]["children"].append({"name": sub, "weight": None, "indicators": []})
+        if name:
+            code += 1
+            tree[-1]["children"][-1]["indicators"].append(
+                {
+                    "code": f"i{code:02d}",
+                    "name": name,
+                    "weight": weight,
+                    "target": target,
+                    "rule": {"kind": "tier"},
+                    "rule_text": rule.strip("“”"),
+                }
+            )
+    return {
+        "name": "jiangsu-2022-seed",
+        "version": "test",
+        "title": "省级项目支出绩效自我评价表",
+        "total": "100",
+        "na_policy": "exclude",
+        "tree": tree,
+    }
 
 
 @dataclass

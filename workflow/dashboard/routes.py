@@ -1,5 +1,106 @@
+"""统计分析: counts, grades per department, overdue evaluations, days per stage, Excel export."""
+
 from __future__ import annotations
 
-from flask import Blueprint
+from datetime import UTC, date, datetime
+from typing import Any
 
-bp = Blueprint("dashboard", __name__)
+from flask import Blueprint, Response, abort, render_template, request
+from flask_login import current_user, login_required
+
+from workflow import policy
+from workflow.dashboard import chart, export, stats
+from workflow.machine import Role
+from workflow.models import Cycle, User
+
+bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
+
+ALLOWED = (Role.REVIEWER, Role.FINANCE, Role.ADMIN)
+
+
+def _user() -> User:
+    if not policy.is_role(current_user, *ALLOWED):
+        abort(404)
+    user: User = current_user._get_current_object()  # type: ignore[attr-defined]
+    return user
+
+
+def _cycle_choice(cycles: list[Cycle]) -> Cycle | None:
+    """?cycle=<id>, or "all", or by default the newest cycle."""
+    raw = request.args.get("cycle", "")
+    if raw == "all":
+        return None
+    if raw.isdigit():
+        for cycle in cycles:
+            if cycle.id == int(raw):
+                return cycle
+        abort(404)
+    return cycles[0] if cycles else None
+
+
+def _scope_label(user: User) -> str:
+    if Role(user.role) is Role.REVIEWER:
+        return f"{user.org.name}所属单位"
+    return "全部单位"
+
+
+def _figures(user: User, cycle: Cycle | None, today: date) -> dict[str, Any]:
+    cycle_id = cycle.id if cycle else None
+    counts = stats.state_counts(user, cycle_id)
+    grades = stats.grade_distribution(user, cycle_id)
+    return {
+        "counts": counts,
+        "total": sum(c.count for c in counts),
+        "grades": grades,
+        "late": stats.overdue(user, today, cycle_id),
+        "days": stats.stage_days(user, datetime.now(UTC), cycle_id),
+        "chart": chart.grade_chart(grades),
+    }
+
+
+@bp.route("/")
+@login_required
+def index() -> str:
+    user = _user()
+    cycles = stats.cycles()
+    cycle = _cycle_choice(cycles)
+    today = date.today()
+    return render_template(
+        "dashboard/index.html",
+        cycles=cycles,
+        cycle=cycle,
+        selected="all" if cycle is None else str(cycle.id),
+        today=today,
+        scope_label=_scope_label(user),
+        series=chart.SERIES,
+        **_figures(user, cycle, today),
+    )
+
+
+@bp.route("/export.xlsx")
+@login_required
+def export_xlsx() -> Response:
+    user = _user()
+    cycle = _cycle_choice(stats.cycles())
+    today = date.today()
+    cycle_id = cycle.id if cycle else None
+    figures = _figures(user, cycle, today)
+    content = export.build_workbook(
+        scope_label=_scope_label(user),
+        cycle_label=cycle.name if cycle else "全部任务",
+        today=today,
+        counts=figures["counts"],
+        grades=figures["grades"],
+        late=figures["late"],
+        days=figures["days"],
+        detail=stats.details(user, cycle_id),
+    )
+    filename = f"dashboard-{today.isoformat()}.xlsx"
+    return Response(
+        content,
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={
+            "Content-Disposition": f"attachment; filename={filename}",
+            "Cache-Control": "no-store",
+        },
+    )

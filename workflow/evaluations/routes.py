@@ -1,5 +1,403 @@
+"""The unit's pages: the list, the form (fill, recalculate, save, submit), the detail page with
+its history, evidence and PDF, and the simple workflow buttons (withdraw, start review, return).
+
+Every route parses the form, asks the operations (which ask the policy), and maps a refusal
+to a page with its status.
+"""
+
 from __future__ import annotations
 
-from flask import Blueprint
+from pathlib import Path
+from typing import Any
 
-bp = Blueprint("evaluations", __name__)
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_login import current_user, login_required
+from sqlalchemy import select
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.security import safe_join
+from werkzeug.wrappers import Response
+
+from workflow import operations, policy
+from workflow.evaluations import evidence as evidence_ops
+from workflow.evaluations import views
+from workflow.evaluations.forms import EntryForm, parse_entry_form, parse_reason, parse_version
+from workflow.evaluations.history import timeline
+from workflow.extensions import db
+from workflow.machine import STATE_LABELS, Event, State
+from workflow.models import Evaluation, PdfFile
+from workflow.operations import OperationError
+
+bp = Blueprint("evaluations", __name__, url_prefix="/evaluations")
+
+# Events fired from a plain button (with a reason where the table requires one). Submit,
+# approve and confirm have their own pages because they carry a scorecard or scores.
+SIMPLE_EVENTS = frozenset(
+    {Event.WITHDRAW, Event.START_REVIEW, Event.RETURN, Event.FINANCE_RETURN, Event.REOPEN}
+)
+PAGE_EVENTS = {
+    Event.SUBMIT: "evaluations.submit",
+    Event.APPROVE: "review.review",
+    Event.CONFIRM: "finance.confirm",
+}
+
+Result = str | Response | tuple[str, int]
+
+
+@bp.route("/")
+@login_required
+def index() -> str:
+    filters = views.ListFilters.from_args(request.args)
+    page = views.list_evaluations(current_user, filters)
+    return render_template(
+        "evaluations/index.html",
+        page=page,
+        filters=filters,
+        cycles=views.cycles(),
+        units=views.units_for(current_user),
+        states=STATE_LABELS,
+    )
+
+
+# --- detail ----------------------------------------------------------------------------------
+
+
+def _detail(
+    evaluation: Evaluation,
+    status: int = 200,
+    event_errors: dict[str, str] | None = None,
+    event_reasons: dict[str, str] | None = None,
+) -> tuple[str, int]:
+    user = current_user
+    pdf = db.session.scalar(
+        select(PdfFile)
+        .where(PdfFile.evaluation_id == evaluation.id)
+        .order_by(PdfFile.version.desc(), PdfFile.id.desc())
+        .limit(1)
+    )
+    events = policy.available_events(user, evaluation)
+    deadlines = {s: evaluation.cycle.deadline_for(s) for s in ("submit", "review", "confirm")}
+    scheme = operations.scheme_of(evaluation)
+    names = {ind.code: ind.path for ind in scheme.indicators}
+    return (
+        render_template(
+            "evaluations/detail.html",
+            ev=evaluation,
+            names=names,
+            events=events,
+            simple_events=SIMPLE_EVENTS,
+            page_events=PAGE_EVENTS,
+            can_edit=policy.can(user, policy.EDIT, evaluation),
+            pdf=pdf,
+            history=timeline(evaluation, names),
+            deadline=views.deadline_for(evaluation.state, deadlines),
+            event_errors=event_errors or {},
+            event_reasons=event_reasons or {},
+            accept=evidence_ops.ACCEPT,
+            evidence_limit=evidence_ops.limit_text(),
+            local_time=views.local_time,
+            money=views.money,
+        ),
+        status,
+    )
+
+
+@bp.route("/<int:evaluation_id>")
+@login_required
+def detail(evaluation_id: int) -> Result:
+    try:
+        evaluation = operations.load_for(current_user, evaluation_id)
+    except OperationError as exc:
+        return views.error_page(exc)
+    return _detail(evaluation)
+
+
+# --- the form --------------------------------------------------------------------------------
+
+
+def _form_page(
+    evaluation: Evaluation,
+    entries: dict[str, Any],
+    narrative: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    version: int | None = None,
+    status: int = 200,
+    message: str | None = None,
+) -> tuple[str, int]:
+    scheme = operations.scheme_of(evaluation)
+    card = operations.scorecard(evaluation, entries)
+    blocking, notes = views.summary_flags(scheme, card)
+    narrative = narrative or {name: getattr(evaluation, name) or "" for name in operations.NARRATIVE_FIELDS}
+    return (
+        render_template(
+            "evaluations/form.html",
+            ev=evaluation,
+            scheme=scheme,
+            card=card,
+            rows=views.form_rows(scheme, card, entries),
+            blocking=blocking,
+            notes=notes,
+            narrative=narrative,
+            errors=errors or {},
+            version=version if version is not None else evaluation.version,
+            message=message,
+            tiers=views.TIER_CHOICES,
+            tier_labels=views.TIER_LABELS,
+            deadline=views.deadline_for(
+                evaluation.state, {"submit": evaluation.cycle.deadline_submit}
+            ),
+            money=views.money,
+        ),
+        status,
+    )
+
+
+@bp.route("/<int:evaluation_id>/edit")
+@login_required
+def edit(evaluation_id: int) -> Result:
+    try:
+        evaluation = operations.load_for(current_user, evaluation_id)
+    except OperationError as exc:
+        return views.error_page(exc)
+    if not policy.can(current_user, policy.EDIT, evaluation):
+        flash(f"当前状态（{evaluation.state_label}）不能修改自评表", "warning")
+        return redirect(url_for("evaluations.detail", evaluation_id=evaluation.id))
+    return _form_page(evaluation, dict(evaluation.entries or {}))
+
+
+def _parse(evaluation: Evaluation) -> EntryForm:
+    scheme = operations.scheme_of(evaluation)
+    return parse_entry_form(request.form, scheme, evaluation.entries or {})
+
+
+@bp.route("/<int:evaluation_id>/edit", methods=["POST"])
+@login_required
+def edit_post(evaluation_id: int) -> Result:
+    try:
+        evaluation = operations.load_for(current_user, evaluation_id, policy.EDIT)
+    except OperationError as exc:
+        return views.error_page(exc)
+    form = _parse(evaluation)
+    action = request.form.get("do", "save")
+
+    def again(status: int, message: str | None = None) -> tuple[str, int]:
+        return _form_page(
+            evaluation, form.entries, form.narrative, form.errors, form.version, status, message
+        )
+
+    if action == "recalc":
+        return again(422 if form.errors else 200)
+    if not form.valid:
+        return again(422, "表中有填写错误，请按提示修改后再保存（已填写的内容均已保留）")
+    try:
+        operations.save_draft(
+            current_user, evaluation_id, form.entries, form.narrative, expected_version=form.version
+        )
+    except OperationError as exc:
+        db.session.rollback()
+        evaluation = db.session.get(Evaluation, evaluation_id) or evaluation
+        return _form_page(
+            evaluation, form.entries, form.narrative, form.errors, form.version, exc.status, exc.message
+        )
+    if action == "submit":
+        return redirect(url_for("evaluations.submit", evaluation_id=evaluation_id))
+    flash("草稿已保存", "success")
+    return redirect(url_for("evaluations.edit", evaluation_id=evaluation_id))
+
+
+@bp.route("/<int:evaluation_id>/preview", methods=["POST"])
+@login_required
+def preview(evaluation_id: int) -> Result:
+    """The live score: htmx posts the form and swaps in this fragment (the server computes)."""
+    try:
+        evaluation = operations.load_for(current_user, evaluation_id, policy.EDIT)
+    except OperationError as exc:
+        return views.error_page(exc)
+    form = _parse(evaluation)
+    if not request.headers.get("HX-Request"):
+        return _form_page(evaluation, form.entries, form.narrative, form.errors, form.version)
+    scheme = operations.scheme_of(evaluation)
+    card = operations.scorecard(evaluation, form.entries)
+    blocking, notes = views.summary_flags(scheme, card)
+    return render_template(
+        "evaluations/_preview.html",
+        card=card,
+        rows=views.form_rows(scheme, card, form.entries),
+        blocking=blocking,
+        notes=notes,
+        errors=form.errors,
+        oob=True,
+    )
+
+
+# --- submit behind a confirmation ------------------------------------------------------------
+
+
+def _submit_page(evaluation: Evaluation, status: int = 200, problems: list[str] | None = None) -> tuple[str, int]:
+    scheme = operations.scheme_of(evaluation)
+    card = operations.scorecard(evaluation)
+    blocking, notes = views.summary_flags(scheme, card)
+    return (
+        render_template(
+            "evaluations/submit.html",
+            ev=evaluation,
+            card=card,
+            blocking=problems if problems is not None else blocking,
+            notes=notes,
+        ),
+        status,
+    )
+
+
+@bp.route("/<int:evaluation_id>/submit")
+@login_required
+def submit(evaluation_id: int) -> Result:
+    try:
+        evaluation = operations.load_for(current_user, evaluation_id, Event.SUBMIT.value)
+    except OperationError as exc:
+        return views.error_page(exc)
+    return _submit_page(evaluation)
+
+
+@bp.route("/<int:evaluation_id>/submit", methods=["POST"])
+@login_required
+def submit_post(evaluation_id: int) -> Result:
+    try:
+        operations.fire(
+            current_user, evaluation_id, Event.SUBMIT, expected_version=parse_version(request.form)
+        )
+    except OperationError as exc:
+        db.session.rollback()
+        evaluation = db.session.get(Evaluation, evaluation_id)
+        if exc.status == 404 or evaluation is None or not policy.can_view(current_user, evaluation):
+            return views.error_page(exc)
+        if exc.status == 422:
+            return _submit_page(evaluation, 422, exc.details)
+        flash(exc.message, "danger")
+        return _submit_page(evaluation, exc.status)
+    flash("自评表已提交，等待主管部门审核", "success")
+    return redirect(url_for("evaluations.detail", evaluation_id=evaluation_id))
+
+
+# --- the simple workflow buttons -------------------------------------------------------------
+
+
+@bp.route("/<int:evaluation_id>/events/<event>", methods=["POST"])
+@login_required
+def fire_event(evaluation_id: int, event: str) -> Result:
+    try:
+        chosen = Event(event)
+    except ValueError:
+        abort(404)
+    if chosen not in SIMPLE_EVENTS:
+        abort(404)
+    reason, reason_error = parse_reason(request.form)
+    back = request.form.get("next", "")
+    try:
+        if reason_error:
+            raise OperationError(reason_error)
+        result = operations.fire(
+            current_user,
+            evaluation_id,
+            chosen,
+            reason=reason or None,
+            expected_version=parse_version(request.form),
+        )
+    except OperationError as exc:
+        db.session.rollback()
+        evaluation = db.session.get(Evaluation, evaluation_id)
+        if exc.status == 404 or evaluation is None or not policy.can_view(current_user, evaluation):
+            return views.error_page(exc)
+        return _detail(
+            evaluation,
+            exc.status,
+            event_errors={chosen.value: exc.message},
+            event_reasons={chosen.value: reason},
+        )
+    flash(f"已{result.transition.label}，当前状态：{result.evaluation.state_label}", "success")
+    if back in ("review", "finance") and result.evaluation.state != State.DRAFT.value:
+        target = "review.review" if back == "review" else "finance.confirm"
+        if policy.can_view(current_user, result.evaluation):
+            return redirect(url_for(target, evaluation_id=evaluation_id))
+    return redirect(url_for("evaluations.detail", evaluation_id=evaluation_id))
+
+
+# --- evidence and PDF ------------------------------------------------------------------------
+
+
+@bp.route("/<int:evaluation_id>/evidence", methods=["POST"])
+@login_required
+def upload_evidence(evaluation_id: int) -> Result:
+    try:
+        file = request.files.get("file")
+        upload = evidence_ops.Upload(file.filename or "", file.stream) if file else None
+        item = evidence_ops.add_evidence(current_user, evaluation_id, upload)
+    except RequestEntityTooLarge:
+        return _too_large()
+    except evidence_ops.EvidenceTooLarge:
+        db.session.rollback()
+        return _too_large()
+    except OperationError as exc:
+        db.session.rollback()
+        if exc.status in (403, 404):
+            return views.error_page(exc)
+        flash(exc.message, "danger")
+        evaluation = db.session.get(Evaluation, evaluation_id)
+        assert evaluation is not None
+        return _detail(evaluation, exc.status)
+    flash(f"已上传佐证材料：{item.original_name}", "success")
+    return redirect(url_for("evaluations.detail", evaluation_id=evaluation_id) + "#evidence")
+
+
+def _too_large() -> tuple[str, int]:
+    return (
+        render_template(
+            "error.html",
+            code=413,
+            title="上传的文件过大",
+            message=f"佐证材料每个文件不能超过 {evidence_ops.limit_text()}，请压缩或拆分后重新上传。",
+        ),
+        413,
+    )
+
+
+@bp.route("/<int:evaluation_id>/evidence/<int:evidence_id>")
+@login_required
+def download_evidence(evaluation_id: int, evidence_id: int) -> Result:
+    try:
+        item, path = evidence_ops.evidence_for(current_user, evaluation_id, evidence_id)
+    except OperationError as exc:
+        return views.error_page(exc)
+    return send_file(
+        path, mimetype=item.content_type, as_attachment=True, download_name=item.original_name
+    )
+
+
+@bp.route("/<int:evaluation_id>/pdf")
+@login_required
+def pdf(evaluation_id: int) -> Result:
+    try:
+        evaluation = operations.load_for(current_user, evaluation_id)
+    except OperationError as exc:
+        return views.error_page(exc)
+    item = db.session.scalar(
+        select(PdfFile)
+        .where(PdfFile.evaluation_id == evaluation.id)
+        .order_by(PdfFile.version.desc(), PdfFile.id.desc())
+        .limit(1)
+    )
+    root = current_app.config["PDF_DIR"]
+    full = safe_join(root, item.path) if item else None
+    if item is None or full is None or not Path(full).is_file():
+        abort(404)
+    name = f"{evaluation.project.name}-绩效自评表-v{item.version}.pdf"
+    return send_file(full, mimetype="application/pdf", as_attachment=True, download_name=name)

@@ -1,0 +1,145 @@
+"""Administration forms. Every message is Chinese; typed values survive an error."""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import date, datetime
+from typing import Any
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileAllowed, FileField, FileRequired
+from wtforms import BooleanField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Length, Optional, Regexp
+
+from workflow.machine import ROLE_LABELS, Role
+from workflow.models.org import ORG_KIND_LABELS, OrgKind
+
+
+def _halfwidth(text: str) -> str:
+    """Full-width digits and punctuation (２０２４－０４－１４) to ASCII."""
+    return unicodedata.normalize("NFKC", text).strip()
+
+
+class ChineseDateField(StringField):
+    """A date (YYYY-MM-DD, also 2024/4/14 or full-width digits) with a Chinese error."""
+
+    data: date | None  # type: ignore[assignment]
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        self.raw_data = valuelist
+        text = _halfwidth(str(valuelist[0])) if valuelist else ""
+        self.data = None
+        if not text:
+            return
+        for fmt in ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y年%m月%d日"):
+            try:
+                self.data = datetime.strptime(text, fmt).date()
+                return
+            except ValueError:
+                continue
+        raise ValueError("日期格式应为 YYYY-MM-DD，例如 2024-04-15")
+
+    def _value(self) -> str:
+        if getattr(self, "raw_data", None):
+            return str(self.raw_data[0])
+        return self.data.isoformat() if self.data else ""
+
+
+class ChineseIntegerField(StringField):
+    data: int | None  # type: ignore[assignment]
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        self.raw_data = valuelist
+        text = _halfwidth(str(valuelist[0])).replace(",", "") if valuelist else ""
+        self.data = None
+        if not text:
+            return
+        if not text.isdigit():
+            raise ValueError("请填写整数")
+        self.data = int(text)
+
+    def _value(self) -> str:
+        if getattr(self, "raw_data", None):
+            return str(self.raw_data[0])
+        return "" if self.data is None else str(self.data)
+
+
+class ChoiceField(SelectField):
+    """A select whose invalid choice is reported in Chinese."""
+
+    def pre_validate(self, form: Any) -> None:
+        if self.choices is not None and self.data not in {c[0] for c in self.choices}:  # type: ignore[union-attr]
+            raise ValueError("请从列表中选择")
+
+
+class OrgForm(FlaskForm):
+    name = StringField(
+        "机构名称", validators=[DataRequired("请填写机构名称"), Length(max=200, message="机构名称不能超过 200 个字符")]
+    )
+    kind = ChoiceField(
+        "类型",
+        choices=[(k.value, ORG_KIND_LABELS[k]) for k in (OrgKind.DEPARTMENT, OrgKind.UNIT, OrgKind.FINANCE)],
+        default=OrgKind.UNIT.value,
+    )
+    parent_id = ChoiceField("上级主管部门（预算单位必填）", coerce=int, default=0)
+    code = StringField("机构代码", validators=[Optional(), Length(max=50, message="机构代码不能超过 50 个字符")])
+
+
+class UserForm(FlaskForm):
+    username = StringField(
+        "用户名", validators=[DataRequired("请填写用户名"), Length(min=2, max=64, message="用户名应为 2–64 个字符")]
+    )
+    name = StringField("姓名", validators=[DataRequired("请填写姓名"), Length(max=100, message="姓名不能超过 100 个字符")])
+    email = StringField(
+        "电子邮箱", validators=[Optional(), Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message="电子邮箱格式不正确"), Length(max=200)]
+    )
+    role = ChoiceField("角色", choices=[(r.value, ROLE_LABELS[r]) for r in Role], default=Role.UNIT_STAFF.value)
+    org_id = ChoiceField("所属机构", coerce=int)
+    password = PasswordField(
+        "初始密码", validators=[DataRequired("请填写初始密码"), Length(min=8, max=200, message="密码至少 8 个字符")]
+    )
+
+
+class ResetPasswordForm(FlaskForm):
+    password = PasswordField(
+        "新密码（留空则随机生成）",
+        validators=[Optional(), Length(min=8, max=200, message="密码至少 8 个字符")],
+    )
+
+
+class ConfirmForm(FlaskForm):
+    """A bare POST (disable, enable): only the CSRF token."""
+
+
+class CycleForm(FlaskForm):
+    year = ChineseIntegerField("年度", validators=[DataRequired("请填写年度")])
+    name = StringField(
+        "任务名称", validators=[DataRequired("请填写任务名称"), Length(max=200, message="任务名称不能超过 200 个字符")]
+    )
+    scheme_key = ChoiceField("指标体系")
+    deadline_submit = ChineseDateField("单位填报截止", validators=[DataRequired("请填写填报截止日期")])
+    deadline_review = ChineseDateField("主管部门审核截止", validators=[DataRequired("请填写审核截止日期")])
+    deadline_confirm = ChineseDateField("财政确认截止", validators=[DataRequired("请填写确认截止日期")])
+    reminder_days = StringField(
+        "提醒（截止前天数，逗号分隔）", default="7, 3, 1", validators=[DataRequired("请填写提醒天数")]
+    )
+    day_kind = ChoiceField(
+        "天数计算方式", choices=[("calendar", "自然日"), ("working", "工作日（含调休）")], default="calendar"
+    )
+    active = BooleanField("启用", default=True)
+
+
+class SchemeUploadForm(FlaskForm):
+    file = FileField(
+        "指标体系文件（JSON 或 YAML）",
+        validators=[
+            FileRequired("请选择文件"),
+            FileAllowed(["json", "yaml", "yml"], "只能上传 .json、.yaml 或 .yml 文件"),
+        ],
+    )
+
+
+class ImportForm(FlaskForm):
+    file = FileField("自评表文件", validators=[FileRequired("请选择文件")])
+    cycle_id = ChoiceField("评价任务", coerce=int)
+    unit_id = ChoiceField("预算单位", coerce=int)

@@ -1,0 +1,135 @@
+"""佐证材料 (evidence files): checked, stored under a generated name, served through the policy.
+
+The extension whitelist is backed by a look at the first bytes, so that a renamed
+executable or HTML page is refused; the browser gets the stored content type with
+``nosniff`` and as an attachment, never inline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from flask import current_app
+
+from workflow import policy
+from workflow.database import begin_write
+from workflow.extensions import db
+from workflow.models import Evidence, User
+from workflow.operations import OperationError, load_for
+
+# extension -> (content type, accepted leading bytes)
+OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+ZIP = b"PK\x03\x04"
+TYPES: dict[str, tuple[str, tuple[bytes, ...]]] = {
+    "pdf": ("application/pdf", (b"%PDF-",)),
+    "jpg": ("image/jpeg", (b"\xff\xd8\xff",)),
+    "jpeg": ("image/jpeg", (b"\xff\xd8\xff",)),
+    "png": ("image/png", (b"\x89PNG\r\n\x1a\n",)),
+    "doc": ("application/msword", (OLE,)),
+    "docx": ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", (ZIP,)),
+    "xls": ("application/vnd.ms-excel", (OLE,)),
+    "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", (ZIP,)),
+}
+ACCEPT = ",".join("." + ext for ext in TYPES)
+CHUNK = 1024 * 1024
+
+
+class EvidenceTooLarge(OperationError):
+    status = 413
+
+
+@dataclass(frozen=True)
+class Upload:
+    filename: str
+    stream: IO[bytes]
+
+
+def max_bytes() -> int:
+    return int(current_app.config["EVIDENCE_MAX_BYTES"])
+
+
+def limit_text() -> str:
+    return f"{max_bytes() / (1024 * 1024):g} MB"
+
+
+def _clean_name(name: str) -> str:
+    # Keep the person's file name for display and download only; it never reaches the disk.
+    base = name.replace("\\", "/").rsplit("/", 1)[-1].strip()
+    base = "".join(ch for ch in base if ch.isprintable())
+    return base[-200:] or "file"
+
+
+def add_evidence(user: User, evaluation_id: int, upload: Upload | None) -> Evidence:
+    begin_write()
+    evaluation = load_for(user, evaluation_id, policy.EDIT)
+    if upload is None or not upload.filename:
+        raise OperationError("请选择要上传的文件")
+    original = _clean_name(upload.filename)
+    ext = original.rsplit(".", 1)[-1].lower() if "." in original else ""
+    if ext not in TYPES:
+        raise OperationError("只能上传 PDF、JPG、PNG、Word（doc/docx）或 Excel（xls/xlsx）文件")
+    content_type, magics = TYPES[ext]
+    limit = max_bytes()
+    folder = Path(current_app.config["EVIDENCE_DIR"])
+    folder.mkdir(parents=True, exist_ok=True)
+    stored = f"{secrets.token_hex(16)}.{ext}"
+    target = folder / stored
+    partial = folder / (stored + ".part")
+    digest = hashlib.sha256()
+    size = 0
+    head = b""
+    try:
+        with partial.open("wb") as out:
+            while True:
+                chunk = upload.stream.read(CHUNK)
+                if not chunk:
+                    break
+                size += len(chunk)
+                if size > limit:
+                    raise EvidenceTooLarge(f"文件不能超过 {limit_text()}，请压缩后重新上传。")
+                if len(head) < 16:
+                    head += chunk[:16]
+                digest.update(chunk)
+                out.write(chunk)
+        if size == 0:
+            raise OperationError("文件是空的")
+        if not any(head.startswith(m) for m in magics):
+            raise OperationError(f"文件内容与扩展名 .{ext} 不符")
+        partial.replace(target)
+    finally:
+        partial.unlink(missing_ok=True)
+    evidence = Evidence(
+        evaluation_id=evaluation.id,
+        original_name=original,
+        stored_name=stored,
+        content_type=content_type,
+        size=size,
+        sha256=digest.hexdigest(),
+        uploaded_by_id=user.id,
+    )
+    db.session.add(evidence)
+    try:
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        target.unlink(missing_ok=True)
+        raise
+    return evidence
+
+
+def evidence_for(user: User, evaluation_id: int, evidence_id: int) -> tuple[Evidence, Path]:
+    """The file if the user may see the evaluation it belongs to; else NotFound (404)."""
+    from workflow.operations import NotFound
+
+    load_for(user, evaluation_id)
+    evidence = db.session.get(Evidence, evidence_id)
+    if evidence is None or evidence.evaluation_id != evaluation_id:
+        raise NotFound("未找到该文件")
+    path = Path(current_app.config["EVIDENCE_DIR"]) / evidence.stored_name
+    if not path.is_file():
+        raise NotFound("未找到该文件")
+    return evidence, path
