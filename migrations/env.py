@@ -13,7 +13,9 @@ target_metadata = db.metadata
 
 def run_offline() -> None:
     context.configure(
-        url=str(db.engine.url), target_metadata=target_metadata, literal_binds=True,
+        url=str(db.engine.url),
+        target_metadata=target_metadata,
+        literal_binds=True,
         render_as_batch=True,
     )
     with context.begin_transaction():

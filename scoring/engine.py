@@ -47,13 +47,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
+from functools import partial
 from typing import Any, NamedTuple
 
 from .model import TIERS, Band, Indicator, Scheme, tier_from_label
 from .numbers import (
     CTX,
     ONE,
+    Q2,
     ZERO,
     InputError,
     fmt,
@@ -138,13 +140,15 @@ class RowScore(NamedTuple):
         # Compare what a row means, not the identity of its explanation builder.
         if not isinstance(other, RowScore):
             return NotImplemented
-        return self[:7] == other[:7] and self[8:] == other[8:] and self.explanation == other.explanation
+        return (
+            self[:7] == other[:7]
+            and self[8:] == other[8:]
+            and self.explanation == other.explanation
+        )
 
     def __ne__(self, other: object) -> bool:
         result = self.__eq__(other)
         return result if result is NotImplemented else not result
-
-    __hash__ = None  # type: ignore[assignment]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -315,10 +319,14 @@ def _text(entry: Entry, key: str) -> str:
     value = entry.get(key)
     if value is None:
         return ""
+    if value.__class__ is str:
+        return value.strip()
     return str(value).strip()
 
 
-def _na_row(plan: _Plan, explanation: Explain, inputs: dict[str, Any], flags: list[Flag]) -> RowScore:
+def _na_row(
+    plan: _Plan, explanation: Explain, inputs: dict[str, Any], flags: list[Flag]
+) -> RowScore:
     return RowScore(
         plan.code, plan.path, plan.weight, None, False, True, inputs, explanation, flags, False
     )
@@ -351,7 +359,7 @@ def _finish(
     tier: str | None = None,
 ) -> RowScore:
     """Round, apply the reason rule, build the row."""
-    result = q2(value)
+    result = value.quantize(Q2, ROUND_HALF_UP)
     if result < plan.weight:
         needs_reason = True
     if needs_reason and not _text(entry, "reason"):
@@ -550,34 +558,46 @@ def _score_checklist(plan: _Plan, entry: Entry, options: _Options) -> RowScore:
     high = ZERO
     inclusive = True
     for share, tier_name in zip(rule.shares, tiers, strict=True):
-        band: Band = TIERS[tier_name]  # type: ignore[index]
-        low = CTX.add(low, CTX.multiply(share, band.low))
-        high = CTX.add(high, CTX.multiply(share, band.high))
-        inclusive = inclusive and band.high_inclusive
+        tier_band: Band = TIERS[tier_name]  # type: ignore[index]
+        low = CTX.add(low, CTX.multiply(share, tier_band.low))
+        high = CTX.add(high, CTX.multiply(share, tier_band.high))
+        inclusive = inclusive and tier_band.high_inclusive
     low = CTX.multiply(plan.weight, low).quantize(_EDGE, context=CTX)
     high = CTX.multiply(plan.weight, high).quantize(_EDGE, context=CTX)
     distinct = set(tiers)
     label = tiers[0] if len(distinct) == 1 else "各要点档次"
-    value, band_text = _band_score(plan, entry, low, high, inclusive, str(label), options, flags)
-    share_text = (
-        f"各占{_share_text(rule.shares[0], count)}" if len(set(rule.shares)) == 1 else "按各自权重"
+    value, band, explain = _band_score(
+        plan, entry, low, high, inclusive, str(label), options, flags
     )
-    if len(distinct) == 1:
-        detail = f"{count} 项评价要点{share_text}，均为{tiers[0]}"
-    else:
-        marks = "".join(
-            f"{_CIRCLED[i] if i < len(_CIRCLED) else i + 1}{t}" for i, t in enumerate(tiers)
-        )
-        detail = f"{count} 项评价要点{share_text}：{marks}"
     if value is None:
         if not any(f.blocking for f in flags):
-            return _missing_row(plan, f"请在{band_text}内填写得分", inputs, flags)
+            return _missing_row(plan, f"请在{band()}内填写得分", inputs, flags)
         return RowScore(
             plan.code, plan.path, plan.weight, None, True, False, inputs,
-            f"{detail}，{band_text}", flags, False,
+            _checklist_detail(rule.shares, tiers) + "，" + band(), flags, False,
         )  # fmt: skip
     single = tiers[0] if len(distinct) == 1 else None
-    return _finish(plan, entry, value, inputs, f"{detail}，{band_text}", flags, False, single)
+    return _finish(
+        plan,
+        entry,
+        value,
+        inputs,
+        lambda: _checklist_detail(rule.shares, tiers) + "，" + explain(),
+        flags,
+        False,
+        single,
+    )
+
+
+def _checklist_detail(shares: list[Decimal], tiers: list[str | None]) -> str:
+    count = len(tiers)
+    share_text = f"各占{_share_text(shares[0], count)}" if len(set(shares)) == 1 else "按各自权重"
+    if len(set(tiers)) == 1:
+        return f"{count} 项评价要点{share_text}，均为{tiers[0]}"
+    marks = "".join(
+        f"{_CIRCLED[i] if i < len(_CIRCLED) else i + 1}{t}" for i, t in enumerate(tiers)
+    )
+    return f"{count} 项评价要点{share_text}：{marks}"
 
 
 def _share_text(share: Decimal, count: int) -> str:
@@ -736,19 +756,35 @@ def _score_forward(plan: _Plan, entry: Entry, options: _Options) -> RowScore:
     over = _over(plan, value, unit, flags)
     if value >= target:
         formula = weight
-        text = f"实际完成值 {fmt(value)}{unit} ≥ 指标值 {fmt(target)}{unit}，达到目标，得满分 {fmt2(weight)}"
-        if over:
-            text += "（超额完成，封顶）"
+        ratio = None
     else:
         # target > 0 here: value >= 0 = target would have taken the branch above.
         ratio = CTX.divide(value, target)
         formula = CTX.multiply(weight, ratio)
-        text = (
-            f"实际完成值 {fmt(value)}{unit} / 指标值 {fmt(target)}{unit} = {fmt_pct(ratio)}，"
-            f"得分 = {fmt(weight)} × {fmt_pct(ratio)} = {fmt2(formula)}"
-        )
     result, extra = _manual_deduction(plan, entry, formula, flags)
-    return _finish(plan, entry, result, inputs, text + extra, flags, over)
+    explain = partial(_explain_forward, value, unit, target, weight, ratio, formula, over, extra)
+    return _finish(plan, entry, result, inputs, explain, flags, over)
+
+
+def _explain_forward(
+    value: Decimal,
+    unit: str,
+    target: Decimal,
+    weight: Decimal,
+    ratio: Decimal | None,
+    formula: Decimal,
+    over: bool,
+    extra: str,
+) -> str:
+    if ratio is None:
+        text = f"实际完成值 {fmt(value)}{unit} ≥ 指标值 {fmt(target)}{unit}，达到目标，得满分 {fmt2(weight)}"
+        if over:
+            text += "（超额完成，封顶）"
+        return text + extra
+    return (
+        f"实际完成值 {fmt(value)}{unit} / 指标值 {fmt(target)}{unit} = {fmt_pct(ratio)}，"
+        f"得分 = {fmt(weight)} × {fmt_pct(ratio)} = {fmt2(formula)}{extra}"
+    )
 
 
 def _score_equal(plan: _Plan, entry: Entry, options: _Options) -> RowScore:
@@ -774,30 +810,48 @@ def _score_reverse(plan: _Plan, entry: Entry, options: _Options) -> RowScore:
         return row
     target: Decimal = plan.target  # type: ignore[assignment]
     weight = plan.weight
-    limit = f"上限 {fmt(target)}{unit}"
+    case: str
     if value <= target:
-        formula = weight
-        text = f"实际 {fmt(value)}{unit} ≤ {limit}，达到目标，得满分 {fmt2(weight)}"
+        formula, case = weight, "met"
     elif target == 0:
-        formula = ZERO
-        text = f"{limit}，实际 {fmt(value)}{unit} 超出，得分 0.00"
+        formula, case = ZERO, "zero"
     elif plan.ind.rule.reverse_formula == "linear":
         excess = CTX.divide(CTX.subtract(value, target), target)
-        formula = ZERO if excess >= ONE else CTX.multiply(weight, CTX.subtract(ONE, excess))
-        text = (
-            f"实际 {fmt(value)}{unit} 超过{limit}，得分 = {fmt(weight)} × (1 − ({fmt(value)} − "
-            f"{fmt(target)}) / {fmt(target)}) = {fmt2(formula)}"
-            + ("（达到上限两倍，得 0 分）" if excess >= ONE else "")
-        )
+        if excess >= ONE:
+            formula, case = ZERO, "linear_zero"
+        else:
+            formula, case = CTX.multiply(weight, CTX.subtract(ONE, excess)), "linear"
     else:
-        ratio = CTX.divide(target, value)
-        formula = CTX.multiply(weight, ratio)
-        text = (
-            f"实际 {fmt(value)}{unit} 超过{limit}，得分 = {fmt(weight)} × {fmt(target)} / "
-            f"{fmt(value)} = {fmt2(formula)}"
-        )
+        formula, case = CTX.multiply(weight, CTX.divide(target, value)), "ratio"
     result, extra = _manual_deduction(plan, entry, formula, flags)
-    return _finish(plan, entry, result, inputs, text + extra, flags, False)
+    explain = partial(_explain_reverse, case, value, unit, target, weight, formula, extra)
+    return _finish(plan, entry, result, inputs, explain, flags, False)
+
+
+def _explain_reverse(
+    case: str,
+    value: Decimal,
+    unit: str,
+    target: Decimal,
+    weight: Decimal,
+    formula: Decimal,
+    extra: str,
+) -> str:
+    limit = f"上限 {fmt(target)}{unit}"
+    if case == "met":
+        return f"实际 {fmt(value)}{unit} ≤ {limit}，达到目标，得满分 {fmt2(weight)}{extra}"
+    if case == "zero":
+        return f"{limit}，实际 {fmt(value)}{unit} 超出，得分 0.00{extra}"
+    if case.startswith("linear"):
+        tail = "（达到上限两倍，得 0 分）" if case == "linear_zero" else ""
+        return (
+            f"实际 {fmt(value)}{unit} 超过{limit}，得分 = {fmt(weight)} × (1 − ({fmt(value)} − "
+            f"{fmt(target)}) / {fmt(target)}) = {fmt2(formula)}{tail}{extra}"
+        )
+    return (
+        f"实际 {fmt(value)}{unit} 超过{limit}，得分 = {fmt(weight)} × {fmt(target)} / "
+        f"{fmt(value)} = {fmt2(formula)}{extra}"
+    )
 
 
 def _score_ratio(plan: _Plan, entry: Entry, options: _Options) -> RowScore:
@@ -836,7 +890,7 @@ def _score_ratio(plan: _Plan, entry: Entry, options: _Options) -> RowScore:
             return _tier_fallback(plan, entry, options, inputs, flags)
         percent = parsed[1] if parsed[2] == "%" else CTX.multiply(parsed[1], Decimal(100))
         rate = CTX.divide(percent, Decimal(100))
-        head = f"{num_label} / {den_label} = {fmt_pct(rate)}（填报比率）"
+        amounts: tuple[Decimal, Decimal] | None = None
     else:
         if not num_text or not den_text:
             missing = num_label if not num_text else den_label
@@ -860,9 +914,7 @@ def _score_ratio(plan: _Plan, entry: Entry, options: _Options) -> RowScore:
             )
             return _na_row(plan, f"{den_label}为 0，不适用", inputs, flags)
         rate = CTX.divide(numerator, denominator)
-        head = (
-            f"{num_label} / {den_label} = {fmt(numerator)} / {fmt(denominator)} = {fmt_pct(rate)}"
-        )
+        amounts = (numerator, denominator)
         initial_text = _text(entry, "initial")
         if budget and initial_text:
             try:
@@ -887,10 +939,8 @@ def _score_ratio(plan: _Plan, entry: Entry, options: _Options) -> RowScore:
             Flag("rate_above_100", f"比率 {fmt_pct(rate)} 超过 100%，按 100% 计", False, plan.code)
         )
         formula = plan.weight
-        text = f"{head}，超过 100% 按 100% 计，得分 = {fmt(plan.weight)} × 100% = {fmt2(formula)}"
     else:
         formula = CTX.multiply(plan.weight, rate)
-        text = f"{head}，得分 = {fmt(plan.weight)} × {fmt_pct(rate)} = {fmt2(formula)}"
     if rule.reason_below is not None and rate < rule.reason_below:
         needs_reason = True
         flags.append(
@@ -902,7 +952,30 @@ def _score_ratio(plan: _Plan, entry: Entry, options: _Options) -> RowScore:
             )
         )
     result, extra = _manual_deduction(plan, entry, formula, flags)
-    return _finish(plan, entry, result, inputs, text + extra, flags, needs_reason)
+    explain = partial(
+        _explain_ratio, num_label, den_label, amounts, rate, plan.weight, formula, extra
+    )
+    return _finish(plan, entry, result, inputs, explain, flags, needs_reason)
+
+
+def _explain_ratio(
+    num_label: str,
+    den_label: str,
+    amounts: tuple[Decimal, Decimal] | None,
+    rate: Decimal,
+    weight: Decimal,
+    formula: Decimal,
+    extra: str,
+) -> str:
+    if amounts is None:
+        head = f"{num_label} / {den_label} = {fmt_pct(rate)}（填报比率）"
+    else:
+        head = (
+            f"{num_label} / {den_label} = {fmt(amounts[0])} / {fmt(amounts[1])} = {fmt_pct(rate)}"
+        )
+    if rate > ONE:
+        return f"{head}，超过 100% 按 100% 计，得分 = {fmt(weight)} × 100% = {fmt2(formula)}{extra}"
+    return f"{head}，得分 = {fmt(weight)} × {fmt_pct(rate)} = {fmt2(formula)}{extra}"
 
 
 _KIND_FUNCS: dict[str, Callable[[_Plan, Entry, _Options], RowScore]] = {
@@ -928,14 +1001,22 @@ def score(scheme: Scheme, entries: Entries) -> Scorecard:
     rows: list[RowScore] = []
     flags: list[Flag] = list(compiled.form_flags)
     append = rows.append
+    get = entries.get
+    raw = ZERO
+    applicable = ZERO
     for plan in compiled.plans:
-        entry = entries.get(plan.code) or _EMPTY
+        entry = get(plan.code) or _EMPTY
         if entry.get("na"):
             row = _na_row(plan, "不适用（已标注）", {"na": True}, [])
         elif plan.weight == 0:
             row = _na_row(plan, "分值为空，不计分", {}, [])
         else:
             row = plan.func(plan, entry, options)
+            # Sum while the row is at hand (rows are already rounded to 2 places).
+            if row.applicable:
+                applicable = CTX.add(applicable, plan.weight)
+                if row.score is not None:
+                    raw = CTX.add(raw, row.score)
         append(row)
         if row.flags:
             flags.extend(row.flags)
@@ -945,8 +1026,8 @@ def score(scheme: Scheme, entries: Entries) -> Scorecard:
                 flags.append(
                     Flag("unknown_entry", f"指标代码“{code}”不在指标体系中，已忽略", False, None)
                 )
-    total, raw_sum, applicable_weight, policy_flag = _total(
-        scheme, compiled.full_weight, ((r.weight, r.score, r.applicable) for r in rows)
+    total, raw_sum, applicable_weight, policy_flag = _apply_na_policy(
+        scheme, compiled.full_weight, raw, applicable
     )
     if policy_flag is not None:
         flags.append(policy_flag)
@@ -964,19 +1045,14 @@ def score(scheme: Scheme, entries: Entries) -> Scorecard:
     )
 
 
-def _total(
-    scheme: Scheme, full: Decimal, rows: Any
+def _apply_na_policy(
+    scheme: Scheme, full: Decimal, raw: Decimal, applicable: Decimal
 ) -> tuple[Decimal, Decimal, Decimal, Flag | None]:
-    """Sum of rounded rows with the N/A policy; returns (total, raw sum, applicable weight, flag)."""
-    raw = ZERO
-    applicable = ZERO
-    for weight, value, is_applicable in rows:
-        if not is_applicable:
-            continue
-        applicable += weight
-        if value is not None:
-            raw += q2(value)
-    na_weight = full - applicable
+    """Total from the sum of rounded applicable rows and their weight, with the N/A policy.
+
+    Returns (total, raw sum, applicable weight, policy flag or None).
+    """
+    na_weight = CTX.subtract(full, applicable)
     if na_weight <= 0 or applicable == 0:
         return q2(raw), raw, applicable, None
     if scheme.na_policy == "rescale":
@@ -1005,10 +1081,15 @@ def stage_total(scheme: Scheme, scores: Mapping[str, Decimal | None]) -> Decimal
     Scores are rounded per row before summing, as in :func:`score`.
     """
     compiled = _compile(scheme)
-    rows = []
+    raw = ZERO
+    applicable = ZERO
     for plan in compiled.plans:
         value = scores.get(plan.code)
-        applicable = value is not None and plan.weight != 0
-        rows.append((plan.weight, value, applicable))
-    total, _raw, _applicable, _flag = _total(scheme, compiled.full_weight, rows)
+        if value is None or plan.weight == 0:
+            continue
+        applicable = CTX.add(applicable, plan.weight)
+        raw = CTX.add(raw, q2(value))
+    total, _raw, _applicable, _flag = _apply_na_policy(
+        scheme, compiled.full_weight, raw, applicable
+    )
     return total

@@ -23,7 +23,9 @@ from workflow import create_app
 from workflow.extensions import db
 
 PASSWORD = "demo-pass-2024"
-PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 
 
 def _config(tmp: Path, url: str, **extra: Any) -> dict[str, Any]:
@@ -136,7 +138,9 @@ def app(sqlite_template: Path, tmp_path: Path) -> Iterator[Flask]:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def any_app(request: pytest.FixtureRequest, sqlite_template: Path, tmp_path: Path) -> Iterator[Flask]:
+def any_app(
+    request: pytest.FixtureRequest, sqlite_template: Path, tmp_path: Path
+) -> Iterator[Flask]:
     """The same test on SQLite and on PostgreSQL."""
     if request.param == "sqlite":
         app = make_sqlite_app(sqlite_template, tmp_path)

@@ -77,7 +77,9 @@ def org_tree() -> list[tuple[Org, list[Org]]]:
         if org.parent_id is not None:
             children.setdefault(org.parent_id, []).append(org)
     order = {OrgKind.FINANCE.value: 0, OrgKind.DEPARTMENT.value: 1}
-    tops = sorted((o for o in orgs if o.parent_id is None), key=lambda o: (order.get(o.kind, 2), o.name))
+    tops = sorted(
+        (o for o in orgs if o.parent_id is None), key=lambda o: (order.get(o.kind, 2), o.name)
+    )
     return [(top, children.get(top.id, [])) for top in tops]
 
 
@@ -250,7 +252,12 @@ def parse_ladder(text: str) -> list[int]:
 
 
 def _check_cycle(
-    *, year: int, name: str, deadlines: tuple[date, date, date], day_kind: str, exclude_id: int | None
+    *,
+    year: int,
+    name: str,
+    deadlines: tuple[date, date, date],
+    day_kind: str,
+    exclude_id: int | None,
 ) -> None:
     if not 2000 <= year <= 2100:
         raise AdminError("年度应在 2000–2100 之间", "year")

@@ -82,7 +82,9 @@ DEMO_ORGS = {
 }
 
 
-def seed_entries(cycle_scheme: scoring.Scheme) -> tuple[dict[str, dict[str, object]], scoring.ImportResult]:
+def seed_entries(
+    cycle_scheme: scoring.Scheme,
+) -> tuple[dict[str, dict[str, object]], scoring.ImportResult]:
     """The seed form's entries, keyed by the cycle scheme's indicator codes (matched by path)."""
     from importlib.resources import files
 
@@ -91,7 +93,9 @@ def seed_entries(cycle_scheme: scoring.Scheme) -> tuple[dict[str, dict[str, obje
     return map_entries(result, cycle_scheme), result
 
 
-def map_entries(result: scoring.ImportResult, scheme: scoring.Scheme) -> dict[str, dict[str, object]]:
+def map_entries(
+    result: scoring.ImportResult, scheme: scoring.Scheme
+) -> dict[str, dict[str, object]]:
     from workflow import admin_ops
 
     return admin_ops.map_entries(result, scheme)
@@ -136,8 +140,13 @@ def demo_command(password: str | None) -> None:
         user = db.session.scalar(select(User).where(User.username == username))
         pw = password or secrets.token_urlsafe(9)
         if user is None:
-            user = User(username=username, name=name, role=role.value, org=orgs[org_key],
-                        email=f"{username}@example.gov.cn")
+            user = User(
+                username=username,
+                name=name,
+                role=role.value,
+                org=orgs[org_key],
+                email=f"{username}@example.gov.cn",
+            )
             db.session.add(user)
         user.set_password(pw)
         users[username] = user
@@ -149,7 +158,9 @@ def demo_command(password: str | None) -> None:
     db.session.commit()
     click.echo("演示数据已载入。账号：")
     for username, label, pw in printed:
-        click.echo(f"  {username:<12} {label:<8} 密码：{pw if not password else '（已设为指定密码）'}")
+        click.echo(
+            f"  {username:<12} {label:<8} 密码：{pw if not password else '（已设为指定密码）'}"
+        )
 
 
 def _demo_evaluations(cycle: Cycle, orgs: dict[str, Org], users: dict[str, User]) -> None:
@@ -157,7 +168,8 @@ def _demo_evaluations(cycle: Cycle, orgs: dict[str, Org], users: dict[str, User]
     entries, result = seed_entries(scheme)
     header = result.header
     seed_project = Project(
-        unit=orgs["unit_a"], name=str(header.get("project") or "政务服务信息系统建设维护和迭代升级"),
+        unit=orgs["unit_a"],
+        name=str(header.get("project") or "政务服务信息系统建设维护和迭代升级"),
         summary=str(header.get("summary") or ""),
     )
     db.session.add(seed_project)
@@ -170,7 +182,9 @@ def _demo_evaluations(cycle: Cycle, orgs: dict[str, Org], users: dict[str, User]
     seed.phone = "025-00000000"
     seed.unit_head = "王建国"
     seed.published = {
-        "scores": result.published, "total": result.published_total, "grade": result.published_grade,
+        "scores": result.published,
+        "total": result.published_total,
+        "grade": result.published_grade,
     }
     # More projects so that every queue and the dashboard have something to show; they go
     # through the real workflow (with audit rows), as users would have moved them.
@@ -184,10 +198,16 @@ def _demo_evaluations(cycle: Cycle, orgs: dict[str, Org], users: dict[str, User]
         ("unit_c", "数据共享交换平台升级", ()),
     )
     actors = {"unit_a": users["unit_a"], "unit_b": users["unit_b"], "unit_c": users["unit_c"]}
-    reviewers = {"unit_a": users["reviewer"], "unit_b": users["reviewer"], "unit_c": users["reviewer_2"]}
+    reviewers = {
+        "unit_a": users["reviewer"],
+        "unit_b": users["reviewer"],
+        "unit_c": users["reviewer_2"],
+    }
     created: list[tuple[Evaluation, str, tuple[str, ...]]] = []
     for unit_key, name, events in plans:
-        project = Project(unit=orgs[unit_key], name=name, summary=f"{name}项目，年度目标按批复执行。")
+        project = Project(
+            unit=orgs[unit_key], name=name, summary=f"{name}项目，年度目标按批复执行。"
+        )
         db.session.add(project)
         ev = operations.create_evaluation(project, cycle, entries)
         ev.filled_by = actors[unit_key].name
@@ -216,12 +236,17 @@ def _demo_evaluations(cycle: Cycle, orgs: dict[str, Org], users: dict[str, User]
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--cycle", "cycle_ref", required=True, help="评价任务的 ID 或名称")
 @click.option("--unit", "unit_ref", required=True, help="预算单位的 ID 或名称")
-@click.option("--state", type=click.Choice([s.value for s in State]), default=State.DRAFT.value,
-              help="导入后的状态；非草稿须用 --as 和 --reason 说明由谁、为何导入")
+@click.option(
+    "--state",
+    type=click.Choice([s.value for s in State]),
+    default=State.DRAFT.value,
+    help="导入后的状态；非草稿须用 --as 和 --reason 说明由谁、为何导入",
+)
 @click.option("--as", "as_user", default=None, help="执行导入的用户名（导入到后续状态时必填）")
 @click.option("--reason", default=None, help="导入到后续状态的原因")
-def import_form_command(file: Path, cycle_ref: str, unit_ref: str, state: str, as_user: str | None,
-                        reason: str | None) -> None:
+def import_form_command(
+    file: Path, cycle_ref: str, unit_ref: str, state: str, as_user: str | None, reason: str | None
+) -> None:
     """导入一份已填报的自评表文件，成为一份评价表（保留原表公布的得分）。"""
     try:
         result = scoring.import_form(file)
@@ -243,15 +268,21 @@ def import_form_command(file: Path, cycle_ref: str, unit_ref: str, state: str, a
             _fail("导入到非草稿状态时必须用 --as 指定用户并用 --reason 说明原因")
             return
     scheme = scoring.scheme_from_dict(cycle.scheme)
-    project = Project(unit=unit, name=str(result.header.get("project") or file.stem),
-                      summary=str(result.header.get("summary") or ""))
+    project = Project(
+        unit=unit,
+        name=str(result.header.get("project") or file.stem),
+        summary=str(result.header.get("summary") or ""),
+    )
     db.session.add(project)
     evaluation = operations.create_evaluation(project, cycle, map_entries(result, scheme))
     evaluation.main_results = str(result.narratives.get("主要成效", ""))
     evaluation.problems = str(result.narratives.get("存在问题", ""))
     evaluation.measures = str(result.narratives.get("整改措施", ""))
-    evaluation.published = {"scores": result.published, "total": result.published_total,
-                            "grade": result.published_grade}
+    evaluation.published = {
+        "scores": result.published,
+        "total": result.published_total,
+        "grade": result.published_grade,
+    }
     if actor is not None:
         card = operations.scorecard(evaluation)
         rows = {r.code: r for r in card.rows}
@@ -264,7 +295,11 @@ def import_form_command(file: Path, cycle_ref: str, unit_ref: str, state: str, a
             if state == State.CONFIRMED.value:
                 row.final_score = row.self_score
         evaluation.self_total, evaluation.self_grade = card.total, card.grade
-        if state in (State.DEPT_REVIEW.value, State.FINANCE_CONFIRMATION.value, State.CONFIRMED.value):
+        if state in (
+            State.DEPT_REVIEW.value,
+            State.FINANCE_CONFIRMATION.value,
+            State.CONFIRMED.value,
+        ):
             evaluation.dept_total, evaluation.dept_grade = card.total, card.grade
         if state == State.CONFIRMED.value:
             evaluation.final_total, evaluation.final_grade = card.total, card.grade
@@ -272,7 +307,9 @@ def import_form_command(file: Path, cycle_ref: str, unit_ref: str, state: str, a
         db.session.flush()
         operations.record_admin_event(actor, "import", evaluation, reason, from_state=None)
     db.session.commit()
-    click.echo(f"已导入评价表 #{evaluation.id}：{project.name}（状态 {state}，问题 {len(result.problems)} 条）")
+    click.echo(
+        f"已导入评价表 #{evaluation.id}：{project.name}（状态 {state}，问题 {len(result.problems)} 条）"
+    )
     for problem in result.problems:
         click.echo(f"  第 {problem.row} 行：{problem.message}")
 
@@ -293,8 +330,9 @@ def _find(model: type[Cycle] | type[Org], ref: str) -> Cycle | Org | None:
 @click.option("--org", "org_ref", required=True, help="所属机构 ID 或名称")
 @click.option("--email", default=None)
 @click.option("--password", default=None, help="不填则随机生成并打印")
-def users_create(username: str, name: str, role: str, org_ref: str, email: str | None,
-                 password: str | None) -> None:
+def users_create(
+    username: str, name: str, role: str, org_ref: str, email: str | None, password: str | None
+) -> None:
     """创建用户。"""
     from workflow import admin_ops
 
@@ -304,7 +342,9 @@ def users_create(username: str, name: str, role: str, org_ref: str, email: str |
         return
     pw = password or secrets.token_urlsafe(9)
     try:
-        admin_ops.create_user(username=username, name=name, role=role, org=org, email=email, password=pw)
+        admin_ops.create_user(
+            username=username, name=name, role=role, org=org, email=email, password=pw
+        )
     except admin_ops.AdminError as exc:
         _fail(str(exc))
         return
@@ -316,7 +356,9 @@ def users_list() -> None:
     """列出用户。"""
     for user in db.session.scalars(select(User).order_by(User.id)):
         status = "启用" if user.active else "停用"
-        click.echo(f"{user.id}\t{user.username}\t{user.name}\t{user.role_label}\t{user.org.name}\t{status}")
+        click.echo(
+            f"{user.id}\t{user.username}\t{user.name}\t{user.role_label}\t{user.org.name}\t{status}"
+        )
 
 
 @users_cli.command("disable")
@@ -365,17 +407,25 @@ def evaluations_list(as_json: bool) -> None:
     """列出评价表：编号、单位、项目、状态、各阶段总分。"""
     rows = []
     for ev in db.session.scalars(select(Evaluation).order_by(Evaluation.id)):
-        rows.append({
-            "id": ev.id, "unit": ev.unit.name, "project": ev.project.name, "state": ev.state,
-            "state_label": ev.state_label, "version": ev.version,
-            **operations.totals_snapshot(ev),
-        })
+        rows.append(
+            {
+                "id": ev.id,
+                "unit": ev.unit.name,
+                "project": ev.project.name,
+                "state": ev.state,
+                "state_label": ev.state_label,
+                "version": ev.version,
+                **operations.totals_snapshot(ev),
+            }
+        )
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
     for r in rows:
-        click.echo(f"{r['id']}\t{r['unit']}\t{r['project']}\t{r['state_label']}\t"
-                   f"自评 {r['self_total'] or '-'}\t审核 {r['dept_total'] or '-'}\t确认 {r['final_total'] or '-'}")
+        click.echo(
+            f"{r['id']}\t{r['unit']}\t{r['project']}\t{r['state_label']}\t"
+            f"自评 {r['self_total'] or '-'}\t审核 {r['dept_total'] or '-'}\t确认 {r['final_total'] or '-'}"
+        )
 
 
 @evaluations_cli.command("fire")

@@ -54,7 +54,9 @@ def from_env() -> dict[str, object]:
         "MAIL_USE_TLS": _bool("MAIL_USE_TLS"),
         "MAIL_USERNAME": os.environ.get("MAIL_USERNAME", ""),
         "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD", ""),
-        "MAIL_DEFAULT_SENDER": os.environ.get("MAIL_DEFAULT_SENDER", "绩效自评系统 <noreply@localhost>"),
+        "MAIL_DEFAULT_SENDER": os.environ.get(
+            "MAIL_DEFAULT_SENDER", "绩效自评系统 <noreply@localhost>"
+        ),
         "MAIL_SUPPRESS_SEND": _bool("MAIL_SUPPRESS_SEND"),
         # The outbox is dispatched to Celery after commit; tests may switch it off.
         "OUTBOX_DISPATCH": _bool("OUTBOX_DISPATCH", True),

@@ -92,39 +92,82 @@ class Transition:
 
 TRANSITIONS: tuple[Transition, ...] = (
     Transition(
-        Event.SUBMIT, State.DRAFT, State.SELF_SCORED, UNIT_ROLES, Scope.OWN_UNIT,
-        "提交自评", effects=("score_self", "freeze_self", "pdf", "notify_reviewers"),
+        Event.SUBMIT,
+        State.DRAFT,
+        State.SELF_SCORED,
+        UNIT_ROLES,
+        Scope.OWN_UNIT,
+        "提交自评",
+        effects=("score_self", "freeze_self", "pdf", "notify_reviewers"),
     ),
     Transition(
-        Event.WITHDRAW, State.SELF_SCORED, State.DRAFT, UNIT_ROLES, Scope.OWN_UNIT,
-        "撤回", effects=("clear_self",),
+        Event.WITHDRAW,
+        State.SELF_SCORED,
+        State.DRAFT,
+        UNIT_ROLES,
+        Scope.OWN_UNIT,
+        "撤回",
+        effects=("clear_self",),
     ),
     Transition(
-        Event.START_REVIEW, State.SELF_SCORED, State.DEPT_REVIEW, frozenset({Role.REVIEWER}),
-        Scope.UNIT_DEPARTMENT, "开始审核", effects=("seed_dept",),
+        Event.START_REVIEW,
+        State.SELF_SCORED,
+        State.DEPT_REVIEW,
+        frozenset({Role.REVIEWER}),
+        Scope.UNIT_DEPARTMENT,
+        "开始审核",
+        effects=("seed_dept",),
     ),
     Transition(
-        Event.RETURN, State.DEPT_REVIEW, State.DRAFT, frozenset({Role.REVIEWER}),
-        Scope.UNIT_DEPARTMENT, "退回单位", reason_required=True,
-        effects=("clear_self", "clear_dept", "notify_unit"), danger=True,
+        Event.RETURN,
+        State.DEPT_REVIEW,
+        State.DRAFT,
+        frozenset({Role.REVIEWER}),
+        Scope.UNIT_DEPARTMENT,
+        "退回单位",
+        reason_required=True,
+        effects=("clear_self", "clear_dept", "notify_unit"),
+        danger=True,
     ),
     Transition(
-        Event.APPROVE, State.DEPT_REVIEW, State.FINANCE_CONFIRMATION,
-        frozenset({Role.REVIEWER}), Scope.UNIT_DEPARTMENT, "审核通过",
+        Event.APPROVE,
+        State.DEPT_REVIEW,
+        State.FINANCE_CONFIRMATION,
+        frozenset({Role.REVIEWER}),
+        Scope.UNIT_DEPARTMENT,
+        "审核通过",
         effects=("score_dept", "pdf", "notify_finance"),
     ),
     Transition(
-        Event.FINANCE_RETURN, State.FINANCE_CONFIRMATION, State.DEPT_REVIEW,
-        frozenset({Role.FINANCE}), Scope.FINANCE, "退回主管部门", reason_required=True,
-        effects=("notify_reviewers",), danger=True,
+        Event.FINANCE_RETURN,
+        State.FINANCE_CONFIRMATION,
+        State.DEPT_REVIEW,
+        frozenset({Role.FINANCE}),
+        Scope.FINANCE,
+        "退回主管部门",
+        reason_required=True,
+        effects=("notify_reviewers",),
+        danger=True,
     ),
     Transition(
-        Event.CONFIRM, State.FINANCE_CONFIRMATION, State.CONFIRMED, frozenset({Role.FINANCE}),
-        Scope.FINANCE, "确认定级", effects=("score_final", "pdf", "notify_confirmed"),
+        Event.CONFIRM,
+        State.FINANCE_CONFIRMATION,
+        State.CONFIRMED,
+        frozenset({Role.FINANCE}),
+        Scope.FINANCE,
+        "确认定级",
+        effects=("score_final", "pdf", "notify_confirmed"),
     ),
     Transition(
-        Event.REOPEN, State.CONFIRMED, State.FINANCE_CONFIRMATION, frozenset({Role.FINANCE}),
-        Scope.FINANCE, "重新打开", reason_required=True, effects=("clear_final",), danger=True,
+        Event.REOPEN,
+        State.CONFIRMED,
+        State.FINANCE_CONFIRMATION,
+        frozenset({Role.FINANCE}),
+        Scope.FINANCE,
+        "重新打开",
+        reason_required=True,
+        effects=("clear_final",),
+        danger=True,
     ),
 )
 
@@ -199,7 +242,9 @@ def mermaid() -> str:
     for t in TRANSITIONS:
         who = "/".join(ROLE_LABELS[r] for r in sorted(t.roles))
         note = "，须填原因" if t.reason_required else ""
-        lines.append(f"    {t.source.value} --> {t.target.value}: {t.event.value} {t.label}（{who}{note}）")
+        lines.append(
+            f"    {t.source.value} --> {t.target.value}: {t.event.value} {t.label}（{who}{note}）"
+        )
     lines.append("    confirmed --> [*]")
     for s, label in STATE_LABELS.items():
         lines.append(f"    {s.value}: {s.value} {label}")

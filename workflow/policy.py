@@ -84,7 +84,9 @@ def visible_filter(user: User) -> ColumnElement[Any]:
 
 
 def is_admin(user: Any) -> bool:
-    return bool(getattr(user, "is_authenticated", False) and user.is_active and user.role == Role.ADMIN)
+    return bool(
+        getattr(user, "is_authenticated", False) and user.is_active and user.role == Role.ADMIN
+    )
 
 
 def is_role(user: Any, *roles: Role) -> bool:

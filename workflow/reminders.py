@@ -23,7 +23,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import and_, exists, literal, select, true
+from sqlalchemy import and_, exists, literal, literal_column, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import Select
 
@@ -97,7 +97,7 @@ def due_step(today: date, deadline: date, ladder: list[int] | None, day_kind: st
     "d7" still sends it at 5 days left, and each step is sent once (the claim key).
     """
     left = days_left(today, deadline, day_kind)
-    if left < 0:
+    if today > deadline:  # overdue (0 working days overdue is still overdue, on a holiday)
         if day_kind == "working" and not is_working_day(today):
             return None
         return f"o{today.isoformat()}", left
@@ -186,6 +186,8 @@ def _insert_claims(select_stmt: Select[Any]) -> list[tuple[int, int, int]]:
     dialect = db.session.get_bind().dialect.name
     insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert
     columns = ["evaluation_id", "stage", "step", "user_id", "deadline", "status", "attempts", "claimed_at"]
+    # SQLite needs a WHERE in INSERT ... SELECT ... ON CONFLICT (else "ON" parses as a join).
+    select_stmt = select_stmt.where(literal_column("1") == 1)
     stmt = (
         insert_fn(ReminderClaim)
         .from_select(columns, select_stmt)
@@ -273,7 +275,8 @@ def build_reminder_mail(claim: ReminderClaim, user: User, evaluation: Evaluation
     from workflow.mail import render_mail
 
     label = STAGES[claim.stage][0]
-    today = local_today(datetime.now(UTC))
+    # As of the claim: `reminders run --now` (and a retry) describe the step that was due.
+    today = local_today(claim.claimed_at or datetime.now(UTC))
     left = days_left(today, claim.deadline, evaluation.cycle.day_kind)
     return render_mail(
         "reminder",

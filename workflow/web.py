@@ -42,6 +42,10 @@ def init_app(app: Flask) -> None:
             for endpoint, label, roles in NAV:
                 if (roles is None or role in roles) and endpoint in app.view_functions:
                     items.append(
-                        {"url": url_for(endpoint), "label": label, "active": request.endpoint == endpoint}
+                        {
+                            "url": url_for(endpoint),
+                            "label": label,
+                            "active": request.endpoint == endpoint,
+                        }
                     )
         return {"nav_items": items}

@@ -25,4 +25,8 @@ def seed_evaluation() -> Evaluation:
 
 
 def in_state(state: str) -> list[Evaluation]:
-    return list(db.session.scalars(select(Evaluation).where(Evaluation.state == state).order_by(Evaluation.id)))
+    return list(
+        db.session.scalars(
+            select(Evaluation).where(Evaluation.state == state).order_by(Evaluation.id)
+        )
+    )

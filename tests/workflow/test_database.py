@@ -44,8 +44,12 @@ def test_one_evaluation_per_project_and_cycle(any_app: Flask) -> None:
     with any_app.app_context():
         ev = db.session.scalar(select(Evaluation).limit(1))
         dup = Evaluation(
-            project_id=ev.project_id, cycle_id=ev.cycle_id, unit_id=ev.unit_id,
-            department_id=ev.department_id, scheme=ev.scheme, entries={},
+            project_id=ev.project_id,
+            cycle_id=ev.cycle_id,
+            unit_id=ev.unit_id,
+            department_id=ev.department_id,
+            scheme=ev.scheme,
+            entries={},
         )
         db.session.add(dup)
         with pytest.raises(sa.exc.IntegrityError):
@@ -57,7 +61,9 @@ def test_foreign_keys_are_enforced(any_app: Flask) -> None:
     with any_app.app_context():
         ev = db.session.scalar(select(Evaluation).limit(1))
         with pytest.raises(sa.exc.IntegrityError):
-            db.session.execute(text("UPDATE evaluations SET project_id = 999999 WHERE id = :id"), {"id": ev.id})
+            db.session.execute(
+                text("UPDATE evaluations SET project_id = 999999 WHERE id = :id"), {"id": ev.id}
+            )
             db.session.commit()
         db.session.rollback()
 
@@ -93,8 +99,13 @@ def test_two_people_at_once_exactly_one_wins(any_app: Flask, event: str) -> None
     # One actor fires start_review, the other withdraw: both legal from self_scored.
     threads = [
         threading.Thread(target=act, args=(actors[0], event)),
-        threading.Thread(target=act, args=("unit_b" if event == "start_review" else "reviewer",
-                                           "withdraw" if event == "start_review" else "start_review")),
+        threading.Thread(
+            target=act,
+            args=(
+                "unit_b" if event == "start_review" else "reviewer",
+                "withdraw" if event == "start_review" else "start_review",
+            ),
+        ),
     ]
     for t in threads:
         t.start()

@@ -17,8 +17,19 @@ HADOLINT = Path(sys.executable).parent / "hadolint"
 
 def _compose_config(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(COMPOSE_BIN), "-f", str(ROOT / "docker" / "compose.yaml"), "config", "--format", "json"],
-        capture_output=True, text=True, env={**os.environ, **env}, timeout=60, check=False,
+        [
+            str(COMPOSE_BIN),
+            "-f",
+            str(ROOT / "docker" / "compose.yaml"),
+            "config",
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=60,
+        check=False,
     )
 
 
@@ -45,8 +56,16 @@ def test_compose_refuses_to_start_without_secrets() -> None:
 
 def test_dockerfile_lints_clean() -> None:
     result = subprocess.run(
-        [str(HADOLINT), "--config", str(ROOT / "docker" / ".hadolint.yaml"), str(ROOT / "docker" / "Dockerfile")],
-        capture_output=True, text=True, timeout=60, check=False,
+        [
+            str(HADOLINT),
+            "--config",
+            str(ROOT / "docker" / ".hadolint.yaml"),
+            str(ROOT / "docker" / "Dockerfile"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     text = (ROOT / "docker" / "Dockerfile").read_text()

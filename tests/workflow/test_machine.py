@@ -12,14 +12,49 @@ from workflow.machine import Event, Role, Scope, State
 # The table, written out by hand a second time: a change to machine.TRANSITIONS that is not
 # also made here fails the test, so a move can't appear or vanish by accident.
 EXPECTED = {
-    (State.DRAFT, Event.SUBMIT): (State.SELF_SCORED, {Role.UNIT_STAFF, Role.UNIT_HEAD}, Scope.OWN_UNIT, False),
-    (State.SELF_SCORED, Event.WITHDRAW): (State.DRAFT, {Role.UNIT_STAFF, Role.UNIT_HEAD}, Scope.OWN_UNIT, False),
-    (State.SELF_SCORED, Event.START_REVIEW): (State.DEPT_REVIEW, {Role.REVIEWER}, Scope.UNIT_DEPARTMENT, False),
+    (State.DRAFT, Event.SUBMIT): (
+        State.SELF_SCORED,
+        {Role.UNIT_STAFF, Role.UNIT_HEAD},
+        Scope.OWN_UNIT,
+        False,
+    ),
+    (State.SELF_SCORED, Event.WITHDRAW): (
+        State.DRAFT,
+        {Role.UNIT_STAFF, Role.UNIT_HEAD},
+        Scope.OWN_UNIT,
+        False,
+    ),
+    (State.SELF_SCORED, Event.START_REVIEW): (
+        State.DEPT_REVIEW,
+        {Role.REVIEWER},
+        Scope.UNIT_DEPARTMENT,
+        False,
+    ),
     (State.DEPT_REVIEW, Event.RETURN): (State.DRAFT, {Role.REVIEWER}, Scope.UNIT_DEPARTMENT, True),
-    (State.DEPT_REVIEW, Event.APPROVE): (State.FINANCE_CONFIRMATION, {Role.REVIEWER}, Scope.UNIT_DEPARTMENT, False),
-    (State.FINANCE_CONFIRMATION, Event.FINANCE_RETURN): (State.DEPT_REVIEW, {Role.FINANCE}, Scope.FINANCE, True),
-    (State.FINANCE_CONFIRMATION, Event.CONFIRM): (State.CONFIRMED, {Role.FINANCE}, Scope.FINANCE, False),
-    (State.CONFIRMED, Event.REOPEN): (State.FINANCE_CONFIRMATION, {Role.FINANCE}, Scope.FINANCE, True),
+    (State.DEPT_REVIEW, Event.APPROVE): (
+        State.FINANCE_CONFIRMATION,
+        {Role.REVIEWER},
+        Scope.UNIT_DEPARTMENT,
+        False,
+    ),
+    (State.FINANCE_CONFIRMATION, Event.FINANCE_RETURN): (
+        State.DEPT_REVIEW,
+        {Role.FINANCE},
+        Scope.FINANCE,
+        True,
+    ),
+    (State.FINANCE_CONFIRMATION, Event.CONFIRM): (
+        State.CONFIRMED,
+        {Role.FINANCE},
+        Scope.FINANCE,
+        False,
+    ),
+    (State.CONFIRMED, Event.REOPEN): (
+        State.FINANCE_CONFIRMATION,
+        {Role.FINANCE},
+        Scope.FINANCE,
+        True,
+    ),
 }
 
 COMBOS = list(itertools.product(State, Event, Role, Scope))

@@ -35,10 +35,12 @@ def test_upgrade_from_empty_then_no_drift(empty_url: str, tmp_path: Path) -> Non
         result = app.test_cli_runner().invoke(args=["db", "check"])
         assert result.exit_code == 0, result.output
         # The append-only triggers come with the migration too.
-        db.session.execute(sa.text(
-            "INSERT INTO audit_log (actor_name, role, org_name, event, created_at) "
-            "VALUES ('x', 'admin', '', 'probe', CURRENT_TIMESTAMP)"
-        ))
+        db.session.execute(
+            sa.text(
+                "INSERT INTO audit_log (actor_name, role, org_name, event, created_at) "
+                "VALUES ('x', 'admin', '', 'probe', CURRENT_TIMESTAMP)"
+            )
+        )
         db.session.commit()
         with pytest.raises(sa.exc.DatabaseError, match="append-only"):
             db.session.execute(sa.text("DELETE FROM audit_log"))

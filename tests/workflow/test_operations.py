@@ -16,7 +16,9 @@ from workflow.models import AuditLog, Evaluation, OutboxMessage
 
 def audit_rows(evaluation_id: int) -> list[AuditLog]:
     return list(
-        db.session.scalars(select(AuditLog).where(AuditLog.evaluation_id == evaluation_id).order_by(AuditLog.id))
+        db.session.scalars(
+            select(AuditLog).where(AuditLog.evaluation_id == evaluation_id).order_by(AuditLog.id)
+        )
     )
 
 
@@ -33,10 +35,14 @@ def test_submit_scores_the_seed_form_and_freezes_self_scores(ctx: Flask) -> None
     scores = {row.code: row.self_score for row in ev.rows}
     assert sum(s for s in scores.values() if s is not None) == Decimal("98.50")
     rows = audit_rows(ev.id)
-    assert [(r.event, r.from_state, r.to_state) for r in rows] == [("submit", "draft", "self_scored")]
+    assert [(r.event, r.from_state, r.to_state) for r in rows] == [
+        ("submit", "draft", "self_scored")
+    ]
     assert rows[0].scores["self_total"] == "98.50"
     assert rows[0].actor_name and rows[0].role == "unit_staff"
-    kinds = sorted(m.kind for m in db.session.scalars(select(OutboxMessage).where(OutboxMessage.id > 0)))
+    kinds = sorted(
+        m.kind for m in db.session.scalars(select(OutboxMessage).where(OutboxMessage.id > 0))
+    )
     after = db.session.scalar(select(func.count()).select_from(OutboxMessage))
     assert after - before == 2 and "pdf" in kinds and "notify" in kinds
 
@@ -85,8 +91,12 @@ def test_review_change_needs_reason_and_never_touches_self_scores(ctx: Flask) ->
         operations.fire(reviewer, ev.id, "approve", scores={code: operations.ScoreChange(new, "")})
     too_high = next(r for r in ev.rows if r.code == code).weight + 1
     with pytest.raises(operations.ValidationFailed):
-        operations.fire(reviewer, ev.id, "approve", scores={code: operations.ScoreChange(too_high, "多给")})
-    operations.fire(reviewer, ev.id, "approve", scores={code: operations.ScoreChange(new, "佐证材料不全")})
+        operations.fire(
+            reviewer, ev.id, "approve", scores={code: operations.ScoreChange(too_high, "多给")}
+        )
+    operations.fire(
+        reviewer, ev.id, "approve", scores={code: operations.ScoreChange(new, "佐证材料不全")}
+    )
     ev = db.session.get(Evaluation, ev.id)
     assert ev.state == "finance_confirmation"
     assert {r.code: r.self_score for r in ev.rows} == self_before
@@ -117,7 +127,9 @@ def test_finance_confirms_with_final_scores(ctx: Flask) -> None:
     code = next(r.code for r in ev.rows if r.dept_score and r.dept_score >= 2)
     dept = {r.code: r.dept_score for r in ev.rows}
     operations.fire(
-        user("finance"), ev.id, "confirm",
+        user("finance"),
+        ev.id,
+        "confirm",
         scores={code: operations.ScoreChange(dept[code] - Decimal("0.5"), "抽查复核扣分")},
     )
     ev = db.session.get(Evaluation, ev.id)

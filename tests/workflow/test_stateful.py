@@ -62,13 +62,17 @@ def test_random_events_keep_the_invariants(stateful_template) -> None:  # type: 
             reason=REASONS,
             cut=st.sampled_from([None, Decimal("0.5"), Decimal("1")]),
         )
-        def fire(self, index: int, event: Event, username: str, reason: str | None, cut: Decimal | None) -> None:
+        def fire(
+            self, index: int, event: Event, username: str, reason: str | None, cut: Decimal | None
+        ) -> None:
             ev_id = self.ids[index % len(self.ids)]
             scores = None
             if cut is not None and event in (Event.APPROVE, Event.CONFIRM):
                 ev = db.session.get(Evaluation, ev_id)
                 row = next((r for r in ev.rows if r.weight >= 2), None)
-                base = (row.dept_score if event is Event.CONFIRM else row.self_score) if row else None
+                base = (
+                    (row.dept_score if event is Event.CONFIRM else row.self_score) if row else None
+                )
                 if row is not None and base is not None and base >= cut:
                     scores = {row.code: operations.ScoreChange(base - cut, reason or "")}
             try:
@@ -102,12 +106,16 @@ def test_random_events_keep_the_invariants(stateful_template) -> None:  # type: 
                     total = getattr(ev, f"{column}_total")
                     if total is None:
                         continue
-                    recomputed = scoring.stage_total(scheme, {r.code: getattr(r, f"{column}_score") for r in ev.rows})
+                    recomputed = scoring.stage_total(
+                        scheme, {r.code: getattr(r, f"{column}_score") for r in ev.rows}
+                    )
                     assert total == recomputed, (ev.id, column)
                     assert getattr(ev, f"{column}_grade") == scoring.grade_for(total)
 
     Workflow.TestCase.settings = settings(
-        max_examples=15, stateful_step_count=20, deadline=None,
+        max_examples=15,
+        stateful_step_count=20,
+        deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
     )
     Workflow.TestCase().runTest()

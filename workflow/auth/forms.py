@@ -13,8 +13,16 @@ class LoginForm(FlaskForm):
 class PasswordForm(FlaskForm):
     current = PasswordField("当前密码", validators=[DataRequired("请输入当前密码")])
     new = PasswordField(
-        "新密码", validators=[DataRequired("请输入新密码"), Length(min=8, max=200, message="新密码至少 8 个字符")]
+        "新密码",
+        validators=[
+            DataRequired("请输入新密码"),
+            Length(min=8, max=200, message="新密码至少 8 个字符"),
+        ],
     )
     confirm = PasswordField(
-        "确认新密码", validators=[DataRequired("请再次输入新密码"), EqualTo("new", message="两次输入的新密码不一致")]
+        "确认新密码",
+        validators=[
+            DataRequired("请再次输入新密码"),
+            EqualTo("new", message="两次输入的新密码不一致"),
+        ],
     )

@@ -87,6 +87,22 @@ def _check_actual(raw: str) -> str | None:
     return None
 
 
+def _same(entry: Mapping[str, Any], stored: Mapping[str, Any]) -> bool:
+    def norm(value: Any) -> Any:
+        if isinstance(value, list):
+            return [norm(v) for v in value]
+        return "" if value is None or value is False else str(value).strip()
+
+    if not stored.get("points") and entry.get("points"):
+        # The form shows a whole-item tier on every point: the same rating, not an edit.
+        points = entry["points"]
+        if len(set(points)) == 1 and points[0] == stored.get("tier"):
+            entry = {k: v for k, v in entry.items() if k != "points"}
+            entry = {**entry, "tier": stored.get("tier")}
+    keys = set(entry) | set(stored)
+    return all(norm(entry.get(k)) == norm(stored.get(k)) for k in keys)
+
+
 def parse_entry_form(
     form: Mapping[str, str],
     scheme: Scheme,
@@ -98,8 +114,9 @@ def parse_entry_form(
     errors: dict[str, str] = {}
     for ind in scheme.indicators:
         code = ind.code
-        entry: dict[str, Any] = dict(current.get(code) or {})
-        entry.pop("imported", None)  # once a person edits the form it is no longer a published copy
+        stored: dict[str, Any] = dict(current.get(code) or {})
+        imported = bool(stored.pop("imported", False))
+        entry: dict[str, Any] = dict(stored)
 
         def text(name: str, code: str = code) -> str:
             return (form.get(field_name(code, name)) or "").strip()
@@ -114,8 +131,11 @@ def parse_entry_form(
             if any(points):
                 entry["points"] = points
             else:
+                # Nothing rated: not filled, whatever label an imported copy carried.
                 entry.pop("points", None)
-        if kind in ("tier", "checklist") or (kind in QUANTITATIVE_KINDS and not ind.target.numeric):
+                entry["tier"] = ""
+                entry["actual"] = ""
+        if kind == "tier" or (kind in QUANTITATIVE_KINDS and not ind.target.numeric):
             tier = text("tier")
             if tier and tier not in TIERS:
                 errors[field_name(code, "tier")] = "请选择达成 / 部分达成 / 未达成"
@@ -144,6 +164,10 @@ def parse_entry_form(
         entry["reason"] = reason
         if len(reason) > REASON_MAX:
             errors[field_name(code, "reason")] = f"不能超过 {REASON_MAX} 个字"
+        if imported and _same(entry, stored):
+            # An imported (published) row the person did not touch stays as published; once
+            # edited it is the unit's own entry and every rule applies to it.
+            entry["imported"] = True
         entries[code] = entry
     narrative: dict[str, str] = {}
     for name in NARRATIVE_FIELDS:

@@ -7,6 +7,7 @@ to a page with its status.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.security import safe_join
 from werkzeug.wrappers import Response
 
+from scoring.numbers import fmt
 from workflow import operations, policy
 from workflow.evaluations import evidence as evidence_ops
 from workflow.evaluations import views
@@ -51,6 +53,18 @@ PAGE_EVENTS = {
 }
 
 Result = str | Response | tuple[str, int]
+
+
+@bp.app_template_filter("score")
+def score_filter(value: Decimal | None) -> str:
+    """A score as printed: two places, exact (Decimal formatting, never float)."""
+    return "" if value is None else f"{value:.2f}"
+
+
+@bp.app_template_filter("plain")
+def plain_filter(value: Decimal | None) -> str:
+    """A weight or amount without trailing zeros: 10, 2.5."""
+    return "" if value is None else fmt(value)
 
 
 @bp.route("/")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DDL, DateTime, ForeignKey, Integer, String, Text, event
+from sqlalchemy import DDL, JSON, DateTime, ForeignKey, Integer, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from workflow.extensions import db
@@ -20,7 +20,9 @@ class AuditLog(db.Model):  # type: ignore[name-defined]
     __tablename__ = "audit_log"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    evaluation_id: Mapped[int | None] = mapped_column(ForeignKey("evaluations.id", ondelete="RESTRICT"), index=True)
+    evaluation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("evaluations.id", ondelete="RESTRICT"), index=True
+    )
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     actor_name: Mapped[str] = mapped_column(String(100))
     role: Mapped[str] = mapped_column(String(20))
@@ -33,7 +35,9 @@ class AuditLog(db.Model):  # type: ignore[name-defined]
     reason: Mapped[str | None] = mapped_column(Text)
     # Totals and grades of every stage at that moment, and the rows that changed with reasons.
     scores: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
 
     actor: Mapped[User | None] = relationship()
 

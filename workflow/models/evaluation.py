@@ -61,9 +61,15 @@ class Evaluation(db.Model):  # type: ignore[name-defined]
             name="state",
         ),
         CheckConstraint("version >= 1", name="version"),
-        CheckConstraint("self_total IS NULL OR (self_total >= 0 AND self_total <= 100)", name="self_total"),
-        CheckConstraint("dept_total IS NULL OR (dept_total >= 0 AND dept_total <= 100)", name="dept_total"),
-        CheckConstraint("final_total IS NULL OR (final_total >= 0 AND final_total <= 100)", name="final_total"),
+        CheckConstraint(
+            "self_total IS NULL OR (self_total >= 0 AND self_total <= 100)", name="self_total"
+        ),
+        CheckConstraint(
+            "dept_total IS NULL OR (dept_total >= 0 AND dept_total <= 100)", name="dept_total"
+        ),
+        CheckConstraint(
+            "final_total IS NULL OR (final_total >= 0 AND final_total <= 100)", name="final_total"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -71,7 +77,9 @@ class Evaluation(db.Model):  # type: ignore[name-defined]
     cycle_id: Mapped[int] = mapped_column(ForeignKey("cycles.id", ondelete="RESTRICT"), index=True)
     # Denormalised from the project so that scoped queues are one indexed filter.
     unit_id: Mapped[int] = mapped_column(ForeignKey("orgs.id", ondelete="RESTRICT"), index=True)
-    department_id: Mapped[int] = mapped_column(ForeignKey("orgs.id", ondelete="RESTRICT"), index=True)
+    department_id: Mapped[int] = mapped_column(
+        ForeignKey("orgs.id", ondelete="RESTRICT"), index=True
+    )
     state: Mapped[str] = mapped_column(String(30), default=State.DRAFT.value, index=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
     # The scheme as it was when this evaluation was created: a later change never alters it.
@@ -110,7 +118,9 @@ class Evaluation(db.Model):  # type: ignore[name-defined]
     reviewer: Mapped[User | None] = relationship(foreign_keys=[reviewer_id])
     confirmer: Mapped[User | None] = relationship(foreign_keys=[confirmer_id])
     rows: Mapped[list[IndicatorScore]] = relationship(
-        back_populates="evaluation", order_by="IndicatorScore.position", cascade="all, delete-orphan"
+        back_populates="evaluation",
+        order_by="IndicatorScore.position",
+        cascade="all, delete-orphan",
     )
     evidence: Mapped[list[Evidence]] = relationship(
         back_populates="evaluation", order_by="Evidence.uploaded_at"
@@ -147,13 +157,22 @@ class IndicatorScore(db.Model):  # type: ignore[name-defined]
     __table_args__ = (
         UniqueConstraint("evaluation_id", "code", name="uq_indicator_scores_evaluation_code"),
         CheckConstraint("weight >= 0", name="weight"),
-        CheckConstraint("self_score IS NULL OR (self_score >= 0 AND self_score <= weight)", name="self_score"),
-        CheckConstraint("dept_score IS NULL OR (dept_score >= 0 AND dept_score <= weight)", name="dept_score"),
-        CheckConstraint("final_score IS NULL OR (final_score >= 0 AND final_score <= weight)", name="final_score"),
+        CheckConstraint(
+            "self_score IS NULL OR (self_score >= 0 AND self_score <= weight)", name="self_score"
+        ),
+        CheckConstraint(
+            "dept_score IS NULL OR (dept_score >= 0 AND dept_score <= weight)", name="dept_score"
+        ),
+        CheckConstraint(
+            "final_score IS NULL OR (final_score >= 0 AND final_score <= weight)",
+            name="final_score",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    evaluation_id: Mapped[int] = mapped_column(ForeignKey("evaluations.id", ondelete="CASCADE"), index=True)
+    evaluation_id: Mapped[int] = mapped_column(
+        ForeignKey("evaluations.id", ondelete="CASCADE"), index=True
+    )
     code: Mapped[str] = mapped_column(String(50))
     position: Mapped[int]
     weight: Mapped[Decimal] = mapped_column(Score)
@@ -174,7 +193,9 @@ class Evidence(db.Model):  # type: ignore[name-defined]
     __table_args__ = (CheckConstraint("size >= 0", name="size"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    evaluation_id: Mapped[int] = mapped_column(ForeignKey("evaluations.id", ondelete="RESTRICT"), index=True)
+    evaluation_id: Mapped[int] = mapped_column(
+        ForeignKey("evaluations.id", ondelete="RESTRICT"), index=True
+    )
     original_name: Mapped[str] = mapped_column(String(255))
     stored_name: Mapped[str] = mapped_column(String(64), unique=True)
     content_type: Mapped[str] = mapped_column(String(100))

@@ -18,7 +18,9 @@ class Notice(db.Model):  # type: ignore[name-defined]
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    evaluation_id: Mapped[int | None] = mapped_column(ForeignKey("evaluations.id", ondelete="CASCADE"))
+    evaluation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("evaluations.id", ondelete="CASCADE")
+    )
     kind: Mapped[str] = mapped_column(String(30))
     title: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text, default="")
@@ -36,11 +38,15 @@ class ReminderClaim(db.Model):
 
     __tablename__ = "reminder_claims"
     __table_args__ = (
-        UniqueConstraint("evaluation_id", "stage", "step", "user_id", name="uq_reminder_claims_key"),
+        UniqueConstraint(
+            "evaluation_id", "stage", "step", "user_id", name="uq_reminder_claims_key"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    evaluation_id: Mapped[int] = mapped_column(ForeignKey("evaluations.id", ondelete="CASCADE"), index=True)
+    evaluation_id: Mapped[int] = mapped_column(
+        ForeignKey("evaluations.id", ondelete="CASCADE"), index=True
+    )
     stage: Mapped[str] = mapped_column(String(20))
     # "d7", "d3", "d1" before the deadline; "o2026-04-01" for each overdue day.
     step: Mapped[str] = mapped_column(String(20))

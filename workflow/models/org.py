@@ -16,7 +16,11 @@ class OrgKind(StrEnum):
     UNIT = "unit"
 
 
-ORG_KIND_LABELS = {OrgKind.FINANCE: "财政部门", OrgKind.DEPARTMENT: "主管部门", OrgKind.UNIT: "预算单位"}
+ORG_KIND_LABELS = {
+    OrgKind.FINANCE: "财政部门",
+    OrgKind.DEPARTMENT: "主管部门",
+    OrgKind.UNIT: "预算单位",
+}
 
 
 class Org(db.Model):  # type: ignore[name-defined]
@@ -33,7 +37,9 @@ class Org(db.Model):  # type: ignore[name-defined]
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     kind: Mapped[str] = mapped_column(String(20))
-    parent_id: Mapped[int | None] = mapped_column(ForeignKey("orgs.id", ondelete="RESTRICT"), index=True)
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("orgs.id", ondelete="RESTRICT"), index=True
+    )
     code: Mapped[str | None] = mapped_column(String(50))
     active: Mapped[bool] = mapped_column(default=True)
 

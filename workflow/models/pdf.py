@@ -13,10 +13,14 @@ from workflow.models.user import utcnow
 
 class PdfFile(db.Model):  # type: ignore[name-defined]
     __tablename__ = "pdf_files"
-    __table_args__ = (UniqueConstraint("evaluation_id", "version", name="uq_pdf_files_evaluation_version"),)
+    __table_args__ = (
+        UniqueConstraint("evaluation_id", "version", name="uq_pdf_files_evaluation_version"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    evaluation_id: Mapped[int] = mapped_column(ForeignKey("evaluations.id", ondelete="CASCADE"), index=True)
+    evaluation_id: Mapped[int] = mapped_column(
+        ForeignKey("evaluations.id", ondelete="CASCADE"), index=True
+    )
     version: Mapped[int] = mapped_column(Integer)
     state: Mapped[str] = mapped_column(String(30))
     path: Mapped[str] = mapped_column(String(500))  # relative to PDF_DIR

@@ -1,5 +1,88 @@
+"""The department reviewer's pages: the queue of its units' evaluations, and the review page
+(self score and review score side by side; every change with a reason; approve)."""
+
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from werkzeug.wrappers import Response
 
-bp = Blueprint("review", __name__)
+from workflow import operations, policy
+from workflow.evaluations import views
+from workflow.evaluations.forms import parse_stage_form
+from workflow.evaluations.stage import STAGES, render_stage
+from workflow.extensions import db
+from workflow.machine import STATE_LABELS, Role, State
+from workflow.models import Evaluation
+from workflow.operations import OperationError
+
+bp = Blueprint("review", __name__, url_prefix="/review")
+
+QUEUE_STATES = (State.SELF_SCORED.value, State.DEPT_REVIEW.value)
+SPEC = STAGES["dept"]
+
+Result = str | Response | tuple[str, int]
+
+
+def _require_reviewer() -> None:
+    # A page a role may not use does not exist for it.
+    if not policy.is_role(current_user, Role.REVIEWER):
+        abort(404)
+
+
+@bp.route("/")
+@login_required
+def queue() -> str:
+    _require_reviewer()
+    filters = views.ListFilters.from_args(request.args, default_states=QUEUE_STATES)
+    page = views.list_evaluations(current_user, filters)
+    return render_template(
+        "review/queue.html",
+        page=page,
+        filters=filters,
+        units=views.units_for(current_user),
+        states=STATE_LABELS,
+    )
+
+
+@bp.route("/<int:evaluation_id>")
+@login_required
+def review(evaluation_id: int) -> Result:
+    _require_reviewer()
+    try:
+        evaluation = operations.load_for(current_user, evaluation_id)
+    except OperationError as exc:
+        return views.error_page(exc)
+    return render_stage(current_user, evaluation, SPEC)
+
+
+@bp.route("/<int:evaluation_id>", methods=["POST"])
+@login_required
+def review_post(evaluation_id: int) -> Result:
+    """Approve (sign off) with the review scores; each changed score carries its reason."""
+    _require_reviewer()
+    try:
+        evaluation = operations.load_for(current_user, evaluation_id, policy.REVIEW_EDIT)
+    except OperationError as exc:
+        return views.error_page(exc)
+    form = parse_stage_form(request.form, list(evaluation.rows), SPEC.base_attr)
+    if not form.valid:
+        return render_stage(
+            current_user, evaluation, SPEC, form, 422, "得分调整有误，请按提示修改（已填写的内容均已保留）"
+        )
+    try:
+        operations.fire(
+            current_user,
+            evaluation_id,
+            SPEC.event,
+            scores=form.changes,
+            expected_version=form.version,
+        )
+    except OperationError as exc:
+        db.session.rollback()
+        current = db.session.get(Evaluation, evaluation_id)
+        if exc.status == 404 or current is None:
+            return views.error_page(exc)
+        return render_stage(current_user, current, SPEC, form, exc.status, exc.message, exc.details)
+    flash("审核通过，已报送财政确认", "success")
+    return redirect(url_for("review.queue"))

@@ -24,7 +24,7 @@ def backoff(retries: int, base: int, cap: int) -> int:
     return max(1, int(delay * random.uniform(0.8, 1.0)))
 
 
-@shared_task(name="workflow.tasks.mail.send_claim_mail", bind=True, queue="mail", max_retries=None)
+@shared_task(name="workflow.tasks.mail.send_claim_mail", bind=True, max_retries=None)
 def send_claim_mail(self: Any, claim_id: int) -> str:
     import celeryconfig
     from workflow.mail import MailError
@@ -50,6 +50,6 @@ def enqueue_claims(claim_ids: list[int]) -> int:
     """Hand each claim to the mail queue; returns how many were sent to the broker."""
     sent = 0
     for claim_id in claim_ids:
-        send_claim_mail.apply_async(args=[claim_id], queue="mail")
+        send_claim_mail.apply_async(args=[claim_id])
         sent += 1
     return sent

@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 
-@shared_task(name="workflow.tasks.notify.handle_notify_message", queue="mail")
+@shared_task(name="workflow.tasks.notify.handle_notify_message")
 def handle_notify_message(message_id: int) -> int:
     from workflow.notify import handle_notify
     from workflow.tasks.mail import enqueue_claims

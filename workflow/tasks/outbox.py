@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from celery import shared_task
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from workflow.db import begin_write
 from workflow.extensions import db
 from workflow.models import OutboxMessage
 
@@ -23,38 +25,63 @@ RELAY_AFTER = timedelta(seconds=5)
 RELAY_BATCH = 500
 
 
-def _send(message: OutboxMessage) -> None:
+def _send(message_id: int, kind: str, payload: dict[str, Any]) -> None:
     from workflow.tasks.notify import handle_notify_message
     from workflow.tasks.pdf import render_evaluation_pdf
 
-    payload = message.payload or {}
-    if message.kind == "pdf":
+    if kind == "pdf":
         render_evaluation_pdf.apply_async(
             args=[int(payload["evaluation_id"]), int(payload["version"])], queue="pdf", retry=False
         )
-    elif message.kind == "notify":
-        handle_notify_message.apply_async(args=[message.id], queue="mail", retry=False)
+    elif kind == "notify":
+        handle_notify_message.apply_async(args=[message_id], queue="mail", retry=False)
     else:
-        raise ValueError(f"unknown outbox kind {message.kind!r}")
+        raise ValueError(f"unknown outbox kind {kind!r}")
 
 
-def _dispatch_rows(messages: list[OutboxMessage]) -> int:
-    done = 0
-    for message in messages:
-        if message.dispatched_at is not None:
-            continue
+def _dispatch_rows(condition: Any, limit: int | None = None) -> int:
+    """Send the undispatched rows matching `condition`, then mark them in a new transaction.
+
+    The read transaction ends before anything is sent: a fast worker may write (the PDF
+    row, the notices) before we mark the rows, and on SQLite a read transaction that
+    later writes after another connection wrote fails with "database is locked".
+    """
+    query = (
+        select(OutboxMessage.id, OutboxMessage.kind, OutboxMessage.payload)
+        .where(condition, OutboxMessage.dispatched_at.is_(None))
+        .order_by(OutboxMessage.id)
+    )
+    if limit:
+        query = query.limit(limit)
+    rows = [(int(i), str(k), dict(p or {})) for i, k, p in db.session.execute(query)]
+    db.session.rollback()
+    if not rows:
+        return 0
+    sent: list[int] = []
+    failed: tuple[int, str] | None = None
+    for message_id, kind, payload in rows:
         try:
-            _send(message)
+            _send(message_id, kind, payload)
         except Exception as exc:  # broker down, or a bad row: keep it for the relay
-            message.attempts = (message.attempts or 0) + 1
-            message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-            log.warning("outbox %s not dispatched: %s", message.id, message.last_error)
+            failed = (message_id, f"{type(exc).__name__}: {exc}"[:2000])
+            log.warning("outbox %s not dispatched: %s", message_id, failed[1])
             break
-        message.dispatched_at = datetime.now(UTC)
-        message.last_error = None
-        done += 1
+        sent.append(message_id)
+    begin_write()
+    if sent:
+        db.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(sent))
+            .values(dispatched_at=datetime.now(UTC), last_error=None)
+        )
+    if failed is not None:
+        db.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == failed[0])
+            .values(attempts=OutboxMessage.attempts + 1, last_error=failed[1])
+        )
     db.session.commit()
-    return done
+    return len(sent)
 
 
 def dispatch(message_ids: list[int]) -> None:
@@ -62,14 +89,7 @@ def dispatch(message_ids: list[int]) -> None:
     if not message_ids or not current_app.config.get("OUTBOX_DISPATCH", True):
         return
     try:
-        rows = list(
-            db.session.execute(
-                select(OutboxMessage)
-                .where(OutboxMessage.id.in_(message_ids), OutboxMessage.dispatched_at.is_(None))
-                .order_by(OutboxMessage.id)
-            ).scalars()
-        )
-        _dispatch_rows(rows)
+        _dispatch_rows(OutboxMessage.id.in_([int(i) for i in message_ids]))
     except Exception:
         log.exception("outbox dispatch failed; the relay will retry %s", message_ids)
         try:
@@ -82,21 +102,12 @@ def relay(now: datetime | None = None, older_than: timedelta = RELAY_AFTER) -> i
     """Dispatch undispatched rows older than `older_than` (younger ones are the request's own
     dispatch, still in flight). Returns how many went to the broker."""
     cutoff = (now or datetime.now(UTC)) - older_than
-    rows = list(
-        db.session.execute(
-            select(OutboxMessage)
-            .where(OutboxMessage.dispatched_at.is_(None), OutboxMessage.created_at <= cutoff)
-            .order_by(OutboxMessage.id)
-            .limit(RELAY_BATCH)
-        ).scalars()
-    )
-    if not rows:
-        return 0
-    sent = _dispatch_rows(rows)
-    log.info("outbox relay: %d of %d dispatched", sent, len(rows))
+    sent = _dispatch_rows(OutboxMessage.created_at <= cutoff, limit=RELAY_BATCH)
+    if sent:
+        log.info("outbox relay: %d dispatched", sent)
     return sent
 
 
-@shared_task(name="workflow.tasks.outbox.relay_outbox", queue="default")
+@shared_task(name="workflow.tasks.outbox.relay_outbox")
 def relay_outbox() -> int:
     return relay()

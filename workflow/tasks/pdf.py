@@ -9,7 +9,7 @@ from celery import shared_task
 log = logging.getLogger(__name__)
 
 
-@shared_task(name="workflow.tasks.pdf.render_evaluation_pdf", queue="pdf")
+@shared_task(name="workflow.tasks.pdf.render_evaluation_pdf")
 def render_evaluation_pdf(evaluation_id: int, version: int) -> int | None:
     """Return the PdfFile id (the existing one when this version was already rendered)."""
     from workflow.pdf import store_pdf

@@ -10,7 +10,7 @@ from celery import shared_task
 log = logging.getLogger(__name__)
 
 
-@shared_task(name="workflow.tasks.reminders.scan_reminders", queue="mail")
+@shared_task(name="workflow.tasks.reminders.scan_reminders")
 def scan_reminders(now_iso: str | None = None) -> dict[str, int]:
     from workflow.reminders import claim_due, stale_claims
     from workflow.tasks.mail import enqueue_claims

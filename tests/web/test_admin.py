@@ -1,0 +1,473 @@
+"""系统管理: admin only (everyone else 404), Chinese errors beside the fields, sessions that die."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date
+from importlib.resources import files
+from io import BytesIO
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+import scoring
+from tests.conftest import PASSWORD, login
+from workflow.extensions import db
+from workflow.models import Cycle, Evaluation, Org, ReminderClaim, User
+
+PAGES = [
+    "/admin/",
+    "/admin/orgs",
+    "/admin/users",
+    "/admin/users/{uid}/password",
+    "/admin/cycles",
+    "/admin/cycles/new",
+    "/admin/cycles/{cid}",
+    "/admin/schemes",
+    "/admin/import",
+    "/admin/reminders",
+]
+
+
+def _ids(app: Flask) -> dict[str, int]:
+    with app.app_context():
+        uid = db.session.scalar(select(User.id).where(User.username == "unit_b"))
+        cid = db.session.scalar(select(Cycle.id))
+        assert uid and cid
+        return {"uid": uid, "cid": cid}
+
+
+def _get_user(app: Flask, username: str) -> User:
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.username == username))
+        assert user is not None
+        db.session.expunge(user)
+        return user
+
+
+def _org_id(app: Flask, name: str) -> int:
+    with app.app_context():
+        org_id = db.session.scalar(select(Org.id).where(Org.name == name))
+        assert org_id is not None
+        return org_id
+
+
+def _field_error(html: str, field: str) -> str:
+    match = re.search(rf'data-testid="error-{field}">([^<]*)<', html)
+    assert match, f"no error next to {field}"
+    return match.group(1)
+
+
+def _value(html: str, field: str) -> str:
+    match = re.search(rf'<input[^>]*name="{field}"[^>]*value="([^"]*)"', html) or re.search(
+        rf'<input[^>]*value="([^"]*)"[^>]*name="{field}"', html
+    )
+    assert match, f"no value kept in {field}"
+    return match.group(1)
+
+
+# --- access ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_admin_opens_every_page(app: Flask, login_as: Any, page: str) -> None:
+    url = page.format(**_ids(app))
+    resp = login_as("admin").get(url)
+    assert resp.status_code == 200, url
+    assert 'data-testid="admin-nav"' in resp.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("username", ["finance", "reviewer", "unit_a", "unit_a_head"])
+@pytest.mark.parametrize("page", PAGES)
+def test_other_roles_get_404(app: Flask, login_as: Any, username: str, page: str) -> None:
+    url = page.format(**_ids(app))
+    assert login_as(username).get(url).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("url", "data"),
+    [
+        ("/admin/orgs", {"name": "偷建的部门", "kind": "department", "parent_id": "0"}),
+        ("/admin/users", {"username": "sneaky", "name": "x", "role": "admin", "org_id": "1", "password": "12345678x"}),
+        ("/admin/users/{uid}/disable", {}),
+        ("/admin/users/{uid}/password", {"password": "hijacked-password"}),
+        ("/admin/cycles/{cid}", {"year": "2030"}),
+    ],
+)
+def test_other_roles_cannot_post(app: Flask, login_as: Any, url: str, data: dict[str, str]) -> None:
+    client = login_as("finance")
+    assert client.post(url.format(**_ids(app)), data=data).status_code == 404
+    with app.app_context():
+        assert db.session.scalar(select(Org).where(Org.name == "偷建的部门")) is None
+        assert db.session.scalar(select(User).where(User.username == "sneaky")) is None
+        unit_b = db.session.scalar(select(User).where(User.username == "unit_b"))
+        assert unit_b is not None and unit_b.active and unit_b.check_password(PASSWORD)
+
+
+def test_anonymous_is_sent_to_login(client: FlaskClient) -> None:
+    resp = client.get("/admin/")
+    assert resp.status_code == 302 and "/login" in resp.headers["Location"]
+
+
+def test_admin_nav_link_only_for_admin(login_as: Any, app: Flask) -> None:
+    assert 'href="/admin/"' in login_as("admin").get("/admin/").get_data(as_text=True)
+    other = app.test_client()
+    login(other, "finance")
+    assert 'href="/admin/"' not in other.get("/dashboard/").get_data(as_text=True)
+
+
+# --- organisations ---------------------------------------------------------------------------
+
+
+def test_create_department_and_unit_shows_tree(app: Flask, login_as: Any) -> None:
+    client = login_as("admin")
+    resp = client.post("/admin/orgs", data={"name": "江苏省测试厅", "kind": "department", "parent_id": "0"})
+    assert resp.status_code == 302
+    dept_id = _org_id(app, "江苏省测试厅")
+    resp = client.post(
+        "/admin/orgs", data={"name": "江苏省测试中心", "kind": "unit", "parent_id": str(dept_id), "code": "T-01"}
+    )
+    assert resp.status_code == 302
+    html = client.get("/admin/orgs").get_data(as_text=True)
+    tree = html[html.index('data-testid="org-tree"') :]
+    assert tree.index("江苏省测试厅") < tree.index("江苏省测试中心")
+    with app.app_context():
+        unit = db.session.scalar(select(Org).where(Org.name == "江苏省测试中心"))
+        assert unit is not None and unit.parent_id == dept_id and unit.code == "T-01"
+
+
+def test_unit_without_department_is_refused_next_to_the_field(login_as: Any) -> None:
+    resp = login_as("admin").post("/admin/orgs", data={"name": "无主单位<b>", "kind": "unit", "parent_id": "0"})
+    assert resp.status_code == 422
+    html = resp.get_data(as_text=True)
+    assert _field_error(html, "parent_id") == "预算单位必须隶属于一个主管部门"
+    assert _value(html, "name") == "无主单位&lt;b&gt;"
+
+
+def test_duplicate_and_empty_org_names(login_as: Any) -> None:
+    client = login_as("admin")
+    html = client.post("/admin/orgs", data={"name": "江苏省数据局", "kind": "department", "parent_id": "0"}).get_data(
+        as_text=True
+    )
+    assert "已存在" in _field_error(html, "name")
+    html = client.post("/admin/orgs", data={"name": "", "kind": "department", "parent_id": "0"}).get_data(as_text=True)
+    assert _field_error(html, "name") == "请填写机构名称"
+    html = client.post("/admin/orgs", data={"name": "x", "kind": "planet", "parent_id": "0"}).get_data(as_text=True)
+    assert _field_error(html, "kind") == "请从列表中选择"
+
+
+# --- users -----------------------------------------------------------------------------------
+
+
+def test_create_user_and_log_in(app: Flask, login_as: Any) -> None:
+    unit_id = _org_id(app, "江苏省政务服务中心")
+    resp = login_as("admin").post(
+        "/admin/users",
+        data={"username": "new_staff", "name": "新同事", "email": "new@example.gov.cn", "role": "unit_staff",
+              "org_id": str(unit_id), "password": "first-password-1"},
+    )
+    assert resp.status_code == 302
+    other = app.test_client()
+    login(other, "new_staff", "first-password-1")
+    assert "新同事" in other.get("/").get_data(as_text=True)
+
+
+def test_bad_user_input_keeps_typed_values(app: Flask, login_as: Any) -> None:
+    dept_id = _org_id(app, "江苏省数据局")
+    resp = login_as("admin").post(
+        "/admin/users",
+        data={"username": "坏 名字", "name": "王五", "email": "not-an-email", "role": "unit_staff",
+              "org_id": str(dept_id), "password": "short"},
+    )
+    assert resp.status_code == 422
+    html = resp.get_data(as_text=True)
+    assert _field_error(html, "email") == "电子邮箱格式不正确"
+    assert _field_error(html, "password") == "密码至少 8 个字符"
+    assert _value(html, "username") == "坏 名字"
+    assert _value(html, "name") == "王五"
+    assert _value(html, "email") == "not-an-email"
+
+
+def test_role_must_match_org_kind(app: Flask, login_as: Any) -> None:
+    dept_id = _org_id(app, "江苏省数据局")
+    resp = login_as("admin").post(
+        "/admin/users",
+        data={"username": "wrong_org", "name": "错部门", "role": "unit_staff", "org_id": str(dept_id),
+              "password": "long-enough-1"},
+    )
+    html = resp.get_data(as_text=True)
+    assert _field_error(html, "org_id") == "该角色须属于预算单位"
+    resp = login_as("admin").post(
+        "/admin/users",
+        data={"username": "unit_a", "name": "重名", "role": "reviewer", "org_id": str(dept_id),
+              "password": "long-enough-1"},
+    )
+    assert _field_error(resp.get_data(as_text=True), "username") == "用户名 unit_a 已存在"
+
+
+def test_disable_kills_existing_sessions(app: Flask, login_as: Any) -> None:
+    victim = app.test_client()
+    login(victim, "unit_b")
+    assert victim.get("/").status_code == 200
+    uid = _ids(app)["uid"]
+    resp = login_as("admin").post(f"/admin/users/{uid}/disable")
+    assert resp.status_code == 302
+    resp = victim.get("/")
+    assert resp.status_code == 302 and "/login" in resp.headers["Location"]
+    assert victim.post("/login", data={"username": "unit_b", "password": PASSWORD}).status_code == 401
+    # Enabling again lets the user log in (with a fresh session).
+    assert login_as("admin").post(f"/admin/users/{uid}/enable").status_code == 302
+    login(victim, "unit_b")
+
+
+def test_admin_cannot_disable_self(app: Flask, login_as: Any) -> None:
+    admin_id = _get_user(app, "admin").id
+    client = login_as("admin")
+    resp = client.post(f"/admin/users/{admin_id}/disable", follow_redirects=True)
+    assert "不能停用自己的账号" in resp.get_data(as_text=True)
+    assert _get_user(app, "admin").active
+
+
+def test_reset_password_with_given_password(app: Flask, login_as: Any) -> None:
+    victim = app.test_client()
+    login(victim, "unit_b")
+    uid = _ids(app)["uid"]
+    assert login_as("admin").post(f"/admin/users/{uid}/password", data={"password": "brand-new-pass"}).status_code == 302
+    assert victim.get("/").status_code == 302  # the old cookie is dead
+    fresh = app.test_client()
+    assert fresh.post("/login", data={"username": "unit_b", "password": PASSWORD}).status_code == 401
+    login(fresh, "unit_b", "brand-new-pass")
+
+
+def test_reset_password_generates_one(app: Flask, login_as: Any) -> None:
+    uid = _ids(app)["uid"]
+    resp = login_as("admin").post(f"/admin/users/{uid}/password", data={"password": ""}, follow_redirects=True)
+    match = re.search(r"已为 unit_b 生成新密码：(\S+)（只显示这一次）", resp.get_data(as_text=True))
+    assert match
+    login(app.test_client(), "unit_b", match.group(1))
+
+
+def test_reset_password_too_short(app: Flask, login_as: Any) -> None:
+    uid = _ids(app)["uid"]
+    resp = login_as("admin").post(f"/admin/users/{uid}/password", data={"password": "short"})
+    assert resp.status_code == 422
+    assert _field_error(resp.get_data(as_text=True), "password") == "密码至少 8 个字符"
+
+
+# --- cycles ----------------------------------------------------------------------------------
+
+CYCLE = {
+    "year": "２０２４",  # full-width digits are accepted
+    "name": "2024年度省级项目支出绩效自评",
+    "scheme_key": "jiangsu-2022",
+    "deadline_submit": "2025-04-14",
+    "deadline_review": "2025/4/28",
+    "deadline_confirm": "2025-05-19",
+    "reminder_days": "7，3、1, 14",
+    "day_kind": "working",
+    "active": "y",
+}
+
+
+def test_create_cycle(app: Flask, login_as: Any) -> None:
+    resp = login_as("admin").post("/admin/cycles/new", data=CYCLE)
+    assert resp.status_code == 302, resp.get_data(as_text=True)
+    with app.app_context():
+        cycle = db.session.scalar(select(Cycle).where(Cycle.name == CYCLE["name"]))
+        assert cycle is not None
+        assert cycle.year == 2024
+        assert cycle.deadline_review == date(2025, 4, 28)
+        assert cycle.reminder_days == [14, 7, 3, 1]
+        assert cycle.day_kind == "working"
+        assert cycle.scheme["name"] == scoring.builtin_scheme("jiangsu-2022").name
+    assert CYCLE["name"] in login_as("admin").get("/admin/cycles").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "message"),
+    [
+        ({"deadline_review": "2025-04-01"}, "deadline_review", "审核截止日期不能早于填报截止日期"),
+        ({"deadline_confirm": "2025-04-20"}, "deadline_confirm", "确认截止日期不能早于审核截止日期"),
+        ({"deadline_submit": "2025-13-40"}, "deadline_submit", "日期格式应为 YYYY-MM-DD，例如 2024-04-15"),
+        ({"deadline_submit": ""}, "deadline_submit", "请填写填报截止日期"),
+        ({"year": "二〇二四"}, "year", "请填写整数"),
+        ({"year": "1999"}, "year", "年度应在 2000–2100 之间"),
+        ({"reminder_days": "7, 三"}, "reminder_days", "“三”不是天数（应为 0–365 的整数）"),
+        ({"day_kind": "lunar"}, "day_kind", "请从列表中选择"),
+        ({"scheme_key": "../../etc/passwd"}, "scheme_key", "请从列表中选择"),
+        ({"name": "2022年度省级项目支出绩效自评"}, "name", "任务名称“2022年度省级项目支出绩效自评”已存在"),
+    ],
+)
+def test_bad_cycle_input(login_as: Any, change: dict[str, str], field: str, message: str) -> None:
+    data = {**CYCLE, "name": "坏输入的任务<i>", **change}
+    resp = login_as("admin").post("/admin/cycles/new", data=data)
+    assert resp.status_code == 422
+    html = resp.get_data(as_text=True)
+    assert _field_error(html, field) == message.replace("<", "&lt;").replace(">", "&gt;")
+    if field != "name":
+        assert _value(html, "name") == "坏输入的任务&lt;i&gt;"
+    assert _value(html, "deadline_confirm") == data["deadline_confirm"]
+
+
+def test_edit_cycle_deadlines_and_ladder(app: Flask, login_as: Any) -> None:
+    cid = _ids(app)["cid"]
+    client = login_as("admin")
+    html = client.get(f"/admin/cycles/{cid}").get_data(as_text=True)
+    assert _value(html, "reminder_days") == "7, 3, 1"
+    assert _value(html, "deadline_submit") == "2023-04-14"
+    data = {
+        "year": "2022", "name": "2022年度省级项目支出绩效自评（延期）", "deadline_submit": "2023-04-21",
+        "deadline_review": "2023-05-05", "deadline_confirm": "2023-05-26", "reminder_days": "5,2",
+        "day_kind": "calendar",
+    }
+    assert client.post(f"/admin/cycles/{cid}", data=data).status_code == 302
+    with app.app_context():
+        cycle = db.session.get(Cycle, cid)
+        assert cycle is not None
+        assert cycle.name.endswith("（延期）")
+        assert cycle.deadline_submit == date(2023, 4, 21)
+        assert cycle.reminder_days == [5, 2]
+        assert cycle.day_kind == "calendar"
+        assert cycle.active is False  # the box was not ticked
+        assert cycle.scheme_key == "jiangsu-2022"
+
+
+# --- schemes ---------------------------------------------------------------------------------
+
+
+def _upload(client: FlaskClient, url: str, name: str, content: bytes, **data: str) -> Any:
+    return client.post(url, data={**data, "file": (BytesIO(content), name)}, content_type="multipart/form-data")
+
+
+def test_schemes_lists_builtins(login_as: Any) -> None:
+    html = login_as("admin").get("/admin/schemes").get_data(as_text=True)
+    for key in scoring.BUILTIN_SCHEMES:
+        assert key in html
+    assert "内置" in html
+
+
+def test_upload_invalid_scheme_shows_chinese_problems(login_as: Any) -> None:
+    data = scoring.builtin_scheme("jiangsu-2022").to_dict()
+    data["name"] = "broken"
+    data["tree"][0]["children"][0]["indicators"][0]["weight"] = "-3"
+    resp = _upload(login_as("admin"), "/admin/schemes", "broken.json", json.dumps(data, ensure_ascii=False).encode())
+    assert resp.status_code == 422
+    html = resp.get_data(as_text=True)
+    assert 'data-testid="scheme-problems"' in html
+    problems = re.findall(r"<li>([^<]+)</li>", html[html.index('data-testid="scheme-problems"') :])
+    assert problems == [p.replace('"', "&#34;") for p in scoring.validate_scheme(data)]
+    assert all(re.search(r"[\u4e00-\u9fff]", p) for p in problems)
+
+
+def test_upload_unparseable_and_wrong_type(login_as: Any) -> None:
+    client = login_as("admin")
+    html = _upload(client, "/admin/schemes", "bad.yaml", b"name: [unclosed").get_data(as_text=True)
+    assert "不是有效的 JSON/YAML" in html
+    html = _upload(client, "/admin/schemes", "scheme.exe", b"MZ").get_data(as_text=True)
+    assert _field_error(html, "file") == "只能上传 .json、.yaml 或 .yml 文件"
+    html = client.post("/admin/schemes", data={}).get_data(as_text=True)
+    assert _field_error(html, "file") == "请选择文件"
+
+
+def test_upload_valid_yaml_scheme_then_use_it_in_a_cycle(app: Flask, login_as: Any) -> None:
+    import yaml
+
+    data = scoring.builtin_scheme("central").to_dict()
+    data["name"] = "test-upload"
+    data["title"] = "上传的测试指标体系"
+    client = login_as("admin")
+    resp = _upload(client, "/admin/schemes", "mine.yaml", yaml.safe_dump(data, allow_unicode=True).encode())
+    assert resp.status_code == 302
+    html = client.get("/admin/schemes").get_data(as_text=True)
+    assert "上传的测试指标体系" in html and "上传" in html
+    resp = client.post("/admin/cycles/new", data={**CYCLE, "scheme_key": "test-upload"})
+    assert resp.status_code == 302
+    with app.app_context():
+        cycle = db.session.scalar(select(Cycle).where(Cycle.name == CYCLE["name"]))
+        assert cycle is not None and cycle.scheme_key == "test-upload"
+        assert cycle.scheme["title"] == "上传的测试指标体系"
+
+
+def test_builtin_name_cannot_be_overwritten(login_as: Any) -> None:
+    data = scoring.builtin_scheme("central").to_dict()
+    resp = _upload(login_as("admin"), "/admin/schemes", "central.json", json.dumps(data).encode())
+    assert "内置指标体系的名称" in resp.get_data(as_text=True)
+
+
+# --- import ----------------------------------------------------------------------------------
+
+
+def _seed_bytes() -> bytes:
+    return files("scoring").joinpath("samples/jiangsu_2022_seed.tsv").read_bytes()
+
+
+def test_import_seed_form_into_cycle_and_unit(app: Flask, login_as: Any) -> None:
+    ids = _ids(app)
+    unit_id = _org_id(app, "江苏省政务服务中心")
+    resp = _upload(
+        login_as("admin"), "/admin/import", "seed.tsv", _seed_bytes(), cycle_id=str(ids["cid"]), unit_id=str(unit_id)
+    )
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    html = resp.get_data(as_text=True)
+    assert 'data-testid="import-done"' in html
+    assert "发现的问题" in html
+    expected = scoring.import_form(_seed_bytes().decode("utf-8"))
+    assert f"发现的问题（{len(expected.problems)} 条）" in html
+    with app.app_context():
+        ev = db.session.scalar(
+            select(Evaluation).where(Evaluation.unit_id == unit_id).order_by(Evaluation.id.desc())
+        )
+        assert ev is not None and ev.state == "draft"
+        assert ev.published is not None and ev.published["total"] == expected.published_total
+        assert ev.entries
+
+
+def test_import_unreadable_file_shows_reason(app: Flask, login_as: Any) -> None:
+    ids = _ids(app)
+    unit_id = _org_id(app, "江苏省政务服务中心")
+    resp = _upload(
+        login_as("admin"), "/admin/import", "notes.txt", "这不是一张自评表\n".encode(), cycle_id=str(ids["cid"]),
+        unit_id=str(unit_id),
+    )
+    assert resp.status_code == 422
+    assert _field_error(resp.get_data(as_text=True), "file").startswith("无法读取该表：")
+
+
+def test_import_requires_a_unit(app: Flask, login_as: Any) -> None:
+    ids = _ids(app)
+    dept_id = _org_id(app, "江苏省数据局")
+    resp = _upload(
+        login_as("admin"), "/admin/import", "seed.tsv", _seed_bytes(), cycle_id=str(ids["cid"]), unit_id=str(dept_id)
+    )
+    assert resp.status_code == 422
+    assert _field_error(resp.get_data(as_text=True), "unit_id") == "请从列表中选择"
+
+
+# --- failed reminders ------------------------------------------------------------------------
+
+
+def test_failed_reminders_are_listed_escaped(app: Flask, login_as: Any) -> None:
+    client = login_as("admin")
+    assert 'data-testid="no-failed-reminders"' in client.get("/admin/reminders").get_data(as_text=True)
+    with app.app_context():
+        ev = db.session.scalar(select(Evaluation))
+        user = db.session.scalar(select(User).where(User.username == "unit_a"))
+        assert ev and user
+        db.session.add_all([
+            ReminderClaim(evaluation_id=ev.id, stage="submit", step="d3", user_id=user.id,
+                          deadline=date(2023, 4, 14), status="failed", attempts=3,
+                          last_error="550 <mailbox unavailable>"),
+            ReminderClaim(evaluation_id=ev.id, stage="submit", step="d7", user_id=user.id,
+                          deadline=date(2023, 4, 14), status="sent", attempts=1),
+        ])
+        db.session.commit()
+    html = client.get("/admin/reminders").get_data(as_text=True)
+    table = html[html.index('data-testid="failed-reminders"') :]
+    assert "550 &lt;mailbox unavailable&gt;" in table
+    assert "d3" in table and "d7" not in table
+    assert "单位填报" in table
+    assert 'data-testid="failed-count">1 条' in client.get("/admin/").get_data(as_text=True)
