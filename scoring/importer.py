@@ -417,16 +417,22 @@ def _cell(cells: list[str], index: int) -> str:
 
 
 def _best_offset(cells: list[str], cols: Mapping[str, int]) -> int:
-    """0, or -1 when the row's numbers sit one column to the left (ragged tab exports)."""
-    best, best_score = 0, -1
-    for offset in (0, -1):
-        points = 0
-        points += _is_number(_value(_cell(cells, cols["weight"] + offset)))
-        points += _is_number(_value(_cell(cells, cols["score"] + offset)))
-        points += bool(_value(_cell(cells, cols["actual"] + offset)))
-        if points > best_score:
-            best, best_score = offset, points
-    return best
+    """0, or -1 when the row's numbers sit one column to the left (ragged tab exports).
+
+    A row is taken as shifted only when its weight and score cells are not numbers where the
+    header puts them, and the cells one to the left are: a blank 分值 alone is not enough.
+    """
+
+    def number_at(key: str, offset: int) -> bool:
+        return _is_number(_value(_cell(cells, cols[key] + offset)))
+
+    if number_at("weight", 0) or number_at("score", 0):
+        return 0
+    if number_at("weight", -1) and (
+        number_at("score", -1) or bool(_value(_cell(cells, cols["actual"] - 1)))
+    ):
+        return -1
+    return 0
 
 
 def _read_indicator_rows(
@@ -534,7 +540,7 @@ def _numbers(cells: list[str]) -> list[str]:
 
 
 def _footer(
-    rows: list[list[str]], start: int, builder: _Builder
+    rows: list[list[str]], start: int, cols: Mapping[str, int]
 ) -> tuple[Decimal | None, str | None, str | None, dict[str, str], int]:
     """总计 / 绩效等级 / narratives after the table; returns (printed total weight, total, grade, narratives, line)."""
     printed_weight: Decimal | None = None
@@ -550,11 +556,20 @@ def _footer(
         label = filled[0]
         if any(label.startswith(word) for word in _FOOTER_TOTALS) and published_total is None:
             total_line = index + 1
-            numbers = _numbers(filled[1:])
-            if numbers:
-                published_total = numbers[-1]
-                if len(numbers) > 1:
-                    printed_weight = parse_decimal(numbers[0])
+            # Read the 分值 and 得分 columns (the footer may be shifted like the rows above);
+            # an empty 得分 is "not published", not the 100 printed beside it.
+            offset = _best_offset(cells, cols)
+            weight_text = _value(_cell(cells, cols["weight"] + offset))
+            score_text = _value(_cell(cells, cols["score"] + offset))
+            if _is_number(weight_text) or _is_number(score_text):
+                printed_weight = parse_decimal(weight_text) if _is_number(weight_text) else None
+                published_total = score_text if _is_number(score_text) else None
+            else:
+                numbers = _numbers(filled[1:])
+                if numbers:
+                    published_total = numbers[-1]
+                    if len(numbers) > 1:
+                        printed_weight = parse_decimal(numbers[0])
             continue
         if any(label.startswith(word) for word in _GRADE_LABELS) and grade is None:
             grade = next(
@@ -651,7 +666,7 @@ def _import_jiangsu(rows: list[list[str]], builder: _Builder) -> ImportResult:
     stop = _table_end(rows, head + 1)
     _read_indicator_rows(rows, head + 1, stop, cols, builder)
     header = _header_fields(rows, head)
-    return _finish(rows, stop, header, builder, "jiangsu")
+    return _finish(rows, stop, cols, header, builder, "jiangsu")
 
 
 def _table_end(rows: list[list[str]], start: int) -> int:
@@ -706,7 +721,7 @@ def _import_central(rows: list[list[str]], builder: _Builder) -> ImportResult:
     _read_goals(rows, head, header)
     stop = _table_end(rows, head + 1)
     _read_indicator_rows(rows, head + 1, stop, cols, builder)
-    return _finish(rows, stop, header, builder, "central")
+    return _finish(rows, stop, cols, header, builder, "central")
 
 
 def _read_funds(
@@ -814,11 +829,16 @@ def _read_goals(rows: list[list[str]], stop: int, header: dict[str, str]) -> Non
 
 
 def _finish(
-    rows: list[list[str]], stop: int, header: dict[str, str], builder: _Builder, layout: str
+    rows: list[list[str]],
+    stop: int,
+    cols: Mapping[str, int],
+    header: dict[str, str],
+    builder: _Builder,
+    layout: str,
 ) -> ImportResult:
     if not builder.entries:
         raise FormReadError("指标表中没有可读取的指标行")
-    printed_weight, published_total, grade, narratives, total_line = _footer(rows, stop, builder)
+    printed_weight, published_total, grade, narratives, total_line = _footer(rows, stop, cols)
     year = header.get("year", "")
     scheme = builder.scheme(
         f"{layout}-import",

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import and_, literal, or_, select, true
 
+from workflow.database import begin_write
 from workflow.extensions import db
 from workflow.models import Evaluation, Notice, OutboxMessage, ReminderClaim, User
 from workflow.reminders import (
@@ -72,14 +73,17 @@ def notice_text(event: str, evaluation: Evaluation, reason: str | None) -> tuple
 def handle_notify(message_id: int) -> list[int]:
     """Claim a notice for every recipient of the message; return the new claim ids (their
     mails are to be sent). A message already handled returns []."""
+    begin_write()
     message = db.session.get(OutboxMessage, message_id)
     if message is None or message.kind != "notify":
+        db.session.rollback()
         log.warning("notify: no notify message %s", message_id)
         return []
     payload = message.payload or {}
     event = str(payload.get("event", ""))
     evaluation = db.session.get(Evaluation, int(payload.get("evaluation_id", 0)))
     if evaluation is None or event not in EVENT_TITLES:
+        db.session.rollback()
         log.warning("notify: message %s has an unknown evaluation or event %r", message_id, event)
         return []
     actor_id = payload.get("actor_id")

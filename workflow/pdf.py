@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
+from workflow.database import begin_write
 from workflow.extensions import db
 from workflow.machine import STATE_LABELS, State
 from workflow.models import Evaluation, PdfFile
@@ -395,9 +396,16 @@ def store_pdf(evaluation_id: int, version: int) -> PdfFile | None:
         return None
     started = time.perf_counter()
     data, pages = render_pdf(evaluation)
+    state = evaluation.state
     elapsed = time.perf_counter() - started
     relative = relative_path(evaluation_id, version)
     atomic_write(pdf_dir() / relative, data)
+    # The write transaction starts after the slow render (never hold SQLite's lock for it).
+    db.session.rollback()
+    begin_write()
+    existing = db.session.execute(
+        db.select(PdfFile).filter_by(evaluation_id=evaluation_id, version=version)
+    ).scalar_one_or_none()
     if existing is not None:
         existing.size, existing.pages, existing.render_seconds = len(data), pages, elapsed
         db.session.commit()
@@ -405,7 +413,7 @@ def store_pdf(evaluation_id: int, version: int) -> PdfFile | None:
     row = PdfFile(
         evaluation_id=evaluation_id,
         version=version,
-        state=evaluation.state,
+        state=state,
         path=relative,
         size=len(data),
         pages=pages,

@@ -27,6 +27,7 @@ from sqlalchemy import and_, exists, literal, literal_column, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import Select
 
+from workflow.database import begin_write
 from workflow.extensions import db
 from workflow.models import STAGES, Cycle, Evaluation, Notice, ReminderClaim, User
 from workflow.models.cycle import DEFAULT_LADDER
@@ -199,6 +200,7 @@ def _insert_claims(select_stmt: Select[Any]) -> list[tuple[int, int, int]]:
 
 def claim_due(now: datetime) -> ScanResult:
     """Claim every due reminder and create its in-app notice, in one transaction."""
+    begin_write()  # IMMEDIATE on SQLite: two scans at once take turns instead of failing
     result = ScanResult(today=local_today(now))
     claimed_at = now if now.tzinfo else now.replace(tzinfo=UTC)
     stage_labels = {key: label for key, (label, _) in STAGES.items()}
@@ -311,6 +313,7 @@ def deliver(claim_id: int) -> str:
     """
     from workflow.mail import send_mail, valid_address
 
+    begin_write()
     claim = db.session.get(ReminderClaim, claim_id)
     if claim is None:
         return Delivery.MISSING
@@ -353,6 +356,7 @@ def _finish(claim: ReminderClaim, status: str, note: str) -> str:
 def record_failure(claim_id: int, error: str, final: bool) -> None:
     """Count a failed attempt; after the last retry the claim shows as failed to the admin."""
     db.session.rollback()
+    begin_write()
     claim = db.session.get(ReminderClaim, claim_id)
     if claim is None:
         return

@@ -85,7 +85,7 @@ def test_dispatch_with_broker_down_never_raises(task_world: World, task_app: Fla
 
 def test_dispatch_and_relay_eager(task_world: World, task_app: Flask) -> None:
     """Eager mode only checks the wiring; tests/integration runs a real worker."""
-    task_app.config["OUTBOX_DISPATCH"] = True
+    task_app.config.update(OUTBOX_DISPATCH=True, MAIL_SUPPRESS_SEND=True)
     task_app.extensions["celery"].conf.update(task_always_eager=True, task_eager_propagates=True)
     pdf = outbox(task_world, "pdf")
     dispatch([pdf.id])

@@ -173,7 +173,7 @@ def test_create_user_and_log_in(app: Flask, login_as: Any) -> None:
     assert resp.status_code == 302
     other = app.test_client()
     login(other, "new_staff", "first-password-1")
-    assert "新同事" in other.get("/").get_data(as_text=True)
+    assert "新同事" in other.get("/password").get_data(as_text=True)
 
 
 def test_bad_user_input_keeps_typed_values(app: Flask, login_as: Any) -> None:
@@ -212,11 +212,11 @@ def test_role_must_match_org_kind(app: Flask, login_as: Any) -> None:
 def test_disable_kills_existing_sessions(app: Flask, login_as: Any) -> None:
     victim = app.test_client()
     login(victim, "unit_b")
-    assert victim.get("/").status_code == 200
+    assert victim.get("/password").status_code == 200
     uid = _ids(app)["uid"]
     resp = login_as("admin").post(f"/admin/users/{uid}/disable")
     assert resp.status_code == 302
-    resp = victim.get("/")
+    resp = victim.get("/password")
     assert resp.status_code == 302 and "/login" in resp.headers["Location"]
     assert victim.post("/login", data={"username": "unit_b", "password": PASSWORD}).status_code == 401
     # Enabling again lets the user log in (with a fresh session).
@@ -237,7 +237,7 @@ def test_reset_password_with_given_password(app: Flask, login_as: Any) -> None:
     login(victim, "unit_b")
     uid = _ids(app)["uid"]
     assert login_as("admin").post(f"/admin/users/{uid}/password", data={"password": "brand-new-pass"}).status_code == 302
-    assert victim.get("/").status_code == 302  # the old cookie is dead
+    assert victim.get("/password").status_code == 302  # the old cookie is dead
     fresh = app.test_client()
     assert fresh.post("/login", data={"username": "unit_b", "password": PASSWORD}).status_code == 401
     login(fresh, "unit_b", "brand-new-pass")

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import date, datetime
+from collections.abc import Iterable
 from typing import Any
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import BooleanField, PasswordField, SelectField, StringField
-from wtforms.validators import DataRequired, Length, Optional, Regexp
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp, ValidationError
+
+try:
+    from wtforms.fields.choices import SelectChoice
+except ImportError:  # WTForms < 3.3
+    SelectChoice = None
 
 from workflow.machine import ROLE_LABELS, Role
 from workflow.models.org import ORG_KIND_LABELS, OrgKind
@@ -64,12 +70,24 @@ class ChineseIntegerField(StringField):
         return "" if self.data is None else str(self.data)
 
 
+def option(value: Any, label: str) -> Any:
+    """One <option>: SelectChoice where WTForms has it (plain tuples are deprecated in 3.3)."""
+    if SelectChoice is not None:
+        return SelectChoice(value, label)
+    return (value, label)
+
+
+def options(pairs: Iterable[tuple[Any, str]]) -> list[Any]:
+    return [option(v, label) for v, label in pairs]
+
+
 class ChoiceField(SelectField):
     """A select whose invalid choice is reported in Chinese."""
 
     def pre_validate(self, form: Any) -> None:
-        if self.choices is not None and self.data not in {c[0] for c in self.choices}:  # type: ignore[union-attr]
-            raise ValueError("请从列表中选择")
+        allowed = {tuple(c)[0] for c in (self.choices or [])}  # type: ignore[union-attr]
+        if self.data not in allowed:
+            raise ValidationError("请从列表中选择")
 
 
 class OrgForm(FlaskForm):
@@ -78,7 +96,9 @@ class OrgForm(FlaskForm):
     )
     kind = ChoiceField(
         "类型",
-        choices=[(k.value, ORG_KIND_LABELS[k]) for k in (OrgKind.DEPARTMENT, OrgKind.UNIT, OrgKind.FINANCE)],
+        choices=options(
+            (k.value, ORG_KIND_LABELS[k]) for k in (OrgKind.DEPARTMENT, OrgKind.UNIT, OrgKind.FINANCE)
+        ),
         default=OrgKind.UNIT.value,
     )
     parent_id = ChoiceField("上级主管部门（预算单位必填）", coerce=int, default=0)
@@ -93,7 +113,7 @@ class UserForm(FlaskForm):
     email = StringField(
         "电子邮箱", validators=[Optional(), Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message="电子邮箱格式不正确"), Length(max=200)]
     )
-    role = ChoiceField("角色", choices=[(r.value, ROLE_LABELS[r]) for r in Role], default=Role.UNIT_STAFF.value)
+    role = ChoiceField("角色", choices=options((r.value, ROLE_LABELS[r]) for r in Role), default=Role.UNIT_STAFF.value)
     org_id = ChoiceField("所属机构", coerce=int)
     password = PasswordField(
         "初始密码", validators=[DataRequired("请填写初始密码"), Length(min=8, max=200, message="密码至少 8 个字符")]
@@ -112,19 +132,19 @@ class ConfirmForm(FlaskForm):
 
 
 class CycleForm(FlaskForm):
-    year = ChineseIntegerField("年度", validators=[DataRequired("请填写年度")])
+    year = ChineseIntegerField("年度", validators=[InputRequired("请填写年度")])
     name = StringField(
         "任务名称", validators=[DataRequired("请填写任务名称"), Length(max=200, message="任务名称不能超过 200 个字符")]
     )
     scheme_key = ChoiceField("指标体系")
-    deadline_submit = ChineseDateField("单位填报截止", validators=[DataRequired("请填写填报截止日期")])
-    deadline_review = ChineseDateField("主管部门审核截止", validators=[DataRequired("请填写审核截止日期")])
-    deadline_confirm = ChineseDateField("财政确认截止", validators=[DataRequired("请填写确认截止日期")])
+    deadline_submit = ChineseDateField("单位填报截止", validators=[InputRequired("请填写填报截止日期")])
+    deadline_review = ChineseDateField("主管部门审核截止", validators=[InputRequired("请填写审核截止日期")])
+    deadline_confirm = ChineseDateField("财政确认截止", validators=[InputRequired("请填写确认截止日期")])
     reminder_days = StringField(
         "提醒（截止前天数，逗号分隔）", default="7, 3, 1", validators=[DataRequired("请填写提醒天数")]
     )
     day_kind = ChoiceField(
-        "天数计算方式", choices=[("calendar", "自然日"), ("working", "工作日（含调休）")], default="calendar"
+        "天数计算方式", choices=options([("calendar", "自然日"), ("working", "工作日（含调休）")]), default="calendar"
     )
     active = BooleanField("启用", default=True)
 

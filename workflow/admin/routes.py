@@ -36,6 +36,7 @@ from workflow.admin.forms import (
     ResetPasswordForm,
     SchemeUploadForm,
     UserForm,
+    options,
 )
 from workflow.extensions import db
 from workflow.models import STAGES, Cycle, Evaluation, Org, OrgKind, Project, ReminderClaim, User
@@ -102,7 +103,7 @@ def _department_choices() -> list[tuple[int, str]]:
     departments = db.session.scalars(
         select(Org).where(Org.kind == OrgKind.DEPARTMENT.value).order_by(Org.name)
     )
-    return [(0, "（无）"), *((d.id, d.name) for d in departments)]
+    return options([(0, "（无）"), *((d.id, d.name) for d in departments)])
 
 
 @bp.route("/orgs", methods=["GET", "POST"])
@@ -123,7 +124,7 @@ def orgs() -> Response | str:
             flash(f"已创建{org.kind_label}：{org.name}", "success")
             return redirect(url_for("admin.orgs"))
     user_counts = dict(
-        db.session.execute(select(User.org_id, func.count()).group_by(User.org_id)).tuples().all()
+        db.session.execute(select(User.org_id, func.count()).group_by(User.org_id)).all()
     )
     status = 422 if form.is_submitted() else 200
     return render_template(
@@ -139,7 +140,7 @@ def _org_choices() -> list[tuple[int, str]]:
     for top, units in admin_ops.org_tree():
         choices.append((top.id, f"{top.name}（{top.kind_label}）"))
         choices.extend((u.id, f"　└ {u.name}") for u in units)
-    return choices
+    return options(choices)
 
 
 @bp.route("/users", methods=["GET", "POST"])
@@ -232,7 +233,7 @@ def cycles() -> str:
     counts = dict(
         db.session.execute(
             select(Evaluation.cycle_id, func.count()).group_by(Evaluation.cycle_id)
-        ).tuples().all()
+        ).all()
     )
     return render_template("admin/cycles.html", cycles=items, counts=counts)
 
@@ -255,7 +256,7 @@ def _cycle_values(form: CycleForm) -> dict[str, Any]:
 def cycle_new() -> Response | str:
     form = CycleForm()
     schemes = admin_ops.list_schemes(_var_dir())
-    form.scheme_key.choices = [(s.key, f"{s.title}（{s.key}，{s.version}）") for s in schemes]
+    form.scheme_key.choices = options((s.key, f"{s.title}（{s.key}，{s.version}）") for s in schemes)
     error = None
     if form.validate_on_submit():
         try:
@@ -286,7 +287,7 @@ def cycle_edit(cycle_id: int) -> Response | str:
     if not form.is_submitted():
         form.reminder_days.data = ", ".join(str(d) for d in cycle.reminder_days or [])
     # The scheme is fixed once the cycle exists (evaluations hold a copy of it).
-    form.scheme_key.choices = [(cycle.scheme_key, f"{cycle.scheme_key}（{cycle.scheme_version}）")]
+    form.scheme_key.choices = options([(cycle.scheme_key, f"{cycle.scheme_key}（{cycle.scheme_version}）")])
     form.scheme_key.data = cycle.scheme_key
     error = None
     if form.validate_on_submit():
@@ -338,13 +339,13 @@ def schemes() -> Response | str:
 @bp.route("/import", methods=["GET", "POST"])
 def import_form() -> Response | str:
     form = ImportForm()
-    form.cycle_id.choices = [
+    form.cycle_id.choices = options(
         (c.id, c.name) for c in db.session.scalars(select(Cycle).order_by(Cycle.year.desc(), Cycle.id))
-    ]
-    form.unit_id.choices = [
+    )
+    form.unit_id.choices = options(
         (u.id, u.name)
         for u in db.session.scalars(select(Org).where(Org.kind == OrgKind.UNIT.value).order_by(Org.name))
-    ]
+    )
     result: Any = None
     evaluation = None
     read_error = None

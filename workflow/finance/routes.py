@@ -1,5 +1,189 @@
+"""The finance office's pages: the queue of department-approved evaluations, confirmation with
+final scores (side by side with the department's), and bulk confirmation that first shows the
+exact selection and then each item's own result."""
+
 from __future__ import annotations
 
-from flask import Blueprint
+from dataclasses import dataclass
 
-bp = Blueprint("finance", __name__)
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from workflow import operations, policy
+from workflow.evaluations import views
+from workflow.evaluations.forms import parse_stage_form
+from workflow.evaluations.stage import STAGES, render_stage
+from workflow.extensions import db
+from workflow.machine import STATE_LABELS, Event, Role, State
+from workflow.models import Evaluation
+from workflow.operations import OperationError
+
+bp = Blueprint("finance", __name__, url_prefix="/finance")
+
+SPEC = STAGES["final"]
+BULK_MAX = 200
+
+Result = str | Response | tuple[str, int]
+
+
+def _require_finance() -> None:
+    if not policy.is_role(current_user, Role.FINANCE):
+        abort(404)
+
+
+@bp.route("/")
+@login_required
+def queue() -> str:
+    _require_finance()
+    filters = views.ListFilters.from_args(
+        request.args, default_states=(State.FINANCE_CONFIRMATION.value,)
+    )
+    page = views.list_evaluations(current_user, filters)
+    return render_template(
+        "finance/queue.html",
+        page=page,
+        filters=filters,
+        units=views.units_for(current_user),
+        states=STATE_LABELS,
+        bulk_max=BULK_MAX,
+    )
+
+
+@bp.route("/<int:evaluation_id>")
+@login_required
+def confirm(evaluation_id: int) -> Result:
+    _require_finance()
+    try:
+        evaluation = operations.load_for(current_user, evaluation_id)
+    except OperationError as exc:
+        return views.error_page(exc)
+    return render_stage(current_user, evaluation, SPEC)
+
+
+@bp.route("/<int:evaluation_id>", methods=["POST"])
+@login_required
+def confirm_post(evaluation_id: int) -> Result:
+    _require_finance()
+    try:
+        evaluation = operations.load_for(current_user, evaluation_id, policy.FINANCE_EDIT)
+    except OperationError as exc:
+        return views.error_page(exc)
+    form = parse_stage_form(request.form, list(evaluation.rows), SPEC.base_attr)
+    if not form.valid:
+        return render_stage(
+            current_user, evaluation, SPEC, form, 422, "得分调整有误，请按提示修改（已填写的内容均已保留）"
+        )
+    try:
+        result = operations.fire(
+            current_user, evaluation_id, SPEC.event, scores=form.changes, expected_version=form.version
+        )
+    except OperationError as exc:
+        db.session.rollback()
+        current = db.session.get(Evaluation, evaluation_id)
+        if exc.status == 404 or current is None:
+            return views.error_page(exc)
+        return render_stage(current_user, current, SPEC, form, exc.status, exc.message, exc.details)
+    ev = result.evaluation
+    flash(f"已确认定级：{ev.final_total:.2f} 分，{ev.final_grade}", "success")
+    return redirect(url_for("finance.queue"))
+
+
+# --- bulk confirmation -----------------------------------------------------------------------
+
+
+@dataclass
+class BulkItem:
+    id: int
+    version: int | None
+    unit: str = ""
+    project: str = ""
+    total: str = ""
+    grade: str = ""
+    state_label: str = ""
+    ok: bool = False
+    message: str = ""
+
+
+def _selected() -> list[tuple[int, int | None]]:
+    """(id, version) pairs from the form: ids as checked, versions as seen when checked."""
+    seen: set[int] = set()
+    pairs: list[tuple[int, int | None]] = []
+    for raw in request.form.getlist("ids"):
+        if not raw.isdigit() or int(raw) in seen:
+            continue
+        seen.add(int(raw))
+        version = request.form.get(f"v-{raw}", "")
+        pairs.append((int(raw), int(version) if version.isdigit() else None))
+    return pairs[:BULK_MAX]
+
+
+@bp.route("/bulk", methods=["POST"])
+@login_required
+def bulk() -> Result:
+    """Step 1: the exact selection (unit, project, total, grade), to be confirmed."""
+    _require_finance()
+    pairs = _selected()
+    if not pairs:
+        flash("请先勾选要确认的评价表", "warning")
+        return redirect(url_for("finance.queue"))
+    versions = dict(pairs)
+    evaluations = db.session.scalars(
+        select(Evaluation).where(Evaluation.id.in_(versions), policy.visible_filter(current_user))
+    ).all()
+    by_id = {ev.id: ev for ev in evaluations}
+    items: list[BulkItem] = []
+    for ev_id, version in pairs:
+        ev = by_id.get(ev_id)
+        if ev is None:
+            continue
+        total, grade = ev.dept_total, ev.dept_grade
+        items.append(
+            BulkItem(
+                id=ev.id,
+                version=version or ev.version,
+                unit=ev.unit.name,
+                project=ev.project.name,
+                total="" if total is None else f"{total:.2f}",
+                grade=grade or "",
+                state_label=ev.state_label,
+                ok=policy.can(current_user, Event.CONFIRM.value, ev),
+                message="" if policy.can(current_user, Event.CONFIRM.value, ev) else f"当前状态（{ev.state_label}）不能确认",
+            )
+        )
+    return render_template("finance/bulk.html", items=items, done=False)
+
+
+@bp.route("/bulk/confirm", methods=["POST"])
+@login_required
+def bulk_confirm() -> Result:
+    """Step 2: each item is its own operation; one failure does not stop the others."""
+    _require_finance()
+    items: list[BulkItem] = []
+    for ev_id, version in _selected():
+        item = BulkItem(id=ev_id, version=version)
+        try:
+            result = operations.fire(current_user, ev_id, Event.CONFIRM, expected_version=version)
+            ev = result.evaluation
+            item.ok = True
+            item.message = "已确认定级"
+            item.total = "" if ev.final_total is None else f"{ev.final_total:.2f}"
+            item.grade = ev.final_grade or ""
+        except OperationError as exc:
+            db.session.rollback()
+            item.message = exc.message + ("：" + "；".join(exc.details) if exc.details else "")
+        ev = db.session.get(Evaluation, ev_id)
+        if ev is not None and policy.can_view(current_user, ev):
+            item.unit = ev.unit.name
+            item.project = ev.project.name
+            item.state_label = ev.state_label
+            if not item.ok:
+                item.total = "" if ev.dept_total is None else f"{ev.dept_total:.2f}"
+                item.grade = ev.dept_grade or ""
+        items.append(item)
+    if not items:
+        flash("请先勾选要确认的评价表", "warning")
+        return redirect(url_for("finance.queue"))
+    ok = sum(1 for i in items if i.ok)
+    return render_template("finance/bulk.html", items=items, done=True, ok=ok, failed=len(items) - ok)

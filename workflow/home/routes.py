@@ -1,12 +1,64 @@
+"""The home page per role: what waits for this user, each deadline with its days left."""
+
 from __future__ import annotations
 
 from flask import Blueprint, render_template
-from flask_login import login_required
+from flask_login import current_user, login_required
+from sqlalchemy import func, select
+
+from workflow.evaluations import views
+from workflow.extensions import db
+from workflow.machine import Role, State
+from workflow.models import Cycle, Notice
 
 bp = Blueprint("home", __name__)
+
+# The states in which an evaluation waits for someone of this role to act.
+WAITING: dict[Role, tuple[str, ...]] = {
+    Role.UNIT_STAFF: (State.DRAFT.value,),
+    Role.UNIT_HEAD: (State.DRAFT.value,),
+    Role.REVIEWER: (State.SELF_SCORED.value, State.DEPT_REVIEW.value),
+    Role.FINANCE: (State.FINANCE_CONFIRMATION.value,),
+    Role.ADMIN: (),
+}
+WAITING_TITLES = {
+    Role.UNIT_STAFF: "待填报、待提交的自评表",
+    Role.UNIT_HEAD: "待填报、待提交的自评表",
+    Role.REVIEWER: "待审核的自评表",
+    Role.FINANCE: "待财政确认的评价表",
+}
+# Which list page shows the whole of "what waits".
+MORE = {Role.REVIEWER: "review.queue", Role.FINANCE: "finance.queue"}
 
 
 @bp.route("/")
 @login_required
 def index() -> str:
-    return render_template("home/index.html")
+    role = Role(current_user.role)
+    states = WAITING.get(role, ())
+    page = None
+    if states:
+        page = views.list_evaluations(current_user, views.ListFilters(states=list(states)), per_page=10)
+    active = db.session.scalars(select(Cycle).where(Cycle.active.is_(True)).order_by(Cycle.year.desc())).all()
+    on = views.today()
+    unread = db.session.scalar(
+        select(func.count()).select_from(Notice).where(Notice.user_id == current_user.id, Notice.read_at.is_(None))
+    ) or 0
+    latest = db.session.scalars(
+        select(Notice)
+        .where(Notice.user_id == current_user.id, Notice.read_at.is_(None))
+        .order_by(Notice.created_at.desc(), Notice.id.desc())
+        .limit(5)
+    ).all()
+    return render_template(
+        "home/index.html",
+        page=page,
+        title=WAITING_TITLES.get(role, ""),
+        more=MORE.get(role, "evaluations.index"),
+        more_args={"state": list(states)} if states else {},
+        cycles=[(c, views.cycle_deadlines(c, on)) for c in active],
+        today=on,
+        unread=unread,
+        notices=latest,
+        local_time=views.local_time,
+    )

@@ -15,7 +15,7 @@ from celery import shared_task
 from flask import current_app
 from sqlalchemy import select, update
 
-from workflow.db import begin_write
+from workflow.database import begin_write
 from workflow.extensions import db
 from workflow.models import OutboxMessage
 

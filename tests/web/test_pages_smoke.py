@@ -1,0 +1,40 @@
+"""Every workflow list page renders for each role that may see it; the others get 404."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.mark.parametrize(
+    "user,url,status",
+    [
+        ("unit_a", "/", 200),
+        ("unit_a_head", "/", 200),
+        ("reviewer", "/", 200),
+        ("finance", "/", 200),
+        ("admin", "/", 200),
+        ("unit_a", "/evaluations/", 200),
+        ("reviewer", "/evaluations/", 200),
+        ("finance", "/evaluations/", 200),
+        ("admin", "/evaluations/", 200),
+        ("reviewer", "/review/", 200),
+        ("finance", "/finance/", 200),
+        ("unit_a", "/notices/", 200),
+        ("unit_a", "/review/", 404),
+        ("finance", "/review/", 404),
+        ("admin", "/review/", 404),
+        ("reviewer", "/finance/", 404),
+        ("unit_a", "/finance/", 404),
+        ("admin", "/finance/", 404),
+    ],
+)
+def test_list_pages(login_as, user, url, status):
+    resp = login_as(user).get(url)
+    assert resp.status_code == status, resp.get_data(as_text=True)[:300]
+
+
+def test_anonymous_is_sent_to_login(client):
+    for url in ("/", "/evaluations/", "/review/", "/finance/", "/notices/", "/evaluations/1"):
+        resp = client.get(url)
+        assert resp.status_code == 302
+        assert "/login" in resp.headers["Location"]

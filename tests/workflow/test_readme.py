@@ -1,0 +1,25 @@
+"""The README's promises: the state diagram is the table's, the commands exist."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from workflow.machine import mermaid
+
+ROOT = Path(__file__).resolve().parents[2]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_state_diagram_is_generated_from_the_table() -> None:
+    block = re.search(r"<!-- state-diagram:start -->\n```mermaid\n(.*?)\n```\n<!-- state-diagram:end -->", README, re.S)
+    assert block is not None
+    assert block.group(1) == mermaid()
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    assert "make test" in README and "make run" in README
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert re.search(r"^make test$", ci, re.M)
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^test:", makefile, re.M) and re.search(r"^run:", makefile, re.M)
