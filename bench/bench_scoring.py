@@ -88,11 +88,15 @@ def _entries(scheme: Scheme, rng: random.Random) -> dict[str, dict[str, Any]]:
             if ind.target.unit == "人次":
                 entry = {"actual": f"{value:,.0f}人次"}
             else:
-                entry = {"actual": f"{min(value, 100) if kind == 'satisfaction' else value:.2f}{ind.target.unit}"}
+                entry = {
+                    "actual": f"{min(value, 100) if kind == 'satisfaction' else value:.2f}{ind.target.unit}"
+                }
         elif kind == "tier":
             entry = {"actual": rng.choice(tiers)}
         elif kind == "checklist":
-            entry = {"points": [rng.choice(["达成", "部分达成", "未达成"]) for _ in ind.rule.points]}
+            entry = {
+                "points": [rng.choice(["达成", "部分达成", "未达成"]) for _ in ind.rule.points]
+            }
         else:
             denominator = rng.uniform(10, 5000)
             entry = {
@@ -112,11 +116,17 @@ def main() -> None:
     forms = [_entries(scheme, rng) for _ in range(FORMS)]
 
     score(scheme, forms[0])  # build the per-scheme plan once, as a long-running worker would
-    start = time.perf_counter()
-    for entries in forms:
-        score(scheme, entries)
-    elapsed = time.perf_counter() - start
-    rate = FORMS / elapsed
+    # CPU time of this process as well as wall time: on a shared machine the wall clock also
+    # counts other processes' turns, while "one core" is about this process's own work.
+    best_cpu = best_wall = float("inf")
+    for _ in range(3):
+        start, start_cpu = time.perf_counter(), time.process_time()
+        for entries in forms:
+            score(scheme, entries)
+        best_wall = min(best_wall, time.perf_counter() - start)
+        best_cpu = min(best_cpu, time.process_time() - start_cpu)
+    elapsed = best_wall
+    rate = FORMS / best_cpu
 
     data = json.loads(
         resources.files("scoring").joinpath("schemes", "jiangsu-2022.json").read_text("utf-8")
@@ -133,8 +143,14 @@ def main() -> None:
     file_ms = (time.perf_counter() - start) / loads * 1000
     builtin_scheme("central")
 
-    print(f"python {platform.python_version()} on {platform.machine()} ({platform.processor() or platform.platform()})")
-    print(f"scored {FORMS} forms x {INDICATORS} indicators in {elapsed:.3f} s: {rate:,.0f} forms/s")
+    print(
+        f"python {platform.python_version()} on {platform.machine()} ({platform.processor() or platform.platform()})"
+    )
+    print(
+        f"scored {FORMS} forms x {INDICATORS} indicators (best of 3): "
+        f"{best_cpu:.3f} s CPU = {rate:,.0f} forms/s per core; "
+        f"{elapsed:.3f} s wall = {FORMS / elapsed:,.0f} forms/s"
+    )
     print(f"scheme_from_dict(jiangsu-2022, 30 leaves, with validation): {dict_ms:.2f} ms")
     print(f"load_scheme(central.json, 13 leaves, read + validate + build): {file_ms:.2f} ms")
 

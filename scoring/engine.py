@@ -232,6 +232,7 @@ class _Plan:
     target: Decimal | None
     over_at: Decimal | None  # actual at or above which over-achievement is flagged
     tier_bands: dict[str, tuple[Decimal, Decimal, bool]] = field(default_factory=dict)
+    zero_weight: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,6 +285,7 @@ def _compile(scheme: Scheme) -> _Compiled:
                 target=target,
                 over_at=over_at,
                 tier_bands=bands,
+                zero_weight=weight == 0,
             )
         )
     full = sum((p.weight for p in plans), ZERO)
@@ -362,7 +364,7 @@ def _finish(
     result = value.quantize(Q2, ROUND_HALF_UP)
     if result < plan.weight:
         needs_reason = True
-    if needs_reason and not _text(entry, "reason"):
+    if needs_reason and not _text(entry, "reason"):  # only rows short of full marks get here
         imported = bool(entry.get("imported"))
         flags.append(
             Flag(
@@ -761,7 +763,9 @@ def _score_forward(plan: _Plan, entry: Entry, options: _Options) -> RowScore:
         # target > 0 here: value >= 0 = target would have taken the branch above.
         ratio = CTX.divide(value, target)
         formula = CTX.multiply(weight, ratio)
-    result, extra = _manual_deduction(plan, entry, formula, flags)
+    result, extra = (
+        _manual_deduction(plan, entry, formula, flags) if entry.get("score") else (formula, "")
+    )
     explain = partial(_explain_forward, value, unit, target, weight, ratio, formula, over, extra)
     return _finish(plan, entry, result, inputs, explain, flags, over)
 
@@ -800,7 +804,9 @@ def _score_equal(plan: _Plan, entry: Entry, options: _Options) -> RowScore:
         )
     else:
         formula, text = ZERO, f"指标值为 0，实际完成值 {fmt(value)}{unit} 不为 0，得分 0.00"
-    result, extra = _manual_deduction(plan, entry, formula, flags)
+    result, extra = (
+        _manual_deduction(plan, entry, formula, flags) if entry.get("score") else (formula, "")
+    )
     return _finish(plan, entry, result, inputs, text + extra, flags, False)
 
 
@@ -823,7 +829,9 @@ def _score_reverse(plan: _Plan, entry: Entry, options: _Options) -> RowScore:
             formula, case = CTX.multiply(weight, CTX.subtract(ONE, excess)), "linear"
     else:
         formula, case = CTX.multiply(weight, CTX.divide(target, value)), "ratio"
-    result, extra = _manual_deduction(plan, entry, formula, flags)
+    result, extra = (
+        _manual_deduction(plan, entry, formula, flags) if entry.get("score") else (formula, "")
+    )
     explain = partial(_explain_reverse, case, value, unit, target, weight, formula, extra)
     return _finish(plan, entry, result, inputs, explain, flags, False)
 
@@ -951,7 +959,9 @@ def _score_ratio(plan: _Plan, entry: Entry, options: _Options) -> RowScore:
                 plan.code,
             )
         )
-    result, extra = _manual_deduction(plan, entry, formula, flags)
+    result, extra = (
+        _manual_deduction(plan, entry, formula, flags) if entry.get("score") else (formula, "")
+    )
     explain = partial(
         _explain_ratio, num_label, den_label, amounts, rate, plan.weight, formula, extra
     )
@@ -1002,21 +1012,22 @@ def score(scheme: Scheme, entries: Entries) -> Scorecard:
     flags: list[Flag] = list(compiled.form_flags)
     append = rows.append
     get = entries.get
+    add = CTX.add
     raw = ZERO
     applicable = ZERO
     for plan in compiled.plans:
         entry = get(plan.code) or _EMPTY
         if entry.get("na"):
             row = _na_row(plan, "不适用（已标注）", {"na": True}, [])
-        elif plan.weight == 0:
+        elif plan.zero_weight:
             row = _na_row(plan, "分值为空，不计分", {}, [])
         else:
             row = plan.func(plan, entry, options)
             # Sum while the row is at hand (rows are already rounded to 2 places).
             if row.applicable:
-                applicable = CTX.add(applicable, plan.weight)
+                applicable = add(applicable, plan.weight)
                 if row.score is not None:
-                    raw = CTX.add(raw, row.score)
+                    raw = add(raw, row.score)
         append(row)
         if row.flags:
             flags.extend(row.flags)

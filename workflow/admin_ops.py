@@ -203,10 +203,7 @@ def parse_scheme_upload(filename: str, content: bytes) -> tuple[dict[str, Any] |
     except UnicodeDecodeError:
         return None, ["文件不是 UTF-8 编码的文本"]
     try:
-        if filename.lower().endswith(".json"):
-            data = json.loads(text)
-        else:
-            data = yaml.safe_load(text)
+        data = json.loads(text) if filename.lower().endswith(".json") else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         return None, [f"文件不是有效的 JSON/YAML：{exc}"]
     problems = scoring.validate_scheme(data)

@@ -189,13 +189,13 @@ def _demo_evaluations(cycle: Cycle, orgs: dict[str, Org], users: dict[str, User]
     # More projects so that every queue and the dashboard have something to show; they go
     # through the real workflow (with audit rows), as users would have moved them.
     plans = (
-        ("unit_a", "一体化政务服务平台安全运维", ()),
-        ("unit_b", "政务服务中心窗口服务提升", ("submit",)),
-        ("unit_b", "12345热线知识库建设", ("submit", "start_review")),
-        ("unit_a", "“互联网+监管”系统运维", ("submit", "start_review", "approve")),
-        ("unit_b", "政务服务事项标准化", ("submit", "start_review", "approve")),
-        ("unit_c", "公共数据平台运维", ("submit", "start_review", "approve", "confirm")),
-        ("unit_c", "数据共享交换平台升级", ()),
+        ("unit_a", "一体化政务服务平台安全运维", (), "优"),
+        ("unit_b", "政务服务中心窗口服务提升", ("submit",), "良"),
+        ("unit_b", "12345热线知识库建设", ("submit", "start_review"), "优"),
+        ("unit_a", "“互联网+监管”系统运维", ("submit", "start_review", "approve"), "优"),
+        ("unit_b", "政务服务事项标准化", ("submit", "start_review", "approve"), "良"),
+        ("unit_c", "公共数据平台运维", ("submit", "start_review", "approve", "confirm"), "中"),
+        ("unit_c", "数据共享交换平台升级", (), "优"),
     )
     actors = {"unit_a": users["unit_a"], "unit_b": users["unit_b"], "unit_c": users["unit_c"]}
     reviewers = {
@@ -204,12 +204,12 @@ def _demo_evaluations(cycle: Cycle, orgs: dict[str, Org], users: dict[str, User]
         "unit_c": users["reviewer_2"],
     }
     created: list[tuple[Evaluation, str, tuple[str, ...]]] = []
-    for unit_key, name, events in plans:
+    for unit_key, name, events, grade in plans:
         project = Project(
             unit=orgs[unit_key], name=name, summary=f"{name}项目，年度目标按批复执行。"
         )
         db.session.add(project)
-        ev = operations.create_evaluation(project, cycle, entries)
+        ev = operations.create_evaluation(project, cycle, {**entries, **_demo_variant(grade)})
         ev.filled_by = actors[unit_key].name
         ev.phone = "025-00000000"
         ev.main_results = "项目按计划实施，取得预期成效。"
@@ -226,6 +226,26 @@ def _demo_evaluations(cycle: Cycle, orgs: dict[str, Org], users: dict[str, User]
                 "confirm": users["finance"],
             }[event]
             operations.fire(actor, ev.id, event)
+
+
+def _demo_variant(grade: str) -> dict[str, dict[str, object]]:
+    """Entries that pull a demo form down to a lower grade, with the reasons the rules ask."""
+    if grade == "优":
+        return {}
+    tier, score = ("部分达成", "6") if grade == "良" else ("未达成", "4")
+    reason = "受项目进度影响，部分目标未完全实现；下一年度将加快实施进度。"
+    variant: dict[str, dict[str, object]] = {
+        code: {"actual": f"{tier}预期目标", "tier": tier, "score": score, "reason": reason}
+        for code in ("economic_1", "social_1", "social_2")
+    }
+    if grade == "中":
+        variant["quality_4"] = {
+            "actual": "未达成预期目标",
+            "tier": "未达成",
+            "score": "1",
+            "reason": reason,
+        }
+    return variant
 
 
 # --- import ----------------------------------------------------------------------------------

@@ -37,7 +37,10 @@ def one_leaf_scheme(
             "total": "100",
             "na_policy": na_policy,
             "tree": [
-                {"name": "产出指标", "children": [{"name": "数量指标", "indicators": [leaf, filler]}]}
+                {
+                    "name": "产出指标",
+                    "children": [{"name": "数量指标", "indicators": [leaf, filler]}],
+                }
             ],
         }
     )

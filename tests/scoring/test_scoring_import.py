@@ -63,7 +63,10 @@ def test_seed_shifted_rows_and_quoted_cell(seed_import: Any) -> None:
     assert [i.name for i in cost] == ["集约化建设，节省财政支出", "统一运维，节省运维成本"]
     assert all(i.path[0] == "产出" and i.weight == 3 for i in cost)
     satisfaction = [i for i in scheme.indicators if i.path[0] == "满意度"]
-    assert [i.name for i in satisfaction][-2:] == ["全省视频会议系统省级平台用户满意度", "网络运行保障服务能力"]
+    assert [i.name for i in satisfaction][-2:] == [
+        "全省视频会议系统省级平台用户满意度",
+        "网络运行保障服务能力",
+    ]
     assert {p.row for p in seed_import.problems if "左移" in p.message} == {36, 37, 46, 47}
     quoted = scheme.indicator("goal_clarity")
     assert quoted.rule.kind == "checklist" and len(quoted.rule.points) == 3

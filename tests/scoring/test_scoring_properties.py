@@ -21,8 +21,16 @@ kinds = st.sampled_from(["forward", "reverse", "equal", "satisfaction"])
 
 
 @FAST
-@given(kind=kinds, weight=weights, target=targets, actual=amounts, formula=st.sampled_from(["ratio", "linear"]))
-def test_row_between_zero_and_weight(kind: str, weight: str, target: Decimal, actual: Decimal, formula: str) -> None:
+@given(
+    kind=kinds,
+    weight=weights,
+    target=targets,
+    actual=amounts,
+    formula=st.sampled_from(["ratio", "linear"]),
+)
+def test_row_between_zero_and_weight(
+    kind: str, weight: str, target: Decimal, actual: Decimal, formula: str
+) -> None:
     op = {"forward": "≥", "reverse": "≤", "equal": "=", "satisfaction": "≥"}[kind]
     if kind == "satisfaction":
         target = min(target, Decimal(100))
@@ -36,9 +44,13 @@ def test_row_between_zero_and_weight(kind: str, weight: str, target: Decimal, ac
 
 @FAST
 @given(weight=weights, numerator=amounts, denominator=amounts)
-def test_ratio_between_zero_and_weight(weight: str, numerator: Decimal, denominator: Decimal) -> None:
+def test_ratio_between_zero_and_weight(
+    weight: str, numerator: Decimal, denominator: Decimal
+) -> None:
     scheme = one_leaf_scheme("ratio", weight=weight, target="100%")
-    row = score(scheme, {"x": {"numerator": str(numerator), "denominator": str(denominator)}}).row("x")
+    row = score(scheme, {"x": {"numerator": str(numerator), "denominator": str(denominator)}}).row(
+        "x"
+    )
     if denominator == 0:
         assert row.score is None and not row.applicable
     else:

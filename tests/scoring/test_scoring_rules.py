@@ -6,10 +6,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from scoring_helpers import one_leaf_scheme
 
 from scoring import builtin_scheme, grade_for, score, stage_total
-
-from scoring_helpers import one_leaf_scheme
 
 D = Decimal
 
@@ -41,12 +40,33 @@ FORWARD_CASES = [
         "10.00",
         {"over_achievement", "reason_required"},
     ),
-    ("over with reason", ">=", "≥100个", {"actual": "131个", "reason": "超额"}, "10.00", {"over_achievement"}),
+    (
+        "over with reason",
+        ">=",
+        "≥100个",
+        {"actual": "131个", "reason": "超额"},
+        "10.00",
+        {"over_achievement"},
+    ),
     ("zero target", ">=", "≥0次", {"actual": "0"}, "10.00", set()),
-    ("zero target over", ">=", "≥0次", {"actual": "30", "reason": "r"}, "10.00", {"over_achievement"}),
+    (
+        "zero target over",
+        ">=",
+        "≥0次",
+        {"actual": "30", "reason": "r"},
+        "10.00",
+        {"over_achievement"},
+    ),
     ("thousands", ">=", "≥1,000人次", {"actual": "1,234人次"}, "10.00", set()),
     ("full width", ">=", "≥100", {"actual": "９５．５"}, "9.55", {"reason_required"}),
-    ("negative counts 0", ">=", "≥100", {"actual": "-5", "reason": "r"}, "0.00", {"negative_actual"}),
+    (
+        "negative counts 0",
+        ">=",
+        "≥100",
+        {"actual": "-5", "reason": "r"},
+        "0.00",
+        {"negative_actual"},
+    ),
     ("missing actual", ">=", "≥100", {}, None, {"missing_input"}),
     ("not a number", ">=", "≥100", {"actual": "很多"}, None, {"invalid_number"}),
     ("unit mismatch", ">=", "≥100个", {"actual": "100次"}, "10.00", {"unit_mismatch"}),
@@ -60,7 +80,9 @@ FORWARD_CASES = [
     FORWARD_CASES,
     ids=[c[0] for c in FORWARD_CASES],
 )
-def test_forward(name: str, op: str, target: str, entry: dict[str, Any], expected: str | None, flags: set[str]) -> None:
+def test_forward(
+    name: str, op: str, target: str, entry: dict[str, Any], expected: str | None, flags: set[str]
+) -> None:
     row = row_of(one_leaf_scheme("forward", target=target), entry)
     assert row.score == (None if expected is None else D(expected))
     assert codes(row) == flags
@@ -82,7 +104,9 @@ EQUAL_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("name", "target", "entry", "expected"), EQUAL_CASES, ids=[c[0] for c in EQUAL_CASES])
+@pytest.mark.parametrize(
+    ("name", "target", "entry", "expected"), EQUAL_CASES, ids=[c[0] for c in EQUAL_CASES]
+)
 def test_equal(name: str, target: str, entry: dict[str, Any], expected: str) -> None:
     assert row_of(one_leaf_scheme("equal", target=target), entry).score == D(expected)
 
@@ -100,7 +124,11 @@ REVERSE_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("name", "formula", "target", "actual", "expected"), REVERSE_CASES, ids=[c[0] for c in REVERSE_CASES])
+@pytest.mark.parametrize(
+    ("name", "formula", "target", "actual", "expected"),
+    REVERSE_CASES,
+    ids=[c[0] for c in REVERSE_CASES],
+)
 def test_reverse(name: str, formula: str, target: str, actual: str, expected: str) -> None:
     scheme = one_leaf_scheme("reverse", target=target, reverse_formula=formula)
     row = row_of(scheme, {"actual": actual, "reason": "r"})
@@ -143,7 +171,10 @@ def test_tier_missing_is_not_zero() -> None:
 
 
 def test_imported_band_mismatch_is_not_blocking() -> None:
-    row = row_of(one_leaf_scheme("tier", target="明显"), {"actual": "部分达成", "score": "5", "imported": True})
+    row = row_of(
+        one_leaf_scheme("tier", target="明显"),
+        {"actual": "部分达成", "score": "5", "imported": True},
+    )
     assert row.score == D("5.00")
     assert codes(row) == {"label_score_mismatch", "reason_required"}
     assert not any(f.blocking for f in row.flags)
@@ -151,7 +182,15 @@ def test_imported_band_mismatch_is_not_blocking() -> None:
 
 def test_manual_tier_policy_requires_a_score() -> None:
     scheme = one_leaf_scheme("tier", target="明显")
-    manual = type(scheme)(**{**{f: getattr(scheme, f) for f in ("name", "version", "title", "total", "na_policy", "indicators", "groups")}, "tier_default": "manual"})
+    manual = type(scheme)(
+        **{
+            **{
+                f: getattr(scheme, f)
+                for f in ("name", "version", "title", "total", "na_policy", "indicators", "groups")
+            },
+            "tier_default": "manual",
+        }
+    )
     row = score(manual, {"x": {"tier": "达成"}}).row("x")
     assert row.score is None and blocking(row) == {"missing_input"}
     assert score(manual, {"x": {"tier": "达成", "score": "9"}}).row("x").score == D("9.00")
@@ -173,8 +212,12 @@ CHECKLIST_POINTS = ["一", "二", "三"]
         (["达成", "", "达成"], None, None, "missing_input"),
     ],
 )
-def test_checklist(points: list[str], manual: str | None, expected: str | None, flag: str | None) -> None:
-    scheme = one_leaf_scheme("checklist", weight="2", target="规范", points=CHECKLIST_POINTS, shares=["1/3"] * 3)
+def test_checklist(
+    points: list[str], manual: str | None, expected: str | None, flag: str | None
+) -> None:
+    scheme = one_leaf_scheme(
+        "checklist", weight="2", target="规范", points=CHECKLIST_POINTS, shares=["1/3"] * 3
+    )
     entry: dict[str, Any] = {"points": points, "reason": "r"}
     if manual is not None:
         entry["score"] = manual
@@ -187,7 +230,9 @@ def test_checklist(points: list[str], manual: str | None, expected: str | None, 
 
 
 def test_checklist_whole_tier_and_unequal_shares() -> None:
-    scheme = one_leaf_scheme("checklist", weight="4", target="合规", points=["a", "b"], shares=["0.75", "0.25"])
+    scheme = one_leaf_scheme(
+        "checklist", weight="4", target="合规", points=["a", "b"], shares=["0.75", "0.25"]
+    )
     row = row_of(scheme, {"points": ["达成", "未达成"], "reason": "r"})
     # band: 4 × [0.75×0.8 + 0, 0.75×1 + 0.25×0.6) = [2.4, 3.6) -> top below 3.6 = 3.59
     assert row.score == D("3.59")
@@ -200,18 +245,34 @@ RATIO_CASES = [
     ("80%", "ratio", {"numerator": "40", "denominator": "50", "reason": "r"}, "8.00", set()),
     ("60%", "ratio", {"numerator": "30", "denominator": "50", "reason": "r"}, "6.00", set()),
     ("over 100%", "ratio", {"numerator": "60", "denominator": "50"}, "10.00", {"rate_above_100"}),
-    ("zero denominator", "ratio", {"numerator": "5", "denominator": "0"}, None, {"zero_denominator"}),
+    (
+        "zero denominator",
+        "ratio",
+        {"numerator": "5", "denominator": "0"},
+        None,
+        {"zero_denominator"},
+    ),
     ("zero over zero", "ratio", {"numerator": "0", "denominator": "0"}, None, {"zero_denominator"}),
     ("missing", "ratio", {}, None, {"missing_input"}),
     ("half missing", "ratio", {"numerator": "5"}, None, {"missing_input"}),
-    ("separators", "budget", {"numerator": "450,000.00", "denominator": "500,000.00", "reason": "r"}, "9.00", set()),
+    (
+        "separators",
+        "budget",
+        {"numerator": "450,000.00", "denominator": "500,000.00", "reason": "r"},
+        "9.00",
+        set(),
+    ),
     ("percent typed", "ratio", {"actual": "95%", "reason": "r"}, "9.50", set()),
     ("negative amount", "ratio", {"numerator": "-1", "denominator": "5"}, None, {"invalid_number"}),
 ]
 
 
-@pytest.mark.parametrize(("name", "kind", "entry", "expected", "flags"), RATIO_CASES, ids=[c[0] for c in RATIO_CASES])
-def test_ratio(name: str, kind: str, entry: dict[str, Any], expected: str | None, flags: set[str]) -> None:
+@pytest.mark.parametrize(
+    ("name", "kind", "entry", "expected", "flags"), RATIO_CASES, ids=[c[0] for c in RATIO_CASES]
+)
+def test_ratio(
+    name: str, kind: str, entry: dict[str, Any], expected: str | None, flags: set[str]
+) -> None:
     row = row_of(one_leaf_scheme(kind, target="100%"), entry)
     assert row.score == (None if expected is None else D(expected))
     assert codes(row) == flags
@@ -220,18 +281,24 @@ def test_ratio(name: str, kind: str, entry: dict[str, Any], expected: str | None
 
 
 def test_ratio_explanation_matches_issue_example() -> None:
-    scheme = one_leaf_scheme("ratio", target="100%", numerator_label="实际支出", denominator_label="实际到位")
+    scheme = one_leaf_scheme(
+        "ratio", target="100%", numerator_label="实际支出", denominator_label="实际到位"
+    )
     row = row_of(scheme, {"numerator": "43.09", "denominator": "50", "reason": "r"})
     assert row.explanation == "实际支出 / 实际到位 = 43.09 / 50 = 86.18%，得分 = 10 × 86.18% = 8.62"
 
 
 def test_budget_central_example_and_reason_threshold() -> None:
     scheme = builtin_scheme("central")
-    card = score(scheme, {"budget_execution": {"numerator": "45", "denominator": "50", "initial": "48"}})
+    card = score(
+        scheme, {"budget_execution": {"numerator": "45", "denominator": "50", "initial": "48"}}
+    )
     row = card.row("budget_execution")
     assert row.score == D("9.00")
     assert {"budget_adjusted", "reason_required"} <= codes(row)
-    low = score(scheme, {"budget_execution": {"numerator": "40", "denominator": "50", "reason": "延期"}})
+    low = score(
+        scheme, {"budget_execution": {"numerator": "40", "denominator": "50", "reason": "延期"}}
+    )
     assert "execution_below_threshold" in codes(low.row("budget_execution"))
     assert not low.row("budget_execution").flags[0].blocking
 
@@ -244,7 +311,11 @@ SATISFACTION_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("name", "target", "actual", "expected"), SATISFACTION_CASES, ids=[c[0] for c in SATISFACTION_CASES])
+@pytest.mark.parametrize(
+    ("name", "target", "actual", "expected"),
+    SATISFACTION_CASES,
+    ids=[c[0] for c in SATISFACTION_CASES],
+)
 def test_satisfaction(name: str, target: str, actual: str, expected: str | None) -> None:
     row = row_of(one_leaf_scheme("satisfaction", target=target), {"actual": actual, "reason": "r"})
     assert row.score == (None if expected is None else D(expected))
@@ -280,7 +351,9 @@ def test_na_policies(policy: str, expected_total: str, flag: str) -> None:
 
 def test_na_marker_and_partial_rescale() -> None:
     scheme = one_leaf_scheme("forward", target="≥100%")
-    card = score(scheme, {"x": {"actual": "/"}, "filler": {"tier": "达成", "score": "81", "reason": "r"}})
+    card = score(
+        scheme, {"x": {"actual": "/"}, "filler": {"tier": "达成", "score": "81", "reason": "r"}}
+    )
     # 81 of 90 applicable points, rescaled to 100: 90.00
     assert card.total == D("90.00")
     assert card.grade == "优"
@@ -289,7 +362,13 @@ def test_na_marker_and_partial_rescale() -> None:
 def test_weights_mismatch_blocks() -> None:
     scheme = one_leaf_scheme("forward", target="≥100%")
     broken = type(scheme)(
-        name="b", version="1", title="t", total=D(90), na_policy="rescale", indicators=scheme.indicators, groups=scheme.groups
+        name="b",
+        version="1",
+        title="t",
+        total=D(90),
+        na_policy="rescale",
+        indicators=scheme.indicators,
+        groups=scheme.groups,
     )
     card = score(broken, {})
     assert any(f.code == "weights_mismatch" and f.blocking for f in card.flags)
@@ -302,7 +381,16 @@ def test_unknown_entry_flagged() -> None:
 
 @pytest.mark.parametrize(
     ("total", "grade"),
-    [("100", "优"), ("90.00", "优"), ("89.99", "良"), ("80", "良"), ("79.99", "中"), ("60.00", "中"), ("59.99", "差"), ("0", "差")],
+    [
+        ("100", "优"),
+        ("90.00", "优"),
+        ("89.99", "良"),
+        ("80", "良"),
+        ("79.99", "中"),
+        ("60.00", "中"),
+        ("59.99", "差"),
+        ("0", "差"),
+    ],
 )
 def test_grade_boundaries(total: str, grade: str) -> None:
     assert grade_for(D(total)) == grade
@@ -323,7 +411,9 @@ def test_stage_total_uses_same_policy() -> None:
 def test_scorecard_to_dict_is_json() -> None:
     import json
 
-    card = score(builtin_scheme("central"), {"budget_execution": {"numerator": "45", "denominator": "50"}})
+    card = score(
+        builtin_scheme("central"), {"budget_execution": {"numerator": "45", "denominator": "50"}}
+    )
     data = json.loads(json.dumps(card.to_dict(), ensure_ascii=False))
     assert data["scheme"] == {"name": "central", "version": "2024.1"}
     assert data["rows"][0]["score"] == "9.00"

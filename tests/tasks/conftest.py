@@ -3,12 +3,8 @@ a real SMTP server (aiosmtpd) on 127.0.0.1 that keeps what it receives."""
 
 from __future__ import annotations
 
-import socket
 import sys
-import threading
 from collections.abc import Iterator
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -17,56 +13,11 @@ from flask import Flask
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from task_smtp import SmtpServer, free_port  # noqa: E402
 from task_world import World, build_world  # noqa: E402
 
 from workflow import create_app  # noqa: E402
 from workflow.extensions import db  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Inbox:
-    """What the SMTP server received, parsed, per recipient."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], EmailMessage]] = []
-        self.lock = threading.Lock()
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        message = message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
-        with self.lock:
-            self.messages.append((list(envelope.rcpt_tos), message))  # type: ignore[arg-type]
-        return "250 OK"
-
-    def to(self, address: str) -> list[EmailMessage]:
-        with self.lock:
-            return [m for rcpt, m in self.messages if address in rcpt]
-
-    def __len__(self) -> int:
-        with self.lock:
-            return len(self.messages)
-
-
-class SmtpServer:
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.inbox = Inbox()
-        self.controller: Any = None
-
-    def start(self) -> None:
-        from aiosmtpd.controller import Controller
-
-        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
-        self.controller.start()
-
-    def stop(self) -> None:
-        if self.controller is not None:
-            self.controller.stop()
-            self.controller = None
 
 
 @pytest.fixture

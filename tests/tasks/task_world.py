@@ -83,9 +83,23 @@ def seed_scheme_dict() -> dict[str, Any]:
         if cells[0] == "总计":
             break
         if _number(cells[4]):  # 一级 | 二级 | 三级 | target | weight | rule | actual | score
-            top, sub, name, target, weight, rule = cells[0], cells[1], cells[2], cells[3], cells[4], cells[5]
+            top, sub, name, target, weight, rule = (
+                cells[0],
+                cells[1],
+                cells[2],
+                cells[3],
+                cells[4],
+                cells[5],
+            )
         elif _number(cells[3]):  # shifted one column to the left: 二级 | 三级 | ...
-            top, sub, name, target, weight, rule = "", cells[0], cells[1], cells[2], cells[3], cells[4]
+            top, sub, name, target, weight, rule = (
+                "",
+                cells[0],
+                cells[1],
+                cells[2],
+                cells[3],
+                cells[4],
+            )
         else:  # a blank group such as 生态效益
             top, sub, name, target, weight, rule = cells[0], cells[1], "", "", "", ""
         if top:
@@ -207,8 +221,20 @@ def build_world(
     db.session.flush()
     fill_seed_scores(evaluation, scheme)
     db.session.commit()
-    return World(finance, dept, unit, other_unit, staff, head, reviewer, other_reviewer,
-                 finance_user, admin, cycle, evaluation)
+    return World(
+        finance,
+        dept,
+        unit,
+        other_unit,
+        staff,
+        head,
+        reviewer,
+        other_reviewer,
+        finance_user,
+        admin,
+        cycle,
+        evaluation,
+    )
 
 
 def fill_seed_scores(evaluation: Evaluation, scheme: dict[str, Any]) -> None:

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import SmtpServer, free_port
 from flask import Flask
+from task_smtp import SmtpServer, free_port
 from task_world import World
 
 from workflow.extensions import db
@@ -21,7 +21,14 @@ from workflow.tasks.outbox import dispatch, relay
 def test_chinese_text_and_html(task_mail_app: Flask, task_smtp: SmtpServer) -> None:
     task_mail_app.config["MAIL_DEFAULT_SENDER"] = "绩效自评系统 <noreply@jixiao.test>"
     with task_mail_app.app_context():
-        send_mail(Mail(("a@example.test",), "【提醒】单位填报将于 2026-03-31 截止", "正文：汉字", "<p>汉字</p>"))
+        send_mail(
+            Mail(
+                ("a@example.test",),
+                "【提醒】单位填报将于 2026-03-31 截止",
+                "正文：汉字",
+                "<p>汉字</p>",
+            )
+        )
     [(rcpt, message)] = task_smtp.inbox.messages
     assert rcpt == ["a@example.test"]
     assert message["Subject"] == "【提醒】单位填报将于 2026-03-31 截止"
@@ -56,7 +63,12 @@ def outbox(world: World, kind: str = "pdf", age: timedelta = timedelta(0)) -> Ou
     payload = (
         {"evaluation_id": world.evaluation.id, "version": world.evaluation.version}
         if kind == "pdf"
-        else {"evaluation_id": world.evaluation.id, "event": "submit", "reason": None, "actor_id": world.staff.id}
+        else {
+            "evaluation_id": world.evaluation.id,
+            "event": "submit",
+            "reason": None,
+            "actor_id": world.staff.id,
+        }
     )
     row = OutboxMessage(kind=kind, payload=payload, created_at=datetime.now(UTC) - age)
     db.session.add(row)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import SmtpServer
 from flask import Flask
+from task_smtp import SmtpServer
 from task_world import World, build_world
 
 from workflow.extensions import db
@@ -16,7 +16,12 @@ from workflow.reminders import deliver
 def message(world: World, event: str, actor: User, reason: str | None = None) -> int:
     row = OutboxMessage(
         kind="notify",
-        payload={"evaluation_id": world.evaluation.id, "event": event, "reason": reason, "actor_id": actor.id},
+        payload={
+            "evaluation_id": world.evaluation.id,
+            "event": event,
+            "reason": reason,
+            "actor_id": actor.id,
+        },
     )
     db.session.add(row)
     db.session.commit()
@@ -63,7 +68,9 @@ def test_handled_twice_creates_nothing_twice(task_world: World) -> None:
 
 def test_unknown_message_is_ignored(task_world: World) -> None:
     assert handle_notify(123456) == []
-    row = OutboxMessage(kind="notify", payload={"evaluation_id": task_world.evaluation.id, "event": "bogus"})
+    row = OutboxMessage(
+        kind="notify", payload={"evaluation_id": task_world.evaluation.id, "event": "bogus"}
+    )
     db.session.add(row)
     db.session.commit()
     assert handle_notify(row.id) == []
@@ -74,7 +81,9 @@ def test_return_mail_carries_the_reason(task_mail_app: Flask, task_smtp: SmtpSer
         world = build_world(state="draft")
         world.staff.email = "staff@example.test"
         db.session.commit()
-        message_id = message(world, "return", world.reviewer, reason="预算执行率<80%，请说明原因 & 补充材料")
+        message_id = message(
+            world, "return", world.reviewer, reason="预算执行率<80%，请说明原因 & 补充材料"
+        )
         for claim_id in handle_notify(message_id):
             assert deliver(claim_id) == "sent"
         [mail] = task_smtp.inbox.to("staff@example.test")

@@ -67,7 +67,12 @@ def test_text_has_every_indicator_score_and_grade(task_world: World, seed_pdf: P
     text = pdftotext(seed_pdf)
     flat = squash(pdftotext(seed_pdf, "-raw"))  # content order: a wrapped cell stays together
     scheme = task_world.evaluation.scheme
-    names = [ind["name"] for top in scheme["tree"] for sub in top["children"] for ind in sub["indicators"]]
+    names = [
+        ind["name"]
+        for top in scheme["tree"]
+        for sub in top["children"]
+        for ind in sub["indicators"]
+    ]
     assert len(names) >= 30
     for name in names:
         assert squash(name) in flat, name
@@ -78,9 +83,22 @@ def test_text_has_every_indicator_score_and_grade(task_world: World, seed_pdf: P
         assert row.score in text, (name, row.score)
     assert "98.5" in text
     assert "优" in text
-    for label in ("省级项目支出绩效自我评价表", "2022年度", "填报单位", "项目名称", "项目概况",
-                  "总计", "绩效等级", "主要成效", "存在问题", "整改措施", "填报人", "单位负责人",
-                  "主管部门审核人", "财政确认人"):
+    for label in (
+        "省级项目支出绩效自我评价表",
+        "2022年度",
+        "填报单位",
+        "项目名称",
+        "项目概况",
+        "总计",
+        "绩效等级",
+        "主要成效",
+        "存在问题",
+        "整改措施",
+        "填报人",
+        "单位负责人",
+        "主管部门审核人",
+        "财政确认人",
+    ):
         assert label in flat, label
     assert "江苏省政务服务管理办公室（机关）" in flat
     assert "<p>" not in text  # imported HTML paragraphs become paragraphs, not tags
@@ -134,7 +152,7 @@ def test_confirmed_has_three_columns_and_no_watermark(task_world: World, tmp_pat
 def test_user_text_is_escaped(task_world: World, tmp_path: Path) -> None:
     evaluation = task_world.evaluation
     evaluation.problems = '<img src="file:///etc/passwd"> 未完成 <b>加粗</b> & "引号"'
-    evaluation.project.name = '项目<script>alert(1)</script>'
+    evaluation.project.name = "项目<script>alert(1)</script>"
     db.session.commit()
     html = pdf_module.render_html(evaluation)
     assert "<script>" not in html and "&lt;script&gt;" in html
@@ -190,7 +208,9 @@ def test_store_rewrites_a_lost_file(task_world: World, task_app: Flask) -> None:
     assert again is not None and again.id == row.id and path.is_file()
 
 
-def test_atomic_write_leaves_nothing_on_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_atomic_write_leaves_nothing_on_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     target = tmp_path / "out" / "a.pdf"
 
     def boom(*_: object) -> None:

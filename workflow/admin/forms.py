@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import unicodedata
-from datetime import date, datetime
 from collections.abc import Iterable
+from datetime import date, datetime
 from typing import Any
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import BooleanField, PasswordField, SelectField, StringField
-from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    Optional,
+    Regexp,
+    ValidationError,
+)
 
 try:
     from wtforms.fields.choices import SelectChoice
@@ -92,31 +99,58 @@ class ChoiceField(SelectField):
 
 class OrgForm(FlaskForm):
     name = StringField(
-        "机构名称", validators=[DataRequired("请填写机构名称"), Length(max=200, message="机构名称不能超过 200 个字符")]
+        "机构名称",
+        validators=[
+            DataRequired("请填写机构名称"),
+            Length(max=200, message="机构名称不能超过 200 个字符"),
+        ],
     )
     kind = ChoiceField(
         "类型",
         choices=options(
-            (k.value, ORG_KIND_LABELS[k]) for k in (OrgKind.DEPARTMENT, OrgKind.UNIT, OrgKind.FINANCE)
+            (k.value, ORG_KIND_LABELS[k])
+            for k in (OrgKind.DEPARTMENT, OrgKind.UNIT, OrgKind.FINANCE)
         ),
         default=OrgKind.UNIT.value,
     )
     parent_id = ChoiceField("上级主管部门（预算单位必填）", coerce=int, default=0)
-    code = StringField("机构代码", validators=[Optional(), Length(max=50, message="机构代码不能超过 50 个字符")])
+    code = StringField(
+        "机构代码", validators=[Optional(), Length(max=50, message="机构代码不能超过 50 个字符")]
+    )
 
 
 class UserForm(FlaskForm):
     username = StringField(
-        "用户名", validators=[DataRequired("请填写用户名"), Length(min=2, max=64, message="用户名应为 2–64 个字符")]
+        "用户名",
+        validators=[
+            DataRequired("请填写用户名"),
+            Length(min=2, max=64, message="用户名应为 2–64 个字符"),
+        ],
     )
-    name = StringField("姓名", validators=[DataRequired("请填写姓名"), Length(max=100, message="姓名不能超过 100 个字符")])
+    name = StringField(
+        "姓名",
+        validators=[DataRequired("请填写姓名"), Length(max=100, message="姓名不能超过 100 个字符")],
+    )
     email = StringField(
-        "电子邮箱", validators=[Optional(), Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message="电子邮箱格式不正确"), Length(max=200)]
+        "电子邮箱",
+        validators=[
+            Optional(),
+            Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message="电子邮箱格式不正确"),
+            Length(max=200),
+        ],
     )
-    role = ChoiceField("角色", choices=options((r.value, ROLE_LABELS[r]) for r in Role), default=Role.UNIT_STAFF.value)
+    role = ChoiceField(
+        "角色",
+        choices=options((r.value, ROLE_LABELS[r]) for r in Role),
+        default=Role.UNIT_STAFF.value,
+    )
     org_id = ChoiceField("所属机构", coerce=int)
     password = PasswordField(
-        "初始密码", validators=[DataRequired("请填写初始密码"), Length(min=8, max=200, message="密码至少 8 个字符")]
+        "初始密码",
+        validators=[
+            DataRequired("请填写初始密码"),
+            Length(min=8, max=200, message="密码至少 8 个字符"),
+        ],
     )
 
 
@@ -134,17 +168,31 @@ class ConfirmForm(FlaskForm):
 class CycleForm(FlaskForm):
     year = ChineseIntegerField("年度", validators=[InputRequired("请填写年度")])
     name = StringField(
-        "任务名称", validators=[DataRequired("请填写任务名称"), Length(max=200, message="任务名称不能超过 200 个字符")]
+        "任务名称",
+        validators=[
+            DataRequired("请填写任务名称"),
+            Length(max=200, message="任务名称不能超过 200 个字符"),
+        ],
     )
     scheme_key = ChoiceField("指标体系")
-    deadline_submit = ChineseDateField("单位填报截止", validators=[InputRequired("请填写填报截止日期")])
-    deadline_review = ChineseDateField("主管部门审核截止", validators=[InputRequired("请填写审核截止日期")])
-    deadline_confirm = ChineseDateField("财政确认截止", validators=[InputRequired("请填写确认截止日期")])
+    deadline_submit = ChineseDateField(
+        "单位填报截止", validators=[InputRequired("请填写填报截止日期")]
+    )
+    deadline_review = ChineseDateField(
+        "主管部门审核截止", validators=[InputRequired("请填写审核截止日期")]
+    )
+    deadline_confirm = ChineseDateField(
+        "财政确认截止", validators=[InputRequired("请填写确认截止日期")]
+    )
     reminder_days = StringField(
-        "提醒（截止前天数，逗号分隔）", default="7, 3, 1", validators=[DataRequired("请填写提醒天数")]
+        "提醒（截止前天数，逗号分隔）",
+        default="7, 3, 1",
+        validators=[DataRequired("请填写提醒天数")],
     )
     day_kind = ChoiceField(
-        "天数计算方式", choices=options([("calendar", "自然日"), ("working", "工作日（含调休）")]), default="calendar"
+        "天数计算方式",
+        choices=options([("calendar", "自然日"), ("working", "工作日（含调休）")]),
+        default="calendar",
     )
     active = BooleanField("启用", default=True)
 

@@ -115,7 +115,10 @@ def orgs() -> Response | str:
         parent = db.session.get(Org, form.parent_id.data) if form.parent_id.data else None
         try:
             org = admin_ops.create_org(
-                name=form.name.data or "", kind=form.kind.data or "", parent=parent, code=form.code.data
+                name=form.name.data or "",
+                kind=form.kind.data or "",
+                parent=parent,
+                code=form.code.data,
             )
         except admin_ops.AdminError as exc:
             db.session.rollback()
@@ -128,7 +131,11 @@ def orgs() -> Response | str:
     )
     status = 422 if form.is_submitted() else 200
     return render_template(
-        "admin/orgs.html", form=form, tree=admin_ops.org_tree(), user_counts=user_counts, error=error
+        "admin/orgs.html",
+        form=form,
+        tree=admin_ops.org_tree(),
+        user_counts=user_counts,
+        error=error,
     ), status
 
 
@@ -218,7 +225,10 @@ def reset_password(user_id: int) -> Response | str:
             if form.password.data:
                 flash(f"已重设 {user.username} 的密码，其所有登录已失效", "success")
             else:
-                flash(f"已为 {user.username} 生成新密码：{new}（只显示这一次），其所有登录已失效", "success")
+                flash(
+                    f"已为 {user.username} 生成新密码：{new}（只显示这一次），其所有登录已失效",
+                    "success",
+                )
             return redirect(url_for("admin.users"))
     status = 422 if form.is_submitted() else 200
     return render_template("admin/password.html", form=form, user=user), status
@@ -256,7 +266,9 @@ def _cycle_values(form: CycleForm) -> dict[str, Any]:
 def cycle_new() -> Response | str:
     form = CycleForm()
     schemes = admin_ops.list_schemes(_var_dir())
-    form.scheme_key.choices = options((s.key, f"{s.title}（{s.key}，{s.version}）") for s in schemes)
+    form.scheme_key.choices = options(
+        (s.key, f"{s.title}（{s.key}，{s.version}）") for s in schemes
+    )
     error = None
     if form.validate_on_submit():
         try:
@@ -287,7 +299,9 @@ def cycle_edit(cycle_id: int) -> Response | str:
     if not form.is_submitted():
         form.reminder_days.data = ", ".join(str(d) for d in cycle.reminder_days or [])
     # The scheme is fixed once the cycle exists (evaluations hold a copy of it).
-    form.scheme_key.choices = options([(cycle.scheme_key, f"{cycle.scheme_key}（{cycle.scheme_version}）")])
+    form.scheme_key.choices = options(
+        [(cycle.scheme_key, f"{cycle.scheme_key}（{cycle.scheme_version}）")]
+    )
     form.scheme_key.data = cycle.scheme_key
     error = None
     if form.validate_on_submit():
@@ -340,11 +354,14 @@ def schemes() -> Response | str:
 def import_form() -> Response | str:
     form = ImportForm()
     form.cycle_id.choices = options(
-        (c.id, c.name) for c in db.session.scalars(select(Cycle).order_by(Cycle.year.desc(), Cycle.id))
+        (c.id, c.name)
+        for c in db.session.scalars(select(Cycle).order_by(Cycle.year.desc(), Cycle.id))
     )
     form.unit_id.choices = options(
         (u.id, u.name)
-        for u in db.session.scalars(select(Org).where(Org.kind == OrgKind.UNIT.value).order_by(Org.name))
+        for u in db.session.scalars(
+            select(Org).where(Org.kind == OrgKind.UNIT.value).order_by(Org.name)
+        )
     )
     result: Any = None
     evaluation = None
@@ -385,15 +402,8 @@ def import_form() -> Response | str:
     ), status
 
 
-def _evaluation_url(evaluation_id: int) -> str | None:
-    """The evaluation's page, if the evaluations blueprint offers one."""
-    for endpoint in ("evaluations.show", "evaluations.detail", "evaluations.form", "evaluations.view"):
-        if endpoint in current_app.view_functions:
-            try:
-                return url_for(endpoint, evaluation_id=evaluation_id)
-            except Exception:  # noqa: BLE001, S112 - a differently named argument: try the next
-                continue
-    return None
+def _evaluation_url(evaluation_id: int) -> str:
+    return url_for("evaluations.detail", evaluation_id=evaluation_id)
 
 
 # --- failed reminders ------------------------------------------------------------------------

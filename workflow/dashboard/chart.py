@@ -54,7 +54,9 @@ class Bar:
 
     @property
     def end_x(self) -> float:
-        return round((self.segments[-1].x + self.segments[-1].width) if self.segments else LABEL_WIDTH, 1)
+        return round(
+            (self.segments[-1].x + self.segments[-1].width) if self.segments else LABEL_WIDTH, 1
+        )
 
 
 @dataclass(frozen=True)

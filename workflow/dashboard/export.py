@@ -90,7 +90,15 @@ def build_workbook(
         "逾期",
         ["编号", "主管部门", "预算单位", "项目", "状态", "截止日期", "逾期天数"],
         [
-            (r.evaluation_id, r.department, r.unit, r.project, r.state_label, r.deadline.isoformat(), r.days_overdue)
+            (
+                r.evaluation_id,
+                r.department,
+                r.unit,
+                r.project,
+                r.state_label,
+                r.deadline.isoformat(),
+                r.days_overdue,
+            )
             for r in late
         ],
     )
@@ -104,13 +112,32 @@ def build_workbook(
         wb,
         "明细",
         [
-            "编号", "主管部门", "预算单位", "项目", "状态",
-            "自评得分", "自评等级", "审核得分", "审核等级", "确认得分", "确认等级", "本阶段截止",
+            "编号",
+            "主管部门",
+            "预算单位",
+            "项目",
+            "状态",
+            "自评得分",
+            "自评等级",
+            "审核得分",
+            "审核等级",
+            "确认得分",
+            "确认等级",
+            "本阶段截止",
         ],
         [
             (
-                r.evaluation_id, r.department, r.unit, r.project, r.state_label,
-                r.self_total, r.self_grade, r.dept_total, r.dept_grade, r.final_total, r.final_grade,
+                r.evaluation_id,
+                r.department,
+                r.unit,
+                r.project,
+                r.state_label,
+                r.self_total,
+                r.self_grade,
+                r.dept_total,
+                r.dept_grade,
+                r.final_total,
+                r.final_grade,
                 r.deadline.isoformat() if r.deadline else "",
             )
             for r in detail

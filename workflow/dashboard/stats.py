@@ -133,7 +133,9 @@ def grade_distribution(user: User, cycle_id: int | None = None) -> list[Departme
     return list(by_dept.values())
 
 
-def overdue(user: User, today: date, cycle_id: int | None = None, limit: int = 500) -> list[OverdueRow]:
+def overdue(
+    user: User, today: date, cycle_id: int | None = None, limit: int = 500
+) -> list[OverdueRow]:
     deadline = stage_deadline()
     dept = aliased(Org)
     unit = aliased(Org)
@@ -162,7 +164,9 @@ def overdue(user: User, today: date, cycle_id: int | None = None, limit: int = 5
     for ev_id, project, unit_name, dept_name, state, dl in rows:
         st = State(state)
         result.append(
-            OverdueRow(ev_id, project, unit_name, dept_name, st, STATE_LABELS[st], dl, (today - dl).days)
+            OverdueRow(
+                ev_id, project, unit_name, dept_name, st, STATE_LABELS[st], dl, (today - dl).days
+            )
         )
     return result
 
@@ -181,9 +185,8 @@ def stage_days(user: User, now: datetime, cycle_id: int | None = None) -> list[S
     previous audit row of the same evaluation (LAG), or at the evaluation's creation.
     Stays still going on are reported apart, from stage_entered_at to now.
     """
-    previous = (
-        func.lag(AuditLog.created_at)
-        .over(partition_by=AuditLog.evaluation_id, order_by=(AuditLog.created_at, AuditLog.id))
+    previous = func.lag(AuditLog.created_at).over(
+        partition_by=AuditLog.evaluation_id, order_by=(AuditLog.created_at, AuditLog.id)
     )
     moves = (
         select(
@@ -269,7 +272,18 @@ def details(user: User, cycle_id: int | None = None, limit: int = 100_000) -> li
     ).all()
     return [
         DetailRow(
-            r[0], r[1], r[2], r[3], STATE_LABELS[State(r[4])], r[5], r[6], r[7], r[8], r[9], r[10], r[11]
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            STATE_LABELS[State(r[4])],
+            r[5],
+            r[6],
+            r[7],
+            r[8],
+            r[9],
+            r[10],
+            r[11],
         )
         for r in rows
     ]
@@ -277,4 +291,3 @@ def details(user: User, cycle_id: int | None = None, limit: int = 100_000) -> li
 
 def cycles() -> list[Cycle]:
     return list(db.session.scalars(select(Cycle).order_by(Cycle.year.desc(), Cycle.id.desc())))
-

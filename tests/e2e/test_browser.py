@@ -1,0 +1,212 @@
+"""The whole path in real Chromium: a unit fills and submits the seed form, the reviewer
+changes one score with a reason and approves, finance bulk-confirms two evaluations; every
+main page is checked for what it should show and saved as a screenshot under
+docs/screenshots/. Pages a role may not use answer 404.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+pytestmark = pytest.mark.e2e
+
+SEED = "政务服务信息系统建设维护和迭代升级"
+APPROVED_DEMO = "“互联网+监管”系统运维"  # already approved by the demo data
+
+
+def _shot(page: Page, folder: Path, name: str) -> None:
+    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+
+
+def _csp_errors(page: Page) -> list[str]:
+    errors: list[str] = []
+    page.on(
+        "console",
+        lambda msg: errors.append(msg.text)
+        if msg.type == "error" and "Content Security Policy" in msg.text
+        else None,
+    )
+    return errors
+
+
+def _evaluation_id(url: str) -> int:
+    match = re.search(r"/(\d+)(?:/|$)", url)
+    assert match, url
+    return int(match.group(1))
+
+
+@pytest.mark.parametrize(
+    ("username", "url"),
+    [
+        ("unit_a", "/dashboard/"),
+        ("unit_a", "/admin/"),
+        ("unit_a", "/review/"),
+        ("unit_a", "/finance/"),
+        ("reviewer", "/finance/"),
+        ("reviewer", "/admin/users"),
+        ("finance", "/review/"),
+        ("finance", "/admin/"),
+        ("admin", "/review/"),
+    ],
+)
+def test_role_that_may_not_open_a_page_gets_404(
+    page_as: Callable[[str], Page], username: str, url: str
+) -> None:
+    page = page_as(username)
+    response = page.goto(url)
+    assert response is not None and response.status == 404
+    expect(page.get_by_test_id("error-message")).to_contain_text("页面不存在")
+
+
+def test_login_page_and_wrong_password(new_page: Callable[[], Page], screenshots: Path) -> None:
+    page = new_page()
+    page.goto("/")
+    expect(page).to_have_url(re.compile(r"/login"))
+    expect(page.locator("h1")).to_have_text("登录")
+    _shot(page, screenshots, "01-login")
+    page.fill("input[name=username]", "unit_a")
+    page.fill("input[name=password]", "wrong-password")
+    page.click("button[type=submit]")
+    expect(page.get_by_role("alert")).to_contain_text("用户名或密码错误")
+    expect(page.locator("input[name=username]")).to_have_value("unit_a")
+
+
+def test_the_whole_path(page_as: Callable[[str], Page], screenshots: Path) -> None:
+    # --- the unit fills the seed form and submits it, through the confirmation -------------
+    unit = page_as("unit_a")
+    csp = _csp_errors(unit)
+    unit.goto("/")
+    expect(unit.get_by_test_id("whoami")).to_contain_text("张晓")
+    expect(unit.get_by_test_id("waiting")).to_contain_text(SEED)
+    _shot(unit, screenshots, "02-unit-home")
+
+    unit.goto("/evaluations/")
+    unit.get_by_role("link", name=SEED).first.click()
+    seed_id = _evaluation_id(unit.url)
+    unit.goto(f"/evaluations/{seed_id}/edit")
+    expect(unit.get_by_test_id("form-table")).to_be_visible()
+    expect(unit.get_by_test_id("form-table")).to_contain_text("立项依据充分性")
+    unit.fill("#f-filled_by", "张晓")
+    unit.fill("#f-phone", "025-83331234")
+    unit.fill("#f-unit_head", "王建国")
+    _shot(unit, screenshots, "03-form")
+    unit.get_by_role("button", name="保存并提交…").click()
+
+    expect(unit).to_have_url(re.compile(rf"/evaluations/{seed_id}/submit$"))
+    total = unit.get_by_test_id("total").inner_text()
+    grade = unit.get_by_test_id("grade").inner_text()
+    assert Decimal(total) >= 90 and grade == "优"
+    _shot(unit, screenshots, "04-submit-confirm")
+    unit.get_by_role("button", name="确认提交").click()
+    expect(unit).to_have_url(re.compile(rf"/evaluations/{seed_id}$"))
+    expect(unit.get_by_text("自评表已提交")).to_be_visible()
+    expect(unit.get_by_test_id("self-total")).to_contain_text(total)
+    assert csp == []
+
+    # --- the reviewer starts review, changes one score with a reason, approves -------------
+    reviewer = page_as("reviewer")
+    reviewer.goto("/review/")
+    queue = reviewer.get_by_test_id("review-queue")
+    expect(queue).to_contain_text(SEED)
+    _shot(reviewer, screenshots, "05-review-queue")
+    queue.locator("tr", has_text=SEED).get_by_role("link", name="审核").click()
+    reviewer.get_by_role("button", name="开始审核").click()
+    score_input = reviewer.locator("input[name^='s-']").first
+    expect(score_input).to_be_editable()
+    code = (score_input.get_attribute("name") or "")[2:]
+    before = Decimal(score_input.input_value() or reviewer.get_by_test_id(f"base-{code}").inner_text())
+    changed = before - Decimal("0.5")
+    score_input.fill(str(changed))
+    reviewer.fill(f"textarea[name='r-{code}']", "立项依据中缺少可行性研究报告，扣 0.5 分")
+    _shot(reviewer, screenshots, "06-review")
+    reviewer.get_by_test_id("stage-table").locator("xpath=ancestor::form").get_by_role(
+        "button", name="审核通过"
+    ).click()
+    reviewer.goto(f"/evaluations/{seed_id}")
+    expected_dept = Decimal(total) - Decimal("0.5")
+    expect(reviewer.get_by_test_id("dept-total")).to_contain_text(f"{expected_dept:.2f}")
+
+    # --- finance bulk-confirms two evaluations ---------------------------------------------
+    finance = page_as("finance")
+    finance.goto("/finance/")
+    table = finance.get_by_test_id("finance-queue")
+    expect(table).to_contain_text(SEED)
+    _shot(finance, screenshots, "07-finance-queue")
+    other_row = table.locator("tr", has_text=APPROVED_DEMO)
+    other_id = _evaluation_id(other_row.get_by_role("link", name=APPROVED_DEMO).get_attribute("href") or "")
+    table.locator(f"input[name=ids][value='{seed_id}']").check()
+    table.locator(f"input[name=ids][value='{other_id}']").check()
+    finance.get_by_role("button", name="批量确认所选…").click()
+
+    bulk = finance.get_by_test_id("bulk-table")
+    expect(bulk.locator("tbody tr")).to_have_count(2)
+    expect(finance.get_by_test_id(f"bulk-item-{seed_id}")).to_contain_text(SEED)
+    expect(finance.get_by_test_id(f"bulk-item-{seed_id}")).to_contain_text(f"{expected_dept:.2f}")
+    expect(finance.get_by_test_id(f"bulk-item-{other_id}")).to_contain_text(APPROVED_DEMO)
+    _shot(finance, screenshots, "08-bulk-confirm")
+    finance.get_by_role("button", name="确认这 2 份").click()
+    expect(finance.get_by_test_id("bulk-summary")).to_contain_text("成功 2 份，未成功 0 份")
+    _shot(finance, screenshots, "09-bulk-result")
+
+    # --- the history shows every step, with the changed score and its reason ---------------
+    finance.goto(f"/evaluations/{seed_id}")
+    history = finance.get_by_test_id("history")
+    for who in ("张晓", "陈静", "孙丽"):
+        expect(history).to_contain_text(who)
+    expect(history).to_contain_text("立项依据中缺少可行性研究报告")
+    expect(finance.get_by_test_id("final-total")).to_contain_text(f"{expected_dept:.2f}")
+    _shot(finance, screenshots, "10-history")
+
+    # --- the dashboard now counts them as confirmed ----------------------------------------
+    finance.goto("/dashboard/")
+    expect(finance.get_by_test_id("count-confirmed")).to_contain_text("3")
+    expect(finance.get_by_test_id("grade-chart")).to_be_visible()
+    expect(finance.get_by_test_id("grade-table")).to_contain_text("江苏省政务服务管理办公室")
+    _shot(finance, screenshots, "11-dashboard")
+
+
+def test_dashboard_of_a_reviewer_and_its_export(page_as: Callable[[str], Page]) -> None:
+    page = page_as("reviewer_2")
+    csp = _csp_errors(page)
+    page.goto("/dashboard/")
+    expect(page.get_by_test_id("dashboard-scope")).to_contain_text("江苏省数据局")
+    expect(page.get_by_test_id("grade-table")).not_to_contain_text("江苏省政务服务管理办公室")
+    with page.expect_download() as info:
+        page.get_by_test_id("export-xlsx").click()
+    assert info.value.suggested_filename.endswith(".xlsx")
+    assert csp == []
+
+
+def test_admin_pages(page_as: Callable[[str], Page], screenshots: Path) -> None:
+    page = page_as("admin")
+    csp = _csp_errors(page)
+    page.goto("/admin/")
+    expect(page.get_by_test_id("admin-overview")).to_contain_text("主管部门")
+    _shot(page, screenshots, "12-admin")
+
+    page.goto("/admin/users")
+    # A bad input keeps what was typed and says why next to the field.
+    form = page.get_by_test_id("user-form")
+    form.get_by_label("用户名").fill("new_staff")
+    form.get_by_label("姓名").fill("新同事")
+    form.get_by_label("电子邮箱").fill("不是邮箱")
+    form.get_by_label("初始密码").fill("short")
+    form.get_by_role("button", name="创建").click()
+    expect(page.get_by_test_id("error-email")).to_have_text("电子邮箱格式不正确")
+    expect(page.get_by_test_id("error-password")).to_have_text("密码至少 8 个字符")
+    expect(page.get_by_test_id("user-form").get_by_label("姓名")).to_have_value("新同事")
+    _shot(page, screenshots, "13-admin-users")
+
+    page.goto("/admin/orgs")
+    expect(page.get_by_test_id("org-tree")).to_contain_text("江苏省大数据管理中心")
+    page.goto("/admin/cycles")
+    expect(page.get_by_test_id("cycle-table")).to_contain_text("2022年度省级项目支出绩效自评")
+    page.goto("/admin/schemes")
+    expect(page.get_by_test_id("scheme-table")).to_contain_text("jiangsu-2022")
+    assert csp == []

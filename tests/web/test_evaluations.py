@@ -1,0 +1,386 @@
+"""The unit's pages: list, form (live score, bad input, save, conflict), submit, withdraw,
+detail with history, evidence and PDF."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import pytest
+from pagehelpers import SEED, ev_id, form_values, version
+from sqlalchemy import select
+
+from workflow.extensions import db
+from workflow.models import Evaluation, PdfFile
+
+CONFLICT = "已被他人处理，请刷新后重试"
+
+
+@pytest.fixture
+def seed(app):
+    return ev_id(app, SEED)
+
+
+def _form(client, evaluation_id):
+    resp = client.get(f"/evaluations/{evaluation_id}/edit")
+    assert resp.status_code == 200
+    return resp.get_data(as_text=True), form_values(resp.get_data(as_text=True))
+
+
+# --- who sees what ---------------------------------------------------------------------------
+
+
+def test_unit_list_shows_only_own_unit(login_as):
+    body = login_as("unit_a").get("/evaluations/").get_data(as_text=True)
+    assert SEED in body
+    assert "政务服务中心窗口服务提升" not in body  # unit B
+    assert "公共数据平台运维" not in body  # unit C
+    assert "填报中" in body
+
+
+@pytest.mark.parametrize(
+    "user,status",
+    [("unit_a", 200), ("unit_a_head", 200), ("reviewer", 200), ("finance", 200), ("admin", 200),
+     ("unit_b", 404), ("unit_c", 404), ("reviewer_2", 404)],
+)
+def test_detail_visibility(login_as, seed, user, status):
+    resp = login_as(user).get(f"/evaluations/{seed}")
+    assert resp.status_code == status
+    if status == 404:
+        assert SEED not in resp.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("user,status", [("unit_a", 200), ("unit_b", 404), ("reviewer_2", 404)])
+def test_form_visibility(login_as, seed, user, status):
+    assert login_as(user).get(f"/evaluations/{seed}/edit").status_code == status
+
+
+def test_form_is_read_only_for_reviewer(login_as, seed):
+    resp = login_as("reviewer").get(f"/evaluations/{seed}/edit")
+    assert resp.status_code == 302
+    assert login_as("reviewer").post(f"/evaluations/{seed}/edit", data={}).status_code == 403
+
+
+# --- the form --------------------------------------------------------------------------------
+
+
+def test_form_layout_like_the_paper_form(login_as, seed):
+    html, values = _form(login_as("unit_a"), seed)
+    assert "省级项目支出绩效自我评价表" in html
+    # 决策 spans its six leaves; 效益's empty 生态效益 / 可持续影响 keep their lines.
+    assert re.search(r'<td rowspan="6" class="text-center l1">决策（12分）</td>', html)
+    assert re.search(r'<td rowspan="5" class="text-center l1">效益（30分）</td>', html)
+    assert "生态效益" in html and "可持续影响" in html
+    assert 'data-testid="total">98.50<' in html
+    assert 'data-testid="grade">优<' in html
+    assert values["e-decision_basis-p0"] == "达成"
+    assert values["e-quantity_1-tier"] == "达成"
+    assert 'hx-post="/evaluations/%d/preview"' % seed in html
+    assert "htmx.min.js" in html and "<script>" not in html and "style=" not in html
+
+
+def test_preview_fragment_recomputes_on_the_server(login_as, seed):
+    client = login_as("unit_a")
+    _html, values = _form(client, seed)
+    values["e-quantity_1-tier"] = "未达成"
+    values["e-quantity_1-score"] = ""  # the band's default score
+    resp = client.post(f"/evaluations/{seed}/preview", data=values, headers={"HX-Request": "true"})
+    assert resp.status_code == 200
+    body = resp.get_data(as_text=True)
+    assert "<html" not in body
+    # 3 points at the top of [0, 60%) = 1.79: the total falls by 1.21.
+    assert 'data-testid="total">97.29<' in body
+    assert 'id="score-quantity_1" class="score-box" data-needs-reason="1"' in body
+    assert 'hx-swap-oob="true"' in body
+    # Nothing was saved.
+    assert client.get(f"/evaluations/{seed}/edit").get_data(as_text=True).count("97.29") == 0
+
+
+def test_recalculate_without_javascript(login_as, seed):
+    client = login_as("unit_a")
+    _html, values = _form(client, seed)
+    values["e-quantity_1-tier"] = "部分达成"
+    values["e-quantity_1-score"] = ""
+    values["do"] = "recalc"
+    resp = client.post(f"/evaluations/{seed}/edit", data=values)
+    assert resp.status_code == 200
+    body = resp.get_data(as_text=True)
+    assert 'data-testid="total">97.89<' in body
+    # The reason box is shown exactly where the score says it is needed.
+    assert 'id="reason-quantity_1" class="reason-box"' in body
+    assert 'id="reason-quantity_2" class="reason-box d-none"' in body
+
+
+@pytest.mark.parametrize(
+    "field,typed,message",
+    [
+        ("e-quantity_1-score", "NaN", "不是有效数值"),
+        ("e-quantity_1-score", "-1", "不能为负数"),
+        ("e-quantity_1-score", "3.5", "超过分值 3"),
+        ("e-quantity_1-score", "abc", "不是有效数值"),
+        ("e-budget_execution_rate-numerator", "-5", "不能为负数"),
+        ("e-budget_execution_rate-denominator", "nan", "不是有效数值"),
+        ("e-budget_execution_rate-actual", "很多", "请填写数值"),
+        ("e-quantity_1-tier", "全部达成", "请选择"),
+    ],
+)
+def test_bad_input_is_refused_next_to_the_field_and_kept(app, login_as, seed, field, typed, message):
+    client = login_as("unit_a")
+    _html, values = _form(client, seed)
+    values[field] = typed
+    values["problems"] = "我写的问题说明<script>"
+    before = version(app, seed)
+    resp = client.post(f"/evaluations/{seed}/edit", data={**values, "do": "save"})
+    assert resp.status_code == 422
+    body = resp.get_data(as_text=True)
+    error = re.search(rf'data-testid="error-{re.escape(field)}">([^<]*)<', body)
+    assert error and message in error.group(1)
+    kept = form_values(body)
+    assert kept[field] == typed
+    assert kept["problems"] == "我写的问题说明<script>"
+    assert "我写的问题说明&lt;script&gt;" in body
+    assert version(app, seed) == before  # nothing saved
+
+
+@pytest.mark.parametrize("typed", ["1,234.5", "１，２３４．５", " 1234.5 "])
+def test_thousands_separators_and_full_width_digits_are_accepted(app, login_as, seed, typed):
+    client = login_as("unit_a")
+    _html, values = _form(client, seed)
+    values["e-budget_execution_rate-numerator"] = typed
+    values["e-budget_execution_rate-denominator"] = "2,469"
+    values["e-budget_execution_rate-reason"] = "执行进度受招标影响"
+    resp = client.post(f"/evaluations/{seed}/edit", data={**values, "do": "save"})
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:2000]
+    body = client.get(f"/evaluations/{seed}/edit").get_data(as_text=True)
+    # 1234.5 / 2469 = 50% of 3 points.
+    assert re.search(r'data-testid="score-budget_execution_rate">1.50<', body)
+    assert form_values(body)["e-budget_execution_rate-numerator"] == typed.strip()
+
+
+def test_full_width_score(login_as, seed):
+    client = login_as("unit_a")
+    _html, values = _form(client, seed)
+    values["e-quantity_1-score"] = "２．５"
+    values["e-quantity_1-reason"] = "个别站点短时中断"
+    resp = client.post(f"/evaluations/{seed}/edit", data={**values, "do": "recalc"})
+    assert resp.status_code == 200
+    assert 'data-testid="score-quantity_1">2.50<' in resp.get_data(as_text=True)
+
+
+def test_save_draft_keeps_entries_and_narrative(app, login_as, seed):
+    client = login_as("unit_a")
+    _html, values = _form(client, seed)
+    values["e-quantity_2-tier"] = "部分达成"
+    values["e-quantity_2-score"] = "1.5"
+    values["e-quantity_2-reason"] = "旗舰店迁移期间短时不可用"
+    values["filled_by"] = "张晓"
+    before = version(app, seed)
+    resp = client.post(f"/evaluations/{seed}/edit", data={**values, "do": "save"})
+    assert resp.status_code == 302
+    assert version(app, seed) == before + 1
+    with app.app_context():
+        ev = db.session.get(Evaluation, seed)
+        assert ev.entries["quantity_2"]["tier"] == "部分达成"
+        assert ev.entries["quantity_2"]["reason"] == "旗舰店迁移期间短时不可用"
+        assert "imported" not in ev.entries["quantity_2"]
+        assert ev.entries["quantity_1"].get("imported") is True  # untouched rows stay as published
+
+
+def test_stale_version_is_a_conflict_and_keeps_the_typing(app, login_as, seed):
+    client = login_as("unit_a")
+    _html, values = _form(client, seed)
+    values["measures"] = "加强运维"
+    values["version"] = str(version(app, seed) - 1 if version(app, seed) > 1 else 999)
+    resp = client.post(f"/evaluations/{seed}/edit", data={**values, "do": "save"})
+    assert resp.status_code == 409
+    body = resp.get_data(as_text=True)
+    assert CONFLICT in body
+    assert form_values(body)["measures"] == "加强运维"
+
+
+# --- submit, withdraw, history ---------------------------------------------------------------
+
+
+def test_submit_behind_confirmation_then_withdraw(app, login_as, seed):
+    client = login_as("unit_a")
+    _html, values = _form(client, seed)
+    resp = client.post(f"/evaluations/{seed}/edit", data={**values, "do": "submit"})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith(f"/evaluations/{seed}/submit")
+    page = client.get(f"/evaluations/{seed}/submit").get_data(as_text=True)
+    assert 'data-testid="total">98.50<' in page and 'data-testid="grade">优<' in page
+    assert "确认提交" in page
+    resp = client.post(f"/evaluations/{seed}/submit", data={"version": str(version(app, seed))})
+    assert resp.status_code == 302
+    with app.app_context():
+        ev = db.session.get(Evaluation, seed)
+        assert ev.state == "self_scored" and str(ev.self_total) == "98.50"
+    detail = client.get(f"/evaluations/{seed}").get_data(as_text=True)
+    assert "提交自评" in detail and "已自评（待审核）" in detail
+    assert "张晓（填报人）" in detail  # who, in the history
+    # The unit may withdraw; the button is offered and works.
+    assert f"/evaluations/{seed}/events/withdraw" in detail
+    resp = client.post(f"/evaluations/{seed}/events/withdraw", data={"version": str(version(app, seed))})
+    assert resp.status_code == 302
+    with app.app_context():
+        assert db.session.get(Evaluation, seed).state == "draft"
+    assert "撤回" in client.get(f"/evaluations/{seed}").get_data(as_text=True)
+
+
+def test_submit_shows_blocking_problems(app, login_as, seed):
+    client = login_as("unit_a")
+    _html, values = _form(client, seed)
+    values["e-quantity_1-tier"] = "未达成"  # below full marks: a reason is now required
+    values["e-quantity_1-score"] = ""
+    assert client.post(f"/evaluations/{seed}/edit", data={**values, "do": "submit"}).status_code == 302
+    page = client.get(f"/evaluations/{seed}/submit").get_data(as_text=True)
+    assert 'data-testid="blocking"' in page
+    assert "偏差原因分析及改进措施" in page
+    assert "确认提交</button>" not in page
+    resp = client.post(f"/evaluations/{seed}/submit", data={"version": str(version(app, seed))})
+    assert resp.status_code == 422
+    with app.app_context():
+        assert db.session.get(Evaluation, seed).state == "draft"
+
+
+def test_submit_as_other_unit_is_404(app, login_as, seed):
+    assert login_as("unit_b").get(f"/evaluations/{seed}/submit").status_code == 404
+    assert login_as("unit_b").post(f"/evaluations/{seed}/submit", data={}).status_code == 404
+
+
+def test_submit_with_stale_version_is_409(app, login_as, seed):
+    client = login_as("unit_a")
+    resp = client.post(f"/evaluations/{seed}/submit", data={"version": "999"})
+    assert resp.status_code == 409
+    assert CONFLICT in resp.get_data(as_text=True)
+
+
+def test_unknown_or_page_only_event_is_404(login_as, seed):
+    client = login_as("unit_a")
+    assert client.post(f"/evaluations/{seed}/events/nonsense").status_code == 404
+    assert client.post(f"/evaluations/{seed}/events/approve").status_code == 404
+
+
+# --- evidence --------------------------------------------------------------------------------
+
+PDF_BYTES = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def _upload(client, evaluation_id, name, content):
+    return client.post(
+        f"/evaluations/{evaluation_id}/evidence",
+        data={"file": (io.BytesIO(content), name)},
+        content_type="multipart/form-data",
+    )
+
+
+def test_evidence_upload_and_download(app, login_as, seed):
+    client = login_as("unit_a")
+    resp = _upload(client, seed, "合同<1>.pdf", PDF_BYTES)
+    assert resp.status_code == 302
+    detail = client.get(f"/evaluations/{seed}").get_data(as_text=True)
+    assert "合同&lt;1&gt;.pdf" in detail
+    link = re.search(rf'href="(/evaluations/{seed}/evidence/\d+)"', detail).group(1)
+    stored = list(Path(app.config["EVIDENCE_DIR"]).iterdir())
+    assert len(stored) == 1 and stored[0].suffix == ".pdf" and "合同" not in stored[0].name
+    got = client.get(link)
+    assert got.status_code == 200 and got.data == PDF_BYTES
+    assert "attachment" in got.headers["Content-Disposition"]
+    assert login_as("reviewer").get(link).status_code == 200
+    assert login_as("unit_c").get(link).status_code == 404
+    assert login_as("unit_b").get(link).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "name,content,message",
+    [
+        ("run.exe", b"MZ....", "只能上传"),
+        ("fake.pdf", b"<html>hello</html>", "不符"),
+        ("empty.png", b"", "空"),
+    ],
+)
+def test_evidence_refused(login_as, seed, name, content, message):
+    resp = _upload(login_as("unit_a"), seed, name, content)
+    assert resp.status_code == 400
+    assert message in resp.get_data(as_text=True)
+
+
+def test_oversized_upload_gets_a_friendly_413(app, login_as, seed):
+    app.config["EVIDENCE_MAX_BYTES"] = 1024
+    resp = _upload(login_as("unit_a"), seed, "big.pdf", b"%PDF-" + b"0" * 2048)
+    assert resp.status_code == 413
+    body = resp.get_data(as_text=True)
+    assert "上传的文件过大" in body and "1 KB" not in body and "MB" in body
+    assert list(Path(app.config["EVIDENCE_DIR"]).iterdir()) == []
+
+
+def test_upload_over_the_request_limit_gets_413(app, login_as, seed):
+    app.config["MAX_CONTENT_LENGTH"] = 4096
+    resp = _upload(login_as("unit_a"), seed, "big.pdf", b"%PDF-" + b"0" * 8192)
+    assert resp.status_code == 413
+    assert "上传的文件过大" in resp.get_data(as_text=True)
+
+
+def test_evidence_upload_only_while_editable(app, login_as):
+    submitted = ev_id(app, "政务服务中心窗口服务提升")
+    assert _upload(login_as("unit_b"), submitted, "a.pdf", PDF_BYTES).status_code == 403
+    assert _upload(login_as("unit_a"), submitted, "a.pdf", PDF_BYTES).status_code == 404
+
+
+# --- PDF -------------------------------------------------------------------------------------
+
+
+def test_latest_pdf_download(app, login_as, seed):
+    client = login_as("unit_a")
+    assert client.get(f"/evaluations/{seed}/pdf").status_code == 404
+    root = Path(app.config["PDF_DIR"])
+    for v, content in ((1, b"%PDF-old"), (2, b"%PDF-new")):
+        (root / f"e{seed}-v{v}.pdf").write_bytes(content)
+    with app.app_context():
+        for v in (1, 2):
+            db.session.add(PdfFile(evaluation_id=seed, version=v, state="draft", path=f"e{seed}-v{v}.pdf", size=8))
+        db.session.commit()
+    detail = client.get(f"/evaluations/{seed}").get_data(as_text=True)
+    assert 'data-testid="pdf-link"' in detail and "第 2 版" in detail
+    got = client.get(f"/evaluations/{seed}/pdf")
+    assert got.status_code == 200 and got.data == b"%PDF-new"
+    assert login_as("unit_b").get(f"/evaluations/{seed}/pdf").status_code == 404
+
+
+def test_pdf_path_cannot_escape_pdf_dir(app, login_as, seed):
+    with app.app_context():
+        db.session.add(PdfFile(evaluation_id=seed, version=9, state="draft", path="../../etc/passwd", size=1))
+        db.session.commit()
+    assert login_as("unit_a").get(f"/evaluations/{seed}/pdf").status_code == 404
+
+
+def test_list_search_and_filter(login_as):
+    client = login_as("finance")
+    body = client.get("/evaluations/", query_string={"q": "热线"}).get_data(as_text=True)
+    assert "12345热线知识库建设" in body and SEED not in body
+    body = client.get("/evaluations/", query_string={"state": "confirmed"}).get_data(as_text=True)
+    assert "公共数据平台运维" in body and SEED not in body
+    body = client.get("/evaluations/", query_string={"q": "%"}).get_data(as_text=True)
+    assert "共 0 份" in body
+
+
+def test_no_evaluations_queries_per_row(app, login_as):
+    """The list is one statement whatever the number of rows."""
+    from sqlalchemy import event
+
+    client = login_as("finance")
+    statements: list[str] = []
+    with app.app_context():
+        engine = db.engine
+
+        def count(conn, cursor, statement, *args):
+            statements.append(statement)
+
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            client.get("/evaluations/")
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+    evaluation_selects = [s for s in statements if "FROM evaluations" in s]
+    assert len(evaluation_selects) <= 2, evaluation_selects
+    _ = select

@@ -1,0 +1,151 @@
+"""Login, sessions, CSRF, rate limit, headers and the production key check."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from tests.conftest import PASSWORD, login, make_sqlite_app
+from workflow import create_app
+
+
+def test_login_page_and_wrong_password(client) -> None:  # type: ignore[no-untyped-def]
+    page = client.get("/login")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert 'name="username"' in html and 'name="password"' in html and "登录" in html
+    bad = client.post("/login", data={"username": "unit_a", "password": "wrong"})
+    assert bad.status_code == 401
+    assert "用户名或密码错误" in bad.get_data(as_text=True)
+    assert 'value="unit_a"' in bad.get_data(as_text=True)  # what was typed is kept
+    assert client.get("/").status_code == 302
+
+
+def test_login_redirect_only_to_own_site(client) -> None:  # type: ignore[no-untyped-def]
+    resp = client.post(
+        "/login?next=https://evil.example/x", data={"username": "unit_a", "password": PASSWORD}
+    )
+    assert resp.status_code == 302 and "evil" not in resp.headers["Location"]
+
+
+def test_logout_makes_old_cookie_useless(app: Flask) -> None:
+    client = app.test_client()
+    login(client, "unit_a")
+    stolen = client.get_cookie("session")
+    assert stolen is not None
+    assert client.get("/").status_code == 200
+    client.post("/logout")
+    replay = app.test_client()
+    replay.set_cookie("session", stolen.value)
+    assert replay.get("/").status_code == 302
+
+
+def test_password_change_ends_other_sessions(app: Flask) -> None:
+    first, second = app.test_client(), app.test_client()
+    login(first, "unit_b")
+    login(second, "unit_b")
+    short = first.post("/password", data={"current": PASSWORD, "new": "short", "confirm": "short"})
+    assert "至少 8 个字符" in short.get_data(as_text=True)
+    resp = first.post(
+        "/password",
+        data={"current": PASSWORD, "new": "a-new-password-1", "confirm": "a-new-password-1"},
+    )
+    assert resp.status_code == 302
+    assert first.get("/").status_code == 200  # this browser stays logged in
+    assert second.get("/").status_code == 302  # the other one is out
+    login(app.test_client(), "unit_b", "a-new-password-1")
+
+
+def test_session_cookie_flags(client) -> None:  # type: ignore[no-untyped-def]
+    resp = client.post("/login", data={"username": "unit_a", "password": PASSWORD})
+    cookie = resp.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_security_headers_everywhere(client) -> None:  # type: ignore[no-untyped-def]
+    for url in ("/login", "/", "/no-such-page"):
+        resp = client.get(url)
+        csp = resp.headers["Content-Security-Policy"]
+        assert (
+            "script-src 'self'" in csp
+            and "frame-ancestors 'none'" in csp
+            and "unsafe-inline" not in csp
+        )
+        assert resp.headers["X-Content-Type-Options"] == "nosniff"
+        assert resp.headers["Referrer-Policy"]
+
+
+def test_no_inline_script_or_style_in_templates() -> None:
+    root = Path(__file__).resolve().parents[2] / "templates"
+    for path in root.rglob("*.html"):
+        if "pdf" in path.parts or "email" in path.parts:
+            continue  # not served to browsers
+        text = path.read_text(encoding="utf-8")
+        assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", text), path
+        assert not re.search(r"\sstyle=", text), path
+        assert not re.search(r"\son[a-z]+=", text), path
+
+
+def test_csrf_is_on_outside_tests(sqlite_template, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    app = make_sqlite_app(sqlite_template, tmp_path, WTF_CSRF_ENABLED=True)
+    client = app.test_client()
+    resp = client.post("/login", data={"username": "unit_a", "password": PASSWORD})
+    assert resp.status_code == 400
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+    assert token is not None
+    ok = client.post(
+        "/login", data={"username": "unit_a", "password": PASSWORD, "csrf_token": token.group(1)}
+    )
+    assert ok.status_code == 302
+
+
+def test_login_rate_limit(sqlite_template, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    app = make_sqlite_app(
+        sqlite_template, tmp_path, RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="3 per minute"
+    )
+    client = app.test_client()
+    codes = [
+        client.post("/login", data={"username": "unit_a", "password": "x"}).status_code
+        for _ in range(4)
+    ]
+    assert codes[:3] == [401, 401, 401] and codes[3] == 429
+    assert "过于频繁" in client.post(
+        "/login", data={"username": "unit_a", "password": "x"}
+    ).get_data(as_text=True)
+
+
+@pytest.mark.parametrize("key", ["", "dev-only-not-secret", "short"])
+def test_production_refuses_default_secret(tmp_path, key: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(RuntimeError, match="SECRET_KEY"):
+        create_app(
+            {
+                "ENV_NAME": "production",
+                "SECRET_KEY": key,
+                "VAR_DIR": str(tmp_path),
+                "PDF_DIR": str(tmp_path / "p"),
+                "EVIDENCE_DIR": str(tmp_path / "e"),
+                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db",
+            }
+        )
+
+
+def test_disabled_user_cannot_log_in(app: Flask) -> None:
+    from sqlalchemy import select
+
+    from workflow.extensions import db
+    from workflow.models import User
+
+    client = app.test_client()
+    login(client, "unit_c")
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.username == "unit_c"))
+        user.active = False
+        user.rotate_session()
+        db.session.commit()
+    assert client.get("/").status_code == 302
+    resp = client.post("/login", data={"username": "unit_c", "password": PASSWORD})
+    assert resp.status_code == 401
