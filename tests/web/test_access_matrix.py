@@ -1,0 +1,176 @@
+"""Who may open what, generated from the app's URL map: a new route that is not classified
+here fails the test, so none can be left out.
+
+- anonymous visitors get the login page (redirect) for everything but /login and /healthz;
+- a role-bound page answers 404 to every other role;
+- an evaluation-bound URL answers 404 to every user outside the evaluation's unit and
+  department (and to nobody else), for GET and POST alike, and changes nothing.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+
+from tests.conftest import login
+from tests.workflow.helpers import seed_evaluation
+from workflow.extensions import db
+from workflow.machine import Role
+from workflow.models import AuditLog, Evaluation, Evidence, Notice, User
+
+ALL_USERS = ["unit_a", "unit_a_head", "unit_b", "reviewer", "unit_c", "reviewer_2", "finance", "admin"]
+PUBLIC = {"auth.login", "healthz", "static", "bootstrap.static"}
+ANY_USER = {"home.index", "auth.logout", "auth.password", "notices.index", "notices.read_all", "evaluations.index"}
+ROLE_BOUND: dict[str, set[str]] = {
+    "review.queue": {Role.REVIEWER},
+    "finance.queue": {Role.FINANCE},
+    "finance.bulk": {Role.FINANCE},
+    "finance.bulk_confirm": {Role.FINANCE},
+    "dashboard.index": {Role.REVIEWER, Role.FINANCE, Role.ADMIN},
+    "dashboard.export_xlsx": {Role.REVIEWER, Role.FINANCE, Role.ADMIN},
+}
+ADMIN_PREFIX = "admin."
+# Evaluation-bound endpoints: everything under /evaluations/<id>, /review/<id>, /finance/<id>.
+EVALUATION_PARAM = "evaluation_id"
+# The seed evaluation belongs to unit A of department 1: these may not even learn it exists.
+OUTSIDERS = ["unit_b", "unit_c", "reviewer_2"]
+# Owned objects that are not evaluations.
+OWNED = {"notices.read": "notice_id"}
+
+
+def _classify(endpoint: str, arguments: set[str]) -> str:
+    if endpoint in PUBLIC:
+        return "public"
+    if endpoint in ANY_USER:
+        return "any"
+    if endpoint.startswith(ADMIN_PREFIX):
+        return "admin"
+    if endpoint in ROLE_BOUND:
+        return "role"
+    if EVALUATION_PARAM in arguments:
+        return "evaluation"
+    if endpoint in OWNED:
+        return "owned"
+    raise AssertionError(f"unclassified route {endpoint}: add it to the access matrix")
+
+
+@pytest.fixture
+def world(app: Flask) -> dict[str, Any]:
+    with app.app_context():
+        ev = seed_evaluation()
+        unit_a = db.session.scalar(select(User).where(User.username == "unit_a"))
+        evidence = Evidence(
+            evaluation_id=ev.id, original_name="佐证.pdf", stored_name="matrix-probe.pdf",
+            content_type="application/pdf", size=4, sha256="0" * 64, uploaded_by_id=unit_a.id,
+        )
+        notice = Notice(user_id=unit_a.id, evaluation_id=ev.id, kind="probe", title="probe")
+        db.session.add_all([evidence, notice])
+        db.session.commit()
+        user = db.session.scalar(select(User).where(User.username == "unit_b"))
+        return {
+            "evaluation_id": ev.id, "evidence_id": evidence.id, "notice_id": notice.id,
+            "user_id": user.id, "cycle_id": ev.cycle_id, "event": "submit", "org_id": ev.unit_id,
+        }
+
+
+def _routes(app: Flask) -> list[tuple[str, str, str, set[str]]]:
+    routes = []
+    for rule in app.url_map.iter_rules():
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            routes.append((rule.endpoint, method, rule.rule, set(rule.arguments)))
+    return routes
+
+
+def _url(app: Flask, endpoint: str, arguments: set[str], world: dict[str, Any]) -> str:
+    with app.test_request_context():
+        from flask import url_for
+
+        values = {}
+        for arg in arguments:
+            if arg == "filename":
+                values[arg] = "css/app.css"
+            else:
+                assert arg in world, f"no probe value for URL argument {arg} of {endpoint}"
+                values[arg] = world[arg]
+        return url_for(endpoint, **values)
+
+
+def _request(client: Any, method: str, url: str) -> Any:
+    if method == "GET":
+        return client.get(url)
+    return client.post(url, data={"reason": "x", "file": (io.BytesIO(b"%PDF"), "a.pdf")},
+                       content_type="multipart/form-data")
+
+
+def _snapshot(app: Flask, evaluation_id: int) -> tuple[int, int, int]:
+    with app.app_context():
+        ev = db.session.get(Evaluation, evaluation_id)
+        audits = db.session.scalar(select(func.count()).select_from(AuditLog))
+        evidence = db.session.scalar(select(func.count()).select_from(Evidence))
+        return ev.version, audits, evidence
+
+
+def test_every_route_is_classified(app: Flask) -> None:
+    for endpoint, _method, _rule, arguments in _routes(app):
+        _classify(endpoint, arguments)
+
+
+def test_anonymous_gets_the_login_page(app: Flask, world: dict[str, Any]) -> None:
+    client = app.test_client()
+    for endpoint, method, _rule, arguments in _routes(app):
+        if _classify(endpoint, arguments) == "public":
+            continue
+        resp = _request(client, method, _url(app, endpoint, arguments, world))
+        assert resp.status_code in (302, 401), (endpoint, method, resp.status_code)
+        if resp.status_code == 302:
+            assert "/login" in resp.headers["Location"], endpoint
+
+
+@pytest.mark.parametrize("username", ALL_USERS)
+def test_matrix(app: Flask, world: dict[str, Any], username: str) -> None:
+    client = app.test_client()
+    login(client, username)
+    with app.app_context():
+        role = db.session.scalar(select(User.role).where(User.username == username))
+    before = _snapshot(app, world["evaluation_id"])
+    checked = 0
+    for endpoint, method, _rule, arguments in _routes(app):
+        kind = _classify(endpoint, arguments)
+        if kind in ("public", "any"):
+            continue
+        allowed: bool | None
+        if kind == "admin":
+            allowed = role == Role.ADMIN
+        elif kind == "role":
+            allowed = role in ROLE_BOUND[endpoint]
+        elif kind == "evaluation":
+            allowed = None if username not in OUTSIDERS else False
+        else:  # owned by unit_a
+            allowed = username == "unit_a"
+        if allowed is False:
+            resp = _request(client, method, _url(app, endpoint, arguments, world))
+            assert resp.status_code == 404, (username, endpoint, method, resp.status_code)
+            checked += 1
+        elif allowed and method == "GET" and kind != "evaluation":
+            resp = client.get(_url(app, endpoint, arguments, world))
+            assert resp.status_code in (200, 302), (username, endpoint, resp.status_code)
+            checked += 1
+    if username in OUTSIDERS or username != "admin":
+        assert _snapshot(app, world["evaluation_id"]) == before, "a refused request changed something"
+    assert checked > 0
+    if username in OUTSIDERS:
+        bound = [r for r in _routes(app) if _classify(r[0], r[3]) == "evaluation"]
+        assert len(bound) >= 10 and checked >= len(bound)
+
+
+@pytest.mark.parametrize("username", ["unit_a", "unit_a_head", "reviewer", "finance", "admin"])
+def test_insiders_can_open_the_evaluation(app: Flask, world: dict[str, Any], username: str) -> None:
+    client = app.test_client()
+    login(client, username)
+    resp = client.get(f"/evaluations/{world['evaluation_id']}")
+    assert resp.status_code == 200
+    assert "政务服务信息系统建设维护和迭代升级" in resp.get_data(as_text=True)
