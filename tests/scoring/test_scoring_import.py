@@ -8,7 +8,14 @@ from typing import Any
 
 import pytest
 
-from scoring import FormReadError, builtin_scheme, import_form, score, validate_scheme
+from scoring import (
+    FormReadError,
+    builtin_scheme,
+    import_form,
+    scheme_from_dict,
+    score,
+    validate_scheme,
+)
 
 D = Decimal
 
@@ -23,6 +30,7 @@ def test_seed_totals_and_grade(seed_import: Any) -> None:
     assert card.grade == "优"
     assert not card.blocking
     assert validate_scheme(result.scheme.to_dict()) == []
+    assert scheme_from_dict(result.scheme.to_dict()) == result.scheme
 
 
 def test_seed_every_published_row_matches(seed_import: Any) -> None:

@@ -11,7 +11,7 @@ from scoring_helpers import one_leaf_scheme
 
 from scoring import builtin_scheme, grade_for, score
 
-FAST = settings(max_examples=150, deadline=None)
+FAST = settings(max_examples=100, deadline=None)
 
 amounts = st.decimals(min_value=0, max_value=10**7, places=2, allow_nan=False, allow_infinity=False)
 weights = st.sampled_from(["1", "2", "2.5", "3", "10", "20", "50"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from workflow.extensions import db
@@ -58,3 +59,13 @@ def _unescape(text: str) -> str:
     import html as h
 
     return h.unescape(text)
+
+
+def client_as(app: Flask, username: str) -> FlaskClient:
+    """A fresh client logged in as `username` (one client per user: logging in again on the
+    same client would keep the first session)."""
+    from conftest import login
+
+    client = app.test_client()
+    login(client, username)
+    return client

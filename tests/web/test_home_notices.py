@@ -5,10 +5,18 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from pagehelpers import SEED
+from pagehelpers import SEED, client_as
 
 from workflow.extensions import db
 from workflow.models import Cycle, Notice, User
+
+
+@pytest.fixture
+def as_user(app):
+    def _as(username):
+        return client_as(app, username)
+
+    return _as
 
 
 def _user_id(app, username):
@@ -24,24 +32,24 @@ def _user_id(app, username):
         ("finance", "政务服务事项标准化", "12345热线知识库建设"),
     ],
 )
-def test_home_shows_what_waits(login_as, user, expected, absent):
-    body = login_as(user).get("/").get_data(as_text=True)
+def test_home_shows_what_waits(as_user, user, expected, absent):
+    body = as_user(user).get("/").get_data(as_text=True)
     assert 'data-testid="waiting"' in body
     assert expected in body and absent not in body
 
 
-def test_home_deadlines_with_days_left_and_overdue(app, login_as):
+def test_home_deadlines_with_days_left_and_overdue(app, as_user):
     with app.app_context():
         cycle = db.session.query(Cycle).first()
         cycle.deadline_submit = date.today() - timedelta(days=3)
         cycle.deadline_review = date.today() + timedelta(days=30)
         db.session.commit()
-    body = login_as("unit_a").get("/").get_data(as_text=True)
+    body = as_user("unit_a").get("/").get_data(as_text=True)
     assert '<span class="overdue">已逾期' in body
     assert "剩 " in body
 
 
-def test_notices_list_and_mark_read(app, login_as):
+def test_notices_list_and_mark_read(app, as_user):
     uid = _user_id(app, "unit_a")
     other = _user_id(app, "unit_b")
     with app.app_context():
@@ -50,7 +58,7 @@ def test_notices_list_and_mark_read(app, login_as):
         db.session.add_all([mine, theirs])
         db.session.commit()
         mine_id, theirs_id = mine.id, theirs.id
-    client = login_as("unit_a")
+    client = as_user("unit_a")
     body = client.get("/notices/").get_data(as_text=True)
     assert "评价表被退回&lt;b&gt;" in body and "别人的消息" not in body and "未读" in body
     assert "未读消息（" in client.get("/").get_data(as_text=True)
@@ -63,13 +71,15 @@ def test_notices_list_and_mark_read(app, login_as):
     assert "评价表被退回" not in body
 
 
-def test_read_all_touches_only_own_notices(app, login_as):
+def test_read_all_touches_only_own_notices(app, as_user):
     uid = _user_id(app, "unit_a")
     other = _user_id(app, "unit_b")
     with app.app_context():
-        db.session.add_all([Notice(user_id=uid, kind="x", title="一"), Notice(user_id=other, kind="x", title="二")])
+        db.session.add_all(
+            [Notice(user_id=uid, kind="x", title="一"), Notice(user_id=other, kind="x", title="二")]
+        )
         db.session.commit()
-    assert login_as("unit_a").post("/notices/read-all").status_code == 302
+    assert as_user("unit_a").post("/notices/read-all").status_code == 302
     with app.app_context():
         assert db.session.query(Notice).filter_by(user_id=uid, read_at=None).count() == 0
         assert db.session.query(Notice).filter_by(user_id=other, read_at=None).count() >= 1

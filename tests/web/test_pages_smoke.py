@@ -3,6 +3,15 @@
 from __future__ import annotations
 
 import pytest
+from pagehelpers import client_as
+
+
+@pytest.fixture
+def as_user(app):
+    def _as(username):
+        return client_as(app, username)
+
+    return _as
 
 
 @pytest.mark.parametrize(
@@ -28,8 +37,8 @@ import pytest
         ("admin", "/finance/", 404),
     ],
 )
-def test_list_pages(login_as, user, url, status):
-    resp = login_as(user).get(url)
+def test_list_pages(as_user, user, url, status):
+    resp = as_user(user).get(url)
     assert resp.status_code == status, resp.get_data(as_text=True)[:300]
 
 

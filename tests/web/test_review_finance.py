@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from pagehelpers import SEED, ev_id, form_values, version
+from pagehelpers import SEED, client_as, ev_id, form_values, version
 
 from workflow.extensions import db
 from workflow.models import AuditLog, Evaluation
@@ -18,6 +18,14 @@ AT_FINANCE_B = "政务服务事项标准化"  # unit B, finance_confirmation
 CONFIRMED = "公共数据平台运维"  # unit C, confirmed
 
 
+@pytest.fixture
+def as_user(app):
+    def _as(username):
+        return client_as(app, username)
+
+    return _as
+
+
 def _state(app, evaluation_id):
     with app.app_context():
         return db.session.get(Evaluation, evaluation_id).state
@@ -26,17 +34,17 @@ def _state(app, evaluation_id):
 # --- review queue ----------------------------------------------------------------------------
 
 
-def test_review_queue_lists_own_department_by_default_states(login_as):
-    body = login_as("reviewer").get("/review/").get_data(as_text=True)
+def test_review_queue_lists_own_department_by_default_states(as_user):
+    body = as_user("reviewer").get("/review/").get_data(as_text=True)
     assert IN_REVIEW in body and SUBMITTED in body
     assert SEED not in body  # draft: not waiting for review
     assert CONFIRMED not in body  # another department
-    other = login_as("reviewer_2").get("/review/", query_string={"state": ""}).get_data(as_text=True)
+    other = as_user("reviewer_2").get("/review/", query_string={"state": ""}).get_data(as_text=True)
     assert CONFIRMED in other and IN_REVIEW not in other
 
 
-def test_review_queue_filters_and_search(app, login_as):
-    client = login_as("reviewer")
+def test_review_queue_filters_and_search(app, as_user):
+    client = as_user("reviewer")
     body = client.get("/review/", query_string={"state": "dept_review"}).get_data(as_text=True)
     assert IN_REVIEW in body and SUBMITTED not in body
     body = client.get("/review/", query_string={"state": "", "q": "热线"}).get_data(as_text=True)
@@ -53,13 +61,13 @@ def test_review_queue_filters_and_search(app, login_as):
 @pytest.mark.parametrize(
     "user,status", [("reviewer", 200), ("reviewer_2", 404), ("unit_b", 404), ("finance", 404)]
 )
-def test_review_page_visibility(app, login_as, user, status):
-    assert login_as(user).get(f"/review/{ev_id(app, IN_REVIEW)}").status_code == status
+def test_review_page_visibility(app, as_user, user, status):
+    assert as_user(user).get(f"/review/{ev_id(app, IN_REVIEW)}").status_code == status
 
 
-def test_start_review_from_the_review_page(app, login_as):
+def test_start_review_from_the_review_page(app, as_user):
     target = ev_id(app, SUBMITTED)
-    client = login_as("reviewer")
+    client = as_user("reviewer")
     page = client.get(f"/review/{target}").get_data(as_text=True)
     assert f"/evaluations/{target}/events/start_review" in page
     assert 'name="s-' not in page  # no score inputs before the review starts
@@ -77,9 +85,9 @@ def _review_values(client, target):
     return html, form_values(html)
 
 
-def test_review_side_by_side_and_change_needs_reason(app, login_as):
+def test_review_side_by_side_and_change_needs_reason(app, as_user):
     target = ev_id(app, IN_REVIEW)
-    client = login_as("reviewer")
+    client = as_user("reviewer")
     html, values = _review_values(client, target)
     assert "自评得分" in html and "审核得分" in html
     assert values["s-quantity_1"] == "3.00"
@@ -105,11 +113,17 @@ def test_review_side_by_side_and_change_needs_reason(app, login_as):
 
 
 @pytest.mark.parametrize(
-    "typed,message", [("NaN", "不是有效数值"), ("-1", "不能为负数"), ("3.01", "超过分值 3"), ("inf", "不是有效数值")]
+    "typed,message",
+    [
+        ("NaN", "不是有效数值"),
+        ("-1", "不能为负数"),
+        ("3.01", "超过分值 3"),
+        ("inf", "不是有效数值"),
+    ],
 )
-def test_review_bad_scores(app, login_as, typed, message):
+def test_review_bad_scores(app, as_user, typed, message):
     target = ev_id(app, IN_REVIEW)
-    client = login_as("reviewer")
+    client = as_user("reviewer")
     _html, values = _review_values(client, target)
     values["s-quantity_1"] = typed
     values["r-quantity_1"] = "理由"
@@ -122,9 +136,9 @@ def test_review_bad_scores(app, login_as, typed, message):
     assert kept["s-quantity_1"] == typed and kept["r-quantity_1"] == "理由"
 
 
-def test_review_full_width_and_separators(app, login_as):
+def test_review_full_width_and_separators(app, as_user):
     target = ev_id(app, IN_REVIEW)
-    client = login_as("reviewer")
+    client = as_user("reviewer")
     _html, values = _review_values(client, target)
     values["s-economic_1"] = "９．５"
     values["r-economic_1"] = "效益证明材料不足"
@@ -134,9 +148,9 @@ def test_review_full_width_and_separators(app, login_as):
         assert str(row.dept_score) == "9.50"
 
 
-def test_review_stale_version_is_409(app, login_as):
+def test_review_stale_version_is_409(app, as_user):
     target = ev_id(app, IN_REVIEW)
-    client = login_as("reviewer")
+    client = as_user("reviewer")
     _html, values = _review_values(client, target)
     values["version"] = str(int(values["version"]) - 1)
     resp = client.post(f"/review/{target}", data=values)
@@ -145,9 +159,9 @@ def test_review_stale_version_is_409(app, login_as):
     assert _state(app, target) == "dept_review"
 
 
-def test_return_to_unit_requires_a_reason(app, login_as):
+def test_return_to_unit_requires_a_reason(app, as_user):
     target = ev_id(app, IN_REVIEW)
-    client = login_as("reviewer")
+    client = as_user("reviewer")
     resp = client.post(f"/evaluations/{target}/events/return", data={"reason": "  "})
     assert resp.status_code == 400
     body = resp.get_data(as_text=True)
@@ -160,14 +174,14 @@ def test_return_to_unit_requires_a_reason(app, login_as):
     with app.app_context():
         log = db.session.query(AuditLog).filter_by(evaluation_id=target, event="return").one()
         assert log.reason == "佐证材料不全<b>"
-    detail = login_as("unit_b").get(f"/evaluations/{target}").get_data(as_text=True)
+    detail = as_user("unit_b").get(f"/evaluations/{target}").get_data(as_text=True)
     assert "佐证材料不全&lt;b&gt;" in detail and "退回单位" in detail
 
 
-def test_unit_cannot_approve_or_return(app, login_as):
+def test_unit_cannot_approve_or_return(app, as_user):
     target = ev_id(app, IN_REVIEW)
-    assert login_as("unit_b").post(f"/review/{target}", data={}).status_code == 404
-    resp = login_as("unit_b").post(f"/evaluations/{target}/events/return", data={"reason": "x"})
+    assert as_user("unit_b").post(f"/review/{target}", data={}).status_code == 404
+    resp = as_user("unit_b").post(f"/evaluations/{target}/events/return", data={"reason": "x"})
     assert resp.status_code == 403
     assert _state(app, target) == "dept_review"
 
@@ -175,20 +189,22 @@ def test_unit_cannot_approve_or_return(app, login_as):
 # --- finance ---------------------------------------------------------------------------------
 
 
-def test_finance_queue(login_as):
-    body = login_as("finance").get("/finance/").get_data(as_text=True)
+def test_finance_queue(as_user):
+    body = as_user("finance").get("/finance/").get_data(as_text=True)
     assert AT_FINANCE_A in body and AT_FINANCE_B in body
     assert IN_REVIEW not in body and SEED not in body
 
 
-@pytest.mark.parametrize("user,status", [("finance", 200), ("reviewer", 404), ("unit_a", 404), ("admin", 404)])
-def test_confirm_page_visibility(app, login_as, user, status):
-    assert login_as(user).get(f"/finance/{ev_id(app, AT_FINANCE_A)}").status_code == status
+@pytest.mark.parametrize(
+    "user,status", [("finance", 200), ("reviewer", 404), ("unit_a", 404), ("admin", 404)]
+)
+def test_confirm_page_visibility(app, as_user, user, status):
+    assert as_user(user).get(f"/finance/{ev_id(app, AT_FINANCE_A)}").status_code == status
 
 
-def test_confirm_with_final_scores(app, login_as):
+def test_confirm_with_final_scores(app, as_user):
     target = ev_id(app, AT_FINANCE_A)
-    client = login_as("finance")
+    client = as_user("finance")
     html = client.get(f"/finance/{target}").get_data(as_text=True)
     assert "审核得分" in html and "确认得分" in html
     values = form_values(html)
@@ -207,37 +223,44 @@ def test_confirm_with_final_scores(app, login_as):
         assert ev.final_total == ev.dept_total - 2
 
 
-def test_finance_return_and_reopen(app, login_as):
-    client = login_as("finance")
+def test_finance_return_and_reopen(app, as_user):
+    client = as_user("finance")
     target = ev_id(app, AT_FINANCE_B)
     resp = client.post(f"/evaluations/{target}/events/finance_return", data={"reason": ""})
     assert resp.status_code == 400
-    resp = client.post(f"/evaluations/{target}/events/finance_return", data={"reason": "得分依据不足"})
+    resp = client.post(
+        f"/evaluations/{target}/events/finance_return", data={"reason": "得分依据不足"}
+    )
     assert resp.status_code == 302 and _state(app, target) == "dept_review"
     confirmed = ev_id(app, CONFIRMED)
     resp = client.post(f"/evaluations/{confirmed}/events/reopen", data={"reason": "复核发现错误"})
     assert resp.status_code == 302 and _state(app, confirmed) == "finance_confirmation"
 
 
-def test_bulk_confirm_shows_selection_then_each_result(app, login_as):
-    client = login_as("finance")
+def test_bulk_confirm_shows_selection_then_each_result(app, as_user):
+    client = as_user("finance")
     a, b = ev_id(app, AT_FINANCE_A), ev_id(app, AT_FINANCE_B)
     va, vb = version(app, a), version(app, b)
     resp = client.post("/finance/bulk", data={"ids": [str(a), str(b)], f"v-{a}": va, f"v-{b}": vb})
     assert resp.status_code == 200
     page = resp.get_data(as_text=True)
-    for name in (AT_FINANCE_A, AT_FINANCE_B, "江苏省政务服务管理办公室（机关）", "江苏省政务服务中心"):
+    for name in (
+        AT_FINANCE_A,
+        AT_FINANCE_B,
+        "江苏省政务服务管理办公室（机关）",
+        "江苏省政务服务中心",
+    ):
         assert name in page
     assert "确认这 2 份" in page
     assert _state(app, a) == "finance_confirmation"  # nothing done yet
     values = form_values(page)
     # Someone else moves B in the meantime: B fails with a conflict, A is still confirmed.
-    client2 = app.test_client()
-    from conftest import login
-
-    login(client2, "finance")
+    client2 = as_user("finance")
     client2.post(f"/evaluations/{b}/events/finance_return", data={"reason": "退回核实"})
-    resp = client.post("/finance/bulk/confirm", data={"ids": [str(a), str(b)], **{k: v for k, v in values.items() if k.startswith("v-")}})
+    resp = client.post(
+        "/finance/bulk/confirm",
+        data={"ids": [str(a), str(b)], **{k: v for k, v in values.items() if k.startswith("v-")}},
+    )
     assert resp.status_code == 200
     body = resp.get_data(as_text=True)
     assert "成功 1 份，未成功 1 份" in body
@@ -246,10 +269,13 @@ def test_bulk_confirm_shows_selection_then_each_result(app, login_as):
     assert _state(app, a) == "confirmed" and _state(app, b) == "dept_review"
 
 
-def test_bulk_selection_ignores_what_finance_may_not_confirm(app, login_as):
-    client = login_as("finance")
+def test_bulk_selection_ignores_what_finance_may_not_confirm(app, as_user):
+    client = as_user("finance")
     seed = ev_id(app, SEED)
     page = client.post("/finance/bulk", data={"ids": [str(seed)]}).get_data(as_text=True)
     assert "不能确认" in page and "确认这" not in page
-    assert login_as("reviewer").post("/finance/bulk", data={"ids": [str(seed)]}).status_code == 404
-    assert login_as("reviewer").post("/finance/bulk/confirm", data={"ids": [str(seed)]}).status_code == 404
+    assert as_user("reviewer").post("/finance/bulk", data={"ids": [str(seed)]}).status_code == 404
+    assert (
+        as_user("reviewer").post("/finance/bulk/confirm", data={"ids": [str(seed)]}).status_code
+        == 404
+    )

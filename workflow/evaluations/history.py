@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from workflow.evaluations.views import local_time
 from workflow.extensions import db
-from workflow.machine import ROLE_LABELS, STATE_LABELS, Event, Role, State, TRANSITIONS
+from workflow.machine import ROLE_LABELS, STATE_LABELS, TRANSITIONS, Event, Role, State
 from workflow.models import AuditLog, Evaluation
 
 EVENT_LABELS: dict[str, str] = {t.event.value: t.label for t in TRANSITIONS}
@@ -68,7 +68,9 @@ def timeline(evaluation: Evaluation, names: Mapping[str, tuple[str, ...]]) -> li
                 totals.append(f"{label} {total}（{scores.get(f'{key}_grade') or ''}）")
         changes = [
             Change(
-                name="／".join(p for p in names.get(str(c.get("code")), (str(c.get("code")),)) if p),
+                name="／".join(
+                    p for p in names.get(str(c.get("code")), (str(c.get("code")),)) if p
+                ),
                 column=COLUMN_LABELS.get(str(c.get("column")), str(c.get("column") or "")),
                 before=str(c.get("from") or "—"),
                 after=str(c.get("to") or "—"),

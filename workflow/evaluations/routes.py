@@ -150,7 +150,9 @@ def _form_page(
     scheme = operations.scheme_of(evaluation)
     card = operations.scorecard(evaluation, entries)
     blocking, notes = views.summary_flags(scheme, card)
-    narrative = narrative or {name: getattr(evaluation, name) or "" for name in operations.NARRATIVE_FIELDS}
+    narrative = narrative or {
+        name: getattr(evaluation, name) or "" for name in operations.NARRATIVE_FIELDS
+    }
     return (
         render_template(
             "evaluations/form.html",
@@ -220,7 +222,13 @@ def edit_post(evaluation_id: int) -> Result:
         db.session.rollback()
         evaluation = db.session.get(Evaluation, evaluation_id) or evaluation
         return _form_page(
-            evaluation, form.entries, form.narrative, form.errors, form.version, exc.status, exc.message
+            evaluation,
+            form.entries,
+            form.narrative,
+            form.errors,
+            form.version,
+            exc.status,
+            exc.message,
         )
     if action == "submit":
         return redirect(url_for("evaluations.submit", evaluation_id=evaluation_id))
@@ -256,7 +264,9 @@ def preview(evaluation_id: int) -> Result:
 # --- submit behind a confirmation ------------------------------------------------------------
 
 
-def _submit_page(evaluation: Evaluation, status: int = 200, problems: list[str] | None = None) -> tuple[str, int]:
+def _submit_page(
+    evaluation: Evaluation, status: int = 200, problems: list[str] | None = None
+) -> tuple[str, int]:
     scheme = operations.scheme_of(evaluation)
     card = operations.scorecard(evaluation)
     blocking, notes = views.summary_flags(scheme, card)

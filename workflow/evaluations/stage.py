@@ -36,12 +36,26 @@ class StageSpec:
 
 STAGES = {
     "dept": StageSpec(
-        "dept", "主管部门审核", "self_score", "自评得分", "审核得分",
-        policy.REVIEW_EDIT, Event.APPROVE, "review.review_post", "review",
+        "dept",
+        "主管部门审核",
+        "self_score",
+        "自评得分",
+        "审核得分",
+        policy.REVIEW_EDIT,
+        Event.APPROVE,
+        "review.review_post",
+        "review",
     ),
     "final": StageSpec(
-        "final", "财政确认", "dept_score", "审核得分", "确认得分",
-        policy.FINANCE_EDIT, Event.CONFIRM, "finance.confirm_post", "finance",
+        "final",
+        "财政确认",
+        "dept_score",
+        "审核得分",
+        "确认得分",
+        policy.FINANCE_EDIT,
+        Event.CONFIRM,
+        "finance.confirm_post",
+        "finance",
     ),
 }
 
@@ -64,7 +78,9 @@ def _fmt(value: Decimal | None) -> str:
     return "" if value is None else f"{value:.2f}"
 
 
-def stage_rows(evaluation: Evaluation, spec: StageSpec, typed: StageForm | None = None) -> list[StageRow]:
+def stage_rows(
+    evaluation: Evaluation, spec: StageSpec, typed: StageForm | None = None
+) -> list[StageRow]:
     scheme = operations.scheme_of(evaluation)
     names = {ind.code: ind.path for ind in scheme.indicators}
     card = operations.scorecard(evaluation)

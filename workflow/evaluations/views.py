@@ -87,7 +87,9 @@ class Deadline:
         return f"剩 {self.days_left} 天"
 
 
-def deadline_for(state: str, deadlines: Mapping[str, date | None], on: date | None = None) -> Deadline:
+def deadline_for(
+    state: str, deadlines: Mapping[str, date | None], on: date | None = None
+) -> Deadline:
     stage = STATE_STAGE.get(state)
     if stage is None:
         return Deadline("", "", None, None)
@@ -99,7 +101,12 @@ def deadline_for(state: str, deadlines: Mapping[str, date | None], on: date | No
 def cycle_deadlines(cycle: Cycle, on: date | None = None) -> list[Deadline]:
     on = on or today()
     return [
-        Deadline(stage, STAGE_LABELS[stage], cycle.deadline_for(stage), (cycle.deadline_for(stage) - on).days)
+        Deadline(
+            stage,
+            STAGE_LABELS[stage],
+            cycle.deadline_for(stage),
+            (cycle.deadline_for(stage) - on).days,
+        )
         for stage in ("submit", "review", "confirm")
     ]
 
@@ -254,7 +261,11 @@ def list_evaluations(
     total = 0
     for r in db.session.execute(stmt):
         total = r.full_count
-        deadlines = {"submit": r.deadline_submit, "review": r.deadline_review, "confirm": r.deadline_confirm}
+        deadlines = {
+            "submit": r.deadline_submit,
+            "review": r.deadline_review,
+            "confirm": r.deadline_confirm,
+        }
         if r.final_total is not None:
             current = (r.final_total, r.final_grade)
         elif r.dept_total is not None:
@@ -285,7 +296,9 @@ def list_evaluations(
         )
     if not rows and filters.page > 1:
         # Past the last page: the window count is unknown, so count once.
-        count = select(func.count()).select_from(stmt.limit(None).offset(None).order_by(None).subquery())
+        count = select(func.count()).select_from(
+            stmt.limit(None).offset(None).order_by(None).subquery()
+        )
         total = db.session.scalar(count) or 0
     return Page(rows, total, filters.page, per_page)
 
@@ -353,7 +366,8 @@ class FormRow:
         if ind is None:
             return False
         return ind.rule.kind == "tier" or (
-            ind.rule.kind in ("forward", "reverse", "equal", "satisfaction") and not ind.target.numeric
+            ind.rule.kind in ("forward", "reverse", "equal", "satisfaction")
+            and not ind.target.numeric
         )
 
     @property

@@ -73,11 +73,20 @@ def confirm_post(evaluation_id: int) -> Result:
     form = parse_stage_form(request.form, list(evaluation.rows), SPEC.base_attr)
     if not form.valid:
         return render_stage(
-            current_user, evaluation, SPEC, form, 422, "得分调整有误，请按提示修改（已填写的内容均已保留）"
+            current_user,
+            evaluation,
+            SPEC,
+            form,
+            422,
+            "得分调整有误，请按提示修改（已填写的内容均已保留）",
         )
     try:
         result = operations.fire(
-            current_user, evaluation_id, SPEC.event, scores=form.changes, expected_version=form.version
+            current_user,
+            evaluation_id,
+            SPEC.event,
+            scores=form.changes,
+            expected_version=form.version,
         )
     except OperationError as exc:
         db.session.rollback()
@@ -149,7 +158,9 @@ def bulk() -> Result:
                 grade=grade or "",
                 state_label=ev.state_label,
                 ok=policy.can(current_user, Event.CONFIRM.value, ev),
-                message="" if policy.can(current_user, Event.CONFIRM.value, ev) else f"当前状态（{ev.state_label}）不能确认",
+                message=""
+                if policy.can(current_user, Event.CONFIRM.value, ev)
+                else f"当前状态（{ev.state_label}）不能确认",
             )
         )
     return render_template("finance/bulk.html", items=items, done=False)
@@ -186,4 +197,6 @@ def bulk_confirm() -> Result:
         flash("请先勾选要确认的评价表", "warning")
         return redirect(url_for("finance.queue"))
     ok = sum(1 for i in items if i.ok)
-    return render_template("finance/bulk.html", items=items, done=True, ok=ok, failed=len(items) - ok)
+    return render_template(
+        "finance/bulk.html", items=items, done=True, ok=ok, failed=len(items) - ok
+    )

@@ -38,12 +38,21 @@ def index() -> str:
     states = WAITING.get(role, ())
     page = None
     if states:
-        page = views.list_evaluations(current_user, views.ListFilters(states=list(states)), per_page=10)
-    active = db.session.scalars(select(Cycle).where(Cycle.active.is_(True)).order_by(Cycle.year.desc())).all()
+        page = views.list_evaluations(
+            current_user, views.ListFilters(states=list(states)), per_page=10
+        )
+    active = db.session.scalars(
+        select(Cycle).where(Cycle.active.is_(True)).order_by(Cycle.year.desc())
+    ).all()
     on = views.today()
-    unread = db.session.scalar(
-        select(func.count()).select_from(Notice).where(Notice.user_id == current_user.id, Notice.read_at.is_(None))
-    ) or 0
+    unread = (
+        db.session.scalar(
+            select(func.count())
+            .select_from(Notice)
+            .where(Notice.user_id == current_user.id, Notice.read_at.is_(None))
+        )
+        or 0
+    )
     latest = db.session.scalars(
         select(Notice)
         .where(Notice.user_id == current_user.id, Notice.read_at.is_(None))

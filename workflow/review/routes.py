@@ -68,7 +68,12 @@ def review_post(evaluation_id: int) -> Result:
     form = parse_stage_form(request.form, list(evaluation.rows), SPEC.base_attr)
     if not form.valid:
         return render_stage(
-            current_user, evaluation, SPEC, form, 422, "得分调整有误，请按提示修改（已填写的内容均已保留）"
+            current_user,
+            evaluation,
+            SPEC,
+            form,
+            422,
+            "得分调整有误，请按提示修改（已填写的内容均已保留）",
         )
     try:
         operations.fire(
