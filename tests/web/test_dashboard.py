@@ -150,8 +150,8 @@ def test_names_are_escaped(app: Flask, login_as: Any) -> None:
 # --- the figures -----------------------------------------------------------------------------
 
 
-def test_overdue_follows_the_deadline_of_the_current_stage(app: Flask) -> None:
-    with app.app_context():
+def test_overdue_follows_the_deadline_of_the_current_stage(any_app: Flask) -> None:
+    with any_app.app_context():
         finance = _user("finance")
         late = stats.overdue(finance, date.today())
         assert len(late) == 7  # everything but the confirmed one: the demo cycle is 2023
@@ -168,8 +168,8 @@ def test_overdue_follows_the_deadline_of_the_current_stage(app: Flask) -> None:
         assert stats.overdue(finance, cycle.deadline_submit) == []
 
 
-def test_average_days_per_stage_come_from_the_audit_log(app: Flask) -> None:
-    with app.app_context():
+def test_average_days_per_stage_come_from_the_audit_log(any_app: Flask) -> None:
+    with any_app.app_context():
         cycle = _new_cycle()
         ev = _new_evaluation(cycle, "江苏省政务服务中心", "停留天数测试项目")
         unit_b, reviewer = _user("unit_b"), _user("reviewer")
@@ -206,8 +206,8 @@ def test_average_days_per_stage_come_from_the_audit_log(app: Flask) -> None:
         assert other["draft"].completed == 0 and other["dept_review"].current == 0
 
 
-def test_demo_world_stage_days(app: Flask) -> None:
-    with app.app_context():
+def test_demo_world_stage_days(any_app: Flask) -> None:
+    with any_app.app_context():
         days = {d.state.value: d for d in stats.stage_days(_user("finance"), datetime.now(UTC))}
         assert days["draft"].completed == 5  # five demo evaluations were submitted
         assert days["finance_confirmation"].completed == 1  # one was confirmed
@@ -242,6 +242,14 @@ def test_dashboard_query_count_does_not_grow_with_rows(app: Flask) -> None:
             _new_evaluation(cycle, "江苏省大数据管理中心", f"批量项目{i}")
     after = render()
     assert after == before
+
+
+def test_dashboard_renders_on_both_databases(any_app: Flask) -> None:
+    client = any_app.test_client()
+    login(client, "finance")
+    html = client.get("/dashboard/").get_data(as_text=True)
+    assert _count(html, "draft") == 3
+    assert client.get("/dashboard/export.xlsx?cycle=all").status_code == 200
 
 
 # --- the export ------------------------------------------------------------------------------

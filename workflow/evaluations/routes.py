@@ -100,7 +100,7 @@ def _detail(
     )
     events = policy.available_events(user, evaluation)
     deadlines = {s: evaluation.cycle.deadline_for(s) for s in ("submit", "review", "confirm")}
-    scheme = operations.scheme_of(evaluation)
+    scheme = views.scheme_for(evaluation)
     names = {ind.code: ind.path for ind in scheme.indicators}
     return (
         render_template(
@@ -147,8 +147,8 @@ def _form_page(
     status: int = 200,
     message: str | None = None,
 ) -> tuple[str, int]:
-    scheme = operations.scheme_of(evaluation)
-    card = operations.scorecard(evaluation, entries)
+    scheme = views.scheme_for(evaluation)
+    card = views.scorecard(evaluation, entries)
     blocking, notes = views.summary_flags(scheme, card)
     narrative = narrative or {
         name: getattr(evaluation, name) or "" for name in operations.NARRATIVE_FIELDS
@@ -191,7 +191,7 @@ def edit(evaluation_id: int) -> Result:
 
 
 def _parse(evaluation: Evaluation) -> EntryForm:
-    scheme = operations.scheme_of(evaluation)
+    scheme = views.scheme_for(evaluation)
     return parse_entry_form(request.form, scheme, evaluation.entries or {})
 
 
@@ -247,8 +247,8 @@ def preview(evaluation_id: int) -> Result:
     form = _parse(evaluation)
     if not request.headers.get("HX-Request"):
         return _form_page(evaluation, form.entries, form.narrative, form.errors, form.version)
-    scheme = operations.scheme_of(evaluation)
-    card = operations.scorecard(evaluation, form.entries)
+    scheme = views.scheme_for(evaluation)
+    card = views.scorecard(evaluation, form.entries)
     blocking, notes = views.summary_flags(scheme, card)
     return render_template(
         "evaluations/_preview.html",
@@ -267,8 +267,8 @@ def preview(evaluation_id: int) -> Result:
 def _submit_page(
     evaluation: Evaluation, status: int = 200, problems: list[str] | None = None
 ) -> tuple[str, int]:
-    scheme = operations.scheme_of(evaluation)
-    card = operations.scorecard(evaluation)
+    scheme = views.scheme_for(evaluation)
+    card = views.scorecard(evaluation)
     blocking, notes = views.summary_flags(scheme, card)
     return (
         render_template(

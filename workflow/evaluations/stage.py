@@ -13,7 +13,8 @@ from decimal import Decimal
 from flask import render_template
 
 from scoring.engine import RowScore
-from workflow import operations, policy
+from workflow import policy
+from workflow.evaluations import views
 from workflow.evaluations.forms import StageForm
 from workflow.evaluations.history import timeline
 from workflow.evaluations.views import deadline_for
@@ -81,9 +82,9 @@ def _fmt(value: Decimal | None) -> str:
 def stage_rows(
     evaluation: Evaluation, spec: StageSpec, typed: StageForm | None = None
 ) -> list[StageRow]:
-    scheme = operations.scheme_of(evaluation)
+    scheme = views.scheme_for(evaluation)
     names = {ind.code: ind.path for ind in scheme.indicators}
-    card = operations.scorecard(evaluation)
+    card = views.scorecard(evaluation)
     results: Mapping[str, RowScore] = {r.code: r for r in card.rows}
     entries = evaluation.entries or {}
     rows: list[StageRow] = []
@@ -128,7 +129,7 @@ def render_stage(
 ) -> tuple[str, int]:
     from workflow.evaluations.routes import PAGE_EVENTS, SIMPLE_EVENTS
 
-    scheme = operations.scheme_of(evaluation)
+    scheme = views.scheme_for(evaluation)
     names = {ind.code: ind.path for ind in scheme.indicators}
     deadlines = {s: evaluation.cycle.deadline_for(s) for s in ("submit", "review", "confirm")}
     return (

@@ -6,6 +6,8 @@ permission, no deadline arithmetic.
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -17,9 +19,10 @@ from flask import flash, render_template
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import aliased
 
-from scoring.engine import RowScore, Scorecard
+from scoring.engine import RowScore, Scorecard, score
 from scoring.model import TIERS, Indicator, Scheme
 from scoring.numbers import fmt
+from scoring.schemes import scheme_from_dict
 from workflow import policy
 from workflow.evaluations.forms import field_name
 from workflow.extensions import db
@@ -60,6 +63,29 @@ def local_time(value: datetime | None) -> str:
 
 def money(value: Decimal | None) -> str:
     return "" if value is None else fmt(value)
+
+
+# --- schemes ---------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=64)
+def _scheme_from_text(text: str) -> Scheme:
+    return scheme_from_dict(json.loads(text))
+
+
+def scheme_for(evaluation: Evaluation) -> Scheme:
+    """The evaluation's frozen scheme, built once per distinct snapshot.
+
+    Building and validating a scheme costs milliseconds; the snapshot never changes, and one
+    Scheme object also keeps the engine's per-scheme plan warm.
+    """
+    return _scheme_from_text(json.dumps(evaluation.scheme, sort_keys=True, ensure_ascii=False))
+
+
+def scorecard(evaluation: Evaluation, entries: Mapping[str, Any] | None = None) -> Scorecard:
+    return score(
+        scheme_for(evaluation), entries if entries is not None else (evaluation.entries or {})
+    )
 
 
 # --- deadlines -------------------------------------------------------------------------------
@@ -484,10 +510,7 @@ def error_page(exc: OperationError) -> tuple[str, int]:
     """An operation's refusal as a page with its status (404 looks like any missing page)."""
     from workflow.security import ERROR_TITLES
 
-    if exc.status == 404:
-        message = "您要找的页面不存在，或您无权查看。"
-    else:
-        message = exc.message
+    message = "您要找的页面不存在，或您无权查看。" if exc.status == 404 else exc.message
     return (
         render_template(
             "error.html",
