@@ -287,22 +287,12 @@ def import_form_command(
         if actor is None or not (reason or "").strip():
             _fail("导入到非草稿状态时必须用 --as 指定用户并用 --reason 说明原因")
             return
-    scheme = scoring.scheme_from_dict(cycle.scheme)
-    project = Project(
-        unit=unit,
-        name=str(result.header.get("project") or file.stem),
-        summary=str(result.header.get("summary") or ""),
+    from workflow import admin_ops
+
+    evaluation = admin_ops.import_form_draft(
+        result, cycle=cycle, unit=unit, fallback_name=file.stem
     )
-    db.session.add(project)
-    evaluation = operations.create_evaluation(project, cycle, map_entries(result, scheme))
-    evaluation.main_results = str(result.narratives.get("主要成效", ""))
-    evaluation.problems = str(result.narratives.get("存在问题", ""))
-    evaluation.measures = str(result.narratives.get("整改措施", ""))
-    evaluation.published = {
-        "scores": result.published,
-        "total": result.published_total,
-        "grade": result.published_grade,
-    }
+    project = evaluation.project
     if actor is not None:
         card = operations.scorecard(evaluation)
         rows = {r.code: r for r in card.rows}

@@ -77,12 +77,23 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     env.pop("FLASK_APP", None)
     flask = [_bin("flask"), "--app", "wsgi"]
     for args in (["init-db"], ["demo", "--password", PASSWORD]):
-        done = subprocess.run(flask + args, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+        done = subprocess.run(
+            flask + args, cwd=ROOT, env=env, capture_output=True, text=True, check=False
+        )
         assert done.returncode == 0, f"flask {args[0]} failed:\n{done.stdout}\n{done.stderr}"
     port = _free_port()
     log = (var / "server.log").open("w")
     server = subprocess.Popen(
-        [_bin("gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2", "--access-logfile", "-", "wsgi:app"],
+        [
+            _bin("gunicorn"),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "--access-logfile",
+            "-",
+            "wsgi:app",
+        ],
         cwd=ROOT,
         env=env,
         stdout=log,
@@ -160,5 +171,3 @@ def page_as(new_page: Callable[[], Page]) -> Callable[[str], Page]:
         return page
 
     return _login
-
-

@@ -28,9 +28,11 @@ def _csp_errors(page: Page) -> list[str]:
     errors: list[str] = []
     page.on(
         "console",
-        lambda msg: errors.append(msg.text)
-        if msg.type == "error" and "Content Security Policy" in msg.text
-        else None,
+        lambda msg: (
+            errors.append(msg.text)
+            if msg.type == "error" and "Content Security Policy" in msg.text
+            else None
+        ),
     )
     return errors
 
@@ -120,7 +122,9 @@ def test_the_whole_path(page_as: Callable[[str], Page], screenshots: Path) -> No
     score_input = reviewer.locator("input[name^='s-']").first
     expect(score_input).to_be_editable()
     code = (score_input.get_attribute("name") or "")[2:]
-    before = Decimal(score_input.input_value() or reviewer.get_by_test_id(f"base-{code}").inner_text())
+    before = Decimal(
+        score_input.input_value() or reviewer.get_by_test_id(f"base-{code}").inner_text()
+    )
     changed = before - Decimal("0.5")
     score_input.fill(str(changed))
     reviewer.fill(f"textarea[name='r-{code}']", "立项依据中缺少可行性研究报告，扣 0.5 分")
@@ -139,7 +143,9 @@ def test_the_whole_path(page_as: Callable[[str], Page], screenshots: Path) -> No
     expect(table).to_contain_text(SEED)
     _shot(finance, screenshots, "07-finance-queue")
     other_row = table.locator("tr", has_text=APPROVED_DEMO)
-    other_id = _evaluation_id(other_row.get_by_role("link", name=APPROVED_DEMO).get_attribute("href") or "")
+    other_id = _evaluation_id(
+        other_row.get_by_role("link", name=APPROVED_DEMO).get_attribute("href") or ""
+    )
     table.locator(f"input[name=ids][value='{seed_id}']").check()
     table.locator(f"input[name=ids][value='{other_id}']").check()
     finance.get_by_role("button", name="批量确认所选…").click()

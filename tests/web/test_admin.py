@@ -579,3 +579,35 @@ def test_failed_reminders_are_listed_escaped(app: Flask, login_as: Any) -> None:
     assert "d3" in table and "d7" not in table
     assert "单位填报" in table
     assert 'data-testid="failed-count">1 条' in client.get("/admin/").get_data(as_text=True)
+
+
+# --- CSRF ------------------------------------------------------------------------------------
+
+
+def _token(html: str) -> str:
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
+    assert match
+    return match.group(1)
+
+
+def test_admin_forms_carry_a_working_csrf_token(sqlite_template: Any, tmp_path: Any) -> None:
+    from tests.conftest import make_sqlite_app
+
+    app = make_sqlite_app(sqlite_template, tmp_path, WTF_CSRF_ENABLED=True)
+    client = app.test_client()
+    token = _token(client.get("/login").get_data(as_text=True))
+    data = {"username": "admin", "password": PASSWORD, "csrf_token": token}
+    assert client.post("/login", data=data).status_code == 302
+    org = {"name": "带令牌的部门", "kind": "department", "parent_id": "0"}
+    assert client.post("/admin/orgs", data=org).status_code == 400
+    for page in (
+        "/admin/orgs",
+        "/admin/users",
+        "/admin/cycles/new",
+        "/admin/schemes",
+        "/admin/import",
+    ):
+        html = client.get(page).get_data(as_text=True)
+        assert html.count('name="csrf_token"') == html.count('method="post"'), page
+    token = _token(client.get("/admin/orgs").get_data(as_text=True))
+    assert client.post("/admin/orgs", data={**org, "csrf_token": token}).status_code == 302

@@ -44,6 +44,7 @@ from workflow.models import STAGES, Cycle, Evaluation, Org, OrgKind, Project, Re
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 FAILED_LIMIT = 200
+EXPIRED = "页面已过期，请刷新后重试"
 
 
 @bp.before_request
@@ -200,6 +201,8 @@ def disable_user(user_id: int) -> Response:
             flash(exc.message, "danger")
         else:
             flash(f"已停用 {user.username}，其所有登录已失效", "success")
+    else:
+        flash(EXPIRED, "danger")
     return redirect(url_for("admin.users"))
 
 
@@ -209,6 +212,8 @@ def enable_user(user_id: int) -> Response:
     if ConfirmForm().validate_on_submit():
         admin_ops.enable_user(user)
         flash(f"已启用 {user.username}", "success")
+    else:
+        flash(EXPIRED, "danger")
     return redirect(url_for("admin.users"))
 
 

@@ -1,0 +1,373 @@
+"""Web benchmark: the review queue and the form page under wrk, next to a bare Flask baseline.
+
+Run: .venv/bin/python bench/bench_web.py [--evaluations 10000] [--duration 10] [--connections 16]
+
+It builds a SQLite file under bench/out/web/ with the demo world plus N evaluations of a
+40-indicator scheme (the queue's department holds them all), starts gunicorn with 2 workers on
+127.0.0.1 for the app and for a bare Flask app that renders 50 rows of the same file through a
+Jinja2 template, and runs wrk against the three URLs in the same run:
+
+- baseline: the bare route (sqlite3 + one Jinja2 template, no login, no ORM);
+- queue: /review/ as the reviewer (50 rows of the 10,000, filtered by state, by deadline);
+- form: /evaluations/<id>/edit as the unit (40 indicators, scored on every request).
+
+Targets (issue 4): queue ≥ half the baseline's requests per second; p99 < 100 ms for both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+OUT = ROOT / "bench" / "out" / "web"
+SECRET = "bench-secret-key-0123456789abcdef-not-for-production"
+PASSWORD = "bench-pass-2024"
+STATES = ("draft", "self_scored", "dept_review", "finance_confirmation", "confirmed")
+
+
+def scheme_40() -> dict:
+    """A 40-indicator scheme using the rule kinds a real form mixes."""
+
+    def leaf(code: str, name: str, weight: str, kind: str, target: dict, rule_text: str, **rule: object) -> dict:
+        return {
+            "code": code,
+            "name": name,
+            "weight": weight,
+            "target": target,
+            "rule": {"kind": kind, **rule},
+            "rule_text": rule_text,
+        }
+
+    words = {"op": None, "value": None, "unit": "", "text": "达成"}
+    checklist_text = (
+        "评价要点：①是否符合规定；②是否经过论证；③是否与任务匹配。评分规则：以上评价要点各占1/3权重，"
+        "每个要点执行情况分达成、部分达成、未达成三档，按100%-80%（含）、80%-60%（含）、60%-0%评分。"
+    )
+    points = ["是否符合规定", "是否经过论证", "是否与任务匹配"]
+
+    def checklist(code: str, name: str, weight: str) -> dict:
+        return leaf(code, name, weight, "checklist", words, checklist_text, points=points)
+
+    return {
+        "name": "bench-web-40",
+        "version": "1",
+        "title": "项目支出绩效自评表",
+        "total": "100",
+        "na_policy": "rescale",
+        "tree": [
+            {"name": "决策", "weight": "12", "children": [
+                {"name": "项目立项", "weight": None, "indicators": [checklist(f"d{i}", f"决策指标{i}", "2") for i in range(6)]},
+            ]},
+            {"name": "过程", "weight": "18", "children": [
+                {"name": "资金管理", "weight": None, "indicators": [
+                    leaf("r0", "预算执行率", "3", "ratio", {"op": None, "value": "100", "unit": "%", "text": "100%"},
+                         "得分=预算执行率×分值", numerator_label="实际支出", denominator_label="实际到位"),
+                    leaf("r1", "资金到位率", "3", "ratio", {"op": None, "value": "100", "unit": "%", "text": "100%"},
+                         "得分=资金到位率×分值", numerator_label="实际到位", denominator_label="预算资金"),
+                    checklist("c0", "资金使用合规性", "4"),
+                ]},
+                {"name": "组织实施", "weight": None, "indicators": [
+                    checklist("c1", "制度执行有效性", "6"), checklist("c2", "管理制度健全性", "2"),
+                ]},
+            ]},
+            {"name": "产出", "weight": "30", "children": [
+                {"name": "数量指标", "weight": None, "indicators": [
+                    leaf(f"f{i}", f"完成数量{i}", "3", "forward", {"op": ">=", "value": "100", "unit": "个", "text": "≥100个"},
+                         "完成值/指标值×分值") for i in range(10)
+                ]},
+            ]},
+            {"name": "效益", "weight": "30", "children": [
+                {"name": "社会效益", "weight": None, "indicators": [
+                    leaf(f"t{i}", f"社会效益{i}", "3", "tier", words, "按达成、部分达成、未达成三档评分") for i in range(10)
+                ]},
+            ]},
+            {"name": "满意度", "weight": "10", "children": [
+                {"name": "服务对象满意度", "weight": None, "indicators": [
+                    leaf(f"m{i}", f"满意度{i}", "2" if i == 0 else "1", "satisfaction",
+                         {"op": ">=", "value": "90", "unit": "%", "text": "≥90%"}, "完成值/指标值×分值")
+                    for i in range(9)
+                ]},
+            ]},
+        ],
+    }
+
+
+def entries_for(scheme: object) -> dict:
+    out: dict[str, dict] = {}
+    for ind in scheme.indicators:  # type: ignore[attr-defined]
+        kind = ind.rule.kind
+        if kind == "checklist":
+            out[ind.code] = {"points": ["达成"] * len(ind.rule.points)}
+        elif kind == "ratio":
+            out[ind.code] = {"numerator": "1,234.5", "denominator": "1,300"}
+        elif kind == "tier":
+            out[ind.code] = {"tier": "达成", "actual": "达成预期目标"}
+        elif kind == "forward":
+            out[ind.code] = {"actual": "100"}
+        else:
+            out[ind.code] = {"actual": "95%"}
+    return out
+
+
+def build(db_path: Path, count: int) -> dict[str, object]:
+    """The demo world plus `count` evaluations; returns the ids the URLs need."""
+    os.environ["JIXIAO_VAR"] = str(OUT / "var")
+    from sqlalchemy import insert, select
+
+    import scoring
+    from workflow import create_app, operations
+    from workflow.extensions import db
+    from workflow.models import Cycle, Evaluation, IndicatorScore, Org, Project
+
+    app = create_app(_config(db_path))
+    with app.app_context():
+        db.create_all()
+        result = app.test_cli_runner().invoke(args=["demo", "--password", PASSWORD])
+        assert result.exit_code == 0, result.output
+        scheme_dict = scheme_40()
+        scheme = scoring.scheme_from_dict(scheme_dict)
+        snapshot = scheme.to_dict()
+        entries = entries_for(scheme)
+        demo = db.session.scalars(select(Cycle)).first()
+        cycle = Cycle(
+            year=2023, name="基准测试任务（40 项指标）", scheme_key="bench-web-40", scheme_version="1",
+            scheme=snapshot, deadline_submit=demo.deadline_submit, deadline_review=demo.deadline_review,
+            deadline_confirm=demo.deadline_confirm,
+        )
+        db.session.add(cycle)
+        units = db.session.scalars(select(Org).where(Org.kind == "unit", Org.parent_id.is_not(None))).all()
+        dept_units = [u for u in units if u.name != "江苏省大数据管理中心"]
+        unit_a = next(u for u in units if u.name == "江苏省政务服务管理办公室（机关）")
+        target_project = Project(unit=unit_a, name="基准测试：40 项指标的自评表", summary="基准测试")
+        db.session.add(target_project)
+        form_ev = operations.create_evaluation(target_project, cycle, entries)
+        db.session.commit()
+        form_id = form_ev.id
+        rng = random.Random(7)
+        now = datetime.now(UTC)
+        batch = 1000
+        made = 0
+        while made < count - 1:
+            n = min(batch, count - 1 - made)
+            projects = [
+                {"unit_id": (u := rng.choice(dept_units)).id, "name": f"项目{made + i:05d}：政务平台运维与升级",
+                 "summary": "", "amount_unit": "万元"}
+                for i in range(n)
+            ]
+            ids = list(db.session.scalars(insert(Project).returning(Project.id), projects))
+            rows = []
+            for pid, p in zip(ids, projects, strict=True):
+                state = STATES[rng.randrange(len(STATES))]
+                total = Decimal(rng.randrange(6000, 10000)) / 100
+                scored = state != "draft"
+                rows.append({
+                    "project_id": pid, "cycle_id": cycle.id, "unit_id": p["unit_id"],
+                    "department_id": unit_a.parent_id, "state": state, "version": 1,
+                    "scheme": snapshot, "entries": entries,
+                    "self_total": total if scored else None,
+                    "self_grade": scoring.grade_for(total) if scored else None,
+                    "dept_total": total if state in ("finance_confirmation", "confirmed") else None,
+                    "dept_grade": scoring.grade_for(total) if state in ("finance_confirmation", "confirmed") else None,
+                    "submitted_at": now - timedelta(minutes=rng.randrange(100000)) if scored else None,
+                    "stage_entered_at": now, "created_at": now, "updated_at": now,
+                    "main_results": "", "problems": "", "measures": "", "filled_by": "", "phone": "", "unit_head": "",
+                })
+            ev_ids = list(db.session.scalars(insert(Evaluation).returning(Evaluation.id), rows))
+            db.session.execute(
+                insert(IndicatorScore),
+                [
+                    {"evaluation_id": eid, "code": ind.code, "position": i, "weight": ind.weight}
+                    for eid in ev_ids
+                    for i, ind in enumerate(scheme.indicators)
+                ],
+            )
+            db.session.commit()
+            made += n
+        total_evaluations = db.session.query(Evaluation).count()
+    return {"form_id": form_id, "evaluations": total_evaluations, "indicators": len(scheme.indicators)}
+
+
+def _config(db_path: Path) -> dict[str, object]:
+    return {
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}",
+        "SECRET_KEY": SECRET,
+        "OUTBOX_DISPATCH": False,
+        "RATELIMIT_ENABLED": False,
+        "VAR_DIR": str(OUT / "var"),
+        "PDF_DIR": str(OUT / "var" / "pdf"),
+        "EVIDENCE_DIR": str(OUT / "var" / "evidence"),
+    }
+
+
+def session_cookie(db_path: Path, username: str) -> str:
+    """Log in through the app itself and keep its signed session cookie for wrk."""
+    from workflow import create_app
+
+    app = create_app({**_config(db_path), "WTF_CSRF_ENABLED": False})
+    client = app.test_client()
+    resp = client.post("/login", data={"username": username, "password": PASSWORD})
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:300]
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+    return f"session={cookie.value}"
+
+
+BASELINE = '''
+import sqlite3, os
+from flask import Flask
+from jinja2 import Environment
+
+app = Flask(__name__)
+DB = os.environ["BENCH_DB"]
+TEMPLATE = Environment(autoescape=True).from_string("""<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>baseline</title></head>
+<body><table>{% for r in rows %}<tr><td>{{ r[0] }}</td><td>{{ r[1] }}</td><td>{{ r[2] }}</td><td>{{ r[3] }}</td><td>{{ r[4] }}</td></tr>{% endfor %}</table></body></html>""")
+
+
+@app.route("/")
+def index():
+    con = sqlite3.connect(DB)
+    try:
+        rows = con.execute(
+            "SELECT e.id, p.name, e.state, e.self_total, e.self_grade FROM evaluations e "
+            "JOIN projects p ON p.id = e.project_id ORDER BY e.id LIMIT 50"
+        ).fetchall()
+    finally:
+        con.close()
+    return TEMPLATE.render(rows=rows)
+'''
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_gunicorn(app_spec: str, port: int, env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:
+    cmd = [
+        str(ROOT / ".venv" / "bin" / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}",
+        "--log-level", "warning", app_spec,
+    ]
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env)  # noqa: S603 - fixed argv
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return proc
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"gunicorn {app_spec} did not start")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def wrk(url: str, duration: int, connections: int, cookie: str | None = None) -> dict[str, float]:
+    cmd = ["wrk", "-t", "2", "-c", str(connections), "-d", f"{duration}s", "--latency", url]
+    if cookie:
+        cmd[1:1] = ["-H", f"Cookie: {cookie}"]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout  # noqa: S603
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+    def ms(label: str) -> float:
+        m = re.search(rf"^\s+{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        assert m, out
+        value = float(m.group(1))
+        return value / 1000 if m.group(2) == "us" else value * 1000 if m.group(2) == "s" else value
+
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    return {
+        "rps": rps,
+        "p50_ms": ms("50%"),
+        "p99_ms": ms("99%"),
+        "non_2xx": float(non2xx.group(1)) if non2xx else 0.0,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--evaluations", type=int, default=10_000)
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=16)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed")
+    if OUT.exists():
+        shutil.rmtree(OUT)
+    OUT.mkdir(parents=True)
+    db_path = OUT / "bench.sqlite3"
+    t0 = time.time()
+    info = build(db_path, args.evaluations)
+    print(f"built {info['evaluations']} evaluations in {time.time() - t0:.1f} s", flush=True)
+    reviewer = session_cookie(db_path, "reviewer")
+    unit = session_cookie(db_path, "unit_a")
+    (OUT / "baseline_app.py").write_text(BASELINE, encoding="utf-8")
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{db_path}",
+        "SECRET_KEY": SECRET,
+        "JIXIAO_VAR": str(OUT / "var"),
+        "OUTBOX_DISPATCH": "0",
+        "BENCH_DB": str(db_path),
+        "PYTHONPATH": str(ROOT),
+    }
+    app_port, base_port = free_port(), free_port()
+    app_proc = start_gunicorn("wsgi:app", app_port, env, ROOT)
+    base_proc = start_gunicorn("baseline_app:app", base_port, env, OUT)
+    results: dict[str, dict[str, float]] = {}
+    try:
+        urls = {
+            "baseline": (f"http://127.0.0.1:{base_port}/", None),
+            "queue": (f"http://127.0.0.1:{app_port}/review/", reviewer),
+            "form": (f"http://127.0.0.1:{app_port}/evaluations/{info['form_id']}/edit", unit),
+        }
+        for name, (url, cookie) in urls.items():
+            # One warm-up pass so that both workers have loaded their caches.
+            subprocess.run(["wrk", "-t", "1", "-c", "2", "-d", "2s", url] + (["-H", f"Cookie: {cookie}"] if cookie else []),
+                           capture_output=True, check=True)  # noqa: S603
+            results[name] = wrk(url, args.duration, args.connections, cookie)
+            print(name, results[name], flush=True)
+    finally:
+        stop(app_proc)
+        stop(base_proc)
+    ratio = results["queue"]["rps"] / results["baseline"]["rps"]
+    summary = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+        "evaluations": info["evaluations"],
+        "indicators": info["indicators"],
+        "connections": args.connections,
+        "duration_s": args.duration,
+        "results": results,
+        "queue_vs_baseline": round(ratio, 3),
+        "targets_met": {
+            "queue_at_least_half_baseline": ratio >= 0.5,
+            "queue_p99_below_100ms": results["queue"]["p99_ms"] < 100,
+            "form_p99_below_100ms": results["form"]["p99_ms"] < 100,
+        },
+    }
+    (OUT / "results.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
+    print(json.dumps(summary, ensure_ascii=False, indent=2))
+
+
+if __name__ == "__main__":
+    main()
