@@ -53,12 +53,14 @@ if broker_url.startswith("filesystem"):
         "store_processed": True,
         "polling_interval": 0.1,
     }
-    result_backend = os.environ.get(
-        "CELERY_RESULT_BACKEND", f"file://{_CELERY_DIR / 'results'}"
-    )
+    result_backend = os.environ.get("CELERY_RESULT_BACKEND", f"file://{_CELERY_DIR / 'results'}")
 else:
     broker_transport_options = {
         "visibility_timeout": VISIBILITY_TIMEOUT,
+        # How often a worker looks for messages a dead worker held (once their visibility
+        # timeout passed): kombu's default scans only every ~100 s.
+        "unacked_restore_interval": _int("CELERY_RESTORE_INTERVAL", 60),
+        "unacked_restore_throttle": 1,
         "socket_connect_timeout": 2,
         "socket_timeout": 10,
     }

@@ -42,7 +42,9 @@ STATES = ("draft", "self_scored", "dept_review", "finance_confirmation", "confir
 def scheme_40() -> dict:
     """A 40-indicator scheme using the rule kinds a real form mixes."""
 
-    def leaf(code: str, name: str, weight: str, kind: str, target: dict, rule_text: str, **rule: object) -> dict:
+    def leaf(
+        code: str, name: str, weight: str, kind: str, target: dict, rule_text: str, **rule: object
+    ) -> dict:
         return {
             "code": code,
             "name": name,
@@ -69,39 +71,121 @@ def scheme_40() -> dict:
         "total": "100",
         "na_policy": "rescale",
         "tree": [
-            {"name": "决策", "weight": "12", "children": [
-                {"name": "项目立项", "weight": None, "indicators": [checklist(f"d{i}", f"决策指标{i}", "2") for i in range(6)]},
-            ]},
-            {"name": "过程", "weight": "18", "children": [
-                {"name": "资金管理", "weight": None, "indicators": [
-                    leaf("r0", "预算执行率", "3", "ratio", {"op": None, "value": "100", "unit": "%", "text": "100%"},
-                         "得分=预算执行率×分值", numerator_label="实际支出", denominator_label="实际到位"),
-                    leaf("r1", "资金到位率", "3", "ratio", {"op": None, "value": "100", "unit": "%", "text": "100%"},
-                         "得分=资金到位率×分值", numerator_label="实际到位", denominator_label="预算资金"),
-                    checklist("c0", "资金使用合规性", "4"),
-                ]},
-                {"name": "组织实施", "weight": None, "indicators": [
-                    checklist("c1", "制度执行有效性", "6"), checklist("c2", "管理制度健全性", "2"),
-                ]},
-            ]},
-            {"name": "产出", "weight": "30", "children": [
-                {"name": "数量指标", "weight": None, "indicators": [
-                    leaf(f"f{i}", f"完成数量{i}", "3", "forward", {"op": ">=", "value": "100", "unit": "个", "text": "≥100个"},
-                         "完成值/指标值×分值") for i in range(10)
-                ]},
-            ]},
-            {"name": "效益", "weight": "30", "children": [
-                {"name": "社会效益", "weight": None, "indicators": [
-                    leaf(f"t{i}", f"社会效益{i}", "3", "tier", words, "按达成、部分达成、未达成三档评分") for i in range(10)
-                ]},
-            ]},
-            {"name": "满意度", "weight": "10", "children": [
-                {"name": "服务对象满意度", "weight": None, "indicators": [
-                    leaf(f"m{i}", f"满意度{i}", "2" if i == 0 else "1", "satisfaction",
-                         {"op": ">=", "value": "90", "unit": "%", "text": "≥90%"}, "完成值/指标值×分值")
-                    for i in range(9)
-                ]},
-            ]},
+            {
+                "name": "决策",
+                "weight": "12",
+                "children": [
+                    {
+                        "name": "项目立项",
+                        "weight": None,
+                        "indicators": [checklist(f"d{i}", f"决策指标{i}", "2") for i in range(6)],
+                    },
+                ],
+            },
+            {
+                "name": "过程",
+                "weight": "18",
+                "children": [
+                    {
+                        "name": "资金管理",
+                        "weight": None,
+                        "indicators": [
+                            leaf(
+                                "r0",
+                                "预算执行率",
+                                "3",
+                                "ratio",
+                                {"op": None, "value": "100", "unit": "%", "text": "100%"},
+                                "得分=预算执行率×分值",
+                                numerator_label="实际支出",
+                                denominator_label="实际到位",
+                            ),
+                            leaf(
+                                "r1",
+                                "资金到位率",
+                                "3",
+                                "ratio",
+                                {"op": None, "value": "100", "unit": "%", "text": "100%"},
+                                "得分=资金到位率×分值",
+                                numerator_label="实际到位",
+                                denominator_label="预算资金",
+                            ),
+                            checklist("c0", "资金使用合规性", "4"),
+                        ],
+                    },
+                    {
+                        "name": "组织实施",
+                        "weight": None,
+                        "indicators": [
+                            checklist("c1", "制度执行有效性", "6"),
+                            checklist("c2", "管理制度健全性", "2"),
+                        ],
+                    },
+                ],
+            },
+            {
+                "name": "产出",
+                "weight": "30",
+                "children": [
+                    {
+                        "name": "数量指标",
+                        "weight": None,
+                        "indicators": [
+                            leaf(
+                                f"f{i}",
+                                f"完成数量{i}",
+                                "3",
+                                "forward",
+                                {"op": ">=", "value": "100", "unit": "个", "text": "≥100个"},
+                                "完成值/指标值×分值",
+                            )
+                            for i in range(10)
+                        ],
+                    },
+                ],
+            },
+            {
+                "name": "效益",
+                "weight": "30",
+                "children": [
+                    {
+                        "name": "社会效益",
+                        "weight": None,
+                        "indicators": [
+                            leaf(
+                                f"t{i}",
+                                f"社会效益{i}",
+                                "3",
+                                "tier",
+                                words,
+                                "按达成、部分达成、未达成三档评分",
+                            )
+                            for i in range(10)
+                        ],
+                    },
+                ],
+            },
+            {
+                "name": "满意度",
+                "weight": "10",
+                "children": [
+                    {
+                        "name": "服务对象满意度",
+                        "weight": None,
+                        "indicators": [
+                            leaf(
+                                f"m{i}",
+                                f"满意度{i}",
+                                "2" if i == 0 else "1",
+                                "satisfaction",
+                                {"op": ">=", "value": "90", "unit": "%", "text": "≥90%"},
+                                "完成值/指标值×分值",
+                            )
+                            for i in range(9)
+                        ],
+                    },
+                ],
+            },
         ],
     }
 
@@ -137,22 +221,31 @@ def build(db_path: Path, count: int) -> dict[str, object]:
     with app.app_context():
         db.create_all()
         result = app.test_cli_runner().invoke(args=["demo", "--password", PASSWORD])
-        assert result.exit_code == 0, result.output
+        assert result.exit_code == 0, result.output + repr(result.exception)
         scheme_dict = scheme_40()
         scheme = scoring.scheme_from_dict(scheme_dict)
         snapshot = scheme.to_dict()
         entries = entries_for(scheme)
         demo = db.session.scalars(select(Cycle)).first()
         cycle = Cycle(
-            year=2023, name="基准测试任务（40 项指标）", scheme_key="bench-web-40", scheme_version="1",
-            scheme=snapshot, deadline_submit=demo.deadline_submit, deadline_review=demo.deadline_review,
+            year=2023,
+            name="基准测试任务（40 项指标）",
+            scheme_key="bench-web-40",
+            scheme_version="1",
+            scheme=snapshot,
+            deadline_submit=demo.deadline_submit,
+            deadline_review=demo.deadline_review,
             deadline_confirm=demo.deadline_confirm,
         )
         db.session.add(cycle)
-        units = db.session.scalars(select(Org).where(Org.kind == "unit", Org.parent_id.is_not(None))).all()
+        units = db.session.scalars(
+            select(Org).where(Org.kind == "unit", Org.parent_id.is_not(None))
+        ).all()
         dept_units = [u for u in units if u.name != "江苏省大数据管理中心"]
         unit_a = next(u for u in units if u.name == "江苏省政务服务管理办公室（机关）")
-        target_project = Project(unit=unit_a, name="基准测试：40 项指标的自评表", summary="基准测试")
+        target_project = Project(
+            unit=unit_a, name="基准测试：40 项指标的自评表", summary="基准测试"
+        )
         db.session.add(target_project)
         form_ev = operations.create_evaluation(target_project, cycle, entries)
         db.session.commit()
@@ -164,8 +257,12 @@ def build(db_path: Path, count: int) -> dict[str, object]:
         while made < count - 1:
             n = min(batch, count - 1 - made)
             projects = [
-                {"unit_id": (u := rng.choice(dept_units)).id, "name": f"项目{made + i:05d}：政务平台运维与升级",
-                 "summary": "", "amount_unit": "万元"}
+                {
+                    "unit_id": rng.choice(dept_units).id,
+                    "name": f"项目{made + i:05d}：政务平台运维与升级",
+                    "summary": "",
+                    "amount_unit": "万元",
+                }
                 for i in range(n)
             ]
             ids = list(db.session.scalars(insert(Project).returning(Project.id), projects))
@@ -174,18 +271,38 @@ def build(db_path: Path, count: int) -> dict[str, object]:
                 state = STATES[rng.randrange(len(STATES))]
                 total = Decimal(rng.randrange(6000, 10000)) / 100
                 scored = state != "draft"
-                rows.append({
-                    "project_id": pid, "cycle_id": cycle.id, "unit_id": p["unit_id"],
-                    "department_id": unit_a.parent_id, "state": state, "version": 1,
-                    "scheme": snapshot, "entries": entries,
-                    "self_total": total if scored else None,
-                    "self_grade": scoring.grade_for(total) if scored else None,
-                    "dept_total": total if state in ("finance_confirmation", "confirmed") else None,
-                    "dept_grade": scoring.grade_for(total) if state in ("finance_confirmation", "confirmed") else None,
-                    "submitted_at": now - timedelta(minutes=rng.randrange(100000)) if scored else None,
-                    "stage_entered_at": now, "created_at": now, "updated_at": now,
-                    "main_results": "", "problems": "", "measures": "", "filled_by": "", "phone": "", "unit_head": "",
-                })
+                rows.append(
+                    {
+                        "project_id": pid,
+                        "cycle_id": cycle.id,
+                        "unit_id": p["unit_id"],
+                        "department_id": unit_a.parent_id,
+                        "state": state,
+                        "version": 1,
+                        "scheme": snapshot,
+                        "entries": entries,
+                        "self_total": total if scored else None,
+                        "self_grade": scoring.grade_for(total) if scored else None,
+                        "dept_total": total
+                        if state in ("finance_confirmation", "confirmed")
+                        else None,
+                        "dept_grade": scoring.grade_for(total)
+                        if state in ("finance_confirmation", "confirmed")
+                        else None,
+                        "submitted_at": now - timedelta(minutes=rng.randrange(100000))
+                        if scored
+                        else None,
+                        "stage_entered_at": now,
+                        "created_at": now,
+                        "updated_at": now,
+                        "main_results": "",
+                        "problems": "",
+                        "measures": "",
+                        "filled_by": "",
+                        "phone": "",
+                        "unit_head": "",
+                    }
+                )
             ev_ids = list(db.session.scalars(insert(Evaluation).returning(Evaluation.id), rows))
             db.session.execute(
                 insert(IndicatorScore),
@@ -198,7 +315,11 @@ def build(db_path: Path, count: int) -> dict[str, object]:
             db.session.commit()
             made += n
         total_evaluations = db.session.query(Evaluation).count()
-    return {"form_id": form_id, "evaluations": total_evaluations, "indicators": len(scheme.indicators)}
+    return {
+        "form_id": form_id,
+        "evaluations": total_evaluations,
+        "indicators": len(scheme.indicators),
+    }
 
 
 def _config(db_path: Path) -> dict[str, object]:
@@ -237,16 +358,19 @@ TEMPLATE = Environment(autoescape=True).from_string("""<!doctype html><html lang
 <body><table>{% for r in rows %}<tr><td>{{ r[0] }}</td><td>{{ r[1] }}</td><td>{{ r[2] }}</td><td>{{ r[3] }}</td><td>{{ r[4] }}</td></tr>{% endfor %}</table></body></html>""")
 
 
+_con = None
+
+
 @app.route("/")
 def index():
-    con = sqlite3.connect(DB)
-    try:
-        rows = con.execute(
-            "SELECT e.id, p.name, e.state, e.self_total, e.self_grade FROM evaluations e "
-            "JOIN projects p ON p.id = e.project_id ORDER BY e.id LIMIT 50"
-        ).fetchall()
-    finally:
-        con.close()
+    # One connection per worker process, kept open: the cheapest way to read SQLite.
+    global _con
+    if _con is None:
+        _con = sqlite3.connect(DB, check_same_thread=False)
+    rows = _con.execute(
+        "SELECT e.id, p.name, e.state, e.self_total, e.self_grade FROM evaluations e "
+        "JOIN projects p ON p.id = e.project_id ORDER BY e.id LIMIT 50"
+    ).fetchall()
     return TEMPLATE.render(rows=rows)
 '''
 
@@ -257,10 +381,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_gunicorn(app_spec: str, port: int, env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:
+def start_gunicorn(
+    app_spec: str, port: int, env: dict[str, str], cwd: Path
+) -> subprocess.Popen[bytes]:
     cmd = [
-        str(ROOT / ".venv" / "bin" / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}",
-        "--log-level", "warning", app_spec,
+        str(ROOT / ".venv" / "bin" / "gunicorn"),
+        "-w",
+        "2",
+        "-b",
+        f"127.0.0.1:{port}",
+        "--log-level",
+        "warning",
+        app_spec,
     ]
     proc = subprocess.Popen(cmd, cwd=cwd, env=env)  # noqa: S603 - fixed argv
     deadline = time.time() + 30
@@ -309,6 +441,9 @@ def main() -> None:
     parser.add_argument("--evaluations", type=int, default=10_000)
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="passes over the three URLs (the machine is shared)"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed")
@@ -335,18 +470,30 @@ def main() -> None:
     app_proc = start_gunicorn("wsgi:app", app_port, env, ROOT)
     base_proc = start_gunicorn("baseline_app:app", base_port, env, OUT)
     results: dict[str, dict[str, float]] = {}
+    rounds: list[dict[str, dict[str, float]]] = []
     try:
         urls = {
             "baseline": (f"http://127.0.0.1:{base_port}/", None),
             "queue": (f"http://127.0.0.1:{app_port}/review/", reviewer),
             "form": (f"http://127.0.0.1:{app_port}/evaluations/{info['form_id']}/edit", unit),
         }
-        for name, (url, cookie) in urls.items():
+        for url, cookie in urls.values():
             # One warm-up pass so that both workers have loaded their caches.
-            subprocess.run(["wrk", "-t", "1", "-c", "2", "-d", "2s", url] + (["-H", f"Cookie: {cookie}"] if cookie else []),
-                           capture_output=True, check=True)  # noqa: S603
-            results[name] = wrk(url, args.duration, args.connections, cookie)
-            print(name, results[name], flush=True)
+            warm = ["wrk", "-t", "1", "-c", "2", "-d", "2s", url]
+            subprocess.run(
+                warm + (["-H", f"Cookie: {cookie}"] if cookie else []),
+                capture_output=True,
+                check=True,
+            )  # noqa: S603
+        rounds: list[dict[str, dict[str, float]]] = []
+        for i in range(args.rounds):
+            this: dict[str, dict[str, float]] = {}
+            for name, (url, cookie) in urls.items():
+                this[name] = wrk(url, args.duration, args.connections, cookie)
+                print(f"round {i + 1}", name, this[name], flush=True)
+            rounds.append(this)
+        # Report the round where the queue-to-baseline ratio is worst (the honest one).
+        results = min(rounds, key=lambda r: r["queue"]["rps"] / r["baseline"]["rps"])
     finally:
         stop(app_proc)
         stop(base_proc)
@@ -358,6 +505,7 @@ def main() -> None:
         "connections": args.connections,
         "duration_s": args.duration,
         "results": results,
+        "all_rounds": rounds,
         "queue_vs_baseline": round(ratio, 3),
         "targets_met": {
             "queue_at_least_half_baseline": ratio >= 0.5,
@@ -365,7 +513,9 @@ def main() -> None:
             "form_p99_below_100ms": results["form"]["p99_ms"] < 100,
         },
     }
-    (OUT / "results.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
+    (OUT / "results.json").write_text(
+        json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8"
+    )
     print(json.dumps(summary, ensure_ascii=False, indent=2))
 
 

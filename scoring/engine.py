@@ -53,6 +53,7 @@ from typing import Any, NamedTuple
 
 from .model import TIERS, Band, Indicator, Scheme, tier_from_label
 from .numbers import (
+    _PLAIN_QUANTITY,
     CTX,
     ONE,
     Q2,
@@ -63,6 +64,7 @@ from .numbers import (
     fmt_pct,
     parse_decimal,
     parse_quantity,
+    plain_decimal,
     q2,
     top_below,
 )
@@ -219,6 +221,10 @@ def grade_for(total: Decimal) -> str:
 # Per-scheme plan
 
 
+def _no_fast_path(plan: _Plan, entry: Entry, options: _Options) -> RowScore:
+    return plan.func(plan, entry, options)
+
+
 @dataclass(slots=True)
 class _Plan:
     """What scoring one indicator needs, computed once per scheme."""
@@ -233,6 +239,52 @@ class _Plan:
     over_at: Decimal | None  # actual at or above which over-achievement is flagged
     tier_bands: dict[str, tuple[Decimal, Decimal, bool]] = field(default_factory=dict)
     zero_weight: bool = False
+    # Fast-path data: the common case of each kind, precomputed once (see _fast_* below).
+    fast: Callable[[_Plan, Entry, _Options], RowScore] = _no_fast_path
+    target_unit: str = ""
+    # tier -> (low, high, inclusive, default score, default rounded, default below weight)
+    tier_table: dict[str, _BandInfo] = field(default_factory=dict)
+    # checklist: tuple of point tiers -> band info (filled on first use, bounded)
+    point_table: dict[tuple[str | None, ...], _BandInfo] = field(default_factory=dict)
+    num_label: str = ""
+    den_label: str = ""
+    # The target's unit when a text ending in it splits there, exactly as parse_quantity
+    # would split it ("87.23万元" -> 87.23, "万元"); "" when the unit needs the general parser.
+    suffix: str = ""
+    mode: int = 0  # _FORWARD, _REVERSE or _EQUAL_ZERO, for _fast_quantity
+
+
+_FORWARD = 0
+_REVERSE = 1
+_EQUAL_ZERO = 2
+
+
+def _plain_suffix(unit: str) -> str:
+    if not unit or parse_quantity("1" + unit) != (None, ONE, unit):
+        return ""
+    plain = _PLAIN_QUANTITY.fullmatch("1" + unit)
+    return unit if plain is not None and plain.group(2) == unit else ""
+
+
+class _BandInfo(NamedTuple):
+    """A band [low, high] / [low, high) and its default (top) score, precomputed."""
+
+    low: Decimal
+    high: Decimal
+    inclusive: bool
+    default: Decimal
+    rounded: Decimal  # the default rounded to 2 places, as _finish would
+    below: bool  # rounded < weight: a reason is required
+    label: str  # tier name, or "各要点档次" for mixed checklist points
+    single: str | None  # the row's tier when every point has the same one
+
+
+def _band_info(
+    weight: Decimal, low: Decimal, high: Decimal, inclusive: bool, label: str, single: str | None
+) -> _BandInfo:
+    default = high if inclusive else max(low, top_below(high))
+    rounded = default.quantize(Q2, ROUND_HALF_UP)
+    return _BandInfo(low, high, inclusive, default, rounded, rounded < weight, label, single)
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +300,9 @@ class _Compiled:
     full_weight: Decimal
     form_flags: list[Flag]
     codes: frozenset[str]
+    # Sum (in plan order, through CTX) of the non-zero weights: the applicable weight of a
+    # form where every row is applicable, the common case.
+    all_weight: Decimal = ZERO
 
 
 def _compile(scheme: Scheme) -> _Compiled:
@@ -255,10 +310,12 @@ def _compile(scheme: Scheme) -> _Compiled:
     if cached is not None:
         return cached  # type: ignore[no-any-return]
     options = _Options(scheme.tier_default, scheme.over_zero_target)
+    top = options.tier_default != "manual"
     plans: list[_Plan] = []
     for ind in scheme.indicators:
         weight = ind.weight
         target = ind.target.value
+        kind = ind.rule.kind
         over_at: Decimal | None = None
         if target is not None:
             over_at = (
@@ -274,25 +331,60 @@ def _compile(scheme: Scheme) -> _Compiled:
             )
             for name, band in TIERS.items()
         }
+        table = {
+            name: _band_info(weight, low, high, inclusive, name, name)
+            for name, (low, high, inclusive) in bands.items()
+        }
+        budget = kind == "budget"
+        mode = _FORWARD
+        fast: Callable[[_Plan, Entry, _Options], RowScore] | None = None
+        if kind in ("forward", "satisfaction") or (kind == "equal" and target != 0):
+            fast = _fast_quantity if target is not None else None
+            mode = _FORWARD
+        elif kind == "equal":
+            fast = _fast_quantity
+            mode = _EQUAL_ZERO
+        elif kind == "reverse":
+            fast = _fast_quantity if target is not None else None
+            mode = _REVERSE
+        elif kind == "tier":
+            fast = _fast_tier if top else None
+        elif kind == "checklist":
+            fast = _fast_checklist if top and ind.rule.points else None
+        elif kind in ("ratio", "budget"):
+            fast = _fast_ratio
         plans.append(
             _Plan(
                 ind=ind,
                 code=ind.code,
                 path=ind.path,
                 weight=weight,
-                kind=ind.rule.kind,
-                func=_KIND_FUNCS[ind.rule.kind],
+                kind=kind,
+                func=_KIND_FUNCS[kind],
                 target=target,
                 over_at=over_at,
                 tier_bands=bands,
                 zero_weight=weight == 0,
+                fast=fast or _KIND_FUNCS[kind],
+                target_unit=ind.target.unit,
+                suffix=_plain_suffix(ind.target.unit),
+                mode=mode,
+                tier_table=table,
+                num_label=ind.rule.numerator_label or ("全年执行数" if budget else "实际支出"),
+                den_label=ind.rule.denominator_label or ("全年预算数" if budget else "实际到位"),
             )
         )
     full = sum((p.weight for p in plans), ZERO)
+    all_weight = ZERO
+    for plan in plans:
+        if not plan.zero_weight:
+            all_weight = CTX.add(all_weight, plan.weight)
     form_flags = [
         Flag("weights_mismatch", message, True, None) for message in _weight_messages(scheme, full)
     ]
-    compiled = _Compiled(plans, options, full, form_flags, frozenset(p.code for p in plans))
+    compiled = _Compiled(
+        plans, options, full, form_flags, frozenset(p.code for p in plans), all_weight
+    )
     scheme._cache["plan"] = compiled
     return compiled
 
@@ -1001,12 +1093,332 @@ _KIND_FUNCS: dict[str, Callable[[_Plan, Entry, _Options], RowScore]] = {
 
 
 # --------------------------------------------------------------------------------------
+# Fast paths
+#
+# Each kind has a fast path for its common case (a plain number or a tier label, no manual
+# score, no N/A marker ...).  It builds exactly the row the general function above would, from
+# data precomputed in the plan, with fewer calls; anything else goes to the general function,
+# which starts again from the entry.  tests/scoring/test_scoring_fastpath.py checks the two
+# agree on every case the fast paths take.
+
+_new = tuple.__new__
+_REASON_MESSAGE = "须填写偏差原因分析及改进措施"
+
+
+def _reason_flag(plan: _Plan, entry: Entry) -> Flag:
+    return _new(Flag, ("reason_required", _REASON_MESSAGE, not entry.get("imported"), plan.code))
+
+
+def _fast_quantity(plan: _Plan, entry: Entry, options: _Options) -> RowScore:
+    """forward / satisfaction / equal / reverse with a non-negative number in the target's unit.
+
+    Anything :func:`_quantity` would flag (N/A marker, tier label, negative, other unit) or a
+    manual score goes to the general function.
+    """
+    text = entry.get("actual")
+    if text.__class__ is not str or entry.get("score"):
+        return plan.func(plan, entry, options)
+    text = text.strip()
+    if not text or text in NA_MARKS:
+        return plan.func(plan, entry, options)
+    # The number and unit as parse_quantity would split them, without its regex for the
+    # usual "87.23万元" / "95.12" (see _Plan.suffix): plain ASCII digits, one inner dot.
+    target_unit = plan.target_unit
+    suffix = plan.suffix
+    num = text[: -len(suffix)] if suffix and text.endswith(suffix) else text
+    value: Decimal | None = None
+    if num.isascii():
+        if num.isdigit():
+            value = Decimal(num)
+        else:
+            whole, _dot, frac = num.partition(".")
+            if whole.isdigit() and frac.isdigit():
+                value = Decimal(num)
+    if value is not None:
+        unit = target_unit
+    else:
+        parsed = parse_quantity(text)
+        if parsed is None:
+            return plan.func(plan, entry, options)
+        value = parsed[1]
+        if value < 0:
+            return plan.func(plan, entry, options)
+        unit = parsed[2]
+        if not unit:
+            unit = target_unit
+        elif target_unit and unit != target_unit:
+            return plan.func(plan, entry, options)
+    mode = plan.mode
+    target: Decimal = plan.target  # type: ignore[assignment]
+    weight = plan.weight
+    flags: list[Flag] = []
+    explain: Callable[[], str]
+    if mode == _FORWARD:
+        if unit == "%" and value > 100 and plan.kind == "satisfaction":
+            return plan.func(plan, entry, options)
+        over_at = plan.over_at
+        over = over_at is not None and value >= over_at and _over(plan, value, unit, flags)
+        if value >= target:
+            formula = weight
+            ratio = None
+        else:
+            ratio = CTX.divide(value, target)
+            formula = CTX.multiply(weight, ratio)
+        result = formula.quantize(Q2, ROUND_HALF_UP)
+        needs_reason = over or result < weight
+        explain = partial(_explain_forward, value, unit, target, weight, ratio, formula, over, "")
+    elif mode == _REVERSE:
+        case: str
+        if value <= target:
+            formula, case = weight, "met"
+        elif target == 0:
+            formula, case = ZERO, "zero"
+        elif plan.ind.rule.reverse_formula == "linear":
+            excess = CTX.divide(CTX.subtract(value, target), target)
+            if excess >= ONE:
+                formula, case = ZERO, "linear_zero"
+            else:
+                formula, case = CTX.multiply(weight, CTX.subtract(ONE, excess)), "linear"
+        else:
+            formula, case = CTX.multiply(weight, CTX.divide(target, value)), "ratio"
+        result = formula.quantize(Q2, ROUND_HALF_UP)
+        needs_reason = result < weight
+        explain = partial(_explain_reverse, case, value, unit, target, weight, formula, "")
+    else:  # equal with a zero target
+        formula = weight if value <= 0 else ZERO
+        result = formula.quantize(Q2, ROUND_HALF_UP)
+        needs_reason = result < weight
+        explain = partial(_explain_equal_zero, value, unit, weight)
+    if needs_reason:
+        reason = entry.get("reason")
+        if reason is None or not (
+            reason.strip() if reason.__class__ is str else _text(entry, "reason")
+        ):
+            flags.append(
+                _new(
+                    Flag, ("reason_required", _REASON_MESSAGE, not entry.get("imported"), plan.code)
+                )
+            )
+    return _new(
+        RowScore,
+        (
+            plan.code,
+            plan.path,
+            weight,
+            result,
+            True,
+            True,
+            {"actual": text, "value": value},
+            explain,
+            flags,
+            needs_reason,
+            None,
+        ),
+    )
+
+
+def _explain_equal_zero(value: Decimal, unit: str, weight: Decimal) -> str:
+    if value <= 0:
+        return f"指标值为 0，实际完成值 {fmt(value)}{unit}，得满分 {fmt2(weight)}"
+    return f"指标值为 0，实际完成值 {fmt(value)}{unit} 不为 0，得分 0.00"
+
+
+def _fast_tier(plan: _Plan, entry: Entry, options: _Options) -> RowScore:
+    """A tier label (in "tier", else in "actual"), no manual score, default "top"."""
+    source = entry.get("tier")
+    if source is not None:
+        if source.__class__ is not str:
+            return plan.func(plan, entry, options)
+        source = source.strip()
+    if not source:
+        source = entry.get("actual")
+        if source.__class__ is not str:
+            return plan.func(plan, entry, options)
+        source = source.strip()
+    tier = tier_from_label(source) if source else None
+    if tier is None or entry.get("score"):
+        return plan.func(plan, entry, options)
+    info = plan.tier_table[tier]
+    flags: list[Flag] = []
+    if info.below and not _text(entry, "reason"):
+        flags.append(_reason_flag(plan, entry))
+    return _new(
+        RowScore,
+        (
+            plan.code,
+            plan.path,
+            plan.weight,
+            info.rounded,
+            True,
+            True,
+            {"tier": tier, "label": source},
+            partial(_explain_tier_default, tier, info),
+            flags,
+            info.below,
+            tier,
+        ),
+    )
+
+
+def _explain_band_default(info: _BandInfo) -> str:
+    """What _band_score explains for a default (top of band) score."""
+    close = "]" if info.inclusive else ")"
+    return (
+        f"得分区间 [{fmt2(info.low)}, {fmt2(info.high)}{close}，"
+        f"取区间上限{'' if info.inclusive else '以下最高分'} {fmt2(info.default)}"
+    )
+
+
+def _explain_tier_default(tier: str, info: _BandInfo) -> str:
+    return f"{tier}（{TIERS[tier].text()}），{_explain_band_default(info)}"
+
+
+# Distinct point combinations remembered per checklist indicator (3 points: 27).
+_POINT_TABLE_MAX = 4096
+
+
+def _fast_checklist(plan: _Plan, entry: Entry, options: _Options) -> RowScore:
+    """Every 评价要点 rated with a recognised label, no manual score, default "top"."""
+    raw_points = entry.get("points")
+    if not raw_points or entry.get("score"):
+        return plan.func(plan, entry, options)
+    labels = [str(p).strip() for p in raw_points]
+    tiers = [tier_from_label(label) if label else None for label in labels]
+    key = tuple(tiers)
+    info = plan.point_table.get(key)
+    if info is None:
+        if len(labels) != len(plan.ind.rule.points) or None in key:
+            return plan.func(plan, entry, options)
+        info = _point_band(plan, tiers)
+        if len(plan.point_table) < _POINT_TABLE_MAX:
+            plan.point_table[key] = info
+    flags: list[Flag] = []
+    if info.below and not _text(entry, "reason"):
+        flags.append(_reason_flag(plan, entry))
+    return _new(
+        RowScore,
+        (
+            plan.code,
+            plan.path,
+            plan.weight,
+            info.rounded,
+            True,
+            True,
+            {"points": labels},
+            partial(_explain_checklist_default, plan.ind.rule.shares, tiers, info),
+            flags,
+            info.below,
+            info.single,
+        ),
+    )
+
+
+def _point_band(plan: _Plan, tiers: list[str | None]) -> _BandInfo:
+    """The band of a checklist with these point tiers, as _score_checklist computes it."""
+    low = ZERO
+    high = ZERO
+    inclusive = True
+    for share, tier_name in zip(plan.ind.rule.shares, tiers, strict=True):
+        tier_band: Band = TIERS[tier_name]  # type: ignore[index]
+        low = CTX.add(low, CTX.multiply(share, tier_band.low))
+        high = CTX.add(high, CTX.multiply(share, tier_band.high))
+        inclusive = inclusive and tier_band.high_inclusive
+    low = CTX.multiply(plan.weight, low).quantize(_EDGE, context=CTX)
+    high = CTX.multiply(plan.weight, high).quantize(_EDGE, context=CTX)
+    single = tiers[0] if len(set(tiers)) == 1 else None
+    return _band_info(plan.weight, low, high, inclusive, single or "各要点档次", single)
+
+
+def _explain_checklist_default(
+    shares: list[Decimal], tiers: list[str | None], info: _BandInfo
+) -> str:
+    return _checklist_detail(shares, tiers) + "，" + _explain_band_default(info)
+
+
+def _fast_ratio(plan: _Plan, entry: Entry, options: _Options) -> RowScore:
+    """Two plain amounts, a non-zero denominator, no manual score, no 年初预算数."""
+    num_text = entry.get("numerator")
+    den_text = entry.get("denominator")
+    if num_text.__class__ is not str or den_text.__class__ is not str or entry.get("score"):
+        return plan.func(plan, entry, options)
+    num_text = num_text.strip()
+    den_text = den_text.strip()
+    numerator = plain_decimal(num_text)
+    denominator = plain_decimal(den_text)
+    if (
+        numerator is None
+        or denominator is None
+        or not denominator
+        or (plan.kind == "budget" and entry.get("initial") is not None)
+    ):
+        return plan.func(plan, entry, options)
+    rate = CTX.divide(numerator, denominator)
+    weight = plan.weight
+    flags: list[Flag] = []
+    if rate > ONE:
+        flags.append(
+            Flag("rate_above_100", f"比率 {fmt_pct(rate)} 超过 100%，按 100% 计", False, plan.code)
+        )
+        formula = weight
+    else:
+        formula = CTX.multiply(weight, rate)
+    needs_reason = False
+    reason_below = plan.ind.rule.reason_below
+    if reason_below is not None and rate < reason_below:
+        needs_reason = True
+        flags.append(
+            Flag(
+                "execution_below_threshold",
+                f"比率 {fmt_pct(rate)} 低于 {fmt_pct(reason_below)}，须说明原因",
+                False,
+                plan.code,
+            )
+        )
+    result = formula.quantize(Q2, ROUND_HALF_UP)
+    if result < weight:
+        needs_reason = True
+    if needs_reason and not _text(entry, "reason"):
+        flags.append(_reason_flag(plan, entry))
+    return _new(
+        RowScore,
+        (
+            plan.code,
+            plan.path,
+            weight,
+            result,
+            True,
+            True,
+            {
+                "numerator": num_text,
+                "denominator": den_text,
+                "numerator_value": numerator,
+                "denominator_value": denominator,
+                "rate": rate,
+            },
+            partial(
+                _explain_ratio,
+                plan.num_label,
+                plan.den_label,
+                (numerator, denominator),
+                rate,
+                weight,
+                formula,
+                "",
+            ),
+            flags,
+            needs_reason,
+            None,
+        ),
+    )
+
+
+# --------------------------------------------------------------------------------------
 # Public entry points
 
 
 def score(scheme: Scheme, entries: Entries) -> Scorecard:
     """Score a form.  Pure and deterministic; ``entries`` maps indicator code to its inputs."""
-    compiled = _compile(scheme)
+    compiled = scheme._cache.get("plan") or _compile(scheme)
     options = compiled.options
     rows: list[RowScore] = []
     flags: list[Flag] = list(compiled.form_flags)
@@ -1014,23 +1426,32 @@ def score(scheme: Scheme, entries: Entries) -> Scorecard:
     get = entries.get
     add = CTX.add
     raw = ZERO
-    applicable = ZERO
+    every_row_applies = True
     for plan in compiled.plans:
         entry = get(plan.code) or _EMPTY
         if entry.get("na"):
             row = _na_row(plan, "不适用（已标注）", {"na": True}, [])
+            every_row_applies = False
         elif plan.zero_weight:
             row = _na_row(plan, "分值为空，不计分", {}, [])
         else:
-            row = plan.func(plan, entry, options)
+            row = plan.fast(plan, entry, options)
             # Sum while the row is at hand (rows are already rounded to 2 places).
             if row.applicable:
-                applicable = add(applicable, plan.weight)
                 if row.score is not None:
                     raw = add(raw, row.score)
+            else:
+                every_row_applies = False
         append(row)
         if row.flags:
             flags.extend(row.flags)
+    if every_row_applies:
+        applicable = compiled.all_weight  # the same sum, in the same order, precomputed
+    else:
+        applicable = ZERO
+        for row in rows:
+            if row.applicable:
+                applicable = add(applicable, row.weight)
     if len(entries) > len(compiled.codes) or not compiled.codes.issuperset(entries):
         for code in entries:
             if code not in compiled.codes:

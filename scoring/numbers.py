@@ -33,6 +33,7 @@ __all__ = [
     "normalize_text",
     "parse_decimal",
     "parse_quantity",
+    "plain_decimal",
     "q2",
     "top_below",
 ]
@@ -57,6 +58,14 @@ _QUANTITY = re.compile(
     r"^\s*(?P<op>>=|<=|≥|≤|=|>|<)?\s*"
     r"(?P<num>[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[-+]?\.\d+)"
     r"\s*(?P<unit>.*?)\s*$"
+)
+# The common shapes, matched without the full pattern or the full-width translation:
+# a plain number ("1234.5", "1,234.5") and a plain number followed by a unit ("95.12%",
+# "1,000人次", "87.23万元").  [0-9] rather than \d, and the unit holds no digit, dot, comma,
+# space or full-width character, so these split a text exactly as _QUANTITY does.
+_PLAIN_GROUPED = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?")
+_PLAIN_QUANTITY = re.compile(
+    r"((?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]+)?)([^\s\d.,．，－＋％＝＞＜]*)"
 )
 _OPS = {">=": ">=", "≥": ">=", "<=": "<=", "≤": "<=", "=": "=", ">": ">", "<": "<"}
 _UNIT_BRACKETS = "()（）[]【】 "
@@ -100,6 +109,10 @@ def parse_decimal(
     With ``allow_percent`` a trailing "%" is accepted and dropped (98% -> 98; the caller knows
     it is a percentage).  Raises :class:`InputError` with a Chinese message otherwise.
     """
+    if text.__class__ is str:
+        value = plain_decimal(text)
+        if value is not None:
+            return value
     if text is None:
         raise InputError("请填写数值")
     raw = str(text)
@@ -130,6 +143,26 @@ def parse_decimal(
     return value
 
 
+def plain_decimal(text: str) -> Decimal | None:
+    """:func:`parse_decimal` of a plain amount ("1234.5", "1,234.5", "0"), else None.
+
+    The fast path of parsing: ASCII digits with at most one dot, or well-formed thousands
+    groups; anything else (signs, spaces, full-width digits, percentages, errors) returns
+    None, and the caller uses :func:`parse_decimal`, which gives the same value for these.
+    """
+    if not text.isascii():
+        return None
+    if text.replace(".", "", 1).isdigit():
+        value = CTX.create_decimal(text)
+    elif "," in text and _PLAIN_GROUPED.fullmatch(text) is not None:
+        value = CTX.create_decimal(text.replace(",", ""))
+    else:
+        return None
+    if value.adjusted() > _MAX_ADJUSTED_EXPONENT:
+        return None
+    return ZERO if value == 0 else value
+
+
 @functools.lru_cache(maxsize=4096)
 def parse_quantity(text: str) -> tuple[str | None, Decimal, str] | None:
     """Split "≥90%" into (op, 90, "%"); None when the text holds no leading number.
@@ -140,12 +173,18 @@ def parse_quantity(text: str) -> tuple[str | None, Decimal, str] | None:
     and the result is immutable.
     """
     # One regex pass and no exceptions: this runs for nearly every row of every form.
-    if not text.isascii():
-        text = text.translate(_FULLWIDTH)
-    match = _QUANTITY.match(text)
-    if match is None:
-        return None
-    op, num, unit = match.group("op", "num", "unit")
+    op: str | None
+    plain = _PLAIN_QUANTITY.fullmatch(text)
+    if plain is not None:
+        op = None
+        num, unit = plain.groups()
+    else:
+        if not text.isascii():
+            text = text.translate(_FULLWIDTH)
+        match = _QUANTITY.match(text)
+        if match is None:
+            return None
+        op, num, unit = match.group("op", "num", "unit")
     if "," in num:
         num = num.replace(",", "")
     value = Decimal(num)

@@ -219,7 +219,9 @@ def _score_columns(evaluation: Evaluation) -> list[tuple[str, str]]:
     columns = [("自评得分", "self_score")]
     if evaluation.dept_total is not None or any(r.dept_score is not None for r in evaluation.rows):
         columns.append(("审核得分", "dept_score"))
-    if evaluation.final_total is not None or any(r.final_score is not None for r in evaluation.rows):
+    if evaluation.final_total is not None or any(
+        r.final_score is not None for r in evaluation.rows
+    ):
         columns.append(("确认得分", "final_score"))
     return columns
 
@@ -278,18 +280,35 @@ def build_view(evaluation: Evaluation) -> FormView:
         fmt_decimal(evaluation.dept_total),
         fmt_decimal(evaluation.final_total),
     ]
-    grades = [evaluation.self_grade or "", evaluation.dept_grade or "", evaluation.final_grade or ""]
+    grades = [
+        evaluation.self_grade or "",
+        evaluation.dept_grade or "",
+        evaluation.final_grade or "",
+    ]
     index = {"self_score": 0, "dept_score": 1, "final_score": 2}
     keep = [index[attr] for _, attr in columns]
 
     state = State(evaluation.state)
     cycle = evaluation.cycle
     signoff = [
-        ("填报人", evaluation.filled_by or (evaluation.submitted_by.name if evaluation.submitted_by else ""), _local(evaluation.submitted_at)),
+        (
+            "填报人",
+            evaluation.filled_by
+            or (evaluation.submitted_by.name if evaluation.submitted_by else ""),
+            _local(evaluation.submitted_at),
+        ),
         ("联系电话", evaluation.phone or "", ""),
         ("单位负责人", evaluation.unit_head or "", ""),
-        ("主管部门审核人", evaluation.reviewer.name if evaluation.reviewer else "", _local(evaluation.reviewed_at)),
-        ("财政确认人", evaluation.confirmer.name if evaluation.confirmer else "", _local(evaluation.confirmed_at)),
+        (
+            "主管部门审核人",
+            evaluation.reviewer.name if evaluation.reviewer else "",
+            _local(evaluation.reviewed_at),
+        ),
+        (
+            "财政确认人",
+            evaluation.confirmer.name if evaluation.confirmer else "",
+            _local(evaluation.confirmed_at),
+        ),
     ]
     return FormView(
         title=scheme.title or "项目支出绩效自评表",
@@ -428,7 +447,9 @@ def store_pdf(evaluation_id: int, version: int) -> PdfFile | None:
         return db.session.execute(
             db.select(PdfFile).filter_by(evaluation_id=evaluation_id, version=version)
         ).scalar_one()
-    log.info("PDF stored: evaluation %s v%s, %d pages, %.2f s", evaluation_id, version, pages, elapsed)
+    log.info(
+        "PDF stored: evaluation %s v%s, %d pages, %.2f s", evaluation_id, version, pages, elapsed
+    )
     return row
 
 

@@ -91,7 +91,9 @@ def days_left(today: date, deadline: date, day_kind: str) -> int:
     return count * step
 
 
-def due_step(today: date, deadline: date, ladder: list[int] | None, day_kind: str) -> tuple[str, int] | None:
+def due_step(
+    today: date, deadline: date, ladder: list[int] | None, day_kind: str
+) -> tuple[str, int] | None:
     """The ladder step due today ("d7", "d3", "d1" or "o<date>" when overdue) and days left.
 
     A step stays due until the next one starts, so a beat that was down on the day of
@@ -186,7 +188,16 @@ def _insert_claims(select_stmt: Select[Any]) -> list[tuple[int, int, int]]:
     this transaction inserted (a concurrent scan's rows are skipped, not returned)."""
     dialect = db.session.get_bind().dialect.name
     insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    columns = ["evaluation_id", "stage", "step", "user_id", "deadline", "status", "attempts", "claimed_at"]
+    columns = [
+        "evaluation_id",
+        "stage",
+        "step",
+        "user_id",
+        "deadline",
+        "status",
+        "attempts",
+        "claimed_at",
+    ]
     # SQLite needs a WHERE in INSERT ... SELECT ... ON CONFLICT (else "ON" parses as a join).
     select_stmt = select_stmt.where(literal_column("1") == 1)
     stmt = (
@@ -202,7 +213,8 @@ def claim_due(now: datetime) -> ScanResult:
     """Claim every due reminder and create its in-app notice, in one transaction."""
     begin_write()  # IMMEDIATE on SQLite: two scans at once take turns instead of failing
     result = ScanResult(today=local_today(now))
-    claimed_at = now if now.tzinfo else now.replace(tzinfo=UTC)
+    # The real time of the claim (the moment scanned may be another: `reminders run --now`).
+    claimed_at = datetime.now(UTC)
     stage_labels = {key: label for key, (label, _) in STAGES.items()}
     for group in due_groups(now):
         pairs = due_query(group.cycle_id, group.stage, group.step).subquery()
@@ -273,12 +285,14 @@ def evaluation_link(evaluation_id: int) -> str:
     return f"{base}/evaluations/{evaluation_id}"
 
 
-def build_reminder_mail(claim: ReminderClaim, user: User, evaluation: Evaluation) -> Any:
+def build_reminder_mail(
+    claim: ReminderClaim, user: User, evaluation: Evaluation, as_of: datetime | None = None
+) -> Any:
     from workflow.mail import render_mail
 
     label = STAGES[claim.stage][0]
-    # As of the claim: `reminders run --now` (and a retry) describe the step that was due.
-    today = local_today(claim.claimed_at or datetime.now(UTC))
+    # As of the scanned moment: `reminders run --now` describes the step that was due then.
+    today = local_today(as_of or datetime.now(UTC))
     left = days_left(today, claim.deadline, evaluation.cycle.day_kind)
     return render_mail(
         "reminder",
@@ -305,7 +319,7 @@ class Delivery:
     MISSING = "missing"
 
 
-def deliver(claim_id: int) -> str:
+def deliver(claim_id: int, as_of: datetime | None = None) -> str:
     """Send the mail of one claim (reminder or step notice). Raises MailError to retry.
 
     Re-reads everything: a claim already sent is a no-op (redelivery), and a reminder for
@@ -314,10 +328,19 @@ def deliver(claim_id: int) -> str:
     from workflow.mail import send_mail, valid_address
 
     begin_write()
-    claim = db.session.get(ReminderClaim, claim_id)
+    # The row lock makes a second delivery of the same claim (a redelivered or requeued
+    # task) wait for the first and then see it sent; SQLite's IMMEDIATE does the same.
+    claim = db.session.execute(
+        select(ReminderClaim)
+        .where(ReminderClaim.id == claim_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
     if claim is None:
+        db.session.rollback()
         return Delivery.MISSING
     if claim.status in (STATUS_SENT, STATUS_SKIPPED):
+        db.session.rollback()
         return Delivery.ALREADY
     user = db.session.get(User, claim.user_id)
     evaluation = db.session.get(Evaluation, claim.evaluation_id)
@@ -334,7 +357,7 @@ def deliver(claim_id: int) -> str:
 
         mail = build_notify_mail(claim, user, evaluation)
     else:
-        mail = build_reminder_mail(claim, user, evaluation)
+        mail = build_reminder_mail(claim, user, evaluation, as_of)
     if mail is None:
         return _finish(claim, STATUS_SKIPPED, "无邮件内容")
     send_mail(mail)
@@ -396,7 +419,7 @@ def run_now(now: datetime) -> RunSummary:
     summary = RunSummary(claimed=len(scan.claim_ids), sent=0, skipped=0, failed=0)
     for claim_id in scan.claim_ids:
         try:
-            outcome = deliver(claim_id)
+            outcome = deliver(claim_id, as_of=now)
         except MailError as exc:
             record_failure(claim_id, str(exc), final=True)
             summary.failed += 1

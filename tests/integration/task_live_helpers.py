@@ -181,6 +181,7 @@ def live_env(tmp: Path, pg_url: str, redis_url: str, smtp_port: int) -> dict[str
             # Short enough that a message held by a killed worker comes back within the test;
             # every limit and delay stays below it, as in production.
             "CELERY_VISIBILITY_TIMEOUT": "12",
+            "CELERY_RESTORE_INTERVAL": "1",
             "CELERY_TASK_TIME_LIMIT": "10",
             "CELERY_TASK_SOFT_TIME_LIMIT": "8",
             "CELERY_RETRY_BACKOFF_MAX": "4",

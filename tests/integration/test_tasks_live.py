@@ -9,6 +9,7 @@ import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -183,6 +184,14 @@ def test_concurrent_scans_in_threads_claim_once(task_live: Live) -> None:
         assert db.session.query(ReminderClaim).count() == 2
 
 
+def point_broker(celery: Any, url: str) -> None:
+    """Point this process's producer at another broker (the worker keeps its own)."""
+    celery._pool = None
+    celery.amqp._producer_pool = None
+    celery.conf.broker_url = url
+    celery.conf.broker_write_url = url
+
+
 def test_broker_down_during_a_state_change(task_live: Live) -> None:
     """finance_return through the real operation with the broker unreachable: the state
     change is saved; the relay sends the notice once the broker is back."""
@@ -194,8 +203,7 @@ def test_broker_down_during_a_state_change(task_live: Live) -> None:
     task_live.start_worker()
     celery = task_live.app.extensions["celery"]
     good_url = celery.conf.broker_url
-    celery.conf.broker_url = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
-    celery.pool.force_close_all()
+    point_broker(celery, f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
     try:
         with task_live.app.app_context():
             actor = db.session.get(User, w.finance_user.id)
@@ -211,8 +219,7 @@ def test_broker_down_during_a_state_change(task_live: Live) -> None:
             rows = [db.session.get(OutboxMessage, i) for i in ids]
             assert rows and all(r.dispatched_at is None for r in rows)
     finally:
-        celery.conf.broker_url = good_url
-        celery.pool.force_close_all()
+        point_broker(celery, good_url)
     assert len(task_live.smtp.inbox) == 0
     with task_live.app.app_context():
         assert relay(now=datetime.now(UTC).replace(year=2100)) == len(ids)

@@ -64,7 +64,7 @@ def _unescape(text: str) -> str:
 def client_as(app: Flask, username: str) -> FlaskClient:
     """A fresh client logged in as `username` (one client per user: logging in again on the
     same client would keep the first session)."""
-    from conftest import login
+    from tests.conftest import login
 
     client = app.test_client()
     login(client, username)

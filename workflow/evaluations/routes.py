@@ -341,6 +341,11 @@ def fire_event(evaluation_id: int, event: str) -> Result:
         evaluation = db.session.get(Evaluation, evaluation_id)
         if exc.status == 404 or evaluation is None or not policy.can_view(current_user, evaluation):
             return views.error_page(exc)
+        offered = any(t.event is chosen for t in policy.available_events(current_user, evaluation))
+        if exc.status == 409 or not offered:
+            # The button may be gone (someone else moved the evaluation on): say so on top.
+            flash(exc.message, "danger")
+            return _detail(evaluation, exc.status)
         return _detail(
             evaluation,
             exc.status,

@@ -45,7 +45,10 @@ def _parse_now(value: str | None) -> datetime:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        click.echo(f"错误：--now 需要 ISO 格式的时间，例如 2026-03-25T09:00:00+08:00，收到 {value!r}", err=True)
+        click.echo(
+            f"错误：--now 需要 ISO 格式的时间，例如 2026-03-25T09:00:00+08:00，收到 {value!r}",
+            err=True,
+        )
         sys.exit(2)
     if moment.tzinfo is None:
         from workflow.reminders import local_tz
@@ -55,7 +58,9 @@ def _parse_now(value: str | None) -> datetime:
 
 
 @reminders_cli.command("run")
-@click.option("--now", "now_text", default=None, help="按此时刻计算到期提醒（ISO 时间，缺省为现在）")
+@click.option(
+    "--now", "now_text", default=None, help="按此时刻计算到期提醒（ISO 时间，缺省为现在）"
+)
 def reminders_run_command(now_text: str | None) -> None:
     """发送此刻到期的截止提醒（与定时任务同一套代码，同一时刻重复执行不会重复发送）。"""
     from workflow.reminders import run_now

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+from datetime import datetime
 from typing import Any
 
 from celery import shared_task
@@ -25,31 +26,39 @@ def backoff(retries: int, base: int, cap: int) -> int:
 
 
 @shared_task(name="workflow.tasks.mail.send_claim_mail", bind=True, max_retries=None)
-def send_claim_mail(self: Any, claim_id: int) -> str:
+def send_claim_mail(self: Any, claim_id: int, as_of_iso: str | None = None) -> str:
     import celeryconfig
     from workflow.mail import MailError
     from workflow.reminders import deliver, record_failure
 
     max_retries = _setting("MAIL_MAX_RETRIES", celeryconfig.MAIL_MAX_RETRIES)
     base = _setting("MAIL_RETRY_BASE_SECONDS", 30)
-    cap = min(_setting("MAIL_RETRY_MAX_SECONDS", celeryconfig.RETRY_BACKOFF_MAX), celeryconfig.RETRY_BACKOFF_MAX)
+    cap = min(
+        _setting("MAIL_RETRY_MAX_SECONDS", celeryconfig.RETRY_BACKOFF_MAX),
+        celeryconfig.RETRY_BACKOFF_MAX,
+    )
     try:
-        return deliver(int(claim_id))
+        return deliver(int(claim_id), datetime.fromisoformat(as_of_iso) if as_of_iso else None)
     except MailError as exc:
         final = self.request.retries >= max_retries
         record_failure(int(claim_id), str(exc), final=final)
         if final:
-            log.error("mail for claim %s failed after %d attempts: %s", claim_id, self.request.retries + 1, exc)
+            log.error(
+                "mail for claim %s failed after %d attempts: %s",
+                claim_id,
+                self.request.retries + 1,
+                exc,
+            )
             return "failed"
         countdown = backoff(self.request.retries, base, cap)
         log.warning("mail for claim %s failed (%s); retry in %d s", claim_id, exc, countdown)
         raise self.retry(exc=exc, countdown=countdown) from exc
 
 
-def enqueue_claims(claim_ids: list[int]) -> int:
+def enqueue_claims(claim_ids: list[int], as_of_iso: str | None = None) -> int:
     """Hand each claim to the mail queue; returns how many were sent to the broker."""
     sent = 0
     for claim_id in claim_ids:
-        send_claim_mail.apply_async(args=[claim_id])
+        send_claim_mail.apply_async(args=[claim_id, as_of_iso], queue="mail")
         sent += 1
     return sent

@@ -19,5 +19,6 @@ def scan_reminders(now_iso: str | None = None) -> dict[str, int]:
     scan = claim_due(now)
     # Claims left behind by a scan that died between its commit and the enqueue below.
     stale = [c for c in stale_claims(datetime.now(UTC)) if c not in set(scan.claim_ids)]
-    enqueue_claims(scan.claim_ids + stale)
+    enqueue_claims(scan.claim_ids, now.isoformat())
+    enqueue_claims(stale)
     return {"claimed": len(scan.claim_ids), "requeued": len(stale)}
