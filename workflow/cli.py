@@ -63,13 +63,13 @@ def state_diagram_command() -> None:
 
 DEMO_USERS = (
     # username, name, role, org key
-    ("unit_a", "张晓（填报人）", Role.UNIT_STAFF, "unit_a"),
-    ("unit_a_head", "王建国（单位负责人）", Role.UNIT_HEAD, "unit_a"),
-    ("unit_b", "李敏（填报人）", Role.UNIT_STAFF, "unit_b"),
-    ("reviewer", "陈静（主管部门审核）", Role.REVIEWER, "dept_1"),
-    ("unit_c", "刘洋（填报人）", Role.UNIT_STAFF, "unit_c"),
-    ("reviewer_2", "赵磊（主管部门审核）", Role.REVIEWER, "dept_2"),
-    ("finance", "孙丽（财政）", Role.FINANCE, "finance"),
+    ("unit_a", "张晓", Role.UNIT_STAFF, "unit_a"),
+    ("unit_a_head", "王建国", Role.UNIT_HEAD, "unit_a"),
+    ("unit_b", "李敏", Role.UNIT_STAFF, "unit_b"),
+    ("reviewer", "陈静", Role.REVIEWER, "dept_1"),
+    ("unit_c", "刘洋", Role.UNIT_STAFF, "unit_c"),
+    ("reviewer_2", "赵磊", Role.REVIEWER, "dept_2"),
+    ("finance", "孙丽", Role.FINANCE, "finance"),
     ("admin", "系统管理员", Role.ADMIN, "finance"),
 )
 DEMO_ORGS = {
