@@ -303,6 +303,10 @@ class _Compiled:
     # Sum (in plan order, through CTX) of the non-zero weights: the applicable weight of a
     # form where every row is applicable, the common case.
     all_weight: Decimal = ZERO
+    # (code, fast path, plan) per indicator, unpacked by the loop of score().
+    steps: list[tuple[str, Callable[[_Plan, Entry, _Options], RowScore], _Plan]] = field(
+        default_factory=list
+    )
 
 
 def _compile(scheme: Scheme) -> _Compiled:
@@ -383,7 +387,13 @@ def _compile(scheme: Scheme) -> _Compiled:
         Flag("weights_mismatch", message, True, None) for message in _weight_messages(scheme, full)
     ]
     compiled = _Compiled(
-        plans, options, full, form_flags, frozenset(p.code for p in plans), all_weight
+        plans,
+        options,
+        full,
+        form_flags,
+        frozenset(p.code for p in plans),
+        all_weight,
+        [(p.code, p.fast, p) for p in plans],
     )
     scheme._cache["plan"] = compiled
     return compiled
@@ -1427,24 +1437,26 @@ def score(scheme: Scheme, entries: Entries) -> Scorecard:
     add = CTX.add
     raw = ZERO
     every_row_applies = True
-    for plan in compiled.plans:
-        entry = get(plan.code) or _EMPTY
+    for code, fast, plan in compiled.steps:
+        entry = get(code) or _EMPTY
         if entry.get("na"):
             row = _na_row(plan, "不适用（已标注）", {"na": True}, [])
-            every_row_applies = False
+            if not plan.zero_weight:
+                every_row_applies = False
         elif plan.zero_weight:
             row = _na_row(plan, "分值为空，不计分", {}, [])
         else:
-            row = plan.fast(plan, entry, options)
+            row = fast(plan, entry, options)
             # Sum while the row is at hand (rows are already rounded to 2 places).
-            if row.applicable:
-                if row.score is not None:
-                    raw = add(raw, row.score)
+            # row[4] is .applicable, row[3] .score, row[8] .flags (index access is cheaper).
+            if row[4]:
+                if row[3] is not None:
+                    raw = add(raw, row[3])
             else:
                 every_row_applies = False
         append(row)
-        if row.flags:
-            flags.extend(row.flags)
+        if row[8]:
+            flags.extend(row[8])
     if every_row_applies:
         applicable = compiled.all_weight  # the same sum, in the same order, precomputed
     else:

@@ -6,8 +6,6 @@ permission, no deadline arithmetic.
 
 from __future__ import annotations
 
-import functools
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -19,11 +17,10 @@ from flask import flash, render_template
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import aliased
 
-from scoring.engine import RowScore, Scorecard, score
+from scoring.engine import RowScore, Scorecard
 from scoring.model import TIERS, Indicator, Scheme
 from scoring.numbers import fmt
-from scoring.schemes import scheme_from_dict
-from workflow import policy
+from workflow import operations, policy
 from workflow.evaluations.forms import field_name
 from workflow.extensions import db
 from workflow.machine import STATE_LABELS, State
@@ -68,24 +65,10 @@ def money(value: Decimal | None) -> str:
 # --- schemes ---------------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=64)
-def _scheme_from_text(text: str) -> Scheme:
-    return scheme_from_dict(json.loads(text))
-
-
-def scheme_for(evaluation: Evaluation) -> Scheme:
-    """The evaluation's frozen scheme, built once per distinct snapshot.
-
-    Building and validating a scheme costs milliseconds; the snapshot never changes, and one
-    Scheme object also keeps the engine's per-scheme plan warm.
-    """
-    return _scheme_from_text(json.dumps(evaluation.scheme, sort_keys=True, ensure_ascii=False))
-
-
-def scorecard(evaluation: Evaluation, entries: Mapping[str, Any] | None = None) -> Scorecard:
-    return score(
-        scheme_for(evaluation), entries if entries is not None else (evaluation.entries or {})
-    )
+# The frozen scheme and live scorecard come from the operations module (one parse per
+# distinct snapshot, shared with the workflow's own scoring).
+scheme_for = operations.scheme_of
+scorecard = operations.scorecard
 
 
 # --- deadlines -------------------------------------------------------------------------------
