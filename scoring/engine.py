@@ -45,7 +45,9 @@ must be readable as it is (domain-rules §8.20).  The web app never sets ``impor
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from functools import partial
@@ -252,6 +254,8 @@ class _Plan:
     # would split it ("87.23万元" -> 87.23, "万元"); "" when the unit needs the general parser.
     suffix: str = ""
     mode: int = 0  # _FORWARD, _REVERSE or _EQUAL_ZERO, for _fast_quantity
+    memo: OrderedDict[str, _Outcome] = field(default_factory=OrderedDict)  # see _MEMO_SIZE
+    memo_misses: int = 0
 
 
 _FORWARD = 0
@@ -1119,6 +1123,23 @@ def _reason_flag(plan: _Plan, entry: Entry) -> Flag:
     return _new(Flag, ("reason_required", _REASON_MESSAGE, not entry.get("imported"), plan.code))
 
 
+class _Outcome(NamedTuple):
+    """What a quantitative row's actual text alone decides (see _quantity_outcome)."""
+
+    value: Decimal
+    result: Decimal
+    needs_reason: bool
+    explain: Callable[[], str]
+    over_flag: Flag | None
+
+
+# Outcomes remembered per quantitative indicator, keyed by the actual text: real forms repeat
+# "100%", "≥90%", "1次" and round numbers.  An outcome is immutable (Decimals, a Flag, a
+# partial), so sharing it between rows is safe; each row still gets its own inputs and flags.
+# First in, first out past the bound; 0 turns the memo off (bench/bench_scoring.py does).
+_MEMO_SIZE = 2048
+
+
 def _fast_quantity(plan: _Plan, entry: Entry, options: _Options) -> RowScore:
     """forward / satisfaction / equal / reverse with a non-negative number in the target's unit.
 
@@ -1131,6 +1152,56 @@ def _fast_quantity(plan: _Plan, entry: Entry, options: _Options) -> RowScore:
     text = text.strip()
     if not text or text in NA_MARKS:
         return plan.func(plan, entry, options)
+    memo = plan.memo
+    outcome = memo.get(text)
+    if outcome is None:
+        outcome = _quantity_outcome(plan, text)
+        if outcome is None:
+            return plan.func(plan, entry, options)
+        plan.memo_misses += 1
+        if _MEMO_SIZE:
+            if len(memo) >= _MEMO_SIZE:
+                with suppress(KeyError):  # another thread may have emptied it meanwhile
+                    memo.popitem(last=False)
+            memo[text] = outcome
+    over_flag = outcome.over_flag
+    flags: list[Flag] = [] if over_flag is None else [over_flag]
+    needs_reason = outcome.needs_reason
+    if needs_reason:
+        reason = entry.get("reason")
+        if reason is None or not (
+            reason.strip() if reason.__class__ is str else _text(entry, "reason")
+        ):
+            flags.append(
+                _new(
+                    Flag,
+                    ("reason_required", _REASON_MESSAGE, not entry.get("imported"), plan.code),
+                )
+            )
+    return _new(
+        RowScore,
+        (
+            plan.code,
+            plan.path,
+            plan.weight,
+            outcome.result,
+            True,
+            True,
+            {"actual": text, "value": outcome.value},
+            outcome.explain,
+            flags,
+            needs_reason,
+            None,
+        ),
+    )
+
+
+def _quantity_outcome(plan: _Plan, text: str) -> _Outcome | None:
+    """Value, rounded score, reason rule, explanation and over-achievement flag of an actual.
+
+    None for what the general function must handle (not a number, negative, other unit,
+    satisfaction above 100%).
+    """
     # The number and unit as parse_quantity would split them, without its regex for the
     # usual "87.23万元" / "95.12" (see _Plan.suffix): plain ASCII digits, one inner dot.
     target_unit = plan.target_unit
@@ -1149,25 +1220,29 @@ def _fast_quantity(plan: _Plan, entry: Entry, options: _Options) -> RowScore:
     else:
         parsed = parse_quantity(text)
         if parsed is None:
-            return plan.func(plan, entry, options)
+            return None
         value = parsed[1]
         if value < 0:
-            return plan.func(plan, entry, options)
+            return None
         unit = parsed[2]
         if not unit:
             unit = target_unit
         elif target_unit and unit != target_unit:
-            return plan.func(plan, entry, options)
+            return None
     mode = plan.mode
     target: Decimal = plan.target  # type: ignore[assignment]
     weight = plan.weight
-    flags: list[Flag] = []
     explain: Callable[[], str]
+    over_flag: Flag | None = None
     if mode == _FORWARD:
         if unit == "%" and value > 100 and plan.kind == "satisfaction":
-            return plan.func(plan, entry, options)
+            return None
         over_at = plan.over_at
-        over = over_at is not None and value >= over_at and _over(plan, value, unit, flags)
+        over = False
+        if over_at is not None and value >= over_at:
+            over_flags: list[Flag] = []
+            over = _over(plan, value, unit, over_flags)
+            over_flag = over_flags[0]
         if value >= target:
             formula = weight
             ratio = None
@@ -1199,31 +1274,15 @@ def _fast_quantity(plan: _Plan, entry: Entry, options: _Options) -> RowScore:
         result = formula.quantize(Q2, ROUND_HALF_UP)
         needs_reason = result < weight
         explain = partial(_explain_equal_zero, value, unit, weight)
-    if needs_reason:
-        reason = entry.get("reason")
-        if reason is None or not (
-            reason.strip() if reason.__class__ is str else _text(entry, "reason")
-        ):
-            flags.append(
-                _new(
-                    Flag, ("reason_required", _REASON_MESSAGE, not entry.get("imported"), plan.code)
-                )
-            )
-    return _new(
-        RowScore,
-        (
-            plan.code,
-            plan.path,
-            weight,
-            result,
-            True,
-            True,
-            {"actual": text, "value": value},
-            explain,
-            flags,
-            needs_reason,
-            None,
-        ),
+    return _Outcome(value, result, needs_reason, explain, over_flag)
+
+
+def _memo_stats(scheme: Scheme) -> tuple[int, int]:
+    """(entries held, misses so far) of the quantitative memo of a scheme: for the benchmark."""
+    compiled = _compile(scheme)
+    return (
+        sum(len(plan.memo) for plan in compiled.plans),
+        sum(plan.memo_misses for plan in compiled.plans),
     )
 
 

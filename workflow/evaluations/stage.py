@@ -10,16 +10,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-from flask import render_template
+from flask import render_template, request
 
 from scoring.engine import RowScore
-from workflow import policy
+from workflow import operations, policy
 from workflow.evaluations import views
-from workflow.evaluations.forms import StageForm
+from workflow.evaluations.forms import StageForm, parse_stage_form
 from workflow.evaluations.history import timeline
 from workflow.evaluations.views import deadline_for
+from workflow.extensions import db
 from workflow.machine import Event
 from workflow.models import Evaluation, User
+from workflow.operations import OperationError
 
 
 @dataclass(frozen=True)
@@ -151,3 +153,31 @@ def render_stage(
         ),
         status,
     )
+
+
+def fire_stage(
+    user: User, evaluation_id: int, spec: StageSpec
+) -> operations.FireResult | tuple[str, int]:
+    """Parse the posted stage scores and fire the stage's event (approve or confirm).
+
+    Returns the result, or the page to show again: with what was typed and the messages
+    next to the rows on bad input or a refusal, a 404 page when it may not be seen.
+    """
+    try:
+        evaluation = operations.load_for(user, evaluation_id, spec.edit_action)
+    except OperationError as exc:
+        return views.error_page(exc)
+    form = parse_stage_form(request.form, list(evaluation.rows), spec.base_attr)
+    if not form.valid:
+        message = "得分调整有误，请按提示修改（已填写的内容均已保留）"
+        return render_stage(user, evaluation, spec, form, 422, message)
+    try:
+        return operations.fire(
+            user, evaluation_id, spec.event, scores=form.changes, expected_version=form.version
+        )
+    except OperationError as exc:
+        db.session.rollback()
+        current = db.session.get(Evaluation, evaluation_id)
+        if exc.status == 404 or current is None:
+            return views.error_page(exc)
+        return render_stage(user, current, spec, form, exc.status, exc.message, exc.details)

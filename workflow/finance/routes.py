@@ -13,8 +13,7 @@ from werkzeug.wrappers import Response
 
 from workflow import operations, policy
 from workflow.evaluations import views
-from workflow.evaluations.forms import parse_stage_form
-from workflow.evaluations.stage import STAGES, render_stage
+from workflow.evaluations.stage import STAGES, fire_stage, render_stage
 from workflow.extensions import db
 from workflow.machine import STATE_LABELS, Event, Role, State
 from workflow.models import Evaluation
@@ -66,34 +65,9 @@ def confirm(evaluation_id: int) -> Result:
 @login_required
 def confirm_post(evaluation_id: int) -> Result:
     _require_finance()
-    try:
-        evaluation = operations.load_for(current_user, evaluation_id, policy.FINANCE_EDIT)
-    except OperationError as exc:
-        return views.error_page(exc)
-    form = parse_stage_form(request.form, list(evaluation.rows), SPEC.base_attr)
-    if not form.valid:
-        return render_stage(
-            current_user,
-            evaluation,
-            SPEC,
-            form,
-            422,
-            "得分调整有误，请按提示修改（已填写的内容均已保留）",
-        )
-    try:
-        result = operations.fire(
-            current_user,
-            evaluation_id,
-            SPEC.event,
-            scores=form.changes,
-            expected_version=form.version,
-        )
-    except OperationError as exc:
-        db.session.rollback()
-        current = db.session.get(Evaluation, evaluation_id)
-        if exc.status == 404 or current is None:
-            return views.error_page(exc)
-        return render_stage(current_user, current, SPEC, form, exc.status, exc.message, exc.details)
+    result = fire_stage(current_user, evaluation_id, SPEC)
+    if not isinstance(result, operations.FireResult):
+        return result
     ev = result.evaluation
     flash(f"已确认定级：{ev.final_total:.2f} 分，{ev.final_grade}", "success")
     return redirect(url_for("finance.queue"))

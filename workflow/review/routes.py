@@ -9,11 +9,8 @@ from werkzeug.wrappers import Response
 
 from workflow import operations, policy
 from workflow.evaluations import views
-from workflow.evaluations.forms import parse_stage_form
-from workflow.evaluations.stage import STAGES, render_stage
-from workflow.extensions import db
+from workflow.evaluations.stage import STAGES, fire_stage, render_stage
 from workflow.machine import STATE_LABELS, Role, State
-from workflow.models import Evaluation
 from workflow.operations import OperationError
 
 bp = Blueprint("review", __name__, url_prefix="/review")
@@ -61,33 +58,8 @@ def review(evaluation_id: int) -> Result:
 def review_post(evaluation_id: int) -> Result:
     """Approve (sign off) with the review scores; each changed score carries its reason."""
     _require_reviewer()
-    try:
-        evaluation = operations.load_for(current_user, evaluation_id, policy.REVIEW_EDIT)
-    except OperationError as exc:
-        return views.error_page(exc)
-    form = parse_stage_form(request.form, list(evaluation.rows), SPEC.base_attr)
-    if not form.valid:
-        return render_stage(
-            current_user,
-            evaluation,
-            SPEC,
-            form,
-            422,
-            "得分调整有误，请按提示修改（已填写的内容均已保留）",
-        )
-    try:
-        operations.fire(
-            current_user,
-            evaluation_id,
-            SPEC.event,
-            scores=form.changes,
-            expected_version=form.version,
-        )
-    except OperationError as exc:
-        db.session.rollback()
-        current = db.session.get(Evaluation, evaluation_id)
-        if exc.status == 404 or current is None:
-            return views.error_page(exc)
-        return render_stage(current_user, current, SPEC, form, exc.status, exc.message, exc.details)
+    result = fire_stage(current_user, evaluation_id, SPEC)
+    if not isinstance(result, operations.FireResult):
+        return result
     flash("审核通过，已报送财政确认", "success")
     return redirect(url_for("review.queue"))
