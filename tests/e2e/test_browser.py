@@ -232,3 +232,43 @@ def test_admin_pages(page_as: Callable[[str], Page], screenshots: Path) -> None:
     expect(page.get_by_role("heading", name=re.compile("发现的问题"))).to_be_visible()
     _shot(page, screenshots, "14-admin-import")
     assert csp == []
+
+
+# Every main page, opened in the browser by each role that may see it (no CSP error, no
+# console error, its heading), and the seed evaluation by roles outside unit A (404).
+PAGES_BY_ROLE = {
+    "unit_a": ["/", "/evaluations/", "/notices/", "/password"],
+    "unit_a_head": ["/", "/evaluations/"],
+    "reviewer": ["/", "/review/", "/evaluations/", "/dashboard/", "/notices/"],
+    "finance": ["/", "/finance/", "/evaluations/", "/dashboard/", "/notices/"],
+    "admin": ["/", "/evaluations/", "/dashboard/", "/admin/reminders"],
+}
+
+
+@pytest.mark.parametrize("username", sorted(PAGES_BY_ROLE))
+def test_main_pages_open_for_their_roles(page_as: Callable[[str], Page], username: str) -> None:
+    page = page_as(username)
+    csp = _csp_errors(page)
+    for url in PAGES_BY_ROLE[username]:
+        response = page.goto(url)
+        assert response is not None and response.status == 200, (username, url)
+        expect(page.locator("h1").first).to_be_visible()
+    assert csp == []
+
+
+@pytest.mark.parametrize("username", ["unit_b", "unit_c", "reviewer_2"])
+def test_outsiders_get_404_for_the_seed_evaluation(
+    page_as: Callable[[str], Page], username: str
+) -> None:
+    insider = page_as("unit_a")
+    insider.goto("/evaluations/")
+    insider.get_by_role("link", name=SEED).first.click()
+    seed_id = _evaluation_id(insider.url)
+    page = page_as(username)
+    for url in (
+        f"/evaluations/{seed_id}",
+        f"/evaluations/{seed_id}/edit",
+        f"/evaluations/{seed_id}/pdf",
+    ):
+        response = page.goto(url)
+        assert response is not None and response.status == 404, (username, url)
