@@ -45,9 +45,8 @@ must be readable as it is (domain-rules §8.20).  The web app never sets ``impor
 
 from __future__ import annotations
 
-from collections import OrderedDict
+import re
 from collections.abc import Callable, Mapping
-from contextlib import suppress
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from functools import partial
@@ -223,6 +222,10 @@ def grade_for(total: Decimal) -> str:
 # Per-scheme plan
 
 
+# A plain number: ASCII digits with at most one inner dot (see _Plan.plain_number).
+_PLAIN_NUMBER = re.compile(r"([0-9]+(?:\.[0-9]+)?)")
+
+
 def _no_fast_path(plan: _Plan, entry: Entry, options: _Options) -> RowScore:
     return plan.func(plan, entry, options)
 
@@ -248,14 +251,20 @@ class _Plan:
     tier_table: dict[str, _BandInfo] = field(default_factory=dict)
     # checklist: tuple of point tiers -> band info (filled on first use, bounded)
     point_table: dict[tuple[str | None, ...], _BandInfo] = field(default_factory=dict)
+    # checklist: the typed labels (a tuple of str) -> (stripped labels, tiers, band info)
+    point_labels: dict[tuple[Any, ...], tuple[tuple[str, ...], list[str | None], _BandInfo]] = (
+        field(default_factory=dict)
+    )
+    memo_lookups: int = 0  # checklist label memo, for the benchmark's hit rate
+    memo_hits: int = 0
     num_label: str = ""
     den_label: str = ""
-    # The target's unit when a text ending in it splits there, exactly as parse_quantity
-    # would split it ("87.23万元" -> 87.23, "万元"); "" when the unit needs the general parser.
-    suffix: str = ""
+    reason_below_text: str = ""  # fmt_pct(rule.reason_below), for its flag message
+    # A plain number (ASCII digits, one inner dot), alone or followed by the target's unit when
+    # parse_quantity would split it there ("87.23万元" -> 87.23, "万元"): such a text is the
+    # number in the target's unit.  Anything else goes through parse_quantity.
+    plain_number: re.Pattern[str] = _PLAIN_NUMBER
     mode: int = 0  # _FORWARD, _REVERSE or _EQUAL_ZERO, for _fast_quantity
-    memo: OrderedDict[str, _Outcome] = field(default_factory=OrderedDict)  # see _MEMO_SIZE
-    memo_misses: int = 0
 
 
 _FORWARD = 0
@@ -263,11 +272,13 @@ _REVERSE = 1
 _EQUAL_ZERO = 2
 
 
-def _plain_suffix(unit: str) -> str:
+def _plain_number(unit: str) -> re.Pattern[str]:
     if not unit or parse_quantity("1" + unit) != (None, ONE, unit):
-        return ""
+        return _PLAIN_NUMBER
     plain = _PLAIN_QUANTITY.fullmatch("1" + unit)
-    return unit if plain is not None and plain.group(2) == unit else ""
+    if plain is None or plain.group(2) != unit:
+        return _PLAIN_NUMBER
+    return re.compile(r"([0-9]+(?:\.[0-9]+)?)(?:" + re.escape(unit) + ")?")
 
 
 class _BandInfo(NamedTuple):
@@ -375,7 +386,10 @@ def _compile(scheme: Scheme) -> _Compiled:
                 zero_weight=weight == 0,
                 fast=fast or _KIND_FUNCS[kind],
                 target_unit=ind.target.unit,
-                suffix=_plain_suffix(ind.target.unit),
+                plain_number=_plain_number(ind.target.unit),
+                reason_below_text=(
+                    "" if ind.rule.reason_below is None else fmt_pct(ind.rule.reason_below)
+                ),
                 mode=mode,
                 tier_table=table,
                 num_label=ind.rule.numerator_label or ("全年执行数" if budget else "实际支出"),
@@ -1123,23 +1137,6 @@ def _reason_flag(plan: _Plan, entry: Entry) -> Flag:
     return _new(Flag, ("reason_required", _REASON_MESSAGE, not entry.get("imported"), plan.code))
 
 
-class _Outcome(NamedTuple):
-    """What a quantitative row's actual text alone decides (see _quantity_outcome)."""
-
-    value: Decimal
-    result: Decimal
-    needs_reason: bool
-    explain: Callable[[], str]
-    over_flag: Flag | None
-
-
-# Outcomes remembered per quantitative indicator, keyed by the actual text: real forms repeat
-# "100%", "≥90%", "1次" and round numbers.  An outcome is immutable (Decimals, a Flag, a
-# partial), so sharing it between rows is safe; each row still gets its own inputs and flags.
-# First in, first out past the bound; 0 turns the memo off (bench/bench_scoring.py does).
-_MEMO_SIZE = 2048
-
-
 def _fast_quantity(plan: _Plan, entry: Entry, options: _Options) -> RowScore:
     """forward / satisfaction / equal / reverse with a non-negative number in the target's unit.
 
@@ -1152,97 +1149,37 @@ def _fast_quantity(plan: _Plan, entry: Entry, options: _Options) -> RowScore:
     text = text.strip()
     if not text or text in NA_MARKS:
         return plan.func(plan, entry, options)
-    memo = plan.memo
-    outcome = memo.get(text)
-    if outcome is None:
-        outcome = _quantity_outcome(plan, text)
-        if outcome is None:
-            return plan.func(plan, entry, options)
-        plan.memo_misses += 1
-        if _MEMO_SIZE:
-            if len(memo) >= _MEMO_SIZE:
-                with suppress(KeyError):  # another thread may have emptied it meanwhile
-                    memo.popitem(last=False)
-            memo[text] = outcome
-    over_flag = outcome.over_flag
-    flags: list[Flag] = [] if over_flag is None else [over_flag]
-    needs_reason = outcome.needs_reason
-    if needs_reason:
-        reason = entry.get("reason")
-        if reason is None or not (
-            reason.strip() if reason.__class__ is str else _text(entry, "reason")
-        ):
-            flags.append(
-                _new(
-                    Flag,
-                    ("reason_required", _REASON_MESSAGE, not entry.get("imported"), plan.code),
-                )
-            )
-    return _new(
-        RowScore,
-        (
-            plan.code,
-            plan.path,
-            plan.weight,
-            outcome.result,
-            True,
-            True,
-            {"actual": text, "value": outcome.value},
-            outcome.explain,
-            flags,
-            needs_reason,
-            None,
-        ),
-    )
-
-
-def _quantity_outcome(plan: _Plan, text: str) -> _Outcome | None:
-    """Value, rounded score, reason rule, explanation and over-achievement flag of an actual.
-
-    None for what the general function must handle (not a number, negative, other unit,
-    satisfaction above 100%).
-    """
-    # The number and unit as parse_quantity would split them, without its regex for the
-    # usual "87.23万元" / "95.12" (see _Plan.suffix): plain ASCII digits, one inner dot.
+    # The number and unit as parse_quantity would split them, without its general pattern,
+    # for the usual "87.23万元" / "95.12" (see _Plan.plain_number).
     target_unit = plan.target_unit
-    suffix = plan.suffix
-    num = text[: -len(suffix)] if suffix and text.endswith(suffix) else text
     value: Decimal | None = None
-    if num.isascii():
-        if num.isdigit():
-            value = Decimal(num)
-        else:
-            whole, _dot, frac = num.partition(".")
-            if whole.isdigit() and frac.isdigit():
-                value = Decimal(num)
+    plain = plan.plain_number.fullmatch(text)
+    if plain is not None:
+        value = Decimal(plain[1])
     if value is not None:
         unit = target_unit
     else:
         parsed = parse_quantity(text)
         if parsed is None:
-            return None
+            return plan.func(plan, entry, options)
         value = parsed[1]
         if value < 0:
-            return None
+            return plan.func(plan, entry, options)
         unit = parsed[2]
         if not unit:
             unit = target_unit
         elif target_unit and unit != target_unit:
-            return None
+            return plan.func(plan, entry, options)
     mode = plan.mode
     target: Decimal = plan.target  # type: ignore[assignment]
     weight = plan.weight
+    flags: list[Flag] = []
     explain: Callable[[], str]
-    over_flag: Flag | None = None
     if mode == _FORWARD:
-        if unit == "%" and value > 100 and plan.kind == "satisfaction":
-            return None
+        if plan.kind == "satisfaction" and unit == "%" and value > 100:
+            return plan.func(plan, entry, options)
         over_at = plan.over_at
-        over = False
-        if over_at is not None and value >= over_at:
-            over_flags: list[Flag] = []
-            over = _over(plan, value, unit, over_flags)
-            over_flag = over_flags[0]
+        over = over_at is not None and value >= over_at and _over(plan, value, unit, flags)
         if value >= target:
             formula = weight
             ratio = None
@@ -1274,15 +1211,31 @@ def _quantity_outcome(plan: _Plan, text: str) -> _Outcome | None:
         result = formula.quantize(Q2, ROUND_HALF_UP)
         needs_reason = result < weight
         explain = partial(_explain_equal_zero, value, unit, weight)
-    return _Outcome(value, result, needs_reason, explain, over_flag)
-
-
-def _memo_stats(scheme: Scheme) -> tuple[int, int]:
-    """(entries held, misses so far) of the quantitative memo of a scheme: for the benchmark."""
-    compiled = _compile(scheme)
-    return (
-        sum(len(plan.memo) for plan in compiled.plans),
-        sum(plan.memo_misses for plan in compiled.plans),
+    if needs_reason:
+        reason = entry.get("reason")
+        if reason is None or not (
+            reason.strip() if reason.__class__ is str else _text(entry, "reason")
+        ):
+            flags.append(
+                _new(
+                    Flag, ("reason_required", _REASON_MESSAGE, not entry.get("imported"), plan.code)
+                )
+            )
+    return _new(
+        RowScore,
+        (
+            plan.code,
+            plan.path,
+            weight,
+            result,
+            True,
+            True,
+            {"actual": text, "value": value},
+            explain,
+            flags,
+            needs_reason,
+            None,
+        ),
     )
 
 
@@ -1342,8 +1295,11 @@ def _explain_tier_default(tier: str, info: _BandInfo) -> str:
     return f"{tier}（{TIERS[tier].text()}），{_explain_band_default(info)}"
 
 
-# Distinct point combinations remembered per checklist indicator (3 points: 27).
-_POINT_TABLE_MAX = 4096
+# Checklist memo: distinct point combinations (3 points, 3 tiers: 27) and distinct typed
+# label lists remembered per indicator; real forms pick from a handful of labels.  Bounded
+# (past the bound rows are computed, not stored); 0 turns the memo off, as the benchmark's
+# "memo off" figure does.
+_MEMO_MAX = 4096
 
 
 def _fast_checklist(plan: _Plan, entry: Entry, options: _Options) -> RowScore:
@@ -1351,16 +1307,39 @@ def _fast_checklist(plan: _Plan, entry: Entry, options: _Options) -> RowScore:
     raw_points = entry.get("points")
     if not raw_points or entry.get("score"):
         return plan.func(plan, entry, options)
-    labels = [str(p).strip() for p in raw_points]
-    tiers = [tier_from_label(label) if label else None for label in labels]
-    key = tuple(tiers)
-    info = plan.point_table.get(key)
-    if info is None:
-        if len(labels) != len(plan.ind.rule.points) or None in key:
-            return plan.func(plan, entry, options)
-        info = _point_band(plan, tiers)
-        if len(plan.point_table) < _POINT_TABLE_MAX:
-            plan.point_table[key] = info
+    key: tuple[Any, ...] | None = None
+    known = None
+    if raw_points.__class__ is list:
+        key = tuple(raw_points)
+        try:
+            known = plan.point_labels.get(key)
+        except TypeError:  # an unhashable point: the general path reports it
+            key = None
+        plan.memo_lookups += 1
+    if known is not None:
+        plan.memo_hits += 1
+        labels = list(known[0])
+        tiers = known[1]
+        info = known[2]
+    else:
+        labels = [str(p).strip() for p in raw_points]
+        tiers = [tier_from_label(label) if label else None for label in labels]
+        tier_key = tuple(tiers)
+        found = plan.point_table.get(tier_key)
+        if found is None:
+            if len(labels) != len(plan.ind.rule.points) or None in tier_key:
+                return plan.func(plan, entry, options)
+            found = _point_band(plan, tiers)
+            if len(plan.point_table) < _MEMO_MAX:
+                plan.point_table[tier_key] = found
+        info = found
+        # Remember the typed labels too (plain strings only, so equal keys mean equal labels).
+        if (
+            key is not None
+            and len(plan.point_labels) < _MEMO_MAX
+            and all(p.__class__ is str for p in key)
+        ):
+            plan.point_labels[key] = (tuple(labels), tiers, info)
     flags: list[Flag] = []
     if info.below and not _text(entry, "reason"):
         flags.append(_reason_flag(plan, entry))
@@ -1438,7 +1417,7 @@ def _fast_ratio(plan: _Plan, entry: Entry, options: _Options) -> RowScore:
         flags.append(
             Flag(
                 "execution_below_threshold",
-                f"比率 {fmt_pct(rate)} 低于 {fmt_pct(reason_below)}，须说明原因",
+                f"比率 {fmt_pct(rate)} 低于 {plan.reason_below_text}，须说明原因",
                 False,
                 plan.code,
             )
@@ -1479,6 +1458,12 @@ def _fast_ratio(plan: _Plan, entry: Entry, options: _Options) -> RowScore:
             None,
         ),
     )
+
+
+def _memo_stats(scheme: Scheme) -> tuple[int, int]:
+    """(lookups, hits) of the checklist label memo over a scheme's indicators (benchmark)."""
+    plans = _compile(scheme).plans
+    return sum(p.memo_lookups for p in plans), sum(p.memo_hits for p in plans)
 
 
 # --------------------------------------------------------------------------------------

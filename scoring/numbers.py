@@ -194,8 +194,15 @@ def parse_quantity(text: str) -> tuple[str | None, Decimal, str] | None:
     return (_OPS[op] if op else None), value, unit
 
 
+# Printing only: an absurd input (a 40-digit "actual") must still print in a flag or an
+# explanation instead of raising; scores themselves never come near this size.
+_WIDE = Context(prec=400, rounding=ROUND_HALF_UP, traps=[InvalidOperation, DivisionByZero, Overflow])
+
+
 def fmt(value: Decimal) -> str:
     """Shortest plain rendering: 10 not 1E+1, 2.5 not 2.50 (for weights and inputs)."""
+    if value.adjusted() >= CTX.prec:
+        return format(value.quantize(ONE, context=_WIDE), "f")
     if value == value.to_integral_value():
         return format(value.quantize(ONE, context=CTX), "f")
     return format(value.normalize(CTX), "f")
@@ -203,9 +210,11 @@ def fmt(value: Decimal) -> str:
 
 def fmt2(value: Decimal) -> str:
     """Two places, as scores are printed."""
+    if value.adjusted() >= CTX.prec - 2:
+        return format(value.quantize(Q2, context=_WIDE), "f")
     return format(q2(value), "f")
 
 
 def fmt_pct(ratio: Decimal) -> str:
     """A ratio as a percentage with 2 places: 0.86179 -> "86.18%"."""
-    return format(q2(CTX.multiply(ratio, HUNDRED)), "f") + "%"
+    return fmt2(CTX.multiply(ratio, HUNDRED)) + "%"
