@@ -106,7 +106,6 @@ task_ignore_result = True
 # WeasyPrint's memory grows slowly over renders: recycle children.
 worker_max_tasks_per_child = _int("CELERY_MAX_TASKS_PER_CHILD", 100)
 worker_max_memory_per_child = _int("CELERY_MAX_MEMORY_PER_CHILD_KB", 400_000)
-worker_hijack_root_logger = False
 
 beat_schedule_filename = str(VAR_DIR / "celerybeat-schedule")
 beat_schedule = {

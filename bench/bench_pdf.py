@@ -13,6 +13,7 @@ PostgreSQL on 127.0.0.1:5432 and the redis-server binary (started privately).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import os
 import re
@@ -117,9 +118,9 @@ def cmd_warm(n: int) -> None:
 
 
 LAYOUTS: dict[str, Callable[[str], str]] = {
-    "as shipped (Noto Sans CJK SC, bold title)": lambda h: h,
-    "Noto Sans CJK SC, no bold anywhere": lambda h: h.replace(
-        "h1 {", "h1 { font-weight: normal;"
+    "as shipped (Noto Sans CJK SC, one face)": lambda h: h,
+    "bold title (adds Noto Sans CJK SC Bold)": lambda h: h.replace(
+        "h1 { font-size: 17pt; font-weight: normal;", "h1 { font-size: 17pt; font-weight: bold;"
     ),
     "Noto Serif CJK SC": lambda h: re.sub(
         r'font-family: "[^"]+"', 'font-family: "Noto Serif CJK SC"', h, count=1
@@ -177,7 +178,9 @@ def cmd_memory(n: int) -> None:
                     gc.collect()
                     peak = max(peak, rss_mib())
                     print(f"  after {i + 1:>4} renders: RSS {rss_mib():.0f} MiB")
-        print(f"RSS before {start:.0f} MiB, after {n} renders {rss_mib():.0f} MiB, peak {peak:.0f} MiB (limit 300)")
+        print(
+            f"RSS before {start:.0f} MiB, after {n} renders {rss_mib():.0f} MiB, peak {peak:.0f} MiB (limit 300)"
+        )
 
 
 def cmd_worker(n: int, concurrency: int) -> None:
@@ -247,14 +250,14 @@ def cmd_worker(n: int, concurrency: int) -> None:
 def db_engine_dispose() -> None:
     from workflow.extensions import db
 
-    try:
+    with contextlib.suppress(RuntimeError):
         db.session.remove()
-    except RuntimeError:
-        pass
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("what", choices=["warm", "layouts", "memory", "worker"])
     parser.add_argument("--n", type=int, default=None)
     parser.add_argument("--concurrency", type=int, default=2)

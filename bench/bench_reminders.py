@@ -24,7 +24,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
 
-STATES = ["draft"] * 4 + ["self_scored"] * 2 + ["dept_review"] * 2 + ["finance_confirmation", "confirmed"]
+STATES = (
+    ["draft"] * 4
+    + ["self_scored"] * 2
+    + ["dept_review"] * 2
+    + ["finance_confirmation", "confirmed"]
+)
 
 
 def populate(n: int) -> None:
@@ -44,14 +49,30 @@ def populate(n: int) -> None:
     db.session.flush()
     users = []
     for org, role in [(u, "unit_staff") for u in units] + [(u, "unit_head") for u in units]:
-        users.append({"username": f"{role}{org.id}", "name": "用户", "role": role, "org_id": org.id})
+        users.append(
+            {"username": f"{role}{org.id}", "name": "用户", "role": role, "org_id": org.id}
+        )
     for dept in departments:
         for k in range(2):
-            users.append({"username": f"rev{dept.id}_{k}", "name": "审核", "role": "reviewer", "org_id": dept.id})
+            users.append(
+                {
+                    "username": f"rev{dept.id}_{k}",
+                    "name": "审核",
+                    "role": "reviewer",
+                    "org_id": dept.id,
+                }
+            )
     for k in range(5):
-        users.append({"username": f"fin{k}", "name": "财政", "role": "finance", "org_id": finance.id})
+        users.append(
+            {"username": f"fin{k}", "name": "财政", "role": "finance", "org_id": finance.id}
+        )
     for u in users:
-        u.update(email=f"{u['username']}@example.test", password_hash="x", active=True, session_token=uuid.uuid4().hex)
+        u.update(
+            email=f"{u['username']}@example.test",
+            password_hash="x",
+            active=True,
+            session_token=uuid.uuid4().hex,
+        )
     engine_conn.execute(User.__table__.insert(), users)
     cycle = Cycle(
         year=2025, name="基准测试", scheme_key="x", scheme_version="1", scheme={},
@@ -119,7 +140,9 @@ def main() -> None:
             if args.db == "postgresql":
                 db.session.execute(db.text("ANALYZE"))
                 db.session.commit()
-            print(f"{args.n} evaluations built in {time.perf_counter() - started:.1f} s ({args.db})")
+            print(
+                f"{args.n} evaluations built in {time.perf_counter() - started:.1f} s ({args.db})"
+            )
             # 2026-03-31 09:00 China time: submit is due today (d1), review in 3 days (d3),
             # confirm in 9 days (nothing yet).
             moment = datetime(2026, 3, 31, 9, tzinfo=ZoneInfo("Asia/Shanghai"))
@@ -137,10 +160,14 @@ def main() -> None:
             )
             t = time.perf_counter()
             result = claim_due(moment)
-            print(f"claim_due: {len(result.claim_ids)} claims + notices inserted in {time.perf_counter() - t:.2f} s")
+            print(
+                f"claim_due: {len(result.claim_ids)} claims + notices inserted in {time.perf_counter() - t:.2f} s"
+            )
             t = time.perf_counter()
             again = claim_due(moment)
-            print(f"claim_due again at the same moment: {len(again.claim_ids)} new, {time.perf_counter() - t:.3f} s")
+            print(
+                f"claim_due again at the same moment: {len(again.claim_ids)} new, {time.perf_counter() - t:.3f} s"
+            )
             db.session.remove()
             db.engine.dispose()
     finally:

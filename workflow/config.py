@@ -58,6 +58,11 @@ def from_env() -> dict[str, object]:
             "MAIL_DEFAULT_SENDER", "绩效自评系统 <noreply@localhost>"
         ),
         "MAIL_SUPPRESS_SEND": _bool("MAIL_SUPPRESS_SEND"),
+        "MAIL_TIMEOUT": int(os.environ.get("MAIL_TIMEOUT", "20")),
+        "MAIL_RETRY_BASE_SECONDS": int(os.environ.get("MAIL_RETRY_BASE_SECONDS", "30")),
+        "MAIL_MAX_RETRIES": int(os.environ.get("MAIL_MAX_RETRIES", "6")),
+        "PDF_FONT": os.environ.get("PDF_FONT", "Noto Sans CJK SC"),
+        "REMINDER_TZ": os.environ.get("REMINDER_TZ", "Asia/Shanghai"),
         # The outbox is dispatched to Celery after commit; tests may switch it off.
         "OUTBOX_DISPATCH": _bool("OUTBOX_DISPATCH", True),
         "BOOTSTRAP_SERVE_LOCAL": True,

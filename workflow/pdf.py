@@ -26,6 +26,7 @@ from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo
 
 from flask import current_app
+from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 
 from workflow.database import begin_write
@@ -227,9 +228,9 @@ def _score_columns(evaluation: Evaluation) -> list[tuple[str, str]]:
 
 
 def build_view(evaluation: Evaluation) -> FormView:
-    import scoring
+    from workflow import operations
 
-    scheme = scoring.scheme_from_dict(evaluation.scheme)
+    scheme = operations.scheme_of(evaluation)  # parsed once per snapshot
     columns = _score_columns(evaluation)
     by_code = {row.code: row for row in evaluation.rows}
     entries = evaluation.entries or {}
@@ -455,6 +456,93 @@ def store_pdf(evaluation_id: int, version: int) -> PdfFile | None:
 
 def pdf_path(row: PdfFile) -> Path:
     return pdf_dir() / row.path
+
+
+def latest_pdf(evaluation_id: int) -> PdfFile | None:
+    """The newest stored PDF of an evaluation whose file exists (for the download link)."""
+    rows = db.session.execute(
+        db.select(PdfFile).filter_by(evaluation_id=evaluation_id).order_by(PdfFile.version.desc())
+    ).scalars()
+    for row in rows:
+        if pdf_path(row).is_file():
+            return row
+    return None
+
+
+def latest_pdfs(*, department_id: int | None = None, cycle_id: int | None = None) -> list[PdfFile]:
+    """The newest PDF of every evaluation of a department and/or a cycle (for the ZIP).
+
+    The caller checks that the user may see that department or cycle.
+    """
+    newest = (
+        db.select(PdfFile.evaluation_id, func.max(PdfFile.version).label("version"))
+        .join(Evaluation, Evaluation.id == PdfFile.evaluation_id)
+        .group_by(PdfFile.evaluation_id)
+    )
+    if department_id is not None:
+        newest = newest.where(Evaluation.department_id == department_id)
+    if cycle_id is not None:
+        newest = newest.where(Evaluation.cycle_id == cycle_id)
+    sub = newest.subquery()
+    rows = db.session.execute(
+        db.select(PdfFile)
+        .join(
+            sub,
+            (PdfFile.evaluation_id == sub.c.evaluation_id) & (PdfFile.version == sub.c.version),
+        )
+        .order_by(PdfFile.evaluation_id)
+    ).scalars()
+    return [row for row in rows if pdf_path(row).is_file()]
+
+
+_UNSAFE = re.compile(r'[\\/:*?"<>|\s]+')
+
+
+def zip_names(rows: list[PdfFile]) -> dict[int, str]:
+    """`<unit>-<project>-<id>-v<version>.pdf` for each row, safe as ZIP member names (one query)."""
+    from workflow.models import Org, Project
+
+    ids = {row.evaluation_id for row in rows}
+    labels = {
+        ev_id: f"{unit}-{project}"
+        for ev_id, unit, project in db.session.execute(
+            db.select(Evaluation.id, Org.name, Project.name)
+            .join(Org, Org.id == Evaluation.unit_id)
+            .join(Project, Project.id == Evaluation.project_id)
+            .where(Evaluation.id.in_(ids))
+        )
+    }
+    names = {}
+    for row in rows:
+        label = _UNSAFE.sub("_", labels.get(row.evaluation_id, ""))[:120]
+        prefix = f"{label}-" if label else ""
+        names[row.id] = f"{prefix}{row.evaluation_id}-v{row.version}.pdf"
+    return names
+
+
+def write_zip(rows: list[PdfFile], target: Path) -> int:
+    """Write the PDFs into a ZIP file (atomically); returns how many went in.
+
+    PDFs are already compressed, so they are stored, not deflated again.
+    """
+    import zipfile
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    count = 0
+    try:
+        names = zip_names(rows)
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
+            for row in rows:
+                archive.write(pdf_path(row), arcname=names[row.id])
+                count += 1
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return count
 
 
 __all__ = [

@@ -76,6 +76,11 @@ def test_pdf_rendered_by_a_real_worker(task_live: Live) -> None:
 
 def test_worker_killed_while_rendering_gives_one_pdf_one_file(task_live: Live) -> None:
     w = world(task_live)
+    with task_live.app.app_context():
+        # A long 主要成效 (about 20 pages) keeps the render busy for a few seconds.
+        evaluation = db.session.get(Evaluation, w.evaluation.id)
+        evaluation.main_results = evaluation.main_results * 12
+        db.session.commit()
     worker = task_live.start_worker()
     message_id = outbox_pdf(task_live, w.evaluation.id, 2)
     with task_live.app.app_context():

@@ -32,6 +32,7 @@ ROLE_BOUND: dict[str, set[str]] = {
     "finance.bulk_confirm": {Role.FINANCE},
     "dashboard.index": {Role.REVIEWER, Role.FINANCE, Role.ADMIN},
     "dashboard.export_xlsx": {Role.REVIEWER, Role.FINANCE, Role.ADMIN},
+    "evaluations.pdf_zip": {Role.REVIEWER, Role.FINANCE, Role.ADMIN},
 }
 ADMIN_PREFIX = "admin."
 # Evaluation-bound endpoints: everything under /evaluations/<id>, /review/<id>, /finance/<id>.

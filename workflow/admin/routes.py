@@ -427,6 +427,7 @@ def reminders() -> str:
         .limit(FAILED_LIMIT)
     ).all()
     stage_labels = {key: label for key, (label, _states) in STAGES.items()}
+    stage_labels["notify"] = "流程通知"
     return render_template(
         "admin/reminders.html", rows=rows, limit=FAILED_LIMIT, stage_labels=stage_labels
     )

@@ -7,6 +7,7 @@ to a page with its status.
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -23,20 +24,19 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required
-from sqlalchemy import select
 from werkzeug.exceptions import RequestEntityTooLarge
-from werkzeug.security import safe_join
 from werkzeug.wrappers import Response
 
 from scoring.numbers import fmt
 from workflow import operations, policy
+from workflow import pdf as pdf_files
 from workflow.evaluations import evidence as evidence_ops
 from workflow.evaluations import views
 from workflow.evaluations.forms import EntryForm, parse_entry_form, parse_reason, parse_version
 from workflow.evaluations.history import timeline
 from workflow.extensions import db
-from workflow.machine import STATE_LABELS, Event, State
-from workflow.models import Evaluation, PdfFile
+from workflow.machine import STATE_LABELS, Event, Role, State
+from workflow.models import Evaluation
 from workflow.operations import OperationError
 
 bp = Blueprint("evaluations", __name__, url_prefix="/evaluations")
@@ -92,12 +92,7 @@ def _detail(
     event_reasons: dict[str, str] | None = None,
 ) -> tuple[str, int]:
     user = current_user
-    pdf = db.session.scalar(
-        select(PdfFile)
-        .where(PdfFile.evaluation_id == evaluation.id)
-        .order_by(PdfFile.version.desc(), PdfFile.id.desc())
-        .limit(1)
-    )
+    pdf = pdf_files.latest_pdf(evaluation.id)
     events = policy.available_events(user, evaluation)
     deadlines = {s: evaluation.cycle.deadline_for(s) for s in ("submit", "review", "confirm")}
     scheme = views.scheme_for(evaluation)
@@ -418,15 +413,42 @@ def pdf(evaluation_id: int) -> Result:
         evaluation = operations.load_for(current_user, evaluation_id)
     except OperationError as exc:
         return views.error_page(exc)
-    item = db.session.scalar(
-        select(PdfFile)
-        .where(PdfFile.evaluation_id == evaluation.id)
-        .order_by(PdfFile.version.desc(), PdfFile.id.desc())
-        .limit(1)
-    )
-    root = current_app.config["PDF_DIR"]
-    full = safe_join(root, item.path) if item else None
-    if item is None or full is None or not Path(full).is_file():
+    item = pdf_files.latest_pdf(evaluation.id)
+    if item is None:
         abort(404)
+    full = pdf_files.pdf_path(item)
     name = f"{evaluation.project.name}-绩效自评表-v{item.version}.pdf"
     return send_file(full, mimetype="application/pdf", as_attachment=True, download_name=name)
+
+
+@bp.route("/pdfs.zip")
+@login_required
+def pdf_zip() -> Result:
+    """All the latest PDFs of a cycle and/or a department in one ZIP.
+
+    Reviewers get their own department only; finance and the administrator any."""
+    if not policy.is_role(current_user, Role.REVIEWER, Role.FINANCE, Role.ADMIN):
+        abort(404)
+    cycle_id = request.args.get("cycle", type=int)
+    department_id = request.args.get("department", type=int)
+    if current_user.role == Role.REVIEWER:
+        if department_id not in (None, current_user.org_id):
+            abort(404)
+        department_id = current_user.org_id
+    if cycle_id is None and department_id is None:
+        flash("请选择评价任务或主管部门", "warning")
+        return redirect(url_for("dashboard.index"))
+    rows = pdf_files.latest_pdfs(department_id=department_id, cycle_id=cycle_id)
+    if not rows:
+        flash("所选范围内还没有生成好的 PDF", "warning")
+        return redirect(url_for("dashboard.index", cycle=cycle_id))
+    target = Path(current_app.config["VAR_DIR"]) / "zips" / f"{uuid.uuid4().hex}.zip"
+    pdf_files.write_zip(rows, target)
+    handle = target.open("rb")
+    target.unlink()  # the open handle keeps the data until the response is sent
+    return send_file(
+        handle,
+        mimetype="application/zip",
+        as_attachment=True,
+        download_name=f"绩效自评表PDF-{len(rows)}份.zip",
+    )
