@@ -34,9 +34,12 @@ STATES = (
 
 def populate(n: int) -> None:
     from workflow.extensions import db
-    from workflow.models import Cycle, Evaluation, Org, Project, User
+    from workflow.models import Cycle, Evaluation, Org, Project, User, snapshot_for
 
     engine_conn = db.session.connection()
+    snapshot = snapshot_for({})
+    db.session.flush()
+    snapshot_id = snapshot.id
     finance = Org(name="财政厅", kind="finance")
     db.session.add(finance)
     departments = [Org(name=f"主管部门{i}", kind="department") for i in range(50)]
@@ -101,7 +104,7 @@ def populate(n: int) -> None:
                 {
                     "project_id": project_id, "cycle_id": cycle.id, "unit_id": unit.id,
                     "department_id": unit.parent_id, "state": STATES[(start + i) % len(STATES)],
-                    "version": 1, "scheme": {}, "entries": {},
+                    "version": 1, "scheme_id": snapshot_id, "entries": {},
                 }
             )  # fmt: skip
         engine_conn.execute(Evaluation.__table__.insert(), rows)

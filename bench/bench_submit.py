@@ -21,7 +21,7 @@ import sqlalchemy as sa
 import scoring
 from workflow import create_app, operations
 from workflow.extensions import db
-from workflow.models import Cycle, Evaluation, IndicatorScore, Org, Project, User
+from workflow.models import Cycle, Evaluation, IndicatorScore, Org, Project, User, snapshot_for
 
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
@@ -161,6 +161,7 @@ def main() -> None:
                 deadline_confirm=date(2025, 5, 1),
             )
             db.session.add(cycle)
+            snapshot = snapshot_for(scheme_snapshot)
             db.session.commit()
             # Bulk-load the background evaluations with Core inserts (fast), 40 rows each.
             t0 = time.perf_counter()
@@ -183,7 +184,7 @@ def main() -> None:
                         "department_id": dept.id,
                         "state": "draft",
                         "version": 1,
-                        "scheme": scheme_snapshot,
+                        "scheme_id": snapshot.id,
                         "entries": entries,
                     }
                     for i, pid in enumerate(project_ids)

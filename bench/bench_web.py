@@ -27,6 +27,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -279,7 +280,7 @@ def build(db_path: Path, count: int) -> dict[str, object]:
                         "department_id": unit_a.parent_id,
                         "state": state,
                         "version": 1,
-                        "scheme": snapshot,
+                        "scheme_id": form_ev.scheme_id,
                         "entries": entries,
                         "self_total": total if scored else None,
                         "self_grade": scoring.grade_for(total) if scored else None,
@@ -334,13 +335,23 @@ def _config(db_path: Path) -> dict[str, object]:
     }
 
 
+USER_AGENT = "jixiao-bench"
+
+
 def session_cookie(db_path: Path, username: str) -> str:
     """Log in through the app itself and keep its signed session cookie for wrk."""
     from workflow import create_app
 
     app = create_app({**_config(db_path), "WTF_CSRF_ENABLED": False})
     client = app.test_client()
-    resp = client.post("/login", data={"username": username, "password": PASSWORD})
+    # Flask-Login's strong session protection ties the session to the client's address and
+    # User-Agent: wrk and the check below send the same User-Agent from 127.0.0.1.
+    resp = client.post(
+        "/login",
+        data={"username": username, "password": PASSWORD},
+        headers={"User-Agent": USER_AGENT},
+        environ_base={"REMOTE_ADDR": "127.0.0.1"},
+    )
     assert resp.status_code == 302, resp.get_data(as_text=True)[:300]
     cookie = client.get_cookie("session")
     assert cookie is not None
@@ -414,8 +425,14 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.kill()
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
 def wrk(url: str, duration: int, connections: int, cookie: str | None = None) -> dict[str, float]:
     cmd = ["wrk", "-t", "2", "-c", str(connections), "-d", f"{duration}s", "--latency", url]
+    cmd[1:1] = ["-H", f"User-Agent: {USER_AGENT}"]
     if cookie:
         cmd[1:1] = ["-H", f"Cookie: {cookie}"]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout  # noqa: S603
@@ -477,9 +494,18 @@ def main() -> None:
             "queue": (f"http://127.0.0.1:{app_port}/review/", reviewer),
             "form": (f"http://127.0.0.1:{app_port}/evaluations/{info['form_id']}/edit", unit),
         }
+        for name, (url, cookie) in urls.items():
+            # wrk counts redirects as successes: make sure each URL really answers 200 with
+            # its page (a stale cookie would measure the redirect to /login instead).
+            headers = {"User-Agent": USER_AGENT, **({"Cookie": cookie} if cookie else {})}
+            request = urllib.request.Request(url, headers=headers)
+            with urllib.request.build_opener(_NoRedirect()).open(request, timeout=30) as resp:
+                body = resp.read()
+                assert resp.status == 200, (name, resp.status)
+            print(f"{name}: 200, {len(body):,} bytes", flush=True)
         for url, cookie in urls.values():
             # One warm-up pass so that both workers have loaded their caches.
-            warm = ["wrk", "-t", "1", "-c", "2", "-d", "2s", url]
+            warm = ["wrk", "-H", f"User-Agent: {USER_AGENT}", "-t", "1", "-c", "2", "-d", "2s", url]
             subprocess.run(
                 warm + (["-H", f"Cookie: {cookie}"] if cookie else []),
                 capture_output=True,

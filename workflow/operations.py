@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -97,15 +98,24 @@ def load_for(user: User, evaluation_id: int, action: str = policy.VIEW) -> Evalu
 
 
 def scheme_of(evaluation: Evaluation) -> scoring.Scheme:
-    return scheme_from_snapshot(evaluation.scheme)
+    """The evaluation's frozen scheme, parsed once per process and snapshot."""
+    snapshot = evaluation.scheme_snapshot
+    parsed = _PARSED.get(snapshot.digest)
+    if parsed is None:
+        parsed = scoring.scheme_from_dict(snapshot.content)
+        _PARSED[snapshot.digest] = parsed
+        if len(_PARSED) > 64:
+            _PARSED.popitem(last=False)
+    return parsed
+
+
+# Parsing validates the whole tree against the JSON Schema (milliseconds); thousands of
+# evaluations share a handful of snapshots, so parsed schemes are kept by digest.
+_PARSED: OrderedDict[str, scoring.Scheme] = OrderedDict()
 
 
 def scheme_from_snapshot(snapshot: Mapping[str, Any]) -> scoring.Scheme:
-    """Parse a stored scheme snapshot once per process.
-
-    Parsing validates the whole tree against the JSON Schema (about 18 ms); thousands of
-    evaluations share a handful of snapshots, so the parsed Scheme is cached by content.
-    """
+    """Parse a scheme held as JSON (a cycle's), once per process and content."""
     key = json.dumps(snapshot, sort_keys=True, ensure_ascii=False)
     return _parse_scheme(key)
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 15:27:42.221224
+Create Date: 2026-11-26 16:22:33.052609
 """
 
 from alembic import op
@@ -66,6 +66,16 @@ def upgrade():
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_outbox_dispatched_at'), ['dispatched_at'], unique=False)
 
+    op.create_table('scheme_snapshots',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('digest', sa.String(length=64), nullable=False),
+    sa.Column('name', sa.String(length=100), nullable=False),
+    sa.Column('version', sa.String(length=50), nullable=False),
+    sa.Column('content', sa.JSON(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_scheme_snapshots')),
+    sa.UniqueConstraint('digest', name=op.f('uq_scheme_snapshots_digest'))
+    )
     op.create_table('projects',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('unit_id', sa.Integer(), nullable=False),
@@ -111,8 +121,7 @@ def upgrade():
     sa.Column('department_id', sa.Integer(), nullable=False),
     sa.Column('state', sa.String(length=30), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
-    sa.Column('scheme', sa.JSON(), nullable=False),
-    sa.Column('entries', sa.JSON(), nullable=False),
+    sa.Column('scheme_id', sa.Integer(), nullable=False),
     sa.Column('self_total', sa.Numeric(precision=7, scale=2), nullable=True),
     sa.Column('self_grade', sa.String(length=4), nullable=True),
     sa.Column('dept_total', sa.Numeric(precision=7, scale=2), nullable=True),
@@ -125,7 +134,6 @@ def upgrade():
     sa.Column('filled_by', sa.String(length=100), nullable=False),
     sa.Column('phone', sa.String(length=50), nullable=False),
     sa.Column('unit_head', sa.String(length=100), nullable=False),
-    sa.Column('published', sa.JSON(), nullable=True),
     sa.Column('submitted_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('submitted_by_id', sa.Integer(), nullable=True),
     sa.Column('reviewed_at', sa.DateTime(timezone=True), nullable=True),
@@ -135,6 +143,8 @@ def upgrade():
     sa.Column('stage_entered_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('entries', sa.JSON(), nullable=False),
+    sa.Column('published', sa.JSON(), nullable=True),
     sa.CheckConstraint("state IN ('draft', 'self_scored', 'dept_review', 'finance_confirmation', 'confirmed')", name=op.f('ck_evaluations_state')),
     sa.CheckConstraint('dept_total IS NULL OR (dept_total >= 0 AND dept_total <= 100)', name=op.f('ck_evaluations_dept_total')),
     sa.CheckConstraint('final_total IS NULL OR (final_total >= 0 AND final_total <= 100)', name=op.f('ck_evaluations_final_total')),
@@ -145,6 +155,7 @@ def upgrade():
     sa.ForeignKeyConstraint(['department_id'], ['orgs.id'], name=op.f('fk_evaluations_department_id_orgs'), ondelete='RESTRICT'),
     sa.ForeignKeyConstraint(['project_id'], ['projects.id'], name=op.f('fk_evaluations_project_id_projects'), ondelete='RESTRICT'),
     sa.ForeignKeyConstraint(['reviewer_id'], ['users.id'], name=op.f('fk_evaluations_reviewer_id_users')),
+    sa.ForeignKeyConstraint(['scheme_id'], ['scheme_snapshots.id'], name=op.f('fk_evaluations_scheme_id_scheme_snapshots'), ondelete='RESTRICT'),
     sa.ForeignKeyConstraint(['submitted_by_id'], ['users.id'], name=op.f('fk_evaluations_submitted_by_id_users')),
     sa.ForeignKeyConstraint(['unit_id'], ['orgs.id'], name=op.f('fk_evaluations_unit_id_orgs'), ondelete='RESTRICT'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_evaluations')),
@@ -152,9 +163,10 @@ def upgrade():
     )
     with op.batch_alter_table('evaluations', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_evaluations_cycle_id'), ['cycle_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_evaluations_department_id'), ['department_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_evaluations_state'), ['state'], unique=False)
-        batch_op.create_index(batch_op.f('ix_evaluations_unit_id'), ['unit_id'], unique=False)
+        batch_op.create_index('ix_evaluations_department_state_cycle', ['department_id', 'state', 'cycle_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_evaluations_scheme_id'), ['scheme_id'], unique=False)
+        batch_op.create_index('ix_evaluations_state_cycle', ['state', 'cycle_id'], unique=False)
+        batch_op.create_index('ix_evaluations_unit_state_cycle', ['unit_id', 'state', 'cycle_id'], unique=False)
 
     op.create_table('audit_log',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -331,9 +343,10 @@ def downgrade():
 
     op.drop_table('audit_log')
     with op.batch_alter_table('evaluations', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_evaluations_unit_id'))
-        batch_op.drop_index(batch_op.f('ix_evaluations_state'))
-        batch_op.drop_index(batch_op.f('ix_evaluations_department_id'))
+        batch_op.drop_index('ix_evaluations_unit_state_cycle')
+        batch_op.drop_index('ix_evaluations_state_cycle')
+        batch_op.drop_index(batch_op.f('ix_evaluations_scheme_id'))
+        batch_op.drop_index('ix_evaluations_department_state_cycle')
         batch_op.drop_index(batch_op.f('ix_evaluations_cycle_id'))
 
     op.drop_table('evaluations')
@@ -345,6 +358,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_projects_unit_id'))
 
     op.drop_table('projects')
+    op.drop_table('scheme_snapshots')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_outbox_dispatched_at'))
 

@@ -2,7 +2,14 @@
 
 from workflow.models.audit import AuditLog
 from workflow.models.cycle import STAGES, Cycle
-from workflow.models.evaluation import Evaluation, Evidence, IndicatorScore, Project
+from workflow.models.evaluation import (
+    Evaluation,
+    Evidence,
+    IndicatorScore,
+    Project,
+    SchemeSnapshot,
+    snapshot_for,
+)
 from workflow.models.notice import Notice, ReminderClaim
 from workflow.models.org import Org, OrgKind
 from workflow.models.outbox import OutboxMessage
@@ -23,6 +30,8 @@ __all__ = [
     "PdfFile",
     "Project",
     "ReminderClaim",
+    "SchemeSnapshot",
     "User",
+    "snapshot_for",
     "utcnow",
 ]

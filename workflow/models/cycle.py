@@ -33,7 +33,8 @@ class Cycle(db.Model):  # type: ignore[name-defined]
     scheme_key: Mapped[str] = mapped_column(String(100))
     scheme_version: Mapped[str] = mapped_column(String(50))
     # The scheme as it was when the cycle was set up; evaluations copy it on creation.
-    scheme: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # Deferred: pages read a cycle for its name and deadlines on every request.
+    scheme: Mapped[dict[str, Any]] = mapped_column(JSON, deferred=True)
     deadline_submit: Mapped[date] = mapped_column(Date)
     deadline_review: Mapped[date] = mapped_column(Date)
     deadline_confirm: Mapped[date] = mapped_column(Date)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -11,11 +13,13 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     Numeric,
     String,
     Text,
     UniqueConstraint,
+    select,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -27,6 +31,46 @@ from workflow.models.user import User, utcnow
 
 Money = Numeric(18, 2)
 Score = Numeric(7, 2)
+
+
+def snapshot_digest(content: dict[str, Any]) -> str:
+    text = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class SchemeSnapshot(db.Model):  # type: ignore[name-defined]
+    """A scheme exactly as an evaluation was created with it; immutable, shared by content.
+
+    Thousands of evaluations of a cycle share one snapshot: one row instead of 20 KB of JSON
+    in every evaluation (which also kept the evaluation rows narrow enough for fast lists).
+    """
+
+    __tablename__ = "scheme_snapshots"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    version: Mapped[str] = mapped_column(String(50))
+    # Deferred: pages that only need the digest (to find the parsed scheme in the process
+    # cache) never load the JSON.
+    content: Mapped[dict[str, Any]] = mapped_column(JSON, deferred=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+def snapshot_for(content: dict[str, Any]) -> SchemeSnapshot:
+    """The stored snapshot with this content, created when it is new (no commit)."""
+    digest = snapshot_digest(content)
+    found = db.session.scalar(select(SchemeSnapshot).where(SchemeSnapshot.digest == digest))
+    if found is not None:
+        return found
+    snapshot = SchemeSnapshot(
+        digest=digest,
+        name=str(content.get("name", "")),
+        version=str(content.get("version", "")),
+        content=content,
+    )
+    db.session.add(snapshot)
+    return snapshot
 
 
 class Project(db.Model):  # type: ignore[name-defined]
@@ -61,6 +105,11 @@ class Evaluation(db.Model):  # type: ignore[name-defined]
             name="state",
         ),
         CheckConstraint("version >= 1", name="version"),
+        # Lists, queues and counts filter by scope and state and sort by the cycle's deadline:
+        # these answer them from the index alone (the row id comes with every index entry).
+        Index("ix_evaluations_department_state_cycle", "department_id", "state", "cycle_id"),
+        Index("ix_evaluations_unit_state_cycle", "unit_id", "state", "cycle_id"),
+        Index("ix_evaluations_state_cycle", "state", "cycle_id"),
         CheckConstraint(
             "self_total IS NULL OR (self_total >= 0 AND self_total <= 100)", name="self_total"
         ),
@@ -76,16 +125,14 @@ class Evaluation(db.Model):  # type: ignore[name-defined]
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="RESTRICT"))
     cycle_id: Mapped[int] = mapped_column(ForeignKey("cycles.id", ondelete="RESTRICT"), index=True)
     # Denormalised from the project so that scoped queues are one indexed filter.
-    unit_id: Mapped[int] = mapped_column(ForeignKey("orgs.id", ondelete="RESTRICT"), index=True)
-    department_id: Mapped[int] = mapped_column(
-        ForeignKey("orgs.id", ondelete="RESTRICT"), index=True
-    )
-    state: Mapped[str] = mapped_column(String(30), default=State.DRAFT.value, index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("orgs.id", ondelete="RESTRICT"))
+    department_id: Mapped[int] = mapped_column(ForeignKey("orgs.id", ondelete="RESTRICT"))
+    state: Mapped[str] = mapped_column(String(30), default=State.DRAFT.value)
     version: Mapped[int] = mapped_column(Integer, default=1)
     # The scheme as it was when this evaluation was created: a later change never alters it.
-    scheme: Mapped[dict[str, Any]] = mapped_column(JSON)
-    # What the unit entered, by indicator code (see scoring's entry format).
-    entries: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    scheme_id: Mapped[int] = mapped_column(
+        ForeignKey("scheme_snapshots.id", ondelete="RESTRICT"), index=True
+    )
     self_total: Mapped[Decimal | None] = mapped_column(Score)
     self_grade: Mapped[str | None] = mapped_column(String(4))
     dept_total: Mapped[Decimal | None] = mapped_column(Score)
@@ -98,8 +145,6 @@ class Evaluation(db.Model):  # type: ignore[name-defined]
     filled_by: Mapped[str] = mapped_column(String(100), default="")  # 填报人
     phone: Mapped[str] = mapped_column(String(50), default="")  # 联系电话
     unit_head: Mapped[str] = mapped_column(String(100), default="")  # 单位负责人
-    # Published values of an imported form, kept apart from what the system computes.
-    published: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -109,7 +154,14 @@ class Evaluation(db.Model):  # type: ignore[name-defined]
     stage_entered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # The large JSON columns come last: SQLite reads a row's columns in order, and a list
+    # that needs only the short ones then never walks these values' overflow pages.
+    # What the unit entered, by indicator code (see scoring's entry format).
+    entries: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Published values of an imported form, kept apart from what the system computes.
+    published: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
+    scheme_snapshot: Mapped[SchemeSnapshot] = relationship()
     project: Mapped[Project] = relationship()
     cycle: Mapped[Cycle] = relationship()
     unit: Mapped[Org] = relationship(foreign_keys=[unit_id])
@@ -129,6 +181,15 @@ class Evaluation(db.Model):  # type: ignore[name-defined]
     # Every UPDATE carries "WHERE version = <the version read>": the loser of a race
     # updates no row, SQLAlchemy raises StaleDataError and the request answers 409.
     __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def scheme(self) -> dict[str, Any]:
+        """The frozen scheme (JSON), as scoring.scheme_from_dict reads it."""
+        return self.scheme_snapshot.content
+
+    @scheme.setter
+    def scheme(self, content: dict[str, Any]) -> None:
+        self.scheme_snapshot = snapshot_for(content)
 
     @property
     def state_enum(self) -> State:
