@@ -38,10 +38,15 @@ def test_compose_file_is_valid_and_complete() -> None:
     assert result.returncode == 0, result.stderr
     config = json.loads(result.stdout)
     services = config["services"]
-    assert {"web", "worker", "beat", "redis", "postgres"} <= set(services)
-    for name in ("web", "worker", "beat", "redis", "postgres"):
+    assert {"web", "worker", "worker-mail", "beat", "redis", "postgres"} <= set(services)
+    for name in ("web", "worker", "worker-mail", "beat", "redis", "postgres"):
         assert "healthcheck" in services[name], name
-    for name in ("web", "worker", "beat"):
+    # PDFs and mail on separate workers: a burst of PDFs never delays a reminder.
+    assert "pdf" in services["worker"]["command"] and "mail" not in " ".join(
+        services["worker"]["command"]
+    )
+    assert "mail,default" in services["worker-mail"]["command"]
+    for name in ("web", "worker", "worker-mail", "beat"):
         assert services[name]["image"] == "jixiao:latest"  # one image for the three
         assert services[name]["environment"]["DATABASE_URL"].startswith("postgresql+psycopg://")
         assert services[name]["environment"]["CELERY_BROKER_URL"].startswith("redis://")
