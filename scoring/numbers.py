@@ -94,7 +94,7 @@ def normalize_text(text: str) -> str:
 def _to_decimal(text: str) -> Decimal | None:
     try:
         value = CTX.create_decimal(text)
-    except (InvalidOperation, ValueError):
+    except (ArithmeticError, ValueError):  # InvalidOperation, Overflow ("1e999999999"), ...
         return None
     if not value.is_finite():
         return None

@@ -1,7 +1,9 @@
 """Administration operations shared by the admin pages and the CLI.
 
 Each function checks its input, raises AdminError (Chinese message, optionally naming the
-field it is about) and commits on success: one commit per request or command.
+field it is about) and commits on success: one commit per request or command. Each writing
+function starts with begin_write(): on SQLite a read transaction that later writes fails
+with "database is locked" once another process has written in between.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ from typing import Any
 from sqlalchemy import select
 
 import scoring
+from workflow.database import begin_write
 from workflow.extensions import db
+from workflow.inputs import parse_int
 from workflow.machine import Role
-from workflow.models import Cycle, Evaluation, Org, OrgKind, Project, User
+from workflow.models import AuditLog, Cycle, Evaluation, Org, OrgKind, Project, User
 from workflow.models.org import ORG_KIND_LABELS
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{2,64}$")
@@ -47,6 +51,7 @@ class AdminError(Exception):
 
 
 def create_org(*, name: str, kind: str, parent: Org | None = None, code: str | None = None) -> Org:
+    begin_write()
     name = name.strip()
     if not name:
         raise AdminError("请填写机构名称", "name")
@@ -89,6 +94,7 @@ def org_tree() -> list[tuple[Org, list[Org]]]:
 def create_user(
     *, username: str, name: str, role: str, org: Org, email: str | None, password: str
 ) -> User:
+    begin_write()
     username = username.strip()
     if not USERNAME_RE.match(username):
         raise AdminError("用户名只能包含字母、数字、下划线、点和连字符（2–64 个字符）", "username")
@@ -113,6 +119,7 @@ def create_user(
 
 def disable_user(user: User, *, actor: User | None = None) -> User:
     """Disable an account; rotating the session token ends every session it had."""
+    begin_write()
     if actor is not None and actor.id == user.id:
         raise AdminError("不能停用自己的账号")
     user.active = False
@@ -122,6 +129,7 @@ def disable_user(user: User, *, actor: User | None = None) -> User:
 
 
 def enable_user(user: User) -> User:
+    begin_write()
     user.active = True
     user.rotate_session()
     db.session.commit()
@@ -130,6 +138,7 @@ def enable_user(user: User) -> User:
 
 def reset_password(user: User, password: str | None = None) -> str:
     """Set a new password (a random one when none is given) and end every session."""
+    begin_write()
     new = password or secrets.token_urlsafe(9)
     if len(new) < MIN_PASSWORD:
         raise AdminError(f"密码至少 {MIN_PASSWORD} 个字符", "password")
@@ -239,9 +248,9 @@ def parse_ladder(text: str) -> list[int]:
         raise AdminError("请至少填写一个提醒天数", "reminder_days")
     days: list[int] = []
     for part in parts:
-        if not part.isdigit():
+        value = parse_int(part)
+        if value is None:
             raise AdminError(f"“{part}”不是天数（应为 0–365 的整数）", "reminder_days")
-        value = int(part)
         if value > 365:
             raise AdminError("提醒天数不能超过 365", "reminder_days")
         days.append(value)
@@ -287,6 +296,7 @@ def create_cycle(
     day_kind: str,
     active: bool = True,
 ) -> Cycle:
+    begin_write()
     _check_cycle(
         year=year,
         name=name,
@@ -326,6 +336,7 @@ def update_cycle(
 ) -> Cycle:
     """Change a cycle's name, deadlines and reminders. Its scheme is fixed once created:
     the evaluations hold a copy of it, and a changed scheme would not reach them."""
+    begin_write()
     _check_cycle(
         year=year,
         name=name,
@@ -363,13 +374,20 @@ def map_entries(
 
 
 def import_form_draft(
-    result: scoring.ImportResult, *, cycle: Cycle, unit: Org, fallback_name: str
+    result: scoring.ImportResult,
+    *,
+    cycle: Cycle,
+    unit: Org,
+    fallback_name: str,
+    actor: User | None = None,
 ) -> Evaluation:
-    """Create a project and a draft evaluation from an imported form (no commit).
+    """Create a project and a draft evaluation from an imported form, with its audit row
+    (no commit).
 
     The form's published scores are kept apart (Evaluation.published) from what the system
     computes, so that a difference shows instead of being silently overwritten.
     """
+    begin_write()
     from workflow import operations
 
     if unit.kind != OrgKind.UNIT:
@@ -391,4 +409,20 @@ def import_form_draft(
         "total": result.published_total,
         "grade": getattr(result, "published_grade", None),
     }
+    db.session.flush()
+    reason = f"导入自评表：{fallback_name}（{len(result.problems)} 个问题）"
+    if actor is not None:
+        operations.record_admin_event(actor, "import", evaluation, reason)
+    else:
+        db.session.add(
+            AuditLog(
+                evaluation_id=evaluation.id,
+                actor_name="命令行导入",
+                role="system",
+                event="import",
+                to_state=evaluation.state,
+                version=evaluation.version,
+                reason=reason,
+            )
+        )
     return evaluation

@@ -290,7 +290,7 @@ def import_form_command(
     from workflow import admin_ops
 
     evaluation = admin_ops.import_form_draft(
-        result, cycle=cycle, unit=unit, fallback_name=file.stem
+        result, cycle=cycle, unit=unit, fallback_name=file.stem, actor=actor
     )
     project = evaluation.project
     if actor is not None:
@@ -315,7 +315,7 @@ def import_form_command(
             evaluation.final_total, evaluation.final_grade = card.total, card.grade
         evaluation.state = state
         db.session.flush()
-        operations.record_admin_event(actor, "import", evaluation, reason, from_state=None)
+        operations.record_admin_event(actor, "import", evaluation, reason, from_state="draft")
     db.session.commit()
     click.echo(
         f"已导入评价表 #{evaluation.id}：{project.name}（状态 {state}，问题 {len(result.problems)} 条）"

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 import scoring
+from scoring.numbers import q2
 from workflow import machine, policy
 from workflow.database import begin_write
 from workflow.extensions import db
@@ -35,7 +36,6 @@ from workflow.models import (
 )
 
 CONFLICT_MESSAGE = "已被他人处理，请刷新后重试"
-TWO = Decimal("0.01")
 
 
 class OperationError(Exception):
@@ -320,14 +320,14 @@ def _apply_stage_scores(
         base = getattr(row, base_attr)
         new = change.score
         if new is not None:
-            new = new.quantize(TWO)
+            new = q2(new)
             if new < 0 or new > row.weight:
                 problems.append(f"{names.get(code, code)}：得分须在 0 至 {row.weight} 之间")
                 continue
             if not row.applicable:
                 problems.append(f"{names.get(code, code)}：该指标不适用，不能打分")
                 continue
-        if new == (base.quantize(TWO) if base is not None else None):
+        if new == (q2(base) if base is not None else None):
             # Unchanged against the stage before: clear any earlier override.
             setattr(row, f"{stage}_score", base)
             setattr(row, f"{stage}_reason", None)

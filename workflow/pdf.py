@@ -414,6 +414,18 @@ def store_pdf(evaluation_id: int, version: int) -> PdfFile | None:
     if evaluation is None:
         log.warning("PDF: evaluation %s does not exist", evaluation_id)
         return None
+    if evaluation.version != version:
+        # The evaluation moved on before this task ran. What is rendered is what the row
+        # holds now, so it is filed under the version it really is, never under an older one.
+        log.info(
+            "PDF: evaluation %s asked at v%s, is at v%s", evaluation_id, version, evaluation.version
+        )
+        version = evaluation.version
+        existing = db.session.execute(
+            db.select(PdfFile).filter_by(evaluation_id=evaluation_id, version=version)
+        ).scalar_one_or_none()
+        if existing is not None and (pdf_dir() / existing.path).is_file():
+            return existing
     started = time.perf_counter()
     data, pages = render_pdf(evaluation)
     state = evaluation.state

@@ -41,6 +41,14 @@ def can_view(user: User, evaluation: Evaluation) -> bool:
     return Role(user.role) is Role.ADMIN or bool(scopes_for(user, evaluation))
 
 
+# The state each editing action needs, and the scope that may do it in that state.
+_EDIT_NEEDS = {
+    EDIT: (State.DRAFT, Scope.OWN_UNIT),
+    REVIEW_EDIT: (State.DEPT_REVIEW, Scope.UNIT_DEPARTMENT),
+    FINANCE_EDIT: (State.FINANCE_CONFIRMATION, Scope.FINANCE),
+}
+
+
 def can(user: User, action: str, evaluation: Evaluation) -> bool:
     """The single decision for (user, action, evaluation)."""
     if not can_view(user, evaluation):
@@ -49,17 +57,21 @@ def can(user: User, action: str, evaluation: Evaluation) -> bool:
         return True
     scopes = scopes_for(user, evaluation)
     state = State(evaluation.state)
-    if action == EDIT:
-        return state is State.DRAFT and Scope.OWN_UNIT in scopes
-    if action == REVIEW_EDIT:
-        return state is State.DEPT_REVIEW and Scope.UNIT_DEPARTMENT in scopes
-    if action == FINANCE_EDIT:
-        return state is State.FINANCE_CONFIRMATION and Scope.FINANCE in scopes
+    if action in _EDIT_NEEDS:
+        needed_state, needed_scope = _EDIT_NEEDS[action]
+        return state is needed_state and needed_scope in scopes
     try:
         event = Event(action)
     except ValueError:
         return False
     return any(t.event is event for t in machine.available(state, user.role, scopes))
+
+
+def could_edit_in_its_state(user: User, action: str, evaluation: Evaluation) -> bool:
+    """Whether the user would hold this editing right if the evaluation were in the state
+    it needs: the difference between "someone moved it on" (409) and "never yours" (403)."""
+    needs = _EDIT_NEEDS.get(action)
+    return needs is not None and needs[1] in scopes_for(user, evaluation)
 
 
 def available_events(user: User, evaluation: Evaluation) -> list[machine.Transition]:

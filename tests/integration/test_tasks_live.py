@@ -81,8 +81,9 @@ def test_worker_killed_while_rendering_gives_one_pdf_one_file(task_live: Live) -
         evaluation = db.session.get(Evaluation, w.evaluation.id)
         evaluation.main_results = evaluation.main_results * 12
         db.session.commit()
+        version = evaluation.version  # the edit itself is a new version
     worker = task_live.start_worker()
-    message_id = outbox_pdf(task_live, w.evaluation.id, 2)
+    message_id = outbox_pdf(task_live, w.evaluation.id, version)
     with task_live.app.app_context():
         from workflow.tasks.outbox import dispatch
 
@@ -101,7 +102,7 @@ def test_worker_killed_while_rendering_gives_one_pdf_one_file(task_live: Live) -
     time.sleep(2)
     assert len(pdf_rows(task_live)) == 1
     files = pdf_files(task_live)
-    assert [p.name for p in files] == ["v2.pdf"], files  # no second file, no temporary left
+    assert [p.name for p in files] == [f"v{version}.pdf"], files  # one file, no temporary left
 
 
 def test_same_pdf_requested_twice_at_once_is_one_file(task_live: Live) -> None:

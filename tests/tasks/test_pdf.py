@@ -266,3 +266,16 @@ def test_cli_pdf(task_world: World, task_app: Flask, tmp_path: Path) -> None:
     assert missing.exit_code != 0
     assert "找不到编号为 424242 的评价表" in missing.output
     assert not (tmp_path / "x.pdf").exists()
+
+
+def test_a_late_task_files_the_pdf_under_the_version_it_renders(
+    task_world: World, task_app: Flask
+) -> None:
+    """The task for v1 runs after the evaluation reached v2: the PDF shows v2's content, so
+    it is stored as v2, never as v1."""
+    evaluation_id = task_world.evaluation.id
+    assert task_world.evaluation.version == 2
+    row = store_pdf(evaluation_id, 1)
+    assert row is not None and row.version == 2
+    assert db.session.query(PdfFile).filter_by(evaluation_id=evaluation_id, version=1).count() == 0
+    assert store_pdf(evaluation_id, 1).id == row.id  # and a redelivery is a no-op

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from task_world import World
 
+from workflow.extensions import db
 from workflow.pdf import latest_pdf, latest_pdfs, store_pdf, write_zip
 
 
@@ -14,6 +15,9 @@ def test_latest_and_zip(task_world: World, tmp_path: Path) -> None:
     evaluation_id = task_world.evaluation.id
     assert latest_pdf(evaluation_id) is None
     store_pdf(evaluation_id, 2)
+    task_world.evaluation.phone = "025-87654321"  # any change is a new version (3)
+    db.session.commit()
+    assert task_world.evaluation.version == 3
     newest = store_pdf(evaluation_id, 3)
     assert newest is not None
     assert latest_pdf(evaluation_id).id == newest.id

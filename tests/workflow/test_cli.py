@@ -90,8 +90,22 @@ def test_import_form_as_draft_and_into_a_later_state(app: Flask, tmp_path: Path)
         ev = db.session.scalars(select(Evaluation).order_by(Evaluation.id.desc())).first()
         assert ev.state == "confirmed" and str(ev.final_total) == "98.50" and ev.final_grade == "优"
         assert ev.published["total"] == "98.5"
-        audit = db.session.scalars(select(AuditLog).where(AuditLog.evaluation_id == ev.id)).one()
-        assert audit.event == "import" and audit.reason == "补录2022年度已确认结果"
+        created, moved = db.session.scalars(
+            select(AuditLog).where(AuditLog.evaluation_id == ev.id).order_by(AuditLog.id)
+        ).all()
+        assert (created.event, created.to_state, created.actor.username) == (
+            "import",
+            "draft",
+            "admin",
+        )
+        assert (moved.event, moved.from_state, moved.to_state) == ("import", "draft", "confirmed")
+        assert moved.reason == "补录2022年度已确认结果"
+    with app.app_context():
+        first = db.session.scalars(select(Evaluation).order_by(Evaluation.id.desc())).all()[1]
+        [draft_row] = db.session.scalars(
+            select(AuditLog).where(AuditLog.evaluation_id == first.id)
+        ).all()
+        assert draft_row.event == "import" and draft_row.actor_name == "命令行导入"
 
 
 def test_import_unreadable_file(app: Flask, tmp_path: Path) -> None:

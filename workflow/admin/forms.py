@@ -24,6 +24,7 @@ try:
 except ImportError:  # WTForms < 3.3
     SelectChoice = None
 
+from workflow.inputs import parse_int
 from workflow.machine import ROLE_LABELS, Role
 from workflow.models.org import ORG_KIND_LABELS, OrgKind
 
@@ -67,9 +68,10 @@ class ChineseIntegerField(StringField):
         self.data = None
         if not text:
             return
-        if not text.isdigit():
+        value = parse_int(text)
+        if value is None:
             raise ValueError("请填写整数")
-        self.data = int(text)
+        self.data = value
 
     def _value(self) -> str:
         if getattr(self, "raw_data", None):

@@ -387,7 +387,11 @@ def import_form() -> Response | str:
             assert cycle is not None and unit is not None  # the choices hold only existing rows
             try:
                 evaluation = admin_ops.import_form_draft(
-                    result, cycle=cycle, unit=unit, fallback_name=Path(upload.filename or name).stem
+                    result,
+                    cycle=cycle,
+                    unit=unit,
+                    fallback_name=Path(upload.filename or name).stem,
+                    actor=_me(),
                 )
                 db.session.commit()
             except admin_ops.AdminError as exc:

@@ -8,7 +8,9 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from workflow.auth.forms import LoginForm, PasswordForm
+from workflow.database import begin_write
 from workflow.extensions import db, limiter
+from workflow.inputs import parse_int
 from workflow.models import User
 
 bp = Blueprint("auth", __name__)
@@ -18,9 +20,10 @@ def load_user_from_id(value: str) -> User | None:
     # The id carries the session token: a rotated token (logout elsewhere, password change,
     # disabled account) turns every older cookie into an anonymous visitor.
     user_id, _, token = value.partition(":")
-    if not user_id.isdigit() or not token:
+    uid = parse_int(user_id)
+    if uid is None or not token:
         return None
-    user = db.session.get(User, int(user_id))
+    user = db.session.get(User, uid)
     if user is None or not user.active or user.session_token != token:
         return None
     return user
@@ -58,6 +61,7 @@ def login() -> Response | str:
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout() -> Response:
+    begin_write()
     user = db.session.get(User, current_user.id)
     if user is not None:
         user.rotate_session()
@@ -72,6 +76,7 @@ def logout() -> Response:
 def password() -> Response | str:
     form = PasswordForm()
     if form.validate_on_submit():
+        begin_write()
         user = db.session.get(User, current_user.id)
         assert user is not None
         if not user.check_password(form.current.data):

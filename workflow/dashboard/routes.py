@@ -10,6 +10,7 @@ from flask_login import current_user, login_required
 
 from workflow import policy
 from workflow.dashboard import chart, export, stats
+from workflow.inputs import parse_int
 from workflow.machine import Role
 from workflow.models import Cycle, User
 
@@ -30,9 +31,10 @@ def _cycle_choice(cycles: list[Cycle]) -> Cycle | None:
     raw = request.args.get("cycle", "")
     if raw == "all":
         return None
-    if raw.isdigit():
+    if raw:
+        wanted = parse_int(raw)
         for cycle in cycles:
-            if cycle.id == int(raw):
+            if cycle.id == wanted:
                 return cycle
         abort(404)
     return cycles[0] if cycles else None

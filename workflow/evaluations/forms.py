@@ -16,6 +16,7 @@ from typing import Any
 from scoring.engine import NA_MARKS
 from scoring.model import QUANTITATIVE_KINDS, TIERS, Scheme, tier_from_label
 from scoring.numbers import InputError, fmt, parse_decimal, parse_quantity, q2
+from workflow.inputs import parse_int
 from workflow.operations import NARRATIVE_FIELDS, ScoreChange
 
 REASON_MAX = 2000
@@ -58,7 +59,7 @@ class EntryForm:
 
 def parse_version(form: Mapping[str, str]) -> int | None:
     raw = (form.get("version") or "").strip()
-    return int(raw) if raw.isdigit() else None
+    return parse_int(raw)
 
 
 def _check_number(raw: str, weight: Decimal | None = None) -> str | None:

@@ -194,11 +194,25 @@ def _parse(evaluation: Evaluation) -> EntryForm:
 @login_required
 def edit_post(evaluation_id: int) -> Result:
     try:
-        evaluation = operations.load_for(current_user, evaluation_id, policy.EDIT)
+        evaluation = operations.load_for(current_user, evaluation_id)
     except OperationError as exc:
         return views.error_page(exc)
     form = _parse(evaluation)
     action = request.form.get("do", "save")
+    if not policy.can(current_user, policy.EDIT, evaluation):
+        if not policy.could_edit_in_its_state(current_user, policy.EDIT, evaluation):
+            return views.error_page(operations.Forbidden("您无权执行此操作"))
+        # Visible but no longer editable (a colleague submitted it meanwhile): keep what was
+        # typed on the page, so that nothing is lost, and say why it cannot be saved.
+        return _form_page(
+            evaluation,
+            form.entries,
+            form.narrative,
+            form.errors,
+            evaluation.version,
+            409,
+            f"{operations.CONFLICT_MESSAGE}（当前状态：{evaluation.state_label}，不能再保存）",
+        )
 
     def again(status: int, message: str | None = None) -> tuple[str, int]:
         return _form_page(
@@ -216,12 +230,15 @@ def edit_post(evaluation_id: int) -> Result:
     except OperationError as exc:
         db.session.rollback()
         evaluation = db.session.get(Evaluation, evaluation_id) or evaluation
+        # What was typed stays on the page; after a conflict the page carries the version now
+        # stored, so saving again is a deliberate choice to keep this text.
+        version = evaluation.version if exc.status == 409 else form.version
         return _form_page(
             evaluation,
             form.entries,
             form.narrative,
             form.errors,
-            form.version,
+            version,
             exc.status,
             exc.message,
         )

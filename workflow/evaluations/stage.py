@@ -164,10 +164,16 @@ def fire_stage(
     next to the rows on bad input or a refusal, a 404 page when it may not be seen.
     """
     try:
-        evaluation = operations.load_for(user, evaluation_id, spec.edit_action)
+        evaluation = operations.load_for(user, evaluation_id)
     except OperationError as exc:
         return views.error_page(exc)
     form = parse_stage_form(request.form, list(evaluation.rows), spec.base_attr)
+    if not policy.can(user, spec.edit_action, evaluation):
+        if not policy.could_edit_in_its_state(user, spec.edit_action, evaluation):
+            return views.error_page(operations.Forbidden("您无权执行此操作"))
+        # Someone else moved it on meanwhile: show the page again with what was typed.
+        message = f"{operations.CONFLICT_MESSAGE}（当前状态：{evaluation.state_label}）"
+        return render_stage(user, evaluation, spec, form, 409, message)
     if not form.valid:
         message = "得分调整有误，请按提示修改（已填写的内容均已保留）"
         return render_stage(user, evaluation, spec, form, 422, message)

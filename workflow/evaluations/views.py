@@ -24,6 +24,7 @@ from scoring.numbers import fmt
 from workflow import operations, policy
 from workflow.evaluations.forms import field_name
 from workflow.extensions import db
+from workflow.inputs import parse_int
 from workflow.machine import STATE_LABELS, Role, State
 from workflow.models import Cycle, Evaluation, Org, Project, User
 from workflow.operations import OperationError
@@ -146,10 +147,10 @@ class ListFilters:
         page = str(args.get("page", "") or "")
         return cls(
             states=states,
-            unit_id=int(unit) if unit.isdigit() else None,
-            cycle_id=int(cycle) if cycle.isdigit() else None,
+            unit_id=parse_int(unit),
+            cycle_id=parse_int(cycle),
             q=str(args.get("q", "") or "").strip()[:100],
-            page=max(1, min(int(page), 100000)) if page.isdigit() else 1,
+            page=max(1, min(parse_int(page) or 1, 100000)),
         )
 
     def query_args(self, **override: Any) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from workflow import operations, policy
 from workflow.evaluations import views
 from workflow.evaluations.stage import STAGES, fire_stage, render_stage
 from workflow.extensions import db
+from workflow.inputs import parse_int
 from workflow.machine import STATE_LABELS, Event, Role, State
 from workflow.models import Evaluation
 from workflow.operations import OperationError
@@ -94,11 +95,11 @@ def _selected() -> list[tuple[int, int | None]]:
     seen: set[int] = set()
     pairs: list[tuple[int, int | None]] = []
     for raw in request.form.getlist("ids"):
-        if not raw.isdigit() or int(raw) in seen:
+        ev_id = parse_int(raw)
+        if ev_id is None or ev_id in seen:
             continue
-        seen.add(int(raw))
-        version = request.form.get(f"v-{raw}", "")
-        pairs.append((int(raw), int(version) if version.isdigit() else None))
+        seen.add(ev_id)
+        pairs.append((ev_id, parse_int(request.form.get(f"v-{raw}", ""))))
     return pairs[:BULK_MAX]
 
 

@@ -10,6 +10,7 @@ from werkzeug.wrappers import Response
 from workflow.database import begin_write
 from workflow.evaluations import views
 from workflow.extensions import db
+from workflow.inputs import parse_int
 from workflow.models import Notice, utcnow
 
 bp = Blueprint("notices", __name__, url_prefix="/notices")
@@ -20,7 +21,7 @@ PER_PAGE = 30
 @login_required
 def index() -> str:
     page_arg = request.args.get("page", "")
-    page = max(1, int(page_arg)) if page_arg.isdigit() else 1
+    page = max(1, min(parse_int(page_arg) or 1, 100000))
     only_unread = request.args.get("unread") == "1"
     where = [Notice.user_id == current_user.id]
     if only_unread:
