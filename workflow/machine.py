@@ -64,15 +64,6 @@ ROLE_LABELS: dict[Role, str] = {
     Role.ADMIN: "系统管理员",
 }
 
-# Which stage's column is the "current" score of an evaluation in each state.
-STAGE_COLUMN: dict[State, str] = {
-    State.DRAFT: "self",
-    State.SELF_SCORED: "self",
-    State.DEPT_REVIEW: "dept",
-    State.FINANCE_CONFIRMATION: "dept",
-    State.CONFIRMED: "final",
-}
-
 UNIT_ROLES = frozenset({Role.UNIT_STAFF, Role.UNIT_HEAD})
 
 
@@ -85,7 +76,9 @@ class Transition:
     scope: Scope
     label: str
     reason_required: bool = False
-    # What the operation must do on this move, by name; the operation maps names to code.
+    # What the operation must do on this move, by name; the operation maps names to code
+    # (and refuses a name it does not know). Self scores are frozen by submit itself:
+    # nothing but score_self and clear_self writes them.
     effects: tuple[str, ...] = ()
     danger: bool = False
 
@@ -98,7 +91,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         UNIT_ROLES,
         Scope.OWN_UNIT,
         "提交自评",
-        effects=("score_self", "freeze_self", "pdf", "notify_reviewers"),
+        effects=("score_self", "pdf", "notify_reviewers"),
     ),
     Transition(
         Event.WITHDRAW,

@@ -232,6 +232,12 @@ def fire(
     return FireResult(evaluation, transition, ids)
 
 
+# Effects carried out after the commit, through the outbox (see _outbox).
+_SIDE_EFFECTS = frozenset(
+    {"pdf", "notify_reviewers", "notify_unit", "notify_finance", "notify_confirmed"}
+)
+
+
 def _apply_effects(
     evaluation: Evaluation,
     transition: machine.Transition,
@@ -298,6 +304,8 @@ def _apply_effects(
                 row.final_reason = None
             evaluation.final_total = None
             evaluation.final_grade = None
+        elif effect not in _SIDE_EFFECTS:
+            raise RuntimeError(f"state machine effect {effect!r} has no implementation")
     return changes
 
 

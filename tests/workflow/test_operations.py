@@ -154,3 +154,14 @@ def test_audit_rows_match_events_in_demo(ctx: Flask) -> None:
         assert states[-1] == ev.state
         for prev, row in zip(states, rows, strict=False):
             assert row.from_state == prev
+
+
+def test_every_effect_in_the_table_is_implemented() -> None:
+    import inspect
+
+    from workflow import machine
+
+    source = inspect.getsource(operations._apply_effects)
+    for transition in machine.TRANSITIONS:
+        for effect in transition.effects:
+            assert f'"{effect}"' in source or effect in operations._SIDE_EFFECTS, effect

@@ -10,6 +10,7 @@ from flask_login import current_user, login_required
 
 from workflow import policy
 from workflow.dashboard import chart, export, stats
+from workflow.evaluations import views
 from workflow.inputs import parse_int
 from workflow.machine import Role
 from workflow.models import Cycle, User
@@ -66,7 +67,7 @@ def index() -> str:
     user = _user()
     cycles = stats.cycles()
     cycle = _cycle_choice(cycles)
-    today = date.today()
+    today = views.today()  # China time, as every other page counts days
     return render_template(
         "dashboard/index.html",
         cycles=cycles,
@@ -84,7 +85,7 @@ def index() -> str:
 def export_xlsx() -> Response:
     user = _user()
     cycle = _cycle_choice(stats.cycles())
-    today = date.today()
+    today = views.today()  # China time, as every other page counts days
     cycle_id = cycle.id if cycle else None
     figures = _figures(user, cycle, today)
     content = export.build_workbook(
