@@ -23,7 +23,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import and_, exists, literal, literal_column, select, true
+from sqlalchemy import and_, exists, literal, literal_column, or_, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import Select
 
@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 
 UNIT_ROLES = ("unit_staff", "unit_head")
 STATUS_CLAIMED = "claimed"
+STATUS_SENDING = "sending"
+# A "sending" mark older than this belongs to a worker that died mid-send: deliver again.
+SENDING_STALE = timedelta(minutes=10)
 STATUS_RETRYING = "retrying"
 STATUS_SENT = "sent"
 STATUS_FAILED = "failed"
@@ -270,14 +273,24 @@ def claim_due(now: datetime) -> ScanResult:
 
 
 def stale_claims(now: datetime, older_than: timedelta = timedelta(minutes=15)) -> list[int]:
-    """Claims whose mail task never ran (a scan that crashed before enqueueing)."""
-    cutoff = (now if now.tzinfo else now.replace(tzinfo=UTC)) - older_than
+    """Claims whose mail task never ran (a scan that crashed before enqueueing), and those
+    left "sending" by a worker that died while talking to SMTP."""
+    now = now if now.tzinfo else now.replace(tzinfo=UTC)
+    cutoff = now - older_than
     return list(
         db.session.execute(
             select(ReminderClaim.id).where(
-                ReminderClaim.status == STATUS_CLAIMED,
-                ReminderClaim.attempts == 0,
-                ReminderClaim.claimed_at < cutoff,
+                or_(
+                    and_(
+                        ReminderClaim.status == STATUS_CLAIMED,
+                        ReminderClaim.attempts == 0,
+                        ReminderClaim.claimed_at < cutoff,
+                    ),
+                    and_(
+                        ReminderClaim.status == STATUS_SENDING,
+                        ReminderClaim.sending_at < now - SENDING_STALE,
+                    ),
+                )
             )
         ).scalars()
     )
@@ -330,6 +343,7 @@ class Delivery:
     SENT = "sent"
     SKIPPED = "skipped"
     ALREADY = "already"
+    IN_PROGRESS = "in_progress"
     MISSING = "missing"
 
 
@@ -339,11 +353,12 @@ def deliver(claim_id: int, as_of: datetime | None = None) -> str:
     Re-reads everything: a claim already sent is a no-op (redelivery), and a reminder for
     an evaluation that has left its stage is skipped.
     """
-    from workflow.mail import send_mail, valid_address
+    from workflow.mail import MailError, send_mail, valid_address
 
     begin_write()
     # The row lock makes a second delivery of the same claim (a redelivered or requeued
-    # task) wait for the first and then see it sent; SQLite's IMMEDIATE does the same.
+    # task) wait until the first has marked it "sending" (or sent), and then leave it;
+    # SQLite's IMMEDIATE does the same.
     claim = db.session.execute(
         select(ReminderClaim)
         .where(ReminderClaim.id == claim_id)
@@ -356,6 +371,14 @@ def deliver(claim_id: int, as_of: datetime | None = None) -> str:
     if claim.status in (STATUS_SENT, STATUS_SKIPPED):
         db.session.rollback()
         return Delivery.ALREADY
+    now = datetime.now(UTC)
+    if claim.status == STATUS_SENDING and claim.sending_at is not None:
+        since = (
+            claim.sending_at if claim.sending_at.tzinfo else claim.sending_at.replace(tzinfo=UTC)
+        )
+        if now - since < SENDING_STALE:
+            db.session.rollback()
+            return Delivery.IN_PROGRESS
     user = db.session.get(User, claim.user_id)
     evaluation = db.session.get(Evaluation, claim.evaluation_id)
     if user is None or evaluation is None:
@@ -374,7 +397,22 @@ def deliver(claim_id: int, as_of: datetime | None = None) -> str:
         mail = build_reminder_mail(claim, user, evaluation, as_of)
     if mail is None:
         return _finish(claim, STATUS_SKIPPED, "无邮件内容")
-    send_mail(mail)
+    # Mark and commit before talking to SMTP: a slow mail server must not hold the database
+    # lock (on SQLite it would stop every web request that writes).
+    claim.status = STATUS_SENDING
+    claim.sending_at = now
+    db.session.commit()
+    try:
+        send_mail(mail)
+    except MailError:
+        raise  # the task records the failure and retries with backoff
+    except Exception as exc:  # a mail that cannot be built or sent at all: same path
+        raise MailError(f"{type(exc).__name__}: {exc}") from exc
+    begin_write()
+    claim = db.session.get(ReminderClaim, claim_id, populate_existing=True)
+    if claim is None:
+        db.session.rollback()
+        return Delivery.MISSING
     claim.status = STATUS_SENT
     claim.attempts = (claim.attempts or 0) + 1
     claim.sent_at = datetime.now(UTC)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 16:22:33.052609
+Create Date: 2026-11-26 16:50:28.060116
 """
 
 from alembic import op
@@ -277,6 +277,7 @@ def upgrade():
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('claimed_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('sending_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['evaluation_id'], ['evaluations.id'], name=op.f('fk_reminder_claims_evaluation_id_evaluations'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_reminder_claims_user_id_users'), ondelete='CASCADE'),

@@ -280,3 +280,74 @@ def test_clock_moved_across_the_deadline(task_mail_app: Flask, task_smtp: SmtpSe
         subjects = sorted(m["Subject"] for m in task_smtp.inbox.to(world.staff.email))
         assert len(subjects) == 2
         assert any("今天" in s for s in subjects) and any("已逾期 1 天" in s for s in subjects)
+
+
+def test_the_database_is_not_locked_while_talking_to_smtp(
+    task_mail_app: Flask, task_smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On SQLite a write lock held across a slow SMTP conversation would stop every web
+    request that writes: another connection must be able to write during the send."""
+    import sqlite3
+
+    from task_world import build_world
+
+    import workflow.mail
+    from workflow.reminders import deliver
+
+    path = task_mail_app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
+    real_send = workflow.mail.send_mail
+    seen: list[str] = []
+
+    def send_while_another_process_writes(mail):  # type: ignore[no-untyped-def]
+        other = sqlite3.connect(path, timeout=0.2, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("UPDATE users SET phone = '025-1' WHERE id = (SELECT min(id) FROM users)")
+            other.execute("COMMIT")
+            seen.append("wrote")
+        finally:
+            other.close()
+        status = other_status()
+        seen.append(status)
+        return real_send(mail)
+
+    def other_status() -> str:
+        con = sqlite3.connect(path)
+        try:
+            return con.execute(
+                "SELECT status FROM reminder_claims WHERE id = ?", (claim_id,)
+            ).fetchone()[0]
+        finally:
+            con.close()
+
+    monkeypatch.setattr(workflow.mail, "send_mail", send_while_another_process_writes)
+    with task_mail_app.app_context():
+        build_world(state="draft")
+        claim_id = claim_due(at(date(2026, 3, 28))).claim_ids[0]
+        assert deliver(claim_id) == "sent"
+        assert seen == ["wrote", "sending"]
+        assert len(task_smtp.inbox) == 1
+        assert db.session.get(ReminderClaim, claim_id).status == "sent"
+
+
+def test_a_fresh_sending_mark_is_left_to_its_worker(
+    task_mail_app: Flask, task_smtp: SmtpServer
+) -> None:
+    from task_world import build_world
+
+    from workflow.reminders import deliver, stale_claims
+
+    with task_mail_app.app_context():
+        build_world(state="draft")
+        claim_id = claim_due(at(date(2026, 3, 28))).claim_ids[0]
+        claim = db.session.get(ReminderClaim, claim_id)
+        claim.status, claim.sending_at = "sending", datetime.now(UTC)
+        db.session.commit()
+        assert deliver(claim_id) == "in_progress" and len(task_smtp.inbox) == 0
+        assert claim_id not in stale_claims(datetime.now(UTC))
+        # A worker that died mid-send: after SENDING_STALE the claim is requeued and sent.
+        claim = db.session.get(ReminderClaim, claim_id)
+        claim.sending_at = datetime.now(UTC) - timedelta(minutes=11)
+        db.session.commit()
+        assert claim_id in stale_claims(datetime.now(UTC))
+        assert deliver(claim_id) == "sent" and len(task_smtp.inbox) == 1

@@ -52,8 +52,12 @@ class ReminderClaim(db.Model):
     step: Mapped[str] = mapped_column(String(20))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     deadline: Mapped[date] = mapped_column(Date)
-    status: Mapped[str] = mapped_column(String(10), default="claimed")  # claimed, sent, failed
+    # claimed, sending, retrying, sent, skipped, failed
+    status: Mapped[str] = mapped_column(String(10), default="claimed")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Set when a worker starts talking to SMTP (status "sending"): the database lock is not
+    # held meanwhile; a delivery that finds a fresh mark leaves the mail to that worker.
+    sending_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
