@@ -936,24 +936,29 @@ def _score_reverse(plan: _Plan, entry: Entry, options: _Options) -> RowScore:
         return row
     target: Decimal = plan.target  # type: ignore[assignment]
     weight = plan.weight
-    case: str
-    if value <= target:
-        formula, case = weight, "met"
-    elif target == 0:
-        formula, case = ZERO, "zero"
-    elif plan.ind.rule.reverse_formula == "linear":
-        excess = CTX.divide(CTX.subtract(value, target), target)
-        if excess >= ONE:
-            formula, case = ZERO, "linear_zero"
-        else:
-            formula, case = CTX.multiply(weight, CTX.subtract(ONE, excess)), "linear"
-    else:
-        formula, case = CTX.multiply(weight, CTX.divide(target, value)), "ratio"
+    formula, case = _reverse_formula(value, target, weight, plan.ind.rule.reverse_formula)
     result, extra = (
         _manual_deduction(plan, entry, formula, flags) if entry.get("score") else (formula, "")
     )
     explain = partial(_explain_reverse, case, value, unit, target, weight, formula, extra)
     return _finish(plan, entry, result, inputs, explain, flags, False)
+
+
+def _reverse_formula(
+    value: Decimal, target: Decimal, weight: Decimal, kind: str
+) -> tuple[Decimal, str]:
+    """A ceiling (≤): full marks when met, else target / actual × weight ("ratio") or a
+    linear fall to 0 at twice the target ("linear"); a zero ceiling exceeded scores 0."""
+    if value <= target:
+        return weight, "met"
+    if target == 0:
+        return ZERO, "zero"
+    if kind == "linear":
+        excess = CTX.divide(CTX.subtract(value, target), target)
+        if excess >= ONE:
+            return ZERO, "linear_zero"
+        return CTX.multiply(weight, CTX.subtract(ONE, excess)), "linear"
+    return CTX.multiply(weight, CTX.divide(target, value)), "ratio"
 
 
 def _explain_reverse(
@@ -1190,19 +1195,7 @@ def _fast_quantity(plan: _Plan, entry: Entry, options: _Options) -> RowScore:
         needs_reason = over or result < weight
         explain = partial(_explain_forward, value, unit, target, weight, ratio, formula, over, "")
     elif mode == _REVERSE:
-        case: str
-        if value <= target:
-            formula, case = weight, "met"
-        elif target == 0:
-            formula, case = ZERO, "zero"
-        elif plan.ind.rule.reverse_formula == "linear":
-            excess = CTX.divide(CTX.subtract(value, target), target)
-            if excess >= ONE:
-                formula, case = ZERO, "linear_zero"
-            else:
-                formula, case = CTX.multiply(weight, CTX.subtract(ONE, excess)), "linear"
-        else:
-            formula, case = CTX.multiply(weight, CTX.divide(target, value)), "ratio"
+        formula, case = _reverse_formula(value, target, weight, plan.ind.rule.reverse_formula)
         result = formula.quantize(Q2, ROUND_HALF_UP)
         needs_reason = result < weight
         explain = partial(_explain_reverse, case, value, unit, target, weight, formula, "")

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 import scoring
@@ -378,18 +377,20 @@ def totals_snapshot(evaluation: Evaluation) -> dict[str, str | None]:
 
 
 def _audit(
-    evaluation: Evaluation,
+    evaluation: Evaluation | None,
     user: User,
     event: str,
     from_state: str | None,
     reason: str | None,
     changes: list[dict[str, str]] | None = None,
 ) -> AuditLog:
-    scores: dict[str, Any] = dict(totals_snapshot(evaluation))
-    if changes:
-        scores["changes"] = changes
+    scores: dict[str, Any] | None = None
+    if evaluation is not None:
+        scores = dict(totals_snapshot(evaluation))
+        if changes:
+            scores["changes"] = changes
     row = AuditLog(
-        evaluation_id=evaluation.id,
+        evaluation_id=evaluation.id if evaluation is not None else None,
         actor_id=user.id,
         actor_name=user.name,
         role=user.role,
@@ -397,8 +398,8 @@ def _audit(
         org_name=user.org.name if user.org else "",
         event=event,
         from_state=from_state,
-        to_state=evaluation.state,
-        version=evaluation.version,
+        to_state=evaluation.state if evaluation is not None else None,
+        version=evaluation.version if evaluation is not None else None,
         reason=(reason or "").strip() or None,
         scores=scores,
     )
@@ -476,22 +477,4 @@ def record_admin_event(
     from_state: str | None = None,
 ) -> None:
     """Audit a change made outside the state machine (an import into a later state)."""
-    if evaluation is not None:
-        _audit(evaluation, user, event, from_state, reason)
-    else:
-        db.session.add(
-            AuditLog(
-                actor_id=user.id,
-                actor_name=user.name,
-                role=user.role,
-                org_id=user.org_id,
-                org_name=user.org.name if user.org else "",
-                event=event,
-                reason=reason,
-            )
-        )
-
-
-def evaluations_for(user: User) -> Any:
-    """A select of the evaluations this user may see."""
-    return select(Evaluation).where(policy.visible_filter(user))
+    _audit(evaluation, user, event, from_state, reason)
