@@ -57,7 +57,11 @@ def from_env() -> dict[str, object]:
         "MAIL_DEFAULT_SENDER": os.environ.get(
             "MAIL_DEFAULT_SENDER", "绩效自评系统 <noreply@localhost>"
         ),
-        "MAIL_SUPPRESS_SEND": _bool("MAIL_SUPPRESS_SEND"),
+        # Without an SMTP server configured (the embedded `make run`), mails are logged, not
+        # sent, outside production; in-app notices work either way. Production never guesses.
+        "MAIL_SUPPRESS_SEND": _bool(
+            "MAIL_SUPPRESS_SEND", env != "production" and not os.environ.get("MAIL_SERVER")
+        ),
         "MAIL_TIMEOUT": int(os.environ.get("MAIL_TIMEOUT", "20")),
         "MAIL_RETRY_BASE_SECONDS": int(os.environ.get("MAIL_RETRY_BASE_SECONDS", "30")),
         "MAIL_MAX_RETRIES": int(os.environ.get("MAIL_MAX_RETRIES", "6")),
