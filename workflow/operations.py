@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 import scoring
@@ -85,10 +86,21 @@ class FireResult:
 # --- loading -------------------------------------------------------------------------------
 
 
+_PAGE_LOADS = (
+    joinedload(Evaluation.project),
+    joinedload(Evaluation.unit),
+    joinedload(Evaluation.department),
+    joinedload(Evaluation.cycle),
+    joinedload(Evaluation.scheme_snapshot),
+)
+
+
 def load_for(user: User, evaluation_id: int, action: str = policy.VIEW) -> Evaluation:
     """The evaluation if the user may do `action` on it. Not visible → 404, never 403,
     so that nobody learns what exists in another unit."""
-    evaluation = db.session.get(Evaluation, evaluation_id)
+    # Every evaluation page shows the project, unit, department and cycle, and scores with the
+    # scheme: one statement instead of six lazy loads.
+    evaluation = db.session.get(Evaluation, evaluation_id, options=_PAGE_LOADS)
     if evaluation is None or not policy.can_view(user, evaluation):
         raise NotFound("未找到该评价表")
     if not policy.can(user, action, evaluation):

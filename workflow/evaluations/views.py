@@ -15,7 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import flash, render_template
-from sqlalchemy import bindparam, case, func, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.orm import aliased
 
 from scoring.engine import RowScore, Scorecard
@@ -212,19 +212,12 @@ def _like(text: str) -> str:
 
 
 @functools.cache
-def _list_statements() -> tuple[Any, Any, Any]:
-    """The parts of the list query that never change, built once per process (building
-    them took longer than running them)."""
-    stage_deadline = case(
-        (Evaluation.state == State.DRAFT.value, Cycle.deadline_submit),
-        (Evaluation.state == State.FINANCE_CONFIRMATION.value, Cycle.deadline_confirm),
-        (Evaluation.state == State.CONFIRMED.value, None),
-        else_=Cycle.deadline_review,
-    )
-    state_rank = case({s: i for i, s in enumerate(STATE_ORDER)}, value=Evaluation.state)
+def _list_statements() -> Any:
+    """The statement that reads the rows shown, built once per process (building it took
+    longer than running it)."""
     unit = aliased(Org)
     dept = aliased(Org)
-    details = (
+    return (
         select(
             Evaluation.id,
             Evaluation.state,
@@ -250,7 +243,67 @@ def _list_statements() -> tuple[Any, Any, Any]:
         .join(Cycle, Cycle.id == Evaluation.cycle_id)
         .where(Evaluation.id.in_(bindparam("ids", expanding=True)))
     )
-    return stage_deadline, state_rank, details
+
+
+def _page_ids(conditions: list[Any], offset: int, limit: int) -> tuple[list[int], int]:
+    """One page of ids in list order (by the deadline of each one's stage, then state, then
+    id), and the number of matches.
+
+    The deadline depends only on (state, cycle), so the matches fall into a few groups whose
+    order is known from their keys: the groups are counted from the index, put in order
+    here, and only the groups the page touches are read, each in id order straight from the
+    (scope, state, cycle) index. Sorting every match in SQL cost more than the rest of the
+    page together on a large department.
+    """
+    counts = db.session.execute(
+        select(Evaluation.state, Evaluation.cycle_id, func.count())
+        .where(*conditions)
+        .group_by(Evaluation.state, Evaluation.cycle_id)
+    ).all()
+    total = sum(int(n) for _state, _cycle, n in counts)
+    if not counts:
+        return [], 0
+    cycle_ids = {cycle_id for _state, cycle_id, _n in counts}
+    deadlines = {
+        c.id: {
+            "submit": c.deadline_submit,
+            "review": c.deadline_review,
+            "confirm": c.deadline_confirm,
+        }
+        for c in db.session.execute(
+            select(
+                Cycle.id, Cycle.deadline_submit, Cycle.deadline_review, Cycle.deadline_confirm
+            ).where(Cycle.id.in_(cycle_ids))
+        )
+    }
+    rank = {state: i for i, state in enumerate(STATE_ORDER)}
+    merged: dict[tuple[bool, date, int], list[tuple[str, int, int]]] = {}
+    for state, cycle_id, n in counts:
+        stage = STATE_STAGE.get(state)
+        day = deadlines[cycle_id][stage] if stage else None
+        key = (day is None, day or date.max, rank[state])
+        merged.setdefault(key, []).append((state, cycle_id, int(n)))
+    ids: list[int] = []
+    for key in sorted(merged):
+        group = merged[key]
+        size = sum(n for _s, _c, n in group)
+        if offset >= size:
+            offset -= size
+            continue
+        pairs = [and_(Evaluation.state == s, Evaluation.cycle_id == c) for s, c, _n in group]
+        ids.extend(
+            db.session.scalars(
+                select(Evaluation.id)
+                .where(*conditions, or_(*pairs))
+                .order_by(Evaluation.id)
+                .offset(offset)
+                .limit(limit - len(ids))
+            )
+        )
+        offset = 0
+        if len(ids) >= limit:
+            break
+    return ids, total
 
 
 def list_evaluations(
@@ -277,18 +330,8 @@ def list_evaluations(
         conditions.append(
             or_(Evaluation.project_id.in_(project_ids), Evaluation.unit_id.in_(unit_names))
         )
-    total = db.session.scalar(select(func.count(Evaluation.id)).where(*conditions)) or 0
-    stage_deadline, state_rank, details_stmt = _list_statements()
-    ids = list(
-        db.session.scalars(
-            select(Evaluation.id)
-            .join(Cycle, Cycle.id == Evaluation.cycle_id)
-            .where(*conditions)
-            .order_by(stage_deadline.is_(None), stage_deadline, state_rank, Evaluation.id)
-            .limit(per_page)
-            .offset((filters.page - 1) * per_page)
-        )
-    )
+    ids, total = _page_ids(conditions, (filters.page - 1) * per_page, per_page)
+    details_stmt = _list_statements()
     details = {r.id: r for r in db.session.execute(details_stmt, {"ids": ids})} if ids else {}
     on = today()
     rows: list[ListRow] = []
