@@ -81,18 +81,29 @@ def available_events(user: User, evaluation: Evaluation) -> list[machine.Transit
     return machine.available(evaluation.state, user.role, scopes_for(user, evaluation))
 
 
-def visible_filter(user: User) -> ColumnElement[Any]:
-    """SQL filter for the evaluations this user may see (lists, queues, exports)."""
+def visible_scope(user: User) -> tuple[str, int | None]:
+    """Which evaluations this user may see, as (column, value): ("department_id", org),
+    ("unit_id", org), ("all", None) or ("none", None). Lists build their SQL from this."""
     if not user.is_active:
-        return false()
+        return "none", None
     role = Role(user.role)
     if role in (Role.ADMIN, Role.FINANCE):
-        return true()
+        return "all", None
     if role is Role.REVIEWER:
-        return Evaluation.department_id == user.org_id
+        return "department_id", user.org_id
     if role in machine.UNIT_ROLES:
-        return Evaluation.unit_id == user.org_id
-    return false()
+        return "unit_id", user.org_id
+    return "none", None
+
+
+def visible_filter(user: User) -> ColumnElement[Any]:
+    """SQL filter for the evaluations this user may see (lists, queues, exports)."""
+    column, value = visible_scope(user)
+    if column == "all":
+        return true()
+    if column == "none":
+        return false()
+    return Evaluation.__table__.c[column] == value
 
 
 def is_admin(user: Any) -> bool:

@@ -48,6 +48,9 @@ def init_app(app: Flask) -> None:
     import importlib
 
     app.jinja_env.globals["evaluation_url"] = evaluation_url
+    from workflow import cells
+
+    cells.init_app(app)
 
     bootstrap.init_app(app)
     for name in BLUEPRINTS:

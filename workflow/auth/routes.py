@@ -5,6 +5,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 from werkzeug.wrappers import Response
 
 from workflow.auth.forms import LoginForm, PasswordForm
@@ -23,7 +24,8 @@ def load_user_from_id(value: str) -> User | None:
     uid = parse_int(user_id)
     if uid is None or not token:
         return None
-    user = db.session.get(User, uid)
+    # Its organisation comes in the same statement: every page's header names it.
+    user = db.session.get(User, uid, options=[joinedload(User.org)])
     if user is None or not user.active or user.session_token != token:
         return None
     return user

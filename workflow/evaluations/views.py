@@ -7,16 +7,15 @@ permission, no deadline arithmetic.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from flask import flash, render_template
-from sqlalchemy import and_, bindparam, func, or_, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import bindparam, false, func, or_, select
 
 from scoring.engine import RowScore, Scorecard
 from scoring.model import TIERS, Indicator, Scheme
@@ -76,8 +75,7 @@ scorecard = operations.scorecard
 # --- deadlines -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Deadline:
+class Deadline(NamedTuple):
     stage: str
     label: str
     day: date | None
@@ -98,15 +96,20 @@ class Deadline:
         return f"剩 {self.days_left} 天"
 
 
+_NO_DEADLINE = Deadline("", "", None, None)
+
+
+def _deadline(stage: str | None, day: date | None, on: date) -> Deadline:
+    if stage is None:
+        return _NO_DEADLINE
+    return Deadline(stage, STAGE_LABELS[stage], day, None if day is None else (day - on).days)
+
+
 def deadline_for(
     state: str, deadlines: Mapping[str, date | None], on: date | None = None
 ) -> Deadline:
     stage = STATE_STAGE.get(state)
-    if stage is None:
-        return Deadline("", "", None, None)
-    day = deadlines.get(stage)
-    left = None if day is None else (day - (on or today())).days
-    return Deadline(stage, STAGE_LABELS[stage], day, left)
+    return _deadline(stage, deadlines.get(stage) if stage else None, on or today())
 
 
 def cycle_deadlines(cycle: Cycle, on: date | None = None) -> list[Deadline]:
@@ -165,8 +168,7 @@ class ListFilters:
         return {k: v for k, v in args.items() if v not in ("", None, [])}
 
 
-@dataclass(frozen=True)
-class ListRow:
+class ListRow(NamedTuple):
     id: int
     project: str
     unit: str
@@ -211,176 +213,221 @@ def _like(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-@functools.cache
-def _list_statements() -> Any:
-    """The statement that reads the rows shown, built once per process (building it took
-    longer than running it)."""
-    unit = aliased(Org)
-    dept = aliased(Org)
-    return (
-        select(
-            Evaluation.id,
-            Evaluation.state,
-            Evaluation.version,
-            Evaluation.self_total,
-            Evaluation.self_grade,
-            Evaluation.dept_total,
-            Evaluation.dept_grade,
-            Evaluation.final_total,
-            Evaluation.final_grade,
-            Evaluation.submitted_at,
-            Project.name.label("project"),
-            unit.name.label("unit"),
-            dept.name.label("department"),
-            Cycle.name.label("cycle"),
-            Cycle.deadline_submit,
-            Cycle.deadline_review,
-            Cycle.deadline_confirm,
+class _Shape(NamedTuple):
+    """Which filters a list applies; the statements depend on this, the values do not."""
+
+    scope: str  # "all", "none", or the column that holds the user's organisation
+    states: bool
+    unit: bool
+    cycle: bool
+    q: bool
+
+
+@functools.lru_cache(maxsize=64)
+def _list_statements(shape: _Shape) -> tuple[Any, Any]:
+    """(group counts, page rows) for one shape of filters, built once per process: building
+    the statements cost more than running them. Plain Core on the tables, values as bind
+    parameters, so that every later request only binds and runs them."""
+    ev = Evaluation.__table__
+    cy = Cycle.__table__
+    pr = Project.__table__
+    unit = Org.__table__.alias("unit")
+    dept = Org.__table__.alias("dept")
+    where: list[Any] = []
+    if shape.scope == "none":
+        where.append(false())
+    elif shape.scope != "all":
+        where.append(ev.c[shape.scope] == bindparam("scope_id"))
+    if shape.states:
+        where.append(ev.c.state.in_(bindparam("states", expanding=True)))
+    if shape.unit:
+        where.append(ev.c.unit_id == bindparam("unit_id"))
+    if shape.cycle:
+        where.append(ev.c.cycle_id == bindparam("cycle_id"))
+    if shape.q:
+        pattern = bindparam("pattern")
+        where.append(
+            or_(
+                ev.c.project_id.in_(select(pr.c.id).where(pr.c.name.like(pattern, escape="\\"))),
+                ev.c.unit_id.in_(
+                    select(Org.__table__.c.id).where(
+                        Org.__table__.c.name.like(pattern, escape="\\")
+                    )
+                ),
+            )
         )
-        .join(Project, Project.id == Evaluation.project_id)
-        .join(unit, unit.id == Evaluation.unit_id)
-        .join(dept, dept.id == Evaluation.department_id)
-        .join(Cycle, Cycle.id == Evaluation.cycle_id)
-        .where(Evaluation.id.in_(bindparam("ids", expanding=True)))
+    groups = (
+        select(ev.c.state, ev.c.cycle_id, func.count().label("n"))
+        .where(*where)
+        .group_by(ev.c.state, ev.c.cycle_id)
+        .subquery("groups")
     )
+    counts = select(
+        groups.c.state,
+        groups.c.cycle_id,
+        groups.c.n,
+        cy.c.deadline_submit,
+        cy.c.deadline_review,
+        cy.c.deadline_confirm,
+    ).join_from(groups, cy, cy.c.id == groups.c.cycle_id)
+    # The page's ids first, from the index alone (a group can hold thousands of rows; joining
+    # them all before the LIMIT cost milliseconds), then the names of those 50 only.
+    page_ids = (
+        select(ev.c.id)
+        .where(
+            *where,
+            ev.c.state == bindparam("group_state"),
+            ev.c.cycle_id.in_(bindparam("group_cycles", expanding=True)),
+        )
+        .order_by(ev.c.id)
+        .limit(bindparam("limit"))
+        .offset(bindparam("offset"))
+    )
+    rows = (
+        select(
+            ev.c.id,
+            ev.c.state,
+            ev.c.version,
+            ev.c.self_total,
+            ev.c.self_grade,
+            ev.c.dept_total,
+            ev.c.dept_grade,
+            ev.c.final_total,
+            ev.c.final_grade,
+            ev.c.submitted_at,
+            pr.c.name.label("project"),
+            unit.c.name.label("unit"),
+            dept.c.name.label("department"),
+            cy.c.name.label("cycle"),
+            cy.c.deadline_submit,
+            cy.c.deadline_review,
+            cy.c.deadline_confirm,
+        )
+        .join_from(ev, pr, pr.c.id == ev.c.project_id)
+        .join(unit, unit.c.id == ev.c.unit_id)
+        .join(dept, dept.c.id == ev.c.department_id)
+        .join(cy, cy.c.id == ev.c.cycle_id)
+        .where(ev.c.id.in_(page_ids.scalar_subquery()))
+        .order_by(ev.c.id)
+    )
+    return counts, rows
 
 
-def _page_ids(conditions: list[Any], offset: int, limit: int) -> tuple[list[int], int]:
-    """One page of ids in list order (by the deadline of each one's stage, then state, then
-    id), and the number of matches.
+_STATE_RANK = {state: i for i, state in enumerate(STATE_ORDER)}
+
+
+def list_evaluations(user: User, filters: ListFilters, per_page: int = PER_PAGE) -> Page:
+    """The evaluations this user may see, filtered, in deadline order (the deadline of the
+    stage each one waits on, then state, then id).
 
     The deadline depends only on (state, cycle), so the matches fall into a few groups whose
-    order is known from their keys: the groups are counted from the index, put in order
-    here, and only the groups the page touches are read, each in id order straight from the
-    (scope, state, cycle) index. Sorting every match in SQL cost more than the rest of the
-    page together on a large department.
+    order is known from their keys. One statement counts the groups from the (scope, state,
+    cycle) index, without reading an evaluation row; the groups are put in order here, and
+    only the groups the page touches are read, each in id order straight from that index,
+    with the names shown. Sorting every match in SQL cost more than the rest of the page
+    together on a department of 10,000 evaluations.
     """
-    counts = db.session.execute(
-        select(Evaluation.state, Evaluation.cycle_id, func.count())
-        .where(*conditions)
-        .group_by(Evaluation.state, Evaluation.cycle_id)
-    ).all()
-    total = sum(int(n) for _state, _cycle, n in counts)
-    if not counts:
-        return [], 0
-    cycle_ids = {cycle_id for _state, cycle_id, _n in counts}
-    deadlines = {
-        c.id: {
-            "submit": c.deadline_submit,
-            "review": c.deadline_review,
-            "confirm": c.deadline_confirm,
-        }
-        for c in db.session.execute(
-            select(
-                Cycle.id, Cycle.deadline_submit, Cycle.deadline_review, Cycle.deadline_confirm
-            ).where(Cycle.id.in_(cycle_ids))
-        )
+    scope, scope_id = policy.visible_scope(user)
+    shape = _Shape(
+        scope, bool(filters.states), bool(filters.unit_id), bool(filters.cycle_id), bool(filters.q)
+    )
+    counts_stmt, rows_stmt = _list_statements(shape)
+    params: dict[str, Any] = {
+        "scope_id": scope_id,
+        "states": filters.states,
+        "unit_id": filters.unit_id,
+        "cycle_id": filters.cycle_id,
+        "pattern": _like(filters.q),
     }
-    rank = {state: i for i, state in enumerate(STATE_ORDER)}
-    merged: dict[tuple[bool, date, int], list[tuple[str, int, int]]] = {}
-    for state, cycle_id, n in counts:
+    conn = db.session.connection()
+    merged: dict[tuple[bool, date, int], tuple[str, list[int], int]] = {}
+    total = 0
+    for state, cycle_id, n, submit, review, confirm in conn.execute(counts_stmt, params):
+        total += n
         stage = STATE_STAGE.get(state)
-        day = deadlines[cycle_id][stage] if stage else None
-        key = (day is None, day or date.max, rank[state])
-        merged.setdefault(key, []).append((state, cycle_id, int(n)))
-    ids: list[int] = []
+        day = {"submit": submit, "review": review, "confirm": confirm}[stage] if stage else None
+        # Cycles whose deadline for this state is the same day sort together, by id.
+        key = (day is None, day or date.max, _STATE_RANK[state])
+        _state, cycle_ids, size = merged.get(key, (state, [], 0))
+        merged[key] = (state, [*cycle_ids, cycle_id], size + n)
+    offset = (filters.page - 1) * per_page
+    found: list[Any] = []
     for key in sorted(merged):
-        group = merged[key]
-        size = sum(n for _s, _c, n in group)
+        state, cycle_ids, size = merged[key]
         if offset >= size:
             offset -= size
             continue
-        pairs = [and_(Evaluation.state == s, Evaluation.cycle_id == c) for s, c, _n in group]
-        ids.extend(
-            db.session.scalars(
-                select(Evaluation.id)
-                .where(*conditions, or_(*pairs))
-                .order_by(Evaluation.id)
-                .offset(offset)
-                .limit(limit - len(ids))
-            )
+        params.update(
+            group_state=state, group_cycles=cycle_ids, limit=per_page - len(found), offset=offset
         )
+        found.extend(conn.execute(rows_stmt, params))
         offset = 0
-        if len(ids) >= limit:
+        if len(found) >= per_page:
             break
-    return ids, total
-
-
-def list_evaluations(
-    user: User, filters: ListFilters, per_page: int = PER_PAGE, extra: Iterable[Any] = ()
-) -> Page:
-    """The evaluations this user may see, filtered, by deadline.
-
-    Three short statements rather than one wide one: the count and the page of ids come
-    from the (scope, state, cycle) indexes without reading a single evaluation row, and only
-    the 50 rows shown are then read with their names. One statement with a window count
-    read every matching row (10,000 for a large department) on every page view.
-    """
-    conditions: list[Any] = [policy.visible_filter(user), *extra]
-    if filters.states:
-        conditions.append(Evaluation.state.in_(filters.states))
-    if filters.unit_id:
-        conditions.append(Evaluation.unit_id == filters.unit_id)
-    if filters.cycle_id:
-        conditions.append(Evaluation.cycle_id == filters.cycle_id)
-    if filters.q:
-        pattern = _like(filters.q)
-        unit_names = select(Org.id).where(Org.name.like(pattern, escape="\\"))
-        project_ids = select(Project.id).where(Project.name.like(pattern, escape="\\"))
-        conditions.append(
-            or_(Evaluation.project_id.in_(project_ids), Evaluation.unit_id.in_(unit_names))
-        )
-    ids, total = _page_ids(conditions, (filters.page - 1) * per_page, per_page)
-    details_stmt = _list_statements()
-    details = {r.id: r for r in db.session.execute(details_stmt, {"ids": ids})} if ids else {}
     on = today()
     rows: list[ListRow] = []
-    for r in (details[i] for i in ids if i in details):
-        deadlines = {
-            "submit": r.deadline_submit,
-            "review": r.deadline_review,
-            "confirm": r.deadline_confirm,
-        }
+    for r in found:
         if r.final_total is not None:
             current = (r.final_total, r.final_grade)
         elif r.dept_total is not None:
             current = (r.dept_total, r.dept_grade)
         else:
             current = (r.self_total, r.self_grade)
+        stage = STATE_STAGE.get(r.state)
+        day = (
+            {
+                "submit": r.deadline_submit,
+                "review": r.deadline_review,
+                "confirm": r.deadline_confirm,
+            }[stage]
+            if stage
+            else None
+        )
         rows.append(
             ListRow(
-                id=r.id,
-                project=r.project,
-                unit=r.unit,
-                department=r.department,
-                cycle=r.cycle,
-                state=r.state,
-                state_label=STATE_LABELS[State(r.state)],
-                version=r.version,
-                total=current[0],
-                grade=current[1],
-                self_total=r.self_total,
-                self_grade=r.self_grade,
-                dept_total=r.dept_total,
-                dept_grade=r.dept_grade,
-                final_total=r.final_total,
-                final_grade=r.final_grade,
-                submitted_at=local_time(r.submitted_at),
-                deadline=deadline_for(r.state, deadlines, on),
+                r.id,
+                r.project,
+                r.unit,
+                r.department,
+                r.cycle,
+                r.state,
+                STATE_LABELS[r.state],
+                r.version,
+                current[0],
+                current[1],
+                r.self_total,
+                r.self_grade,
+                r.dept_total,
+                r.dept_grade,
+                r.final_total,
+                r.final_grade,
+                local_time(r.submitted_at),
+                _deadline(stage, day, on),
             )
         )
     return Page(rows, total, filters.page, per_page)
 
 
+@functools.lru_cache(maxsize=8)
+def _units_statement(scope: str) -> Any:
+    org = Org.__table__
+    stmt = select(org.c.id, org.c.name).where(org.c.kind == "unit").order_by(org.c.name)
+    if scope != "all":
+        stmt = stmt.where(org.c[scope] == bindparam("org_id"))
+    return stmt
+
+
 def units_for(user: User) -> list[tuple[int, str]]:
     """The units a user may filter by: its own, its department's, or all of them."""
-    stmt = select(Org.id, Org.name).where(Org.kind == "unit").order_by(Org.name)
     role = Role(user.role)
     if role is Role.REVIEWER:
-        stmt = stmt.where(Org.parent_id == user.org_id)
-    elif role not in (Role.FINANCE, Role.ADMIN):
-        stmt = stmt.where(Org.id == user.org_id)
-    return [(r.id, r.name) for r in db.session.execute(stmt)]
+        scope = "parent_id"
+    elif role in (Role.FINANCE, Role.ADMIN):
+        scope = "all"
+    else:
+        scope = "id"
+    rows = db.session.connection().execute(_units_statement(scope), {"org_id": user.org_id})
+    return [(r.id, r.name) for r in rows]
 
 
 def cycles() -> list[Cycle]:
@@ -409,6 +456,29 @@ class FormRow:
 
     def name(self, key: str) -> str:
         return field_name(self.code, key)
+
+    @property
+    def prefix(self) -> str:
+        """The start of every field name of this row: prefix + "actual" == name("actual")."""
+        return field_name(self.code, "")
+
+    @property
+    def weight_text(self) -> str:
+        return fmt(self.indicator.weight) if self.indicator else ""
+
+    @property
+    def rule_summary(self) -> str:
+        """The rule text's first 24 characters, for the collapsed cell."""
+        text = self.indicator.rule_text if self.indicator else ""
+        return text if len(text) <= 24 else text[:23] + "…"
+
+    @property
+    def points(self) -> list[tuple[str, str]]:
+        """(point, the tier chosen for it) for a checklist's 评价要点."""
+        ind = self.indicator
+        if ind is None or ind.rule.kind != "checklist":
+            return []
+        return [(point, self.point(i)) for i, point in enumerate(ind.rule.points)]
 
     def value(self, key: str) -> str:
         value = self.entry.get(key)
