@@ -12,10 +12,13 @@ S704 is silenced line by line for that reason; tests/web/test_cells.py checks th
 from __future__ import annotations
 
 import functools
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from flask import Flask
+from flask import Flask, request
 from markupsafe import Markup, escape
 
 if TYPE_CHECKING:
@@ -50,7 +53,56 @@ def deadline_cell(d: Deadline) -> Markup:
     )
 
 
+class RowCache:
+    """The HTML of list rows, keyed by everything the row shows.
+
+    A list row is a pure function of its ``ListRow`` (names, state, scores, version, the
+    deadline with its days left): the key is that whole tuple, so a changed evaluation, a new
+    day or another page of the list can never be served an older row; an unchanged row is
+    not rendered again. Rows are the same for everybody who may see them, and a user only
+    ever asks for the rows the list gave them. Least recently used rows go first.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._rows: OrderedDict[Hashable, Markup] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, render: Callable[[], str]) -> Markup:
+        if self.size <= 0:
+            return Markup(render())  # noqa: S704 - the output of an autoescaping macro
+        with self._lock:
+            html = self._rows.get(key)
+            if html is not None:
+                self._rows.move_to_end(key)
+                return html
+        html = Markup(render())  # noqa: S704 - the output of an autoescaping macro
+        with self._lock:
+            self._rows[key] = html
+            if len(self._rows) > self.size:
+                self._rows.popitem(last=False)
+        return html
+
+    def clear(self) -> None:
+        with self._lock:
+            self._rows.clear()
+
+
+def cached_row(
+    cache: RowCache, kind: str, macro: Callable[[Hashable], str], row: Hashable
+) -> Markup:
+    """``{{ cached_row('review.queue', list_row, r) }}``: the row macro's output for this
+    row, from the cache when the same row was shown before. ``kind`` names the macro (each
+    list prints its own columns); the macro may use nothing but the row. The links in a row
+    start with the script root, which is part of the key."""
+    return cache.get((kind, request.script_root, row), lambda: macro(row))
+
+
 def init_app(app: Flask) -> None:
+    cache = app.extensions["row_cache"] = RowCache(int(app.config.get("LIST_ROW_CACHE", 4096)))
     app.jinja_env.globals.update(
-        state_badge=state_badge, total_cell=total_cell, deadline_cell=deadline_cell
+        state_badge=state_badge,
+        total_cell=total_cell,
+        deadline_cell=deadline_cell,
+        cached_row=functools.partial(cached_row, cache),
     )

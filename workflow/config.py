@@ -33,7 +33,6 @@ def from_env() -> dict[str, object]:
         "ENV_NAME": env,
         "SECRET_KEY": os.environ.get("SECRET_KEY", "dev-only-not-secret"),
         "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL") or default_database_url(),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "VAR_DIR": str(var),
         "PDF_DIR": os.environ.get("PDF_DIR", str(var / "pdf")),
         "EVIDENCE_DIR": os.environ.get("EVIDENCE_DIR", str(var / "evidence")),
@@ -46,6 +45,8 @@ def from_env() -> dict[str, object]:
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SECURE": env == "production",
         "WTF_CSRF_TIME_LIMIT": None,
+        # Rendered list rows kept per process (workflow/cells.py); 0 renders every row.
+        "LIST_ROW_CACHE": int(os.environ.get("LIST_ROW_CACHE", "4096")),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
         "APP_BASE_URL": os.environ.get("APP_BASE_URL", "http://127.0.0.1:5000"),

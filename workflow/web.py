@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 from flask import Flask, request, url_for
 from flask_bootstrap import Bootstrap5
@@ -57,18 +58,31 @@ def init_app(app: Flask) -> None:
         module = importlib.import_module(f"workflow.{name}")
         app.register_blueprint(module.bp)
 
+    # The header is the same on every page for a role: its links and the stylesheet and
+    # script tags are built once per (role, page, script root), not by a dozen url_for calls
+    # on every request.
+    layout: dict[tuple[object, ...], object] = {}
+
+    def _once(key: tuple[object, ...], build: Callable[[], object]) -> object:
+        try:
+            return layout[key]
+        except KeyError:
+            value = layout[key] = build()
+            return value
+
+    def _nav_items(role: Role) -> list[dict[str, object]]:
+        return [
+            {"url": url_for(endpoint), "label": label, "active": request.endpoint == endpoint}
+            for endpoint, label, roles in NAV
+            if (roles is None or role in roles) and endpoint in app.view_functions
+        ]
+
     @app.context_processor
     def _nav() -> dict[str, object]:
-        items = []
+        root = request.script_root
+        assets = _once(("assets", root), lambda: (bootstrap.load_css(), bootstrap.load_js()))
+        items: object = []
         if current_user.is_authenticated:
             role = Role(current_user.role)
-            for endpoint, label, roles in NAV:
-                if (roles is None or role in roles) and endpoint in app.view_functions:
-                    items.append(
-                        {
-                            "url": url_for(endpoint),
-                            "label": label,
-                            "active": request.endpoint == endpoint,
-                        }
-                    )
-        return {"nav_items": items}
+            items = _once(("nav", role, request.endpoint, root), lambda: _nav_items(role))
+        return {"nav_items": items, "bootstrap_css": assets[0], "bootstrap_js": assets[1]}  # type: ignore[index]

@@ -29,3 +29,47 @@ def test_deadline_cell_marks_overdue_and_escapes() -> None:
     assert "overdue" in late and "已逾期 3 天" in late and "&lt;审核&gt;" in late
     due = cells.deadline_cell(Deadline("submit", "单位填报", date(2026, 3, 1), 0))
     assert "text-muted" in due and "今天截止" in due and "2026-03-01" in due
+
+
+def test_row_cache_renders_once_per_content_and_evicts_the_oldest() -> None:
+    cache = cells.RowCache(2)
+    calls: list[str] = []
+
+    def render(text: str):  # noqa: ANN202
+        return lambda: calls.append(text) or f"<tr>{text}</tr>"
+
+    assert cache.get(("k", 1), render("a")) == "<tr>a</tr>"
+    assert cache.get(("k", 1), render("ignored")) == "<tr>a</tr>"
+    cache.get(("k", 2), render("b"))
+    cache.get(("k", 3), render("c"))  # evicts ("k", 1), the least recently used
+    cache.get(("k", 1), render("a2"))
+    assert calls == ["a", "b", "c", "a2"]
+    off = cells.RowCache(0)
+    off.get(("k", 1), render("x"))
+    off.get(("k", 1), render("y"))
+    assert calls[-2:] == ["x", "y"]
+
+
+def test_a_changed_evaluation_is_never_served_its_old_row(app) -> None:  # noqa: ANN001
+    from sqlalchemy import select, update
+
+    from tests.web.pagehelpers import client_as
+    from workflow.extensions import db
+    from workflow.models import Evaluation
+
+    reviewer = client_as(app, "reviewer")
+    with app.app_context():
+        ev = db.session.scalars(
+            select(Evaluation).where(Evaluation.state.in_(("self_scored", "dept_review")))
+        ).first()
+        assert ev is not None
+        ev_id = ev.id
+    first = reviewer.get("/review/").get_data(as_text=True)
+    assert f"/evaluations/{ev_id}" in first
+    with app.app_context():
+        db.session.execute(
+            update(Evaluation).where(Evaluation.id == ev_id).values(self_total=Decimal("12.34"))
+        )
+        db.session.commit()
+    again = reviewer.get("/review/").get_data(as_text=True)
+    assert ">12.34<" in again and ">12.34<" not in first

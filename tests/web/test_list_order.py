@@ -1,4 +1,5 @@
-"""The lists page through evaluations in deadline order, exactly as a plain sort would.
+"""The lists page through evaluations in deadline order (then state, cycle, id), exactly as a
+plain sort would.
 
 The list reads only the (state, cycle) groups a page touches (views.list_evaluations); this
 checks every page of every filter against the obvious way: read everything the user may
@@ -102,7 +103,8 @@ def _expected(user: User, filters: views.ListFilters) -> list[int]:
             continue
         stage = views.STATE_STAGE.get(ev.state)
         day: date | None = cycle.deadline_for(stage) if stage else None
-        keyed.append(((day is None, day or date.max, views.STATE_ORDER.index(ev.state)), ev.id))
+        rank = views.STATE_ORDER.index(ev.state)
+        keyed.append(((day is None, day or date.max, rank, ev.cycle_id), ev.id))
     keyed.sort()
     return [i for _key, i in keyed]
 

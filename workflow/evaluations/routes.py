@@ -8,6 +8,7 @@ to a page with its status.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,12 @@ Result = str | Response | tuple[str, int]
 def score_filter(value: Decimal | None) -> str:
     """A score as printed: two places, exact (Decimal formatting, never float)."""
     return "" if value is None else f"{value:.2f}"
+
+
+@bp.app_template_filter("local_time")
+def local_time_filter(value: datetime | None) -> str:
+    """A stored UTC time as people read it here: 2026-03-01 14:05 (Beijing time)."""
+    return views.local_time(value)
 
 
 @bp.app_template_filter("plain")

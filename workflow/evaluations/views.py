@@ -185,7 +185,7 @@ class ListRow(NamedTuple):
     dept_grade: str | None
     final_total: Decimal | None
     final_grade: str | None
-    submitted_at: str
+    submitted_at: datetime | None  # shown with |local_time
     deadline: Deadline
 
 
@@ -277,7 +277,7 @@ def _list_statements(shape: _Shape) -> tuple[Any, Any]:
         .where(
             *where,
             ev.c.state == bindparam("group_state"),
-            ev.c.cycle_id.in_(bindparam("group_cycles", expanding=True)),
+            ev.c.cycle_id == bindparam("group_cycle"),
         )
         .order_by(ev.c.id)
         .limit(bindparam("limit"))
@@ -317,8 +317,8 @@ _STATE_RANK = {state: i for i, state in enumerate(STATE_ORDER)}
 
 
 def list_evaluations(user: User, filters: ListFilters, per_page: int = PER_PAGE) -> Page:
-    """The evaluations this user may see, filtered, in deadline order (the deadline of the
-    stage each one waits on, then state, then id).
+    """The evaluations this user may see, filtered, in deadline order: the deadline of the
+    stage each one waits on, then state, then cycle, then id.
 
     The deadline depends only on (state, cycle), so the matches fall into a few groups whose
     order is known from their keys. One statement counts the groups from the (scope, state,
@@ -340,68 +340,75 @@ def list_evaluations(user: User, filters: ListFilters, per_page: int = PER_PAGE)
         "pattern": _like(filters.q),
     }
     conn = db.session.connection()
-    merged: dict[tuple[bool, date, int], tuple[str, list[int], int]] = {}
+    groups: list[tuple[bool, date, int, int, str, int]] = []
     total = 0
     for state, cycle_id, n, submit, review, confirm in conn.execute(counts_stmt, params):
         total += n
         stage = STATE_STAGE.get(state)
         day = {"submit": submit, "review": review, "confirm": confirm}[stage] if stage else None
-        # Cycles whose deadline for this state is the same day sort together, by id.
-        key = (day is None, day or date.max, _STATE_RANK[state])
-        _state, cycle_ids, size = merged.get(key, (state, [], 0))
-        merged[key] = (state, [*cycle_ids, cycle_id], size + n)
+        groups.append((day is None, day or date.max, _STATE_RANK[state], cycle_id, state, n))
+    groups.sort()
     offset = (filters.page - 1) * per_page
     found: list[Any] = []
-    for key in sorted(merged):
-        state, cycle_ids, size = merged[key]
+    for _none, _day, _rank, cycle_id, state, size in groups:
         if offset >= size:
             offset -= size
             continue
         params.update(
-            group_state=state, group_cycles=cycle_ids, limit=per_page - len(found), offset=offset
+            group_state=state, group_cycle=cycle_id, limit=per_page - len(found), offset=offset
         )
-        found.extend(conn.execute(rows_stmt, params))
+        found += conn.execute(rows_stmt, params).all()
         offset = 0
         if len(found) >= per_page:
             break
     on = today()
     rows: list[ListRow] = []
-    for r in found:
-        if r.final_total is not None:
-            current = (r.final_total, r.final_grade)
-        elif r.dept_total is not None:
-            current = (r.dept_total, r.dept_grade)
+    for (
+        id_,
+        state,
+        version,
+        self_total,
+        self_grade,
+        dept_total,
+        dept_grade,
+        final_total,
+        final_grade,
+        submitted_at,
+        project,
+        unit,
+        department,
+        cycle,
+        submit,
+        review,
+        confirm,
+    ) in found:
+        if final_total is not None:
+            total_now, grade_now = final_total, final_grade
+        elif dept_total is not None:
+            total_now, grade_now = dept_total, dept_grade
         else:
-            current = (r.self_total, r.self_grade)
-        stage = STATE_STAGE.get(r.state)
-        day = (
-            {
-                "submit": r.deadline_submit,
-                "review": r.deadline_review,
-                "confirm": r.deadline_confirm,
-            }[stage]
-            if stage
-            else None
-        )
+            total_now, grade_now = self_total, self_grade
+        stage = STATE_STAGE.get(state)
+        day = {"submit": submit, "review": review, "confirm": confirm}[stage] if stage else None
         rows.append(
             ListRow(
-                r.id,
-                r.project,
-                r.unit,
-                r.department,
-                r.cycle,
-                r.state,
-                STATE_LABELS[r.state],
-                r.version,
-                current[0],
-                current[1],
-                r.self_total,
-                r.self_grade,
-                r.dept_total,
-                r.dept_grade,
-                r.final_total,
-                r.final_grade,
-                local_time(r.submitted_at),
+                id_,
+                project,
+                unit,
+                department,
+                cycle,
+                state,
+                STATE_LABELS[state],
+                version,
+                total_now,
+                grade_now,
+                self_total,
+                self_grade,
+                dept_total,
+                dept_grade,
+                final_total,
+                final_grade,
+                submitted_at,
                 _deadline(stage, day, on),
             )
         )
