@@ -299,9 +299,6 @@ def _list_statements(shape: _Shape) -> tuple[Any, Any]:
             unit.c.name.label("unit"),
             dept.c.name.label("department"),
             cy.c.name.label("cycle"),
-            cy.c.deadline_submit,
-            cy.c.deadline_review,
-            cy.c.deadline_confirm,
         )
         .join_from(ev, pr, pr.c.id == ev.c.project_id)
         .join(unit, unit.c.id == ev.c.unit_id)
@@ -340,78 +337,75 @@ def list_evaluations(user: User, filters: ListFilters, per_page: int = PER_PAGE)
         "pattern": _like(filters.q),
     }
     conn = db.session.connection()
-    groups: list[tuple[bool, date, int, int, str, int]] = []
+    on = today()
+    groups: list[tuple[bool, date, int, int, str, int, Deadline]] = []
     total = 0
     for state, cycle_id, n, submit, review, confirm in conn.execute(counts_stmt, params):
         total += n
         stage = STATE_STAGE.get(state)
         day = {"submit": submit, "review": review, "confirm": confirm}[stage] if stage else None
-        groups.append((day is None, day or date.max, _STATE_RANK[state], cycle_id, state, n))
-    groups.sort()
+        rank = _STATE_RANK[state]
+        groups.append(
+            (day is None, day or date.max, rank, cycle_id, state, n, _deadline(stage, day, on))
+        )
+    groups.sort(key=lambda g: g[:4])
     offset = (filters.page - 1) * per_page
-    found: list[Any] = []
-    for _none, _day, _rank, cycle_id, state, size in groups:
+    rows: list[ListRow] = []
+    for _none, _day, _rank, cycle_id, state, size, deadline in groups:
         if offset >= size:
             offset -= size
             continue
         params.update(
-            group_state=state, group_cycle=cycle_id, limit=per_page - len(found), offset=offset
+            group_state=state, group_cycle=cycle_id, limit=per_page - len(rows), offset=offset
         )
-        found += conn.execute(rows_stmt, params).all()
-        offset = 0
-        if len(found) >= per_page:
-            break
-    on = today()
-    rows: list[ListRow] = []
-    for (
-        id_,
-        state,
-        version,
-        self_total,
-        self_grade,
-        dept_total,
-        dept_grade,
-        final_total,
-        final_grade,
-        submitted_at,
-        project,
-        unit,
-        department,
-        cycle,
-        submit,
-        review,
-        confirm,
-    ) in found:
-        if final_total is not None:
-            total_now, grade_now = final_total, final_grade
-        elif dept_total is not None:
-            total_now, grade_now = dept_total, dept_grade
-        else:
-            total_now, grade_now = self_total, self_grade
-        stage = STATE_STAGE.get(state)
-        day = {"submit": submit, "review": review, "confirm": confirm}[stage] if stage else None
-        rows.append(
-            ListRow(
-                id_,
-                project,
-                unit,
-                department,
-                cycle,
-                state,
-                STATE_LABELS[state],
-                version,
-                total_now,
-                grade_now,
-                self_total,
-                self_grade,
-                dept_total,
-                dept_grade,
-                final_total,
-                final_grade,
-                submitted_at,
-                _deadline(stage, day, on),
+        label = STATE_LABELS[state]
+        for (
+            id_,
+            _state,
+            version,
+            self_total,
+            self_grade,
+            dept_total,
+            dept_grade,
+            final_total,
+            final_grade,
+            submitted_at,
+            project,
+            unit,
+            department,
+            cycle,
+        ) in conn.execute(rows_stmt, params):
+            if final_total is not None:
+                total_now, grade_now = final_total, final_grade
+            elif dept_total is not None:
+                total_now, grade_now = dept_total, dept_grade
+            else:
+                total_now, grade_now = self_total, self_grade
+            rows.append(
+                ListRow(
+                    id_,
+                    project,
+                    unit,
+                    department,
+                    cycle,
+                    state,
+                    label,
+                    version,
+                    total_now,
+                    grade_now,
+                    self_total,
+                    self_grade,
+                    dept_total,
+                    dept_grade,
+                    final_total,
+                    final_grade,
+                    submitted_at,
+                    deadline,
+                )
             )
-        )
+        offset = 0
+        if len(rows) >= per_page:
+            break
     return Page(rows, total, filters.page, per_page)
 
 
