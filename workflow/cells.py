@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -88,14 +88,17 @@ class RowCache:
             self._rows.clear()
 
 
-def cached_row(
-    cache: RowCache, kind: str, macro: Callable[[Hashable], str], row: Hashable
+def cached_rows(
+    cache: RowCache, kind: str, macro: Callable[[Hashable], str], rows: Iterable[Hashable]
 ) -> Markup:
-    """``{{ cached_row('review.queue', list_row, r) }}``: the row macro's output for this
-    row, from the cache when the same row was shown before. ``kind`` names the macro (each
-    list prints its own columns); the macro may use nothing but the row. The links in a row
-    start with the script root, which is part of the key."""
-    return cache.get((kind, request.script_root, row), lambda: macro(row))
+    """``{{ cached_rows('review.queue', list_row, page.rows) }}``: each row as the row macro
+    prints it, from the cache when the same row was shown before. ``kind`` names the macro
+    (each list prints its own columns); the macro may use nothing but its row. The links in
+    a row start with the script root, which is part of the key."""
+    root = request.script_root
+    return Markup("").join(
+        cache.get((kind, root, row), functools.partial(macro, row)) for row in rows
+    )
 
 
 def init_app(app: Flask) -> None:
@@ -104,5 +107,5 @@ def init_app(app: Flask) -> None:
         state_badge=state_badge,
         total_cell=total_cell,
         deadline_cell=deadline_cell,
-        cached_row=functools.partial(cached_row, cache),
+        cached_rows=functools.partial(cached_rows, cache),
     )
