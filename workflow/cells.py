@@ -16,7 +16,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, request
 from markupsafe import Markup, escape
@@ -89,13 +89,24 @@ class RowCache:
 
 
 def cached_rows(
-    cache: RowCache, kind: str, macro: Callable[[Hashable], str], rows: Iterable[Hashable]
+    cache: RowCache,
+    kind: str,
+    macro: Callable[[Any], str],
+    rows: Iterable[Any],
+    key: str | None = None,
 ) -> Markup:
     """``{{ cached_rows('review.queue', list_row, page.rows) }}``: each row as the row macro
     prints it, from the cache when the same row was shown before. ``kind`` names the macro
-    (each list prints its own columns); the macro may use nothing but its row. The links in
-    a row start with the script root, which is part of the key."""
+    (each list prints its own columns); the macro may use nothing but its row. A row is its
+    own key (list rows are named tuples of what they show) or, with ``key``, names the
+    attribute that holds it. The links in a row start with the script root, which is part
+    of the key."""
     root = request.script_root
+    if key is not None:
+        return Markup("").join(
+            cache.get((kind, root, getattr(row, key)), functools.partial(macro, row))
+            for row in rows
+        )
     return Markup("").join(
         cache.get((kind, root, row), functools.partial(macro, row)) for row in rows
     )

@@ -161,7 +161,7 @@ def _form_page(
             ev=evaluation,
             scheme=scheme,
             card=card,
-            rows=views.form_rows(scheme, card, entries),
+            rows=views.form_rows(scheme, card, entries, errors, evaluation.scheme_snapshot.digest),
             blocking=blocking,
             notes=notes,
             narrative=narrative,

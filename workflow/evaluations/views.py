@@ -450,6 +450,34 @@ class FormRow:
     result: RowScore | None = None
     entry: Mapping[str, Any] = field(default_factory=dict)
     group_weight: str = ""
+    # This row's field errors (name -> message), and what names its scheme's content.
+    errors: Mapping[str, str] = field(default_factory=dict)
+    scheme_token: str = ""
+
+    tiers = TIER_CHOICES
+
+    @property
+    def cache_key(self) -> tuple[Any, ...]:
+        """Everything the printed row depends on (workflow/cells.py caches rows by it): the
+        scheme's content and the indicator's code, the merged cells, what was entered, the
+        computed result as shown, and the row's errors."""
+        r = self.result
+        shown = None
+        if r is not None:
+            flags = tuple((f.code, f.message, f.blocking) for f in r.flags)
+            shown = (self.score_text, r.explanation, flags, r.needs_reason, r.tier)
+        return (
+            self.scheme_token,
+            self.code,
+            self.l1,
+            self.l2,
+            self.l1_span,
+            self.l2_span,
+            self.group_weight,
+            _frozen(self.entry),
+            shown,
+            tuple(sorted(self.errors.items())),
+        )
 
     @property
     def code(self) -> str:
@@ -554,8 +582,26 @@ class FormRow:
         return ind.rule.denominator_label or ("全年预算数" if budget else "实际到位")
 
 
-def form_rows(scheme: Scheme, card: Scorecard | None, entries: Mapping[str, Any]) -> list[FormRow]:
-    """The indicator table with merged 一级 / 二级 cells (rowspans), as on the paper form."""
+def _frozen(value: Any) -> Any:
+    """A hashable copy of entered values (dicts and lists as sorted tuples)."""
+    if isinstance(value, Mapping):
+        return tuple(sorted((str(k), _frozen(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
+def form_rows(
+    scheme: Scheme,
+    card: Scorecard | None,
+    entries: Mapping[str, Any],
+    errors: Mapping[str, str] | None = None,
+    scheme_token: str = "",
+) -> list[FormRow]:
+    """The indicator table with merged 一级 / 二级 cells (rowspans), as on the paper form.
+
+    ``scheme_token`` names the scheme's content (its snapshot digest); rows printed through
+    the row cache need it, and it must change whenever the scheme does."""
     results = {r.code: r for r in card.rows} if card else {}
     leaves: dict[tuple[str, str], list[Indicator]] = {}
     order: list[tuple[str, str]] = []
@@ -602,9 +648,18 @@ def form_rows(scheme: Scheme, card: Scorecard | None, entries: Mapping[str, Any]
                     indicator=ind,
                     result=results.get(ind.code),
                     entry=entries.get(ind.code) or {},
+                    errors=_row_errors(errors, ind.code),
+                    scheme_token=scheme_token,
                 )
             )
     return rows
+
+
+def _row_errors(errors: Mapping[str, str] | None, code: str) -> Mapping[str, str]:
+    if not errors:
+        return {}
+    prefix = field_name(code, "")
+    return {name: message for name, message in errors.items() if name.startswith(prefix)}
 
 
 def summary_flags(scheme: Scheme, card: Scorecard) -> tuple[list[str], list[str]]:
