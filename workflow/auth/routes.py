@@ -5,21 +5,24 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import bindparam, select
+from sqlalchemy.orm import contains_eager
 from werkzeug.wrappers import Response
 
 from workflow.auth.forms import LoginForm, PasswordForm
 from workflow.database import begin_write
 from workflow.extensions import db, limiter
 from workflow.inputs import parse_int
-from workflow.models import Org, User
+from workflow.models import User
 
 bp = Blueprint("auth", __name__)
 
 
-# The user with its organisation in one statement (every page's header names it; user.org
-# is then found in the session, not loaded again), built once.
+# The user with its organisation in one statement (every page's header names it), built once.
 _USER_WITH_ORG = (
-    select(User, Org).join(Org, Org.id == User.org_id).where(User.id == bindparam("uid"))
+    select(User)
+    .join(User.org)
+    .options(contains_eager(User.org))
+    .where(User.id == bindparam("uid"))
 )
 
 
@@ -30,8 +33,7 @@ def load_user_from_id(value: str) -> User | None:
     uid = parse_int(user_id)
     if uid is None or not token:
         return None
-    row = db.session.execute(_USER_WITH_ORG, {"uid": uid}).first()
-    user = row[0] if row else None
+    user = db.session.scalars(_USER_WITH_ORG, {"uid": uid}).first()
     if user is None or not user.active or user.session_token != token:
         return None
     return user
