@@ -45,17 +45,18 @@ must be readable as it is (domain-rules §8.20).  The web app never sets ``impor
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 from functools import partial
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from .model import TIERS, Band, Indicator, Scheme, tier_from_label
 from .numbers import (
     _PLAIN_QUANTITY,
     CTX,
+    HUNDRED,
     ONE,
     Q2,
     ZERO,
@@ -90,6 +91,9 @@ _EMPTY: Mapping[str, Any] = {}
 _EDGE = Decimal("1e-12")
 _GRADES = ((Decimal(90), "优"), (Decimal(80), "良"), (Decimal(60), "中"))
 _CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳"
+_BLOCKING = itemgetter(2)  # Flag.blocking
+# Builds a NamedTuple (RowScore, Flag, ...) from a tuple without its Python-level __new__.
+_new = tuple.__new__
 
 
 class Flag(NamedTuple):
@@ -222,12 +226,14 @@ def grade_for(total: Decimal) -> str:
 # Per-scheme plan
 
 
-# A plain number: ASCII digits with at most one inner dot (see _Plan.plain_number).
-_PLAIN_NUMBER = re.compile(r"([0-9]+(?:\.[0-9]+)?)")
-
-
 def _no_fast_path(plan: _Plan, entry: Entry, options: _Options) -> RowScore:
     return plan.func(plan, entry, options)
+
+
+def _fast_in_context(plan: _Plan, entry: Entry, options: _Options) -> RowScore:
+    """The fast path with CTX as the current context, for a call from outside score()."""
+    with localcontext(CTX):
+        return plan.row(plan, entry, options)
 
 
 @dataclass(slots=True)
@@ -242,28 +248,44 @@ class _Plan:
     func: Callable[[_Plan, Entry, _Options], RowScore]
     target: Decimal | None
     over_at: Decimal | None  # actual at or above which over-achievement is flagged
+    # The fast paths' reason_required flag, blocking and not (imported): immutable, so shared.
+    reason_flag: Flag
+    imported_reason_flag: Flag
+    over_below_target: bool = False  # over_at < target (an over_threshold under 1)
     tier_bands: dict[str, tuple[Decimal, Decimal, bool]] = field(default_factory=dict)
     zero_weight: bool = False
     # Fast-path data: the common case of each kind, precomputed once (see _fast_* below).
+    # ``row`` is the fast path proper: its Decimal operators use the current context, which
+    # score() sets to CTX once per form (Context methods cost twice the operators' time).
+    # ``fast`` is the same, callable from anywhere: it sets CTX around ``row``.
     fast: Callable[[_Plan, Entry, _Options], RowScore] = _no_fast_path
+    row: Callable[[_Plan, Entry, _Options], RowScore] = _no_fast_path
+    met_score: Decimal = ZERO  # the weight rounded to 2 places: the score of a met target
+    met_below: bool = False  # met_score < weight: a reason is required even when met
+    satisfaction: bool = False
+    budget: bool = False
     target_unit: str = ""
     # tier -> (low, high, inclusive, default score, default rounded, default below weight)
     tier_table: dict[str, _BandInfo] = field(default_factory=dict)
+    # tier -> the explanation of that tier's default score (a builder, shared by the rows)
+    tier_explains: dict[str, Callable[[], str]] = field(default_factory=dict)
+    # checklist: per point, tier -> (share × band low, share × band high, high inclusive)
+    point_parts: list[dict[str, tuple[Decimal, Decimal, bool]]] = field(default_factory=list)
     # checklist: tuple of point tiers -> band info (filled on first use, bounded)
     point_table: dict[tuple[str | None, ...], _BandInfo] = field(default_factory=dict)
-    # checklist: the typed labels (a tuple of str) -> (stripped labels, tiers, band info)
-    point_labels: dict[tuple[Any, ...], tuple[tuple[str, ...], list[str | None], _BandInfo]] = (
-        field(default_factory=dict)
-    )
+    # checklist: the typed labels (a tuple of str) -> (stripped labels, band info, explanation
+    # builder)
+    point_labels: dict[tuple[Any, ...], _KnownPoints] = field(default_factory=dict)
     memo_lookups: int = 0  # checklist label memo, for the benchmark's hit rate
     memo_hits: int = 0
     num_label: str = ""
     den_label: str = ""
     reason_below_text: str = ""  # fmt_pct(rule.reason_below), for its flag message
-    # A plain number (ASCII digits, one inner dot), alone or followed by the target's unit when
-    # parse_quantity would split it there ("87.23万元" -> 87.23, "万元"): such a text is the
-    # number in the target's unit.  Anything else goes through parse_quantity.
-    plain_number: re.Pattern[str] = _PLAIN_NUMBER
+    # A plain number (ASCII digits, one inner dot), alone or followed by ``plain_unit``: the
+    # target's unit when parse_quantity would split it there ("87.23万元" -> 87.23, "万元"),
+    # else "".  Such a text is the number in the target's unit; anything else goes through
+    # parse_quantity.
+    plain_unit: str = ""
     mode: int = 0  # _FORWARD, _REVERSE or _EQUAL_ZERO, for _fast_quantity
 
 
@@ -272,13 +294,17 @@ _REVERSE = 1
 _EQUAL_ZERO = 2
 
 
-def _plain_number(unit: str) -> re.Pattern[str]:
+def _plain_unit(unit: str) -> str:
+    """``unit`` if parse_quantity splits "<plain number><unit>" into the number and ``unit``.
+
+    _PLAIN_QUANTITY's unit holds no digit, dot or comma, so "1" stands for any plain number.
+    """
     if not unit or parse_quantity("1" + unit) != (None, ONE, unit):
-        return _PLAIN_NUMBER
+        return ""
     plain = _PLAIN_QUANTITY.fullmatch("1" + unit)
     if plain is None or plain.group(2) != unit:
-        return _PLAIN_NUMBER
-    return re.compile(r"([0-9]+(?:\.[0-9]+)?)(?:" + re.escape(unit) + ")?")
+        return ""
+    return unit
 
 
 class _BandInfo(NamedTuple):
@@ -294,12 +320,17 @@ class _BandInfo(NamedTuple):
     single: str | None  # the row's tier when every point has the same one
 
 
+_KnownPoints = tuple[tuple[str, ...], _BandInfo, Callable[[], str]]
+
+
 def _band_info(
     weight: Decimal, low: Decimal, high: Decimal, inclusive: bool, label: str, single: str | None
 ) -> _BandInfo:
     default = high if inclusive else max(low, top_below(high))
     rounded = default.quantize(Q2, ROUND_HALF_UP)
-    return _BandInfo(low, high, inclusive, default, rounded, rounded < weight, label, single)
+    return _new(
+        _BandInfo, (low, high, inclusive, default, rounded, rounded < weight, label, single)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,7 +349,7 @@ class _Compiled:
     # Sum (in plan order, through CTX) of the non-zero weights: the applicable weight of a
     # form where every row is applicable, the common case.
     all_weight: Decimal = ZERO
-    # (code, fast path, plan) per indicator, unpacked by the loop of score().
+    # (code, fast path ``row``, plan) per indicator, unpacked by the loop of score().
     steps: list[tuple[str, Callable[[_Plan, Entry, _Options], RowScore], _Plan]] = field(
         default_factory=list
     )
@@ -372,6 +403,7 @@ def _compile(scheme: Scheme) -> _Compiled:
             fast = _fast_checklist if top and ind.rule.points else None
         elif kind in ("ratio", "budget"):
             fast = _fast_ratio
+        met_score = weight.quantize(Q2, ROUND_HALF_UP, CTX)
         plans.append(
             _Plan(
                 ind=ind,
@@ -382,16 +414,43 @@ def _compile(scheme: Scheme) -> _Compiled:
                 func=_KIND_FUNCS[kind],
                 target=target,
                 over_at=over_at,
+                reason_flag=Flag("reason_required", _REASON_MESSAGE, True, ind.code),
+                imported_reason_flag=Flag("reason_required", _REASON_MESSAGE, False, ind.code),
+                over_below_target=(target is not None and over_at is not None and over_at < target),
                 tier_bands=bands,
                 zero_weight=weight == 0,
-                fast=fast or _KIND_FUNCS[kind],
+                fast=_KIND_FUNCS[kind] if fast is None else _fast_in_context,
+                row=fast or _KIND_FUNCS[kind],
+                met_score=met_score,
+                met_below=met_score < weight,
+                satisfaction=kind == "satisfaction",
+                budget=budget,
                 target_unit=ind.target.unit,
-                plain_number=_plain_number(ind.target.unit),
+                plain_unit=_plain_unit(ind.target.unit),
                 reason_below_text=(
                     "" if ind.rule.reason_below is None else fmt_pct(ind.rule.reason_below)
                 ),
                 mode=mode,
                 tier_table=table,
+                tier_explains=(
+                    {
+                        name: partial(_explain_tier_default, name, info)
+                        for name, info in table.items()
+                    }
+                    if fast is _fast_tier
+                    else {}
+                ),
+                point_parts=[
+                    {
+                        name: (
+                            CTX.multiply(share, band.low),
+                            CTX.multiply(share, band.high),
+                            band.high_inclusive,
+                        )
+                        for name, band in TIERS.items()
+                    }
+                    for share in ind.rule.shares
+                ],
                 num_label=ind.rule.numerator_label or ("全年执行数" if budget else "实际支出"),
                 den_label=ind.rule.denominator_label or ("全年预算数" if budget else "实际到位"),
             )
@@ -411,7 +470,7 @@ def _compile(scheme: Scheme) -> _Compiled:
         form_flags,
         frozenset(p.code for p in plans),
         all_weight,
-        [(p.code, p.fast, p) for p in plans],
+        [(p.code, p.row, p) for p in plans],
     )
     scheme._cache["plan"] = compiled
     return compiled
@@ -936,7 +995,8 @@ def _score_reverse(plan: _Plan, entry: Entry, options: _Options) -> RowScore:
         return row
     target: Decimal = plan.target  # type: ignore[assignment]
     weight = plan.weight
-    formula, case = _reverse_formula(value, target, weight, plan.ind.rule.reverse_formula)
+    with localcontext(CTX):
+        formula, case = _reverse_formula(value, target, weight, plan.ind.rule.reverse_formula)
     result, extra = (
         _manual_deduction(plan, entry, formula, flags) if entry.get("score") else (formula, "")
     )
@@ -948,17 +1008,20 @@ def _reverse_formula(
     value: Decimal, target: Decimal, weight: Decimal, kind: str
 ) -> tuple[Decimal, str]:
     """A ceiling (≤): full marks when met, else target / actual × weight ("ratio") or a
-    linear fall to 0 at twice the target ("linear"); a zero ceiling exceeded scores 0."""
+    linear fall to 0 at twice the target ("linear"); a zero ceiling exceeded scores 0.
+
+    The operators use the current context: callers make it CTX.
+    """
     if value <= target:
         return weight, "met"
     if target == 0:
         return ZERO, "zero"
     if kind == "linear":
-        excess = CTX.divide(CTX.subtract(value, target), target)
+        excess = (value - target) / target
         if excess >= ONE:
             return ZERO, "linear_zero"
-        return CTX.multiply(weight, CTX.subtract(ONE, excess)), "linear"
-    return CTX.multiply(weight, CTX.divide(target, value)), "ratio"
+        return weight * (ONE - excess), "linear"
+    return weight * (target / value), "ratio"
 
 
 def _explain_reverse(
@@ -1133,44 +1196,48 @@ _KIND_FUNCS: dict[str, Callable[[_Plan, Entry, _Options], RowScore]] = {
 # data precomputed in the plan, with fewer calls; anything else goes to the general function,
 # which starts again from the entry.  tests/scoring/test_scoring_fastpath.py checks the two
 # agree on every case the fast paths take.
+#
+# They run with CTX as the current context (score() makes it so once per form, and
+# _Plan.fast around a single call), so their Decimal operators (+, *, /, quantize without a
+# context) compute exactly what CTX's methods do, without a Context method's argument parsing.
+# Immutable results of a plan (flags, band info, explanation builders) are shared by rows.
 
-_new = tuple.__new__
+_ZERO_SCORE = ZERO.quantize(Q2, ROUND_HALF_UP, CTX)  # 0.00, a row's 0 rounded to 2 places
 _REASON_MESSAGE = "须填写偏差原因分析及改进措施"
 
 
 def _reason_flag(plan: _Plan, entry: Entry) -> Flag:
-    return _new(Flag, ("reason_required", _REASON_MESSAGE, not entry.get("imported"), plan.code))
+    return plan.imported_reason_flag if entry.get("imported") else plan.reason_flag
 
 
 def _fast_quantity(plan: _Plan, entry: Entry, options: _Options) -> RowScore:
     """forward / satisfaction / equal / reverse with a non-negative number in the target's unit.
 
     Anything :func:`_quantity` would flag (N/A marker, tier label, negative, other unit) or a
-    manual score goes to the general function.
+    manual score goes to the general function.  Runs with CTX as the current context.
     """
     text = entry.get("actual")
     if text.__class__ is not str or entry.get("score"):
         return plan.func(plan, entry, options)
     text = text.strip()
-    if not text or text in NA_MARKS:
-        return plan.func(plan, entry, options)
-    # The number and unit as parse_quantity would split them, without its general pattern,
-    # for the usual "87.23万元" / "95.12" (see _Plan.plain_number).
-    target_unit = plan.target_unit
-    value: Decimal | None = None
-    plain = plan.plain_number.fullmatch(text)
-    if plain is not None:
-        value = Decimal(plain[1])
-    if value is not None:
-        unit = target_unit
+    # The number and unit as parse_quantity would split them, without its patterns, for the
+    # usual "87.23万元" / "95.12" (see _Plan.plain_unit): ASCII digits, at most one inner dot.
+    number = text.removesuffix(plan.plain_unit)
+    whole, dot, fraction = number.partition(".")
+    if whole.isdigit() and (fraction.isdigit() or not dot) and number.isascii():
+        value = Decimal(number)
+        unit = plan.target_unit
     else:
+        if not text or text in NA_MARKS:
+            return plan.func(plan, entry, options)
         parsed = parse_quantity(text)
         if parsed is None:
             return plan.func(plan, entry, options)
         value = parsed[1]
-        if value < 0:
+        if value < ZERO:
             return plan.func(plan, entry, options)
         unit = parsed[2]
+        target_unit = plan.target_unit
         if not unit:
             unit = target_unit
         elif target_unit and unit != target_unit:
@@ -1181,39 +1248,47 @@ def _fast_quantity(plan: _Plan, entry: Entry, options: _Options) -> RowScore:
     flags: list[Flag] = []
     explain: Callable[[], str]
     if mode == _FORWARD:
-        if plan.kind == "satisfaction" and unit == "%" and value > 100:
+        if plan.satisfaction and unit == "%" and value > HUNDRED:
             return plan.func(plan, entry, options)
-        over_at = plan.over_at
-        over = over_at is not None and value >= over_at and _over(plan, value, unit, flags)
+        over_at: Decimal = plan.over_at  # type: ignore[assignment]
         if value >= target:
+            over = value >= over_at and _over(plan, value, unit, flags)
             formula = weight
             ratio = None
+            result = plan.met_score
+            needs_reason = over or plan.met_below
         else:
-            ratio = CTX.divide(value, target)
-            formula = CTX.multiply(weight, ratio)
-        result = formula.quantize(Q2, ROUND_HALF_UP)
-        needs_reason = over or result < weight
+            # Below the target, only a threshold under 1 can flag over-achievement.
+            over = plan.over_below_target and value >= over_at and _over(plan, value, unit, flags)
+            ratio = value / target  # CTX.divide, as in _score_forward (CTX is current)
+            formula = weight * ratio
+            result = formula.quantize(Q2, ROUND_HALF_UP)
+            needs_reason = over or result < weight
         explain = partial(_explain_forward, value, unit, target, weight, ratio, formula, over, "")
     elif mode == _REVERSE:
-        formula, case = _reverse_formula(value, target, weight, plan.ind.rule.reverse_formula)
-        result = formula.quantize(Q2, ROUND_HALF_UP)
-        needs_reason = result < weight
+        if value <= target:
+            formula, case = weight, "met"  # as _reverse_formula
+            result = plan.met_score
+            needs_reason = plan.met_below
+        else:
+            formula, case = _reverse_formula(value, target, weight, plan.ind.rule.reverse_formula)
+            result = formula.quantize(Q2, ROUND_HALF_UP)
+            needs_reason = result < weight
         explain = partial(_explain_reverse, case, value, unit, target, weight, formula, "")
     else:  # equal with a zero target
-        formula = weight if value <= 0 else ZERO
-        result = formula.quantize(Q2, ROUND_HALF_UP)
-        needs_reason = result < weight
+        if not value:  # value <= 0, as value >= 0 here
+            result = plan.met_score
+            needs_reason = plan.met_below
+        else:
+            result = _ZERO_SCORE
+            needs_reason = result < weight
         explain = partial(_explain_equal_zero, value, unit, weight)
     if needs_reason:
         reason = entry.get("reason")
         if reason is None or not (
             reason.strip() if reason.__class__ is str else _text(entry, "reason")
         ):
-            flags.append(
-                _new(
-                    Flag, ("reason_required", _REASON_MESSAGE, not entry.get("imported"), plan.code)
-                )
-            )
+            flags.append(plan.imported_reason_flag if entry.get("imported") else plan.reason_flag)
     return _new(
         RowScore,
         (
@@ -1267,7 +1342,7 @@ def _fast_tier(plan: _Plan, entry: Entry, options: _Options) -> RowScore:
             True,
             True,
             {"tier": tier, "label": source},
-            partial(_explain_tier_default, tier, info),
+            plan.tier_explains[tier],
             flags,
             info.below,
             tier,
@@ -1312,8 +1387,8 @@ def _fast_checklist(plan: _Plan, entry: Entry, options: _Options) -> RowScore:
     if known is not None:
         plan.memo_hits += 1
         labels = list(known[0])
-        tiers = known[1]
-        info = known[2]
+        info = known[1]
+        explain = known[2]
     else:
         labels = [str(p).strip() for p in raw_points]
         tiers = [tier_from_label(label) if label else None for label in labels]
@@ -1326,13 +1401,14 @@ def _fast_checklist(plan: _Plan, entry: Entry, options: _Options) -> RowScore:
             if len(plan.point_table) < _MEMO_MAX:
                 plan.point_table[tier_key] = found
         info = found
+        explain = partial(_explain_checklist_default, plan.ind.rule.shares, tiers, info)
         # Remember the typed labels too (plain strings only, so equal keys mean equal labels).
         if (
             key is not None
             and len(plan.point_labels) < _MEMO_MAX
             and all(p.__class__ is str for p in key)
         ):
-            plan.point_labels[key] = (tuple(labels), tiers, info)
+            plan.point_labels[key] = (tuple(labels), info, explain)
     flags: list[Flag] = []
     if info.below and not _text(entry, "reason"):
         flags.append(_reason_flag(plan, entry))
@@ -1346,7 +1422,7 @@ def _fast_checklist(plan: _Plan, entry: Entry, options: _Options) -> RowScore:
             True,
             True,
             {"points": labels},
-            partial(_explain_checklist_default, plan.ind.rule.shares, tiers, info),
+            explain,
             flags,
             info.below,
             info.single,
@@ -1355,17 +1431,20 @@ def _fast_checklist(plan: _Plan, entry: Entry, options: _Options) -> RowScore:
 
 
 def _point_band(plan: _Plan, tiers: list[str | None]) -> _BandInfo:
-    """The band of a checklist with these point tiers, as _score_checklist computes it."""
+    """The band of a checklist with these point tiers, as _score_checklist computes it.
+
+    The operators use the current context, CTX (as in every fast path).
+    """
     low = ZERO
     high = ZERO
     inclusive = True
-    for share, tier_name in zip(plan.ind.rule.shares, tiers, strict=True):
-        tier_band: Band = TIERS[tier_name]  # type: ignore[index]
-        low = CTX.add(low, CTX.multiply(share, tier_band.low))
-        high = CTX.add(high, CTX.multiply(share, tier_band.high))
-        inclusive = inclusive and tier_band.high_inclusive
-    low = CTX.multiply(plan.weight, low).quantize(_EDGE, context=CTX)
-    high = CTX.multiply(plan.weight, high).quantize(_EDGE, context=CTX)
+    for parts, tier_name in zip(plan.point_parts, tiers, strict=True):
+        part_low, part_high, part_inclusive = parts[tier_name]  # type: ignore[index]
+        low += part_low
+        high += part_high
+        inclusive = inclusive and part_inclusive
+    low = (plan.weight * low).quantize(_EDGE, None, CTX)
+    high = (plan.weight * high).quantize(_EDGE, None, CTX)
     single = tiers[0] if len(set(tiers)) == 1 else None
     return _band_info(plan.weight, low, high, inclusive, single or "各要点档次", single)
 
@@ -1390,10 +1469,10 @@ def _fast_ratio(plan: _Plan, entry: Entry, options: _Options) -> RowScore:
         numerator is None
         or denominator is None
         or not denominator
-        or (plan.kind == "budget" and entry.get("initial") is not None)
+        or (plan.budget and entry.get("initial") is not None)
     ):
         return plan.func(plan, entry, options)
-    rate = CTX.divide(numerator, denominator)
+    rate = numerator / denominator  # CTX.divide, as in _score_ratio (CTX is current)
     weight = plan.weight
     flags: list[Flag] = []
     if rate > ONE:
@@ -1401,8 +1480,10 @@ def _fast_ratio(plan: _Plan, entry: Entry, options: _Options) -> RowScore:
             Flag("rate_above_100", f"比率 {fmt_pct(rate)} 超过 100%，按 100% 计", False, plan.code)
         )
         formula = weight
+        result = plan.met_score
     else:
-        formula = CTX.multiply(weight, rate)
+        formula = weight * rate
+        result = formula.quantize(Q2, ROUND_HALF_UP)
     needs_reason = False
     reason_below = plan.ind.rule.reason_below
     if reason_below is not None and rate < reason_below:
@@ -1415,7 +1496,6 @@ def _fast_ratio(plan: _Plan, entry: Entry, options: _Options) -> RowScore:
                 plan.code,
             )
         )
-    result = formula.quantize(Q2, ROUND_HALF_UP)
     if result < weight:
         needs_reason = True
     if needs_reason and not _text(entry, "reason"):
@@ -1474,26 +1554,31 @@ def score(scheme: Scheme, entries: Entries) -> Scorecard:
     add = CTX.add
     raw = ZERO
     every_row_applies = True
-    for code, fast, plan in compiled.steps:
-        entry = get(code) or _EMPTY
-        if entry.get("na"):
-            row = _na_row(plan, "不适用（已标注）", {"na": True}, [])
-            if not plan.zero_weight:
-                every_row_applies = False
-        elif plan.zero_weight:
-            row = _na_row(plan, "分值为空，不计分", {}, [])
-        else:
-            row = fast(plan, entry, options)
-            # Sum while the row is at hand (rows are already rounded to 2 places).
-            # row[4] is .applicable, row[3] .score, row[8] .flags (index access is cheaper).
-            if row[4]:
-                if row[3] is not None:
-                    raw = add(raw, row[3])
+    # CTX is the current context while the rows are scored: the fast paths and the sum below
+    # use Decimal operators, which then compute exactly what CTX's methods would, at half the
+    # cost (a Context method parses a tuple of arguments, an operator does not).
+    with localcontext(CTX):
+        for code, fast, plan in compiled.steps:
+            entry = get(code) or _EMPTY
+            if entry.get("na"):
+                row = _na_row(plan, "不适用（已标注）", {"na": True}, [])
+                if not plan.zero_weight:
+                    every_row_applies = False
+            elif plan.zero_weight:
+                row = _na_row(plan, "分值为空，不计分", {}, [])
             else:
-                every_row_applies = False
-        append(row)
-        if row[8]:
-            flags.extend(row[8])
+                row = fast(plan, entry, options)
+                # Sum while the row is at hand (rows are already rounded to 2 places); a row
+                # with a score is applicable.  row[3] is .score, row[4] .applicable, row[8]
+                # .flags (index access is cheaper).
+                row_score = row[3]
+                if row_score is not None:
+                    raw += row_score  # CTX.add
+                elif not row[4]:
+                    every_row_applies = False
+            append(row)
+            if row[8]:
+                flags.extend(row[8])
     if every_row_applies:
         applicable = compiled.all_weight  # the same sum, in the same order, precomputed
     else:
@@ -1512,7 +1597,6 @@ def score(scheme: Scheme, entries: Entries) -> Scorecard:
     )
     if policy_flag is not None:
         flags.append(policy_flag)
-    blocking = any(f.blocking for f in flags)
     return Scorecard(
         scheme.name,
         scheme.version,
@@ -1520,7 +1604,7 @@ def score(scheme: Scheme, entries: Entries) -> Scorecard:
         total,
         grade_for(total),
         flags,
-        blocking,
+        any(map(_BLOCKING, flags)),
         raw_sum,
         applicable_weight,
     )
