@@ -19,10 +19,7 @@ bp = Blueprint("auth", __name__)
 
 # The user with its organisation in one statement (every page's header names it), built once.
 _USER_WITH_ORG = (
-    select(User)
-    .join(User.org)
-    .options(contains_eager(User.org))
-    .where(User.id == bindparam("uid"))
+    select(User).join(User.org).options(contains_eager(User.org)).where(User.id == bindparam("uid"))
 )
 
 

@@ -217,7 +217,7 @@ class _Shape(NamedTuple):
     """Which filters a list applies; the statements depend on this, the values do not."""
 
     scope: str  # "all", "none", or the column that holds the user's organisation
-    states: bool
+    states: tuple[str, ...]  # in STATE_ORDER; empty: every state
     unit: bool
     cycle: bool
     q: bool
@@ -238,8 +238,10 @@ def _list_statements(shape: _Shape) -> tuple[Any, Any]:
         where.append(false())
     elif shape.scope != "all":
         where.append(ev.c[shape.scope] == bindparam("scope_id"))
+    state_filter = None
     if shape.states:
-        where.append(ev.c.state.in_(bindparam("states", expanding=True)))
+        state_filter = ev.c.state.in_(shape.states)
+        where.append(state_filter)
     if shape.unit:
         where.append(ev.c.unit_id == bindparam("unit_id"))
     if shape.cycle:
@@ -256,20 +258,39 @@ def _list_statements(shape: _Shape) -> tuple[Any, Any]:
                 ),
             )
         )
-    groups = (
-        select(ev.c.state, ev.c.cycle_id, func.count().label("n"))
-        .where(*where)
-        .group_by(ev.c.state, ev.c.cycle_id)
-        .subquery("groups")
-    )
-    counts = select(
-        groups.c.state,
-        groups.c.cycle_id,
-        groups.c.n,
-        cy.c.deadline_submit,
-        cy.c.deadline_review,
-        cy.c.deadline_confirm,
-    ).join_from(groups, cy, cy.c.id == groups.c.cycle_id)
+    if shape.q:
+        # A search: count the matches by (state, cycle) in one pass.
+        groups = (
+            select(ev.c.state, ev.c.cycle_id, func.count().label("n"))
+            .where(*where)
+            .group_by(ev.c.state, ev.c.cycle_id)
+            .subquery("groups")
+        )
+        counts = select(
+            groups.c.state,
+            groups.c.cycle_id,
+            groups.c.n,
+            cy.c.deadline_submit,
+            cy.c.deadline_review,
+            cy.c.deadline_confirm,
+        ).join_from(groups, cy, cy.c.id == groups.c.cycle_id)
+    else:
+        # One row per cycle with a count per state, each counted on its exact (scope, state,
+        # cycle) range of the index: SQLite spent twice as long grouping the same entries.
+        scoped = [w for w in where if w is not state_filter]
+        per_state = [
+            select(func.count())
+            .select_from(ev)
+            .where(*scoped, ev.c.state == state, ev.c.cycle_id == cy.c.id)
+            .scalar_subquery()
+            .label(f"n{i}")
+            for i, state in enumerate(shape.states or STATE_ORDER)
+        ]
+        counts = select(
+            cy.c.id, cy.c.deadline_submit, cy.c.deadline_review, cy.c.deadline_confirm, *per_state
+        )
+        if shape.cycle:
+            counts = counts.where(cy.c.id == bindparam("cycle_id"))
     # The page's ids first, from the index alone (a group can hold thousands of rows; joining
     # them all before the LIMIT cost milliseconds), then the names of those 50 only.
     page_ids = (
@@ -325,22 +346,28 @@ def list_evaluations(user: User, filters: ListFilters, per_page: int = PER_PAGE)
     together on a department of 10,000 evaluations.
     """
     scope, scope_id = policy.visible_scope(user)
-    shape = _Shape(
-        scope, bool(filters.states), bool(filters.unit_id), bool(filters.cycle_id), bool(filters.q)
-    )
+    states = tuple(state for state in STATE_ORDER if state in filters.states)
+    shape = _Shape(scope, states, bool(filters.unit_id), bool(filters.cycle_id), bool(filters.q))
     counts_stmt, rows_stmt = _list_statements(shape)
     params: dict[str, Any] = {
         "scope_id": scope_id,
-        "states": filters.states,
         "unit_id": filters.unit_id,
         "cycle_id": filters.cycle_id,
         "pattern": _like(filters.q),
     }
     conn = db.session.connection()
+    counts: list[tuple[str, int, int, date, date, date]] = []
+    if shape.q:
+        counts = [tuple(r) for r in conn.execute(counts_stmt, params)]  # type: ignore[misc]
+    else:
+        for cycle_id, submit, review, confirm, *per_state in conn.execute(counts_stmt, params):
+            for state, n in zip(states or STATE_ORDER, per_state, strict=True):
+                if n:
+                    counts.append((state, cycle_id, n, submit, review, confirm))
     on = today()
     groups: list[tuple[bool, date, int, int, str, int, Deadline]] = []
     total = 0
-    for state, cycle_id, n, submit, review, confirm in conn.execute(counts_stmt, params):
+    for state, cycle_id, n, submit, review, confirm in counts:
         total += n
         stage = STATE_STAGE.get(state)
         day = {"submit": submit, "review": review, "confirm": confirm}[stage] if stage else None
