@@ -34,10 +34,13 @@ def configure_engine(engine: Engine) -> None:
     def _on_begin(conn: Any) -> None:
         # A deferred transaction that reads, then writes, fails with "database is locked"
         # under concurrency whatever the busy timeout; writes therefore begin IMMEDIATE.
+        # Straight to the driver: through the engine, the BEGIN of every request went the
+        # whole way of a statement (events, execution context, result) for no result.
+        driver = conn.connection.driver_connection
         if conn.get_execution_options().get(_IMMEDIATE):
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            driver.execute("BEGIN IMMEDIATE")
         else:
-            conn.exec_driver_sql("BEGIN")
+            driver.execute("BEGIN")
 
 
 def init_app(app: Flask) -> None:
