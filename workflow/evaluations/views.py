@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from flask import flash, render_template
-from sqlalchemy import bindparam, false, func, or_, select
+from sqlalchemy import bindparam, false, func, or_, select, union_all
 
 from scoring.engine import RowScore, Scorecard
 from scoring.model import TIERS, Indicator, Scheme
@@ -224,15 +224,13 @@ class _Shape(NamedTuple):
 
 
 @functools.lru_cache(maxsize=64)
-def _list_statements(shape: _Shape) -> tuple[Any, Any]:
-    """(group counts, page rows) for one shape of filters, built once per process: building
-    the statements cost more than running them. Plain Core on the tables, values as bind
-    parameters, so that every later request only binds and runs them."""
+def _list_statements(shape: _Shape) -> tuple[Any, tuple[Any, ...]]:
+    """(group counts, the filter's conditions) for one shape of filters, built once per
+    process: building the statements cost more than running them. Plain Core on the tables,
+    values as bind parameters, so that every later request only binds and runs them."""
     ev = Evaluation.__table__
     cy = Cycle.__table__
     pr = Project.__table__
-    unit = Org.__table__.alias("unit")
-    dept = Org.__table__.alias("dept")
     where: list[Any] = []
     if shape.scope == "none":
         where.append(false())
@@ -291,23 +289,45 @@ def _list_statements(shape: _Shape) -> tuple[Any, Any]:
         )
         if shape.cycle:
             counts = counts.where(cy.c.id == bindparam("cycle_id"))
-    # The page's ids first, from the index alone (a group can hold thousands of rows; joining
-    # them all before the LIMIT cost milliseconds), then the names of those 50 only.
-    page_ids = (
+    return counts, tuple(where)
+
+
+@functools.lru_cache(maxsize=64)
+def _rows_statement(shape: _Shape, groups: int) -> Any:
+    """The page's rows when it touches ``groups`` (state, cycle) groups, in one statement.
+
+    The page's ids come first, from the index alone, each group's in id order with its own
+    limit and offset (a group can hold thousands of rows; joining them all before the LIMIT
+    cost milliseconds); then the names of those rows only. Binds gs<i>, gc<i>, l<i>, o<i>."""
+    ev = Evaluation.__table__
+    cy = Cycle.__table__
+    pr = Project.__table__
+    unit = Org.__table__.alias("unit")
+    dept = Org.__table__.alias("dept")
+    where = _list_statements(shape)[1]
+    parts = [
         select(ev.c.id)
         .where(
             *where,
-            ev.c.state == bindparam("group_state"),
-            ev.c.cycle_id == bindparam("group_cycle"),
+            ev.c.state == bindparam(f"gs{i}"),
+            ev.c.cycle_id == bindparam(f"gc{i}"),
         )
         .order_by(ev.c.id)
-        .limit(bindparam("limit"))
-        .offset(bindparam("offset"))
-    )
-    rows = (
+        .limit(bindparam(f"l{i}"))
+        .offset(bindparam(f"o{i}"))
+        for i in range(groups)
+    ]
+    if groups == 1:
+        page_ids: Any = parts[0]
+    else:
+        # Members with their own LIMIT go inside subqueries (SQLite's compound selects).
+        subqueries = [part.subquery(f"g{i}") for i, part in enumerate(parts)]
+        page_ids = union_all(*(select(sq.c.id) for sq in subqueries))
+    return (
         select(
             ev.c.id,
             ev.c.state,
+            ev.c.cycle_id,
             ev.c.version,
             ev.c.self_total,
             ev.c.self_grade,
@@ -325,10 +345,8 @@ def _list_statements(shape: _Shape) -> tuple[Any, Any]:
         .join(unit, unit.c.id == ev.c.unit_id)
         .join(dept, dept.c.id == ev.c.department_id)
         .join(cy, cy.c.id == ev.c.cycle_id)
-        .where(ev.c.id.in_(page_ids.scalar_subquery()))
-        .order_by(ev.c.id)
+        .where(ev.c.id.in_(page_ids))
     )
-    return counts, rows
 
 
 _STATE_RANK = {state: i for i, state in enumerate(STATE_ORDER)}
@@ -348,7 +366,7 @@ def list_evaluations(user: User, filters: ListFilters, per_page: int = PER_PAGE)
     scope, scope_id = policy.visible_scope(user)
     states = tuple(state for state in STATE_ORDER if state in filters.states)
     shape = _Shape(scope, states, bool(filters.unit_id), bool(filters.cycle_id), bool(filters.q))
-    counts_stmt, rows_stmt = _list_statements(shape)
+    counts_stmt, _where = _list_statements(shape)
     params: dict[str, Any] = {
         "scope_id": scope_id,
         "unit_id": filters.unit_id,
@@ -376,63 +394,73 @@ def list_evaluations(user: User, filters: ListFilters, per_page: int = PER_PAGE)
             (day is None, day or date.max, rank, cycle_id, state, n, _deadline(stage, day, on))
         )
     groups.sort(key=lambda g: g[:4])
+    # The groups this page touches, with the offset and number of rows taken from each.
     offset = (filters.page - 1) * per_page
-    rows: list[ListRow] = []
+    wanted = per_page
+    touched: dict[tuple[str, int], tuple[int, Deadline]] = {}
     for _none, _day, _rank, cycle_id, state, size, deadline in groups:
         if offset >= size:
             offset -= size
             continue
-        params.update(
-            group_state=state, group_cycle=cycle_id, limit=per_page - len(rows), offset=offset
-        )
-        label = STATE_LABELS[state]
-        for (
-            id_,
-            _state,
-            version,
-            self_total,
-            self_grade,
-            dept_total,
-            dept_grade,
-            final_total,
-            final_grade,
-            submitted_at,
-            project,
-            unit,
-            department,
-            cycle,
-        ) in conn.execute(rows_stmt, params):
-            if final_total is not None:
-                total_now, grade_now = final_total, final_grade
-            elif dept_total is not None:
-                total_now, grade_now = dept_total, dept_grade
-            else:
-                total_now, grade_now = self_total, self_grade
-            rows.append(
-                ListRow(
-                    id_,
-                    project,
-                    unit,
-                    department,
-                    cycle,
-                    state,
-                    label,
-                    version,
-                    total_now,
-                    grade_now,
-                    self_total,
-                    self_grade,
-                    dept_total,
-                    dept_grade,
-                    final_total,
-                    final_grade,
-                    submitted_at,
-                    deadline,
-                )
-            )
+        take = min(size - offset, wanted)
+        i = len(touched)
+        params.update({f"gs{i}": state, f"gc{i}": cycle_id, f"l{i}": take, f"o{i}": offset})
+        touched[(state, cycle_id)] = (i, deadline)
         offset = 0
-        if len(rows) >= per_page:
+        wanted -= take
+        if not wanted:
             break
+    rows: list[ListRow] = []
+    if not touched:
+        return Page(rows, total, filters.page, per_page)
+    found = conn.execute(_rows_statement(shape, len(touched)), params).all()
+    # In page order: the groups in turn, each in id order.
+    found.sort(key=lambda r: (touched[(r[1], r[2])][0], r[0]))
+    for (
+        id_,
+        state,
+        cycle_id,
+        version,
+        self_total,
+        self_grade,
+        dept_total,
+        dept_grade,
+        final_total,
+        final_grade,
+        submitted_at,
+        project,
+        unit,
+        department,
+        cycle,
+    ) in found:
+        if final_total is not None:
+            total_now, grade_now = final_total, final_grade
+        elif dept_total is not None:
+            total_now, grade_now = dept_total, dept_grade
+        else:
+            total_now, grade_now = self_total, self_grade
+        rows.append(
+            ListRow(
+                id_,
+                project,
+                unit,
+                department,
+                cycle,
+                state,
+                STATE_LABELS[state],
+                version,
+                total_now,
+                grade_now,
+                self_total,
+                self_grade,
+                dept_total,
+                dept_grade,
+                final_total,
+                final_grade,
+                submitted_at,
+                touched[(state, cycle_id)][1],
+            )
+        )
     return Page(rows, total, filters.page, per_page)
 
 
