@@ -104,12 +104,19 @@ def cached_rows(
     root = request.script_root
     if key is not None:
         return Markup("").join(
-            cache.get((kind, root, getattr(row, key)), functools.partial(macro, row))
-            for row in rows
+            _keyed(cache, kind, root, macro, row, getattr(row, key)) for row in rows
         )
     return Markup("").join(
         cache.get((kind, root, row), functools.partial(macro, row)) for row in rows
     )
+
+
+def _keyed(
+    cache: RowCache, kind: str, root: str, macro: Callable[[Any], str], row: Any, key: Any
+) -> Markup:
+    if key is None:  # the row says it is not to be kept
+        return Markup(macro(row))  # noqa: S704 - the output of an autoescaping macro
+    return cache.get((kind, root, key), functools.partial(macro, row))
 
 
 def init_app(app: Flask) -> None:

@@ -34,13 +34,13 @@ def configure_engine(engine: Engine) -> None:
     def _on_begin(conn: Any) -> None:
         # A deferred transaction that reads, then writes, fails with "database is locked"
         # under concurrency whatever the busy timeout; writes therefore begin IMMEDIATE.
-        # Straight to the driver: through the engine, the BEGIN of every request went the
-        # whole way of a statement (events, execution context, result) for no result.
-        driver = conn.connection.driver_connection
+        # A read's BEGIN takes no lock and cannot fail: it goes straight to the driver (through
+        # the engine, every request's BEGIN went the whole way of a statement for no result).
+        # A write's may time out on the lock, and keeps the engine's error handling.
         if conn.get_execution_options().get(_IMMEDIATE):
-            driver.execute("BEGIN IMMEDIATE")
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
         else:
-            driver.execute("BEGIN")
+            conn.connection.driver_connection.execute("BEGIN")
 
 
 def init_app(app: Flask) -> None:

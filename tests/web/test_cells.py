@@ -73,3 +73,19 @@ def test_a_changed_evaluation_is_never_served_its_old_row(app) -> None:  # noqa:
         db.session.commit()
     again = reviewer.get("/review/").get_data(as_text=True)
     assert ">12.34<" in again and ">12.34<" not in first
+
+
+def test_row_cache_keeps_the_recently_used_row() -> None:
+    cache = cells.RowCache(2)
+    calls: list[str] = []
+
+    def render(text: str):  # noqa: ANN202
+        return lambda: calls.append(text) or text
+
+    cache.get(1, render("1"))
+    cache.get(2, render("2"))
+    cache.get(1, render("1 again"))  # a hit: 1 is now the most recently used
+    cache.get(3, render("3"))  # evicts 2, not 1
+    cache.get(1, render("1 third"))
+    cache.get(2, render("2 again"))
+    assert calls == ["1", "2", "3", "2 again"]

@@ -131,10 +131,27 @@ def test_the_form_row_key_changes_with_each_thing_the_row_shows(app: Flask) -> N
         assert other_result.score != row.result.score
         variants = [
             replace(row, result=other_result),
-            replace(row, errors={row.name("score"): "不是有效数值"}),
             replace(row, entry={**row.entry, "reason": "另一段说明"}),
             replace(row, scheme_token="t2"),
             replace(row, l1_span=row.l1_span + 1),
         ]
         keys = {row.cache_key} | {v.cache_key for v in variants}
-        assert len(keys) == len(variants) + 1
+        assert None not in keys and len(keys) == len(variants) + 1
+        # Rows with errors, or with long typed text, are printed and not kept.
+        assert replace(row, errors={row.name("score"): "不是有效数值"}).cache_key is None
+        assert replace(row, entry={**row.entry, "reason": "很长" * 300}).cache_key is None
+        assert replace(row, entry={**row.entry, "actual": 1}).cache_key != replace(
+            row, entry={**row.entry, "actual": True}
+        ).cache_key
+
+
+def test_list_rows_filled_by_one_role_are_right_for_another(app: Flask) -> None:
+    """Rows are shared by everybody who may see them: what finance put in the cache is what
+    a reviewer and a unit would have printed themselves, and nothing more."""
+    client_as(app, "finance").get("/evaluations/?state=")
+    client_as(app, "admin").get("/evaluations/?state=")
+    for username in ("reviewer", "unit_a", "reviewer_2"):
+        client = client_as(app, username)
+        _same_with_and_without_cache(
+            app, lambda client=client: client.get("/evaluations/?state=").get_data(as_text=True)
+        )

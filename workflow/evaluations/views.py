@@ -512,10 +512,16 @@ class FormRow:
     tiers = TIER_CHOICES
 
     @property
-    def cache_key(self) -> tuple[Any, ...]:
+    def cache_key(self) -> tuple[Any, ...] | None:
         """Everything the printed row depends on (workflow/cells.py caches rows by it): the
         scheme's content and the indicator's code, the merged cells, what was entered, the
-        computed result as shown, and the row's errors."""
+        computed result as shown, and the row's errors. None (print, do not keep) for a row
+        with errors or long typed text: what a user typed must not fill every worker's
+        memory."""
+        if self.errors or any(
+            isinstance(v, str) and len(v) > _KEY_TEXT_MAX for v in self.entry.values()
+        ):
+            return None
         r = self.result
         shown = None
         if r is not None:
@@ -531,7 +537,6 @@ class FormRow:
             self.group_weight,
             _frozen(self.entry),
             shown,
-            tuple(sorted(self.errors.items())),
         )
 
     @property
@@ -638,12 +643,17 @@ class FormRow:
 
 
 def _frozen(value: Any) -> Any:
-    """A hashable copy of entered values (dicts and lists as sorted tuples)."""
+    """A hashable copy of entered values (dicts and lists as sorted tuples); each value keeps
+    its type, since 1, 1.0 and True are equal but print differently."""
     if isinstance(value, Mapping):
         return tuple(sorted((str(k), _frozen(v)) for k, v in value.items()))
     if isinstance(value, list | tuple):
         return tuple(_frozen(v) for v in value)
-    return value
+    return (value.__class__, value)
+
+
+# Longer typed texts (a reason can run to pages) print without going into the row cache.
+_KEY_TEXT_MAX = 500
 
 
 def form_rows(
