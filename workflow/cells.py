@@ -120,7 +120,10 @@ def _keyed(
 
 
 def init_app(app: Flask) -> None:
-    cache = app.extensions["row_cache"] = RowCache(int(app.config.get("LIST_ROW_CACHE", 4096)))
+    size = int(app.config.get("LIST_ROW_CACHE", 4096))
+    if app.debug or app.config.get("TEMPLATES_AUTO_RELOAD"):
+        size = 0  # templates may change under a running process: rows from an older macro
+    cache = app.extensions["row_cache"] = RowCache(size)
     app.jinja_env.globals.update(
         state_badge=state_badge,
         total_cell=total_cell,
