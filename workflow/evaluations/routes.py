@@ -120,7 +120,6 @@ def _detail(
             event_reasons=event_reasons or {},
             accept=evidence_ops.ACCEPT,
             evidence_limit=evidence_ops.limit_text(),
-            local_time=views.local_time,
             money=views.money,
         ),
         status,

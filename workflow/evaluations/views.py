@@ -504,7 +504,6 @@ class FormRow:
     indicator: Indicator | None = None
     result: RowScore | None = None
     entry: Mapping[str, Any] = field(default_factory=dict)
-    group_weight: str = ""
     # This row's field errors (name -> message), and what names its scheme's content.
     errors: Mapping[str, str] = field(default_factory=dict)
     scheme_token: str = ""
@@ -534,7 +533,6 @@ class FormRow:
             self.l2,
             self.l1_span,
             self.l2_span,
-            self.group_weight,
             _frozen(self.entry),
             shown,
         )

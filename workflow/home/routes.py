@@ -69,5 +69,4 @@ def index() -> str:
         today=on,
         unread=unread,
         notices=latest,
-        local_time=views.local_time,
     )

@@ -39,7 +39,6 @@ def index() -> str:
         notices=notices,
         page=views.Page([], total, page, PER_PAGE),
         only_unread=only_unread,
-        local_time=views.local_time,
     )
 
 
