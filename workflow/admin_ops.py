@@ -23,7 +23,7 @@ from workflow.database import begin_write
 from workflow.extensions import db
 from workflow.inputs import parse_int
 from workflow.machine import Role
-from workflow.models import AuditLog, Cycle, Evaluation, Org, OrgKind, Project, User
+from workflow.models import Actor, AuditLog, Cycle, Evaluation, Org, OrgKind, Project, User
 from workflow.models.org import ORG_KIND_LABELS
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{2,64}$")
@@ -117,7 +117,7 @@ def create_user(
     return user
 
 
-def disable_user(user: User, *, actor: User | None = None) -> User:
+def disable_user(user: User, *, actor: Actor | None = None) -> User:
     """Disable an account; rotating the session token ends every session it had."""
     begin_write()
     if actor is not None and actor.id == user.id:
@@ -379,7 +379,7 @@ def import_form_draft(
     cycle: Cycle,
     unit: Org,
     fallback_name: str,
-    actor: User | None = None,
+    actor: Actor | None = None,
 ) -> Evaluation:
     """Create a project and a draft evaluation from an imported form, with its audit row
     (no commit).

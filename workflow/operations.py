@@ -25,13 +25,13 @@ from workflow.database import begin_write
 from workflow.extensions import db
 from workflow.machine import Event, State
 from workflow.models import (
+    Actor,
     AuditLog,
     Cycle,
     Evaluation,
     IndicatorScore,
     OutboxMessage,
     Project,
-    User,
     utcnow,
 )
 
@@ -95,7 +95,7 @@ _PAGE_LOADS = (
 )
 
 
-def load_for(user: User, evaluation_id: int, action: str = policy.VIEW) -> Evaluation:
+def load_for(user: Actor, evaluation_id: int, action: str = policy.VIEW) -> Evaluation:
     """The evaluation if the user may do `action` on it. Not visible → 404, never 403,
     so that nobody learns what exists in another unit."""
     # Every evaluation page shows the project, unit, department and cycle, and scores with the
@@ -179,7 +179,7 @@ NARRATIVE_FIELDS = ("main_results", "problems", "measures", "filled_by", "phone"
 
 
 def save_draft(
-    user: User,
+    user: Actor,
     evaluation_id: int,
     entries: Mapping[str, Any],
     narrative: Mapping[str, str] | None = None,
@@ -205,7 +205,7 @@ def save_draft(
 
 
 def fire(
-    user: User,
+    user: Actor,
     evaluation_id: int,
     event: Event | str,
     *,
@@ -252,7 +252,7 @@ _SIDE_EFFECTS = frozenset(
 def _apply_effects(
     evaluation: Evaluation,
     transition: machine.Transition,
-    user: User,
+    user: Actor,
     scores: Mapping[str, ScoreChange],
 ) -> list[dict[str, str]]:
     changes: list[dict[str, str]] = []
@@ -390,7 +390,7 @@ def totals_snapshot(evaluation: Evaluation) -> dict[str, str | None]:
 
 def _audit(
     evaluation: Evaluation | None,
-    user: User,
+    user: Actor,
     event: str,
     from_state: str | None,
     reason: str | None,
@@ -420,7 +420,7 @@ def _audit(
 
 
 def _outbox(
-    evaluation: Evaluation, transition: machine.Transition, user: User, reason: str | None
+    evaluation: Evaluation, transition: machine.Transition, user: Actor, reason: str | None
 ) -> list[OutboxMessage]:
     messages: list[OutboxMessage] = []
     if "pdf" in transition.effects:
@@ -482,7 +482,7 @@ def _dispatch(ids: list[int]) -> None:
 
 
 def record_admin_event(
-    user: User,
+    user: Actor,
     event: str,
     evaluation: Evaluation | None = None,
     reason: str | None = None,

@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, false, true
 
 from workflow import machine
 from workflow.machine import Event, Role, Scope, State
-from workflow.models import Evaluation, User
+from workflow.models import Actor, Evaluation
 
 # Actions that are not state changes.
 VIEW = "view"
@@ -21,7 +21,7 @@ REVIEW_EDIT = "review_edit"  # enter department scores
 FINANCE_EDIT = "finance_edit"  # enter final scores
 
 
-def scopes_for(user: User, evaluation: Evaluation) -> set[Scope]:
+def scopes_for(user: Actor, evaluation: Evaluation) -> set[Scope]:
     if not user.is_active:
         return set()
     role = Role(user.role)
@@ -35,7 +35,7 @@ def scopes_for(user: User, evaluation: Evaluation) -> set[Scope]:
     return scopes
 
 
-def can_view(user: User, evaluation: Evaluation) -> bool:
+def can_view(user: Actor, evaluation: Evaluation) -> bool:
     if not user.is_active:
         return False
     return Role(user.role) is Role.ADMIN or bool(scopes_for(user, evaluation))
@@ -49,7 +49,7 @@ _EDIT_NEEDS = {
 }
 
 
-def can(user: User, action: str, evaluation: Evaluation) -> bool:
+def can(user: Actor, action: str, evaluation: Evaluation) -> bool:
     """The single decision for (user, action, evaluation)."""
     if not can_view(user, evaluation):
         return False
@@ -67,21 +67,21 @@ def can(user: User, action: str, evaluation: Evaluation) -> bool:
     return any(t.event is event for t in machine.available(state, user.role, scopes))
 
 
-def could_edit_in_its_state(user: User, action: str, evaluation: Evaluation) -> bool:
+def could_edit_in_its_state(user: Actor, action: str, evaluation: Evaluation) -> bool:
     """Whether the user would hold this editing right if the evaluation were in the state
     it needs: the difference between "someone moved it on" (409) and "never yours" (403)."""
     needs = _EDIT_NEEDS.get(action)
     return needs is not None and needs[1] in scopes_for(user, evaluation)
 
 
-def available_events(user: User, evaluation: Evaluation) -> list[machine.Transition]:
+def available_events(user: Actor, evaluation: Evaluation) -> list[machine.Transition]:
     """The buttons a page offers: the same table that decides the moves."""
     if not can_view(user, evaluation):
         return []
     return machine.available(evaluation.state, user.role, scopes_for(user, evaluation))
 
 
-def visible_scope(user: User) -> tuple[str, int | None]:
+def visible_scope(user: Actor) -> tuple[str, int | None]:
     """Which evaluations this user may see, as (column, value): ("department_id", org),
     ("unit_id", org), ("all", None) or ("none", None). Lists build their SQL from this."""
     if not user.is_active:
@@ -96,7 +96,7 @@ def visible_scope(user: User) -> tuple[str, int | None]:
     return "none", None
 
 
-def visible_filter(user: User) -> ColumnElement[Any]:
+def visible_filter(user: Actor) -> ColumnElement[Any]:
     """SQL filter for the evaluations this user may see (lists, queues, exports)."""
     column, value = visible_scope(user)
     if column == "all":

@@ -39,7 +39,17 @@ from workflow.admin.forms import (
     options,
 )
 from workflow.extensions import db
-from workflow.models import STAGES, Cycle, Evaluation, Org, OrgKind, Project, ReminderClaim, User
+from workflow.models import (
+    STAGES,
+    Actor,
+    Cycle,
+    Evaluation,
+    Org,
+    OrgKind,
+    Project,
+    ReminderClaim,
+    User,
+)
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -54,8 +64,8 @@ def _admin_only() -> None:
         abort(404)
 
 
-def _me() -> User:
-    user: User = current_user._get_current_object()  # type: ignore[attr-defined]
+def _me() -> Actor:
+    user: Actor = current_user._get_current_object()  # type: ignore[attr-defined]
     return user
 
 

@@ -1,39 +1,60 @@
 from __future__ import annotations
 
+import secrets
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import bindparam, select
-from sqlalchemy.orm import contains_eager
 from werkzeug.wrappers import Response
 
 from workflow.auth.forms import LoginForm, PasswordForm
 from workflow.database import begin_write
 from workflow.extensions import db, limiter
 from workflow.inputs import parse_int
-from workflow.models import User
+from workflow.models import Org, OrgRef, SessionUser, User
 
 bp = Blueprint("auth", __name__)
 
 
+_users = User.__table__
+_orgs = Org.__table__
 # The user with its organisation in one statement (every page's header names it), built once.
 _USER_WITH_ORG = (
-    select(User).join(User.org).options(contains_eager(User.org)).where(User.id == bindparam("uid"))
+    select(
+        _users.c.id,
+        _users.c.username,
+        _users.c.name,
+        _users.c.email,
+        _users.c.role,
+        _users.c.org_id,
+        _users.c.active,
+        _users.c.session_token,
+        _orgs.c.name,
+        _orgs.c.kind,
+        _orgs.c.parent_id,
+    )
+    .join_from(_users, _orgs, _orgs.c.id == _users.c.org_id)
+    .where(_users.c.id == bindparam("uid"))
 )
 
 
-def load_user_from_id(value: str) -> User | None:
+def load_user_from_id(value: str) -> SessionUser | None:
     # The id carries the session token: a rotated token (logout elsewhere, password change,
     # disabled account) turns every older cookie into an anonymous visitor.
     user_id, _, token = value.partition(":")
     uid = parse_int(user_id)
     if uid is None or not token:
         return None
-    user = db.session.scalars(_USER_WITH_ORG, {"uid": uid}).first()
-    if user is None or not user.active or user.session_token != token:
+    row = db.session.connection().execute(_USER_WITH_ORG, {"uid": uid}).first()
+    if row is None:
         return None
-    return user
+    id_, username, name, email, role, org_id, active, session_token, *org = row
+    if not active or not secrets.compare_digest(session_token.encode(), token.encode()):
+        return None
+    return SessionUser(
+        id_, username, name, email, role, org_id, active, session_token, OrgRef(org_id, *org)
+    )
 
 
 def _login_limit() -> str:

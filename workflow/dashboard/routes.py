@@ -13,17 +13,17 @@ from workflow.dashboard import chart, export, stats
 from workflow.evaluations import views
 from workflow.inputs import parse_int
 from workflow.machine import Role
-from workflow.models import Cycle, User
+from workflow.models import Actor, Cycle
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
 ALLOWED = (Role.REVIEWER, Role.FINANCE, Role.ADMIN)
 
 
-def _user() -> User:
+def _user() -> Actor:
     if not policy.is_role(current_user, *ALLOWED):
         abort(404)
-    user: User = current_user._get_current_object()  # type: ignore[attr-defined]
+    user: Actor = current_user._get_current_object()  # type: ignore[attr-defined]
     return user
 
 
@@ -41,13 +41,13 @@ def _cycle_choice(cycles: list[Cycle]) -> Cycle | None:
     return cycles[0] if cycles else None
 
 
-def _scope_label(user: User) -> str:
+def _scope_label(user: Actor) -> str:
     if Role(user.role) is Role.REVIEWER:
         return f"{user.org.name}所属单位"
     return "全部单位"
 
 
-def _figures(user: User, cycle: Cycle | None, today: date) -> dict[str, Any]:
+def _figures(user: Actor, cycle: Cycle | None, today: date) -> dict[str, Any]:
     cycle_id = cycle.id if cycle else None
     counts = stats.state_counts(user, cycle_id)
     grades = stats.grade_distribution(user, cycle_id)

@@ -17,7 +17,7 @@ from sqlalchemy.orm import aliased
 from workflow import policy
 from workflow.extensions import db
 from workflow.machine import STATE_LABELS, State
-from workflow.models import AuditLog, Cycle, Evaluation, Org, Project, User
+from workflow.models import Actor, AuditLog, Cycle, Evaluation, Org, Project
 
 GRADES = ("优", "良", "中", "差")
 NO_GRADE = "未评分"
@@ -79,7 +79,7 @@ class DetailRow:
     deadline: date | None  # of the stage it is in; None once confirmed
 
 
-def _scope(user: User, cycle_id: int | None) -> ColumnElement[bool]:
+def _scope(user: Actor, cycle_id: int | None) -> ColumnElement[bool]:
     condition: ColumnElement[bool] = policy.visible_filter(user)
     if cycle_id is not None:
         condition = and_(condition, Evaluation.cycle_id == cycle_id)
@@ -104,7 +104,7 @@ def stage_deadline() -> ColumnElement[Any]:
     )
 
 
-def state_counts(user: User, cycle_id: int | None = None) -> list[StateCount]:
+def state_counts(user: Actor, cycle_id: int | None = None) -> list[StateCount]:
     rows = db.session.execute(
         select(Evaluation.state, func.count())
         .where(_scope(user, cycle_id))
@@ -114,7 +114,7 @@ def state_counts(user: User, cycle_id: int | None = None) -> list[StateCount]:
     return [StateCount(s, STATE_LABELS[s], counts.get(s.value, 0)) for s in State]
 
 
-def grade_distribution(user: User, cycle_id: int | None = None) -> list[DepartmentGrades]:
+def grade_distribution(user: Actor, cycle_id: int | None = None) -> list[DepartmentGrades]:
     grade = current_grade()
     rows = db.session.execute(
         select(Evaluation.department_id, Org.name, grade, func.count())
@@ -134,7 +134,7 @@ def grade_distribution(user: User, cycle_id: int | None = None) -> list[Departme
 
 
 def overdue(
-    user: User, today: date, cycle_id: int | None = None, limit: int = 500
+    user: Actor, today: date, cycle_id: int | None = None, limit: int = 500
 ) -> list[OverdueRow]:
     deadline = stage_deadline()
     dept = aliased(Org)
@@ -178,7 +178,7 @@ def _days_between(later: Any, earlier: Any) -> ColumnElement[Any]:
     return func.julianday(later) - func.julianday(earlier)
 
 
-def stage_days(user: User, now: datetime, cycle_id: int | None = None) -> list[StageDays]:
+def stage_days(user: Actor, now: datetime, cycle_id: int | None = None) -> list[StageDays]:
     """Average days spent in each state, from the audit log's transitions.
 
     A stay in state S ends with an audit row whose from_state is S; it began at the
@@ -243,7 +243,7 @@ def stage_days(user: User, now: datetime, cycle_id: int | None = None) -> list[S
     return out
 
 
-def details(user: User, cycle_id: int | None = None, limit: int = 100_000) -> list[DetailRow]:
+def details(user: Actor, cycle_id: int | None = None, limit: int = 100_000) -> list[DetailRow]:
     """One row per evaluation (for the export), in one query."""
     dept = aliased(Org)
     unit = aliased(Org)

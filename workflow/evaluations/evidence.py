@@ -18,7 +18,7 @@ from flask import current_app
 from workflow import policy
 from workflow.database import begin_write
 from workflow.extensions import db
-from workflow.models import Evidence, User
+from workflow.models import Actor, Evidence
 from workflow.operations import OperationError, load_for
 
 # extension -> (content type, accepted leading bytes)
@@ -63,7 +63,7 @@ def _clean_name(name: str) -> str:
     return base[-200:] or "file"
 
 
-def add_evidence(user: User, evaluation_id: int, upload: Upload | None) -> Evidence:
+def add_evidence(user: Actor, evaluation_id: int, upload: Upload | None) -> Evidence:
     begin_write()
     evaluation = load_for(user, evaluation_id, policy.EDIT)
     if upload is None or not upload.filename:
@@ -121,7 +121,7 @@ def add_evidence(user: User, evaluation_id: int, upload: Upload | None) -> Evide
     return evidence
 
 
-def evidence_for(user: User, evaluation_id: int, evidence_id: int) -> tuple[Evidence, Path]:
+def evidence_for(user: Actor, evaluation_id: int, evidence_id: int) -> tuple[Evidence, Path]:
     """The file if the user may see the evaluation it belongs to; else NotFound (404)."""
     from workflow.operations import NotFound
 

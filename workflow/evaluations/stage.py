@@ -20,7 +20,7 @@ from workflow.evaluations.history import timeline
 from workflow.evaluations.views import deadline_for
 from workflow.extensions import db
 from workflow.machine import Event
-from workflow.models import Evaluation, User
+from workflow.models import Actor, Evaluation
 from workflow.operations import OperationError
 
 
@@ -121,7 +121,7 @@ def stage_rows(
 
 
 def render_stage(
-    user: User,
+    user: Actor,
     evaluation: Evaluation,
     spec: StageSpec,
     typed: StageForm | None = None,
@@ -156,7 +156,7 @@ def render_stage(
 
 
 def fire_stage(
-    user: User, evaluation_id: int, spec: StageSpec
+    user: Actor, evaluation_id: int, spec: StageSpec
 ) -> operations.FireResult | tuple[str, int]:
     """Parse the posted stage scores and fire the stage's event (approve or confirm).
 

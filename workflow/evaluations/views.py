@@ -25,7 +25,7 @@ from workflow.evaluations.forms import field_name
 from workflow.extensions import db
 from workflow.inputs import parse_int
 from workflow.machine import STATE_LABELS, Role, State
-from workflow.models import Cycle, Evaluation, Org, Project, User
+from workflow.models import Actor, Cycle, Evaluation, Org, Project
 from workflow.operations import OperationError
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
@@ -225,9 +225,11 @@ class _Shape(NamedTuple):
 
 @functools.lru_cache(maxsize=64)
 def _list_statements(shape: _Shape) -> tuple[Any, tuple[Any, ...]]:
-    """(group counts, the filter's conditions) for one shape of filters, built once per
-    process: building the statements cost more than running them. Plain Core on the tables,
-    values as bind parameters, so that every later request only binds and runs them."""
+    """(group counts, the filter's conditions but the states) for one shape of filters,
+    built once per process: building the statements cost more than running them. Plain
+    Core on the tables, values as bind parameters, so that every later request only binds
+    and runs them. The rows statement asks for one state per group and needs no state list
+    (an expanding IN, rebuilt on every execution)."""
     ev = Evaluation.__table__
     cy = Cycle.__table__
     pr = Project.__table__
@@ -289,7 +291,7 @@ def _list_statements(shape: _Shape) -> tuple[Any, tuple[Any, ...]]:
         )
         if shape.cycle:
             counts = counts.where(cy.c.id == bindparam("cycle_id"))
-    return counts, tuple(where)
+    return counts, tuple(w for w in where if w is not state_filter)
 
 
 @functools.lru_cache(maxsize=64)
@@ -352,7 +354,7 @@ def _rows_statement(shape: _Shape, groups: int) -> Any:
 _STATE_RANK = {state: i for i, state in enumerate(STATE_ORDER)}
 
 
-def list_evaluations(user: User, filters: ListFilters, per_page: int = PER_PAGE) -> Page:
+def list_evaluations(user: Actor, filters: ListFilters, per_page: int = PER_PAGE) -> Page:
     """The evaluations this user may see, filtered, in deadline order: the deadline of the
     stage each one waits on, then state, then cycle, then id.
 
@@ -366,7 +368,7 @@ def list_evaluations(user: User, filters: ListFilters, per_page: int = PER_PAGE)
     scope, scope_id = policy.visible_scope(user)
     states = tuple(state for state in STATE_ORDER if state in filters.states)
     shape = _Shape(scope, states, bool(filters.unit_id), bool(filters.cycle_id), bool(filters.q))
-    counts_stmt, _where = _list_statements(shape)
+    counts_stmt = _list_statements(shape)[0]
     params: dict[str, Any] = {
         "scope_id": scope_id,
         "unit_id": filters.unit_id,
@@ -473,7 +475,7 @@ def _units_statement(scope: str) -> Any:
     return stmt
 
 
-def units_for(user: User) -> list[tuple[int, str]]:
+def units_for(user: Actor) -> list[tuple[int, str]]:
     """The units a user may filter by: its own, its department's, or all of them."""
     role = Role(user.role)
     if role is Role.REVIEWER:

@@ -14,10 +14,11 @@ from workflow.models.notice import Notice, ReminderClaim
 from workflow.models.org import Org, OrgKind
 from workflow.models.outbox import OutboxMessage
 from workflow.models.pdf import PdfFile
-from workflow.models.user import User, utcnow
+from workflow.models.user import Actor, OrgRef, SessionUser, User, utcnow
 
 __all__ = [
     "STAGES",
+    "Actor",
     "AuditLog",
     "Cycle",
     "Evaluation",
@@ -26,11 +27,13 @@ __all__ = [
     "Notice",
     "Org",
     "OrgKind",
+    "OrgRef",
     "OutboxMessage",
     "PdfFile",
     "Project",
     "ReminderClaim",
     "SchemeSnapshot",
+    "SessionUser",
     "User",
     "snapshot_for",
     "utcnow",

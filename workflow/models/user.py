@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from flask_login import UserMixin
@@ -70,3 +71,51 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined]
 
     def __repr__(self) -> str:
         return f"<User {self.username} {self.role}>"
+
+
+@dataclass(frozen=True, slots=True)
+class OrgRef:
+    """The signed-in user's organisation as a request sees it."""
+
+    id: int
+    name: str
+    kind: str
+    parent_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionUser(UserMixin):
+    """The signed-in user as every request loads it: one row of users joined to its
+    organisation, read with plain Core, not an ORM entity. Pages and the workflow read these
+    attributes only; code that changes the user (logout, password) loads the ``User`` row in
+    its write transaction. Building an ORM instance with its organisation cost twice the
+    statement itself on every page."""
+
+    id: int
+    username: str
+    name: str
+    email: str | None
+    role: str
+    org_id: int
+    active: bool
+    session_token: str
+    org: OrgRef
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_token}"
+
+    @property
+    def is_active(self) -> bool:
+        return bool(self.active)
+
+    @property
+    def role_enum(self) -> Role:
+        return Role(self.role)
+
+    @property
+    def role_label(self) -> str:
+        return ROLE_LABELS[Role(self.role)]
+
+
+# Whoever acts: the ORM row (CLI, tests, the login request) or the request's SessionUser.
+Actor = User | SessionUser
