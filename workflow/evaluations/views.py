@@ -25,7 +25,7 @@ from workflow.evaluations.forms import field_name
 from workflow.extensions import db
 from workflow.inputs import parse_int
 from workflow.machine import STATE_LABELS, Role, State
-from workflow.models import Actor, Cycle, Evaluation, Org, Project
+from workflow.models import Actor, Cycle, Evaluation, EvaluationCount, Org, Project
 from workflow.operations import OperationError
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
@@ -223,13 +223,22 @@ class _Shape(NamedTuple):
     q: bool
 
 
+def _kept_counts(shape: _Shape) -> bool:
+    """Whether the database's kept counts answer this shape: a department's or everybody's
+    list by state and cycle (not a unit's, which counts a handful of entries, nor a search)."""
+    return shape.scope in ("department_id", "all") and not shape.unit and not shape.q
+
+
 @functools.lru_cache(maxsize=64)
 def _list_statements(shape: _Shape) -> tuple[Any, tuple[Any, ...]]:
     """(group counts, the filter's conditions but the states) for one shape of filters,
     built once per process: building the statements cost more than running them. Plain
     Core on the tables, values as bind parameters, so that every later request only binds
     and runs them. The rows statement asks for one state per group and needs no state list
-    (an expanding IN, rebuilt on every execution)."""
+    (an expanding IN, rebuilt on every execution).
+
+    The counts come as rows of (state, cycle, n, the cycle's three deadlines), except for a
+    unit's list: one row per cycle with a count per state."""
     ev = Evaluation.__table__
     cy = Cycle.__table__
     pr = Project.__table__
@@ -258,7 +267,32 @@ def _list_statements(shape: _Shape) -> tuple[Any, tuple[Any, ...]]:
                 ),
             )
         )
-    if shape.q:
+    if _kept_counts(shape):
+        # What the triggers keep (models/counts.py): a department's queue counted thousands
+        # of index entries on every request, everybody's list all of them.
+        ec = EvaluationCount.__table__
+        kept: list[Any] = []
+        if shape.scope == "department_id":
+            kept.append(ec.c.department_id == bindparam("scope_id"))
+        if shape.states:
+            kept.append(
+                ec.c.state.in_([bindparam(f"st{i}", s) for i, s in enumerate(shape.states)])
+            )
+        if shape.cycle:
+            kept.append(ec.c.cycle_id == bindparam("cycle_id"))
+        deadlines = (cy.c.deadline_submit, cy.c.deadline_review, cy.c.deadline_confirm)
+        if shape.scope == "department_id":
+            counts = select(ec.c.state, ec.c.cycle_id, ec.c.n, *deadlines).where(*kept, ec.c.n > 0)
+        else:
+            total = func.sum(ec.c.n)
+            counts = (
+                select(ec.c.state, ec.c.cycle_id, total, *deadlines)
+                .where(*kept)
+                .group_by(ec.c.state, ec.c.cycle_id, *deadlines)
+                .having(total > 0)
+            )
+        counts = counts.join_from(ec, cy, cy.c.id == ec.c.cycle_id)
+    elif shape.q:
         # A search: count the matches by (state, cycle) in one pass.
         groups = (
             select(ev.c.state, ev.c.cycle_id, func.count().label("n"))
@@ -377,7 +411,7 @@ def list_evaluations(user: Actor, filters: ListFilters, per_page: int = PER_PAGE
     }
     conn = db.session.connection()
     counts: list[tuple[str, int, int, date, date, date]] = []
-    if shape.q:
+    if shape.q or _kept_counts(shape):
         counts = [tuple(r) for r in conn.execute(counts_stmt, params)]  # type: ignore[misc]
     else:
         for cycle_id, submit, review, confirm, *per_state in conn.execute(counts_stmt, params):

@@ -1,6 +1,7 @@
 """The data model, one module per aggregate."""
 
 from workflow.models.audit import AuditLog
+from workflow.models.counts import EvaluationCount
 from workflow.models.cycle import STAGES, Cycle
 from workflow.models.evaluation import (
     Evaluation,
@@ -22,6 +23,7 @@ __all__ = [
     "AuditLog",
     "Cycle",
     "Evaluation",
+    "EvaluationCount",
     "Evidence",
     "IndicatorScore",
     "Notice",
