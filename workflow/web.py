@@ -45,10 +45,22 @@ def evaluation_url(endpoint: str, evaluation_id: int) -> str:
     return f"{head}{int(evaluation_id)}{tail}"
 
 
+@functools.lru_cache(maxsize=256)
+def _fixed_url(endpoint: str, filename: str | None, script_root: str) -> str:
+    return url_for(endpoint, filename=filename) if filename else url_for(endpoint)
+
+
+def path_for(endpoint: str, filename: str | None = None) -> str:
+    """url_for() for a URL with no variable part (a page, a static file): built once per
+    script root. Every page's header and filter form asked url_for for the same five."""
+    return _fixed_url(endpoint, filename, request.script_root)
+
+
 def init_app(app: Flask) -> None:
     import importlib
 
     app.jinja_env.globals["evaluation_url"] = evaluation_url
+    app.jinja_env.globals["path_for"] = path_for
     from workflow import cells
 
     cells.init_app(app)
