@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import urlencode
 
 from flask import Flask, request, url_for
 from flask_bootstrap import Bootstrap5
 from flask_login import current_user
+from werkzeug.datastructures import iter_multi_items
 
 from workflow.machine import Role
 
@@ -56,11 +59,25 @@ def path_for(endpoint: str, filename: str | None = None) -> str:
     return _fixed_url(endpoint, filename, request.script_root)
 
 
+def page_url(endpoint: str, args: Mapping[str, Any], **override: Any) -> str:
+    """url_for(endpoint, **args, **override) for a page whose path has no variable part (a
+    list's pager links): the path from path_for, then the query string encoded as
+    Werkzeug's own (tests/web/test_cells.py compares the two)."""
+    items = [(k, v) for k, v in iter_multi_items({**args, **override}) if v is not None]
+    path = path_for(endpoint)
+    return f"{path}?{urlencode(items, safe=_QUERY_SAFE)}" if items else path
+
+
+# The characters Werkzeug leaves unescaped in a query string (werkzeug.urls).
+_QUERY_SAFE = "!$'()*,/:;?@"
+
+
 def init_app(app: Flask) -> None:
     import importlib
 
     app.jinja_env.globals["evaluation_url"] = evaluation_url
     app.jinja_env.globals["path_for"] = path_for
+    app.jinja_env.globals["page_url"] = page_url
     from workflow import cells
 
     cells.init_app(app)

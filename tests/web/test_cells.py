@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+import pytest
+
 from workflow import cells
 from workflow.evaluations.views import Deadline
 
@@ -89,3 +91,28 @@ def test_row_cache_keeps_the_recently_used_row() -> None:
     cache.get(1, render("1 third"))
     cache.get(2, render("2 again"))
     assert calls == ["1", "2", "3", "2 again"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        {},
+        {"page": 2},
+        {"state": ["self_scored", "dept_review"], "unit": 5, "page": 3},
+        {"state": [""], "q": "政务 服务&a=b/100%_?#", "cycle": 7, "page": 1},
+        {"q": "!$'()*,/:;?@ +", "page": 9, "none": None},
+    ],
+)
+@pytest.mark.parametrize("root", ["", "/jixiao"])
+def test_page_url_and_path_for_are_url_for(app, args: dict, root: str) -> None:  # noqa: ANN001
+    from flask import url_for
+
+    from workflow.web import page_url, path_for
+
+    for endpoint in ("review.queue", "finance.queue", "evaluations.index"):
+        with app.test_request_context("/", base_url=f"http://localhost{root}/"):
+            assert path_for(endpoint) == url_for(endpoint)
+            expected = url_for(endpoint, **{**args, "page": 4})
+            assert page_url(endpoint, args, page=4) == expected
+            assert path_for("static", "css/app.css") == url_for("static", filename="css/app.css")
+            assert expected.startswith(f"{root}/")
