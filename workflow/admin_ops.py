@@ -16,14 +16,24 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select, text
 
 import scoring
 from workflow.database import begin_write
 from workflow.extensions import db
 from workflow.inputs import parse_int
 from workflow.machine import Role
-from workflow.models import Actor, AuditLog, Cycle, Evaluation, Org, OrgKind, Project, User
+from workflow.models import (
+    Actor,
+    AuditLog,
+    Cycle,
+    Evaluation,
+    EvaluationCount,
+    Org,
+    OrgKind,
+    Project,
+    User,
+)
 from workflow.models.org import ORG_KIND_LABELS
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{2,64}$")
@@ -426,3 +436,40 @@ def import_form_draft(
             )
         )
     return evaluation
+
+
+def recount_evaluations() -> int:
+    """Rebuild the kept counts (models/counts.py) from the evaluations; return how many
+    (department, cycle, state) counts were wrong. Writes to evaluations wait meanwhile."""
+    begin_write()
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("LOCK TABLE evaluations IN SHARE ROW EXCLUSIVE MODE"))
+    ev = Evaluation.__table__
+    kept = EvaluationCount.__table__
+    counted = {
+        (d, c, s): n
+        for d, c, s, n in db.session.execute(
+            select(ev.c.department_id, ev.c.cycle_id, ev.c.state, func.count()).group_by(
+                ev.c.department_id, ev.c.cycle_id, ev.c.state
+            )
+        )
+    }
+    before = {
+        (d, c, s): n
+        for d, c, s, n in db.session.execute(
+            select(kept.c.department_id, kept.c.cycle_id, kept.c.state, kept.c.n)
+        )
+        if n
+    }
+    wrong = sum(1 for key in counted.keys() | before.keys() if counted.get(key) != before.get(key))
+    db.session.execute(kept.delete())
+    if counted:
+        db.session.execute(
+            kept.insert(),
+            [
+                {"department_id": d, "cycle_id": c, "state": s, "n": n}
+                for (d, c, s), n in counted.items()
+            ],
+        )
+    db.session.commit()
+    return wrong

@@ -438,6 +438,15 @@ def evaluations_list(as_json: bool) -> None:
         )
 
 
+@evaluations_cli.command("recount")
+def evaluations_recount() -> None:
+    """按评价表重新统计各主管部门、各年度任务、各状态的份数（列表的总数和分页由此而来）。"""
+    from workflow import admin_ops
+
+    wrong = admin_ops.recount_evaluations()
+    click.echo(f"已重新统计：更正了 {wrong} 处计数" if wrong else "计数与评价表一致，无需更正")
+
+
 @evaluations_cli.command("fire")
 @click.argument("evaluation_id", type=int)
 @click.argument("event", type=click.Choice([e.value for e in Event]))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.engine import Engine
 
 from workflow.extensions import db
@@ -61,3 +61,31 @@ def begin_write() -> None:
             return
         session.rollback()
     session.connection(execution_options={_IMMEDIATE: True})
+    _recheck_signed_in_user()
+
+
+def _recheck_signed_in_user() -> None:
+    """Refuse the write if the signed-in user was disabled, or their password reset, since
+    the request read them.
+
+    A request reads its user once, in its read transaction, as a plain value
+    (auth.load_user_from_id). Disabling an account or resetting its password rotates its
+    session token, so the next request is anonymous; this closes the window of the request
+    in flight, which may have waited here for the write lock."""
+    from flask import has_request_context
+    from flask_login import current_user
+    from werkzeug.exceptions import Forbidden
+
+    from workflow.models import SessionUser, User
+
+    if not has_request_context():
+        return
+    user = current_user._get_current_object()  # type: ignore[attr-defined]
+    if not isinstance(user, SessionUser):
+        return  # anonymous, or the ORM row itself (the login request), read just now
+    users = User.__table__
+    now = db.session.execute(
+        select(users.c.active, users.c.session_token).where(users.c.id == user.id)
+    ).first()
+    if now is None or not now.active or now.session_token != user.session_token:
+        raise Forbidden("账号已停用或登录已失效，请重新登录后再操作。")

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Flask, request, url_for
+from flask import Flask, current_app, request, url_for
 from flask_bootstrap import Bootstrap5
 from flask_login import current_user
 from werkzeug.datastructures import iter_multi_items
@@ -35,8 +34,21 @@ BLUEPRINTS = ("home", "evaluations", "review", "finance", "dashboard", "admin", 
 _PROBE_ID = 987654321
 
 
-@functools.lru_cache(maxsize=64)
-def _id_url_parts(endpoint: str, script_root: str) -> tuple[str, str]:
+def _built(key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
+    """Something built from url_for (a URL, its parts, the header's links), once per app
+    and key; every key holds the script root, which comes from the proxy: the store is
+    bounded."""
+    store: dict[tuple[Any, ...], Any] = current_app.extensions["built_urls"]
+    try:
+        return store[key]
+    except KeyError:
+        if len(store) > 512:
+            store.clear()
+        value = store[key] = build()
+        return value
+
+
+def _id_url_parts(endpoint: str) -> tuple[str, str]:
     head, _, tail = url_for(endpoint, evaluation_id=_PROBE_ID).partition(str(_PROBE_ID))
     return head, tail
 
@@ -44,19 +56,17 @@ def _id_url_parts(endpoint: str, script_root: str) -> tuple[str, str]:
 def evaluation_url(endpoint: str, evaluation_id: int) -> str:
     """url_for(endpoint, evaluation_id=...) for list rows: built once per endpoint, then
     filled in (a 50-row list called url_for 100 times per page)."""
-    head, tail = _id_url_parts(endpoint, request.script_root)
+    head, tail = _built(("id", endpoint, request.script_root), lambda: _id_url_parts(endpoint))
     return f"{head}{int(evaluation_id)}{tail}"
-
-
-@functools.lru_cache(maxsize=256)
-def _fixed_url(endpoint: str, filename: str | None, script_root: str) -> str:
-    return url_for(endpoint, filename=filename) if filename else url_for(endpoint)
 
 
 def path_for(endpoint: str, filename: str | None = None) -> str:
     """url_for() for a URL with no variable part (a page, a static file): built once per
     script root. Every page's header and filter form asked url_for for the same five."""
-    return _fixed_url(endpoint, filename, request.script_root)
+    return _built(  # type: ignore[no-any-return]
+        ("path", endpoint, filename, request.script_root),
+        lambda: url_for(endpoint, filename=filename) if filename else url_for(endpoint),
+    )
 
 
 def page_url(endpoint: str, args: Mapping[str, Any], **override: Any) -> str:
@@ -75,6 +85,7 @@ _QUERY_SAFE = "!$'()*,/:;?@"
 def init_app(app: Flask) -> None:
     import importlib
 
+    app.extensions["built_urls"] = {}
     app.jinja_env.globals["evaluation_url"] = evaluation_url
     app.jinja_env.globals["path_for"] = path_for
     app.jinja_env.globals["page_url"] = page_url
@@ -90,17 +101,6 @@ def init_app(app: Flask) -> None:
     # The header is the same on every page for a role: its links and the stylesheet and
     # script tags are built once per (role, page, script root), not by a dozen url_for calls
     # on every request.
-    layout: dict[tuple[object, ...], object] = {}
-
-    def _once(key: tuple[object, ...], build: Callable[[], object]) -> object:
-        try:
-            return layout[key]
-        except KeyError:
-            if len(layout) > 512:  # the script root comes from the proxy: keep it bounded
-                layout.clear()
-            value = layout[key] = build()
-            return value
-
     def _nav_items(role: Role) -> list[dict[str, object]]:
         return [
             {"url": url_for(endpoint), "label": label, "active": request.endpoint == endpoint}
@@ -111,9 +111,9 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def _nav() -> dict[str, object]:
         root = request.script_root
-        assets = _once(("assets", root), lambda: (bootstrap.load_css(), bootstrap.load_js()))
+        assets = _built(("assets", root), lambda: (bootstrap.load_css(), bootstrap.load_js()))
         items: object = []
         if current_user.is_authenticated:
             role = Role(current_user.role)
-            items = _once(("nav", role, request.endpoint, root), lambda: _nav_items(role))
+            items = _built(("nav", role, request.endpoint, root), lambda: _nav_items(role))
         return {"nav_items": items, "bootstrap_css": assets[0], "bootstrap_js": assets[1]}  # type: ignore[index]

@@ -37,14 +37,21 @@ def upgrade():
     sa.ForeignKeyConstraint(['department_id'], ['orgs.id'], name=op.f('fk_evaluation_counts_department_id_orgs'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('department_id', 'cycle_id', 'state', name=op.f('pk_evaluation_counts'))
     )
-    # The evaluations already there, then the triggers that keep the counts from now on
-    # (in one transaction on both databases: alembic runs each migration in one).
+    # The evaluations already there, then the triggers that keep the counts from now on, in
+    # one transaction. On PostgreSQL the old web processes may still be writing: a change
+    # neither in the snapshot the count reads nor seen by triggers not yet there would be
+    # lost for good, so writes to evaluations wait until this migration commits. (SQLite
+    # writers already wait for the migration's write lock.)
+    # A later batch migration of evaluations on SQLite (render_as_batch copies the table)
+    # drops its triggers with it: such a migration must create them again.
+    dialect = op.get_bind().dialect.name
+    if dialect == "postgresql":
+        op.execute("LOCK TABLE evaluations IN SHARE ROW EXCLUSIVE MODE")
     op.execute(
         "INSERT INTO evaluation_counts (department_id, cycle_id, state, n) "
         "SELECT department_id, cycle_id, state, count(*) FROM evaluations "
         "GROUP BY department_id, cycle_id, state"
     )
-    dialect = op.get_bind().dialect.name
     for sql in {"sqlite": SQLITE_TRIGGERS, "postgresql": POSTGRES_TRIGGERS}.get(dialect, ()):
         op.execute(sql)
 

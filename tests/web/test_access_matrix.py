@@ -22,9 +22,25 @@ from workflow.extensions import db
 from workflow.machine import Role
 from workflow.models import AuditLog, Evaluation, Evidence, Notice, User
 
-ALL_USERS = ["unit_a", "unit_a_head", "unit_b", "reviewer", "unit_c", "reviewer_2", "finance", "admin"]
+ALL_USERS = [
+    "unit_a",
+    "unit_a_head",
+    "unit_b",
+    "reviewer",
+    "unit_c",
+    "reviewer_2",
+    "finance",
+    "admin",
+]
 PUBLIC = {"auth.login", "healthz", "static", "bootstrap.static"}
-ANY_USER = {"home.index", "auth.logout", "auth.password", "notices.index", "notices.read_all", "evaluations.index"}
+ANY_USER = {
+    "home.index",
+    "auth.logout",
+    "auth.password",
+    "notices.index",
+    "notices.read_all",
+    "evaluations.index",
+}
 ROLE_BOUND: dict[str, set[str]] = {
     "review.queue": {Role.REVIEWER},
     "finance.queue": {Role.FINANCE},
@@ -65,16 +81,26 @@ def world(app: Flask) -> dict[str, Any]:
         ev = seed_evaluation()
         unit_a = db.session.scalar(select(User).where(User.username == "unit_a"))
         evidence = Evidence(
-            evaluation_id=ev.id, original_name="佐证.pdf", stored_name="matrix-probe.pdf",
-            content_type="application/pdf", size=4, sha256="0" * 64, uploaded_by_id=unit_a.id,
+            evaluation_id=ev.id,
+            original_name="佐证.pdf",
+            stored_name="matrix-probe.pdf",
+            content_type="application/pdf",
+            size=4,
+            sha256="0" * 64,
+            uploaded_by_id=unit_a.id,
         )
         notice = Notice(user_id=unit_a.id, evaluation_id=ev.id, kind="probe", title="probe")
         db.session.add_all([evidence, notice])
         db.session.commit()
         user = db.session.scalar(select(User).where(User.username == "unit_b"))
         return {
-            "evaluation_id": ev.id, "evidence_id": evidence.id, "notice_id": notice.id,
-            "user_id": user.id, "cycle_id": ev.cycle_id, "event": "submit", "org_id": ev.unit_id,
+            "evaluation_id": ev.id,
+            "evidence_id": evidence.id,
+            "notice_id": notice.id,
+            "user_id": user.id,
+            "cycle_id": ev.cycle_id,
+            "event": "submit",
+            "org_id": ev.unit_id,
         }
 
 
@@ -103,8 +129,11 @@ def _url(app: Flask, endpoint: str, arguments: set[str], world: dict[str, Any]) 
 def _request(client: Any, method: str, url: str) -> Any:
     if method == "GET":
         return client.get(url)
-    return client.post(url, data={"reason": "x", "file": (io.BytesIO(b"%PDF"), "a.pdf")},
-                       content_type="multipart/form-data")
+    return client.post(
+        url,
+        data={"reason": "x", "file": (io.BytesIO(b"%PDF"), "a.pdf")},
+        content_type="multipart/form-data",
+    )
 
 
 def _snapshot(app: Flask, evaluation_id: int) -> tuple[int, int, int]:
@@ -161,7 +190,9 @@ def test_matrix(app: Flask, world: dict[str, Any], username: str) -> None:
             assert resp.status_code in (200, 302), (username, endpoint, resp.status_code)
             checked += 1
     if username in OUTSIDERS or username != "admin":
-        assert _snapshot(app, world["evaluation_id"]) == before, "a refused request changed something"
+        assert _snapshot(app, world["evaluation_id"]) == before, (
+            "a refused request changed something"
+        )
     assert checked > 0
     if username in OUTSIDERS:
         bound = [r for r in _routes(app) if _classify(r[0], r[3]) == "evaluation"]

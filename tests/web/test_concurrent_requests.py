@@ -57,7 +57,9 @@ def test_exactly_one_wins_over_http(any_app: Flask) -> None:
 
         def press(browser: Browser, who: str, event: str) -> None:
             barrier.wait()
-            results[who] = browser.post(f"/evaluations/{ev_id}/events/{event}", {"version": str(version)})
+            results[who] = browser.post(
+                f"/evaluations/{ev_id}/events/{event}", {"version": str(version)}
+            )
 
         threads = [
             threading.Thread(target=press, args=(reviewer, "reviewer", "start_review")),
@@ -72,7 +74,9 @@ def test_exactly_one_wins_over_http(any_app: Flask) -> None:
         loser = next(body for code, body in results.values() if code == 409)
         import re
 
-        assert "已被他人处理，请刷新后重试" in loser, re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", loser))[:1200]
+        assert "已被他人处理，请刷新后重试" in loser, re.sub(
+            r"\s+", " ", re.sub(r"<[^>]+>", " ", loser)
+        )[:1200]
         with any_app.app_context():
             assert db.session.get(Evaluation, ev_id).version == version + 1
             db.session.remove()

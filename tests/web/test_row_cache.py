@@ -140,9 +140,10 @@ def test_the_form_row_key_changes_with_each_thing_the_row_shows(app: Flask) -> N
         # Rows with errors, or with long typed text, are printed and not kept.
         assert replace(row, errors={row.name("score"): "不是有效数值"}).cache_key is None
         assert replace(row, entry={**row.entry, "reason": "很长" * 300}).cache_key is None
-        assert replace(row, entry={**row.entry, "actual": 1}).cache_key != replace(
-            row, entry={**row.entry, "actual": True}
-        ).cache_key
+        assert (
+            replace(row, entry={**row.entry, "actual": 1}).cache_key
+            != replace(row, entry={**row.entry, "actual": True}).cache_key
+        )
 
 
 def test_list_rows_filled_by_one_role_are_right_for_another(app: Flask) -> None:

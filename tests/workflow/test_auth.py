@@ -149,3 +149,69 @@ def test_disabled_user_cannot_log_in(app: Flask) -> None:
     assert client.get("/").status_code == 302
     resp = client.post("/login", data={"username": "unit_c", "password": PASSWORD})
     assert resp.status_code == 401
+
+
+def test_the_signed_in_user_is_a_value_read_once_per_request(app: Flask) -> None:
+    """Pages get the user as one row read with its organisation, not an ORM entity."""
+    from flask_login import current_user
+
+    from workflow.extensions import db
+    from workflow.models import SessionUser, User
+
+    client = app.test_client()
+    login(client, "reviewer")
+    with client:
+        assert client.get("/review/").status_code == 200
+        user = current_user._get_current_object()
+        assert isinstance(user, SessionUser)
+        with app.app_context():
+            row = db.session.scalars(db.select(User).where(User.username == "reviewer")).one()
+            assert (user.id, user.name, user.role, user.org_id) == (
+                row.id,
+                row.name,
+                row.role,
+                row.org_id,
+            )
+            assert user.org.name == row.org.name and user.role_label == row.role_label
+
+
+@pytest.mark.parametrize("change", ["disable", "reset_password"])
+def test_a_write_refuses_a_user_disabled_while_the_request_ran(app: Flask, change: str) -> None:
+    """The request read its user before an administrator disabled them (or reset their
+    password); its write transaction reads them again and refuses, keeping what was saved."""
+    from flask_login import login_user
+    from sqlalchemy import select
+    from werkzeug.exceptions import Forbidden
+
+    from workflow import admin_ops, operations
+    from workflow.auth.routes import load_user_from_id
+    from workflow.extensions import db
+    from workflow.models import Evaluation, User
+
+    with app.test_request_context("/"):
+        unit_b = db.session.scalars(select(User).where(User.username == "unit_b")).one()
+        ev = db.session.scalars(
+            select(Evaluation).where(
+                Evaluation.unit_id == unit_b.org_id, Evaluation.state == "self_scored"
+            )
+        ).first()
+        assert ev is not None
+        ev_id, version, cookie_id = ev.id, ev.version, unit_b.get_id()
+        db.session.rollback()
+        signed_in = load_user_from_id(cookie_id)
+        assert signed_in is not None
+        login_user(signed_in)
+        db.session.rollback()
+        # The administrator, in another connection, meanwhile.
+        with app.app_context():
+            target = db.session.get(User, signed_in.id)
+            if change == "disable":
+                admin_ops.disable_user(target)
+            else:
+                admin_ops.reset_password(target)
+            db.session.commit()
+        with pytest.raises(Forbidden, match="请重新登录"):
+            operations.fire(signed_in, ev_id, "withdraw", expected_version=version)
+        db.session.rollback()
+        still = db.session.get(Evaluation, ev_id)
+        assert (still.state, still.version) == ("self_scored", version)

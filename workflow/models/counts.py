@@ -8,8 +8,17 @@ transaction as the change: a rolled-back change leaves them as they were, and no
 
 On PostgreSQL a change takes the row locks of its old and new (department, cycle, state) in
 one order, the smaller key first, so that a submit and a withdraw in one department at the
-same moment wait for each other and never deadlock. Nothing may TRUNCATE ``evaluations``
-(the append-only audit log refers to it), so no TRUNCATE trigger is needed.
+same moment wait for each other instead of deadlocking. That holds for transactions that
+move one evaluation, as every web request does. One that moves several (the CLI's import of
+a form into a later state inserts a draft, then moves it) can deadlock with a move of the
+same department, cycle and states at that moment: PostgreSQL then cancels one of the two,
+which fails with an error and can be run again. The counter rows are hot for their
+department's moves until each transaction commits; the workflow's transactions are short.
+
+Nothing may TRUNCATE ``evaluations`` (the append-only audit log refers to it), so no
+TRUNCATE trigger is needed. A batch migration of ``evaluations`` on SQLite copies the table
+and drops its triggers: it must create them again. ``flask evaluations recount`` rebuilds the
+counts from the evaluations (after a restore made with triggers disabled, say).
 
 ``tests/workflow/test_evaluation_counts.py`` compares the table with a GROUP BY after
 inserts, moves and deletes on both databases; migration 0002 creates it and fills it from
