@@ -20,7 +20,28 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class User(UserMixin, db.Model):  # type: ignore[name-defined]
+class Signed(UserMixin):
+    """What Flask-Login and the pages ask of whoever signs in, from its id, session token,
+    active flag and role: the ORM row (``User``) and the request's ``SessionUser`` alike
+    (each has those four attributes)."""
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_token}"
+
+    @property
+    def is_active(self) -> bool:  # type: ignore[override]
+        return bool(self.active)
+
+    @property
+    def role_enum(self) -> Role:
+        return Role(self.role)
+
+    @property
+    def role_label(self) -> str:
+        return ROLE_LABELS[Role(self.role)]
+
+
+class User(Signed, db.Model):  # type: ignore[name-defined]
     __tablename__ = "users"
     __table_args__ = (
         CheckConstraint(
@@ -54,21 +75,6 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined]
     def rotate_session(self) -> None:
         self.session_token = secrets.token_hex(16)
 
-    def get_id(self) -> str:
-        return f"{self.id}:{self.session_token}"
-
-    @property
-    def is_active(self) -> bool:  # type: ignore[override]
-        return bool(self.active)
-
-    @property
-    def role_enum(self) -> Role:
-        return Role(self.role)
-
-    @property
-    def role_label(self) -> str:
-        return ROLE_LABELS[Role(self.role)]
-
     def __repr__(self) -> str:
         return f"<User {self.username} {self.role}>"
 
@@ -84,7 +90,7 @@ class OrgRef:
 
 
 @dataclass(frozen=True, slots=True)
-class SessionUser(UserMixin):
+class SessionUser(Signed):
     """The signed-in user as every request loads it: one row of users joined to its
     organisation, read with plain Core, not an ORM entity. Pages and the workflow read these
     attributes only; code that changes the user (logout, password) loads the ``User`` row in
@@ -100,21 +106,6 @@ class SessionUser(UserMixin):
     active: bool
     session_token: str
     org: OrgRef
-
-    def get_id(self) -> str:
-        return f"{self.id}:{self.session_token}"
-
-    @property
-    def is_active(self) -> bool:
-        return bool(self.active)
-
-    @property
-    def role_enum(self) -> Role:
-        return Role(self.role)
-
-    @property
-    def role_label(self) -> str:
-        return ROLE_LABELS[Role(self.role)]
 
 
 # Whoever acts: the ORM row (CLI, tests, the login request) or the request's SessionUser.
