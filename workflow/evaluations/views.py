@@ -393,10 +393,11 @@ def list_evaluations(user: Actor, filters: ListFilters, per_page: int = PER_PAGE
     stage each one waits on, then state, then cycle, then id.
 
     The deadline depends only on (state, cycle), so the matches fall into a few groups whose
-    order is known from their keys. One statement counts the groups from the (scope, state,
-    cycle) index, without reading an evaluation row; the groups are put in order here, and
-    only the groups the page touches are read, each in id order straight from that index,
-    with the names shown. Sorting every match in SQL cost more than the rest of the page
+    order is known from their keys. One statement gives the size of each group: the counts
+    the database keeps for a department's or everybody's list (models/counts.py), else a
+    count on the (scope, state, cycle) index, without reading an evaluation row. The groups
+    are put in order here, and only the groups the page touches are read, each in id order
+    straight from that index, with the names shown. Sorting every match in SQL cost more than the rest of the page
     together on a department of 10,000 evaluations.
     """
     scope, scope_id = policy.visible_scope(user)
