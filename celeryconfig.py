@@ -1,4 +1,4 @@
-"""Celery settings, read from the environment (loaded by workflow.tasks.init_celery).
+"""Celery settings, read from the environment (loaded by workflow.core.celery.init_celery).
 
 Production points CELERY_BROKER_URL / CELERY_RESULT_BACKEND at Redis. Without them the
 broker is kombu's filesystem transport under the var directory, so that `make run` needs

@@ -41,7 +41,7 @@ def rss_mib() -> float:
 
 def make_app(tmp: Path, **extra: Any) -> Any:
     from workflow import create_app
-    from workflow.extensions import db
+    from workflow.core.extensions import db
 
     config = {
         "TESTING": True,
@@ -85,9 +85,9 @@ def cmd_warm(n: int) -> None:
     from weasyprint import HTML
     from weasyprint.text.fonts import FontConfiguration
 
-    from workflow.extensions import db
+    from workflow.core.extensions import db
+    from workflow.documents.pdf import render_html, render_pdf
     from workflow.models import Evaluation
-    from workflow.pdf import render_html, render_pdf
 
     with tempfile.TemporaryDirectory() as tmp:
         app = make_app(Path(tmp))
@@ -140,9 +140,9 @@ LAYOUTS: dict[str, Callable[[str], str]] = {
 def cmd_layouts(n: int) -> None:
     from weasyprint import HTML
 
-    from workflow.extensions import db
+    from workflow.core.extensions import db
+    from workflow.documents.pdf import render_html
     from workflow.models import Evaluation
-    from workflow.pdf import render_html
 
     with tempfile.TemporaryDirectory() as tmp:
         app = make_app(Path(tmp))
@@ -161,9 +161,9 @@ def cmd_layouts(n: int) -> None:
 
 
 def cmd_memory(n: int) -> None:
-    from workflow.extensions import db
+    from workflow.core.extensions import db
+    from workflow.documents.pdf import render_pdf
     from workflow.models import Evaluation
-    from workflow.pdf import render_pdf
 
     with tempfile.TemporaryDirectory() as tmp:
         app = make_app(Path(tmp))
@@ -189,9 +189,9 @@ def cmd_worker(n: int, concurrency: int) -> None:
     from task_live_helpers import ROOT as PROJECT
     from task_live_helpers import VENV_BIN, RedisServer, _pg_exec, live_env, wait_for
 
-    from workflow.extensions import db
+    from workflow.core.extensions import db
+    from workflow.documents.tasks import render_evaluation_pdf
     from workflow.models import PdfFile
-    from workflow.tasks.pdf import render_evaluation_pdf
 
     name = f"jixiao_bench_{uuid.uuid4().hex[:8]}"
     _pg_exec(f'CREATE DATABASE "{name}"')
@@ -248,7 +248,7 @@ def cmd_worker(n: int, concurrency: int) -> None:
 
 
 def db_engine_dispose() -> None:
-    from workflow.extensions import db
+    from workflow.core.extensions import db
 
     with contextlib.suppress(RuntimeError):
         db.session.remove()

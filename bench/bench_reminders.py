@@ -33,7 +33,7 @@ STATES = (
 
 
 def populate(n: int) -> None:
-    from workflow.extensions import db
+    from workflow.core.extensions import db
     from workflow.models import Cycle, Evaluation, Org, Project, User, snapshot_for
 
     engine_conn = db.session.connection()
@@ -119,8 +119,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from workflow import create_app
-    from workflow.extensions import db
-    from workflow.reminders import claim_due, find_due
+    from workflow.core.extensions import db
+    from workflow.reminders.operations import claim_due, find_due
 
     tmp = Path(tempfile.mkdtemp())
     name = f"jixiao_bench_rem_{uuid.uuid4().hex[:8]}"

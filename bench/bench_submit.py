@@ -19,8 +19,9 @@ from pathlib import Path
 import sqlalchemy as sa
 
 import scoring
-from workflow import create_app, operations
-from workflow.extensions import db
+from workflow import create_app
+from workflow.core.extensions import db
+from workflow.evaluations import operations
 from workflow.models import Cycle, Evaluation, IndicatorScore, Org, Project, User, snapshot_for
 
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

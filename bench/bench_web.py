@@ -226,8 +226,9 @@ def build(db_path: Path, count: int) -> dict[str, object]:
     from sqlalchemy import insert, select
 
     import scoring
-    from workflow import create_app, operations
-    from workflow.extensions import db
+    from workflow import create_app
+    from workflow.core.extensions import db
+    from workflow.evaluations import operations
     from workflow.models import Cycle, Evaluation, IndicatorScore, Org, Project
 
     app = create_app(_config(db_path))

@@ -20,7 +20,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from workflow import create_app
-from workflow.extensions import db
+from workflow.core.extensions import db
 
 PASSWORD = "demo-pass-2024"
 PG_ADMIN_URL = os.environ.get(

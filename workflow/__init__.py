@@ -8,8 +8,8 @@ from typing import Any
 
 from flask import Flask
 
-from workflow import config as config_module
-from workflow.extensions import csrf, db, limiter, login_manager, migrate
+from workflow.core import config as config_module
+from workflow.core.extensions import csrf, db, limiter, login_manager, migrate
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         "pool_pre_ping", not str(app.config["SQLALCHEMY_DATABASE_URI"]).startswith("sqlite")
     )
     db.init_app(app)
-    from workflow import database
+    from workflow.core import database
 
     database.init_app(app)
     import workflow.models  # noqa: F401  (register the tables with the metadata)
@@ -47,21 +47,48 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     limiter.init_app(app)
     login_manager.init_app(app)
 
-    from workflow import auth, security, web
+    from workflow.auth import routes as auth_routes
+    from workflow.core import security, web
 
-    auth.init_app(app)
+    auth_routes.init_app(app)
     security.init_app(app)
     web.init_app(app)
+    _register_blueprints(app)
+    _register_commands(app)
 
-    from workflow import cli
-
-    cli.init_app(app)
-
-    from workflow.tasks import init_celery
+    from workflow.core.celery import init_celery
 
     init_celery(app)
     app.add_url_rule("/healthz", "healthz", _healthz_view)
     return app
+
+
+# The page blueprints besides auth, in the order they were always registered; the factory
+# is the only importer of routes modules.
+BLUEPRINTS = ("home", "evaluations", "review", "finance", "dashboard", "admin", "notices")
+
+
+def _register_blueprints(app: Flask) -> None:
+    import importlib
+
+    for name in BLUEPRINTS:
+        module = importlib.import_module(f"workflow.{name}.routes")
+        app.register_blueprint(module.bp)
+
+
+def _register_commands(app: Flask) -> None:
+    """Each feature's flask commands (its cli.py)."""
+    from workflow.admin import cli as admin_cli
+    from workflow.core import cli as core_cli
+    from workflow.documents import cli as documents_cli
+    from workflow.evaluations import cli as evaluations_cli
+    from workflow.reminders import cli as reminders_cli
+
+    core_cli.init_app(app)
+    admin_cli.init_app(app)
+    evaluations_cli.init_app(app)
+    documents_cli.init_app(app)  # adds `evaluations pdf` to the evaluations group
+    reminders_cli.init_app(app)
 
 
 def _refuse_insecure_production(app: Flask) -> None:

@@ -6,13 +6,13 @@ department; the state machine's table says which scope and role each event needs
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import ColumnElement, false, true
+from typing import TYPE_CHECKING, Any
 
 from workflow import machine
 from workflow.machine import Event, Role, Scope, State
-from workflow.models import Actor, Evaluation
+
+if TYPE_CHECKING:  # the policy reads attributes only: it stays free of the ORM
+    from workflow.models import Actor, Evaluation
 
 # Actions that are not state changes.
 VIEW = "view"
@@ -94,16 +94,6 @@ def visible_scope(user: Actor) -> tuple[str, int | None]:
     if role in machine.UNIT_ROLES:
         return "unit_id", user.org_id
     return "none", None
-
-
-def visible_filter(user: Actor) -> ColumnElement[Any]:
-    """SQL filter for the evaluations this user may see (lists, queues, exports)."""
-    column, value = visible_scope(user)
-    if column == "all":
-        return true()
-    if column == "none":
-        return false()
-    return Evaluation.__table__.c[column] == value
 
 
 def is_admin(user: Any) -> bool:

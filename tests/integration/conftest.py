@@ -17,7 +17,7 @@ from task_live_helpers import PG_ADMIN_URL, Live, RedisServer, _pg_exec, live_en
 from task_smtp import SmtpServer, free_port  # noqa: E402, F401
 
 from workflow import create_app  # noqa: E402
-from workflow.extensions import db  # noqa: E402
+from workflow.core.extensions import db  # noqa: E402
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from task_live_helpers import Live, wait_for
 from task_smtp import free_port
 from task_world import World, build_world
 
-from workflow.extensions import db
+from workflow.core.extensions import db
 from workflow.models import Evaluation, Notice, OutboxMessage, PdfFile, ReminderClaim
 
 pytestmark = pytest.mark.integration
@@ -63,7 +63,7 @@ def test_pdf_rendered_by_a_real_worker(task_live: Live) -> None:
     task_live.start_worker()
     message_id = outbox_pdf(task_live, w.evaluation.id, 2)
     with task_live.app.app_context():
-        from workflow.tasks.outbox import dispatch
+        from workflow.core.outbox import dispatch
 
         dispatch([message_id])
         assert db.session.get(OutboxMessage, message_id).dispatched_at is not None
@@ -85,7 +85,7 @@ def test_worker_killed_while_rendering_gives_one_pdf_one_file(task_live: Live) -
     worker = task_live.start_worker()
     message_id = outbox_pdf(task_live, w.evaluation.id, version)
     with task_live.app.app_context():
-        from workflow.tasks.outbox import dispatch
+        from workflow.core.outbox import dispatch
 
         dispatch([message_id])
     # The first render in a fresh child loads the fonts (about 1-2 s): kill inside it.
@@ -110,7 +110,7 @@ def test_same_pdf_requested_twice_at_once_is_one_file(task_live: Live) -> None:
     task_live.start_worker()
     ids = [outbox_pdf(task_live, w.evaluation.id, 2) for _ in range(2)]
     with task_live.app.app_context():
-        from workflow.tasks.outbox import dispatch
+        from workflow.core.outbox import dispatch
 
         dispatch(ids)
     wait_for(lambda: pdf_rows(task_live), timeout=60)
@@ -130,7 +130,7 @@ def test_smtp_down_for_a_while_reminder_arrives_once(task_live: Live) -> None:
     w = world(task_live, state="draft")
     task_live.start_worker()
     task_live.smtp.stop()
-    from workflow.tasks.reminders import scan_reminders
+    from workflow.reminders.tasks import scan_reminders
 
     with task_live.app.app_context():
         scan_reminders.apply_async(args=[datetime(2026, 3, 28, 9, tzinfo=CST).isoformat()])
@@ -150,7 +150,7 @@ def test_reminder_task_twice_at_once_sends_one_mail_per_person(task_live: Live) 
     w = world(task_live, state="draft")
     task_live.start_worker(concurrency=2)
     task_live.start_worker(concurrency=2)  # two workers, four processes
-    from workflow.tasks.reminders import scan_reminders
+    from workflow.reminders.tasks import scan_reminders
 
     moment = datetime(2026, 3, 30, 9, tzinfo=CST).isoformat()
     with task_live.app.app_context():
@@ -168,7 +168,7 @@ def test_reminder_task_twice_at_once_sends_one_mail_per_person(task_live: Live) 
 def test_concurrent_scans_in_threads_claim_once(task_live: Live) -> None:
     """Two scans racing on PostgreSQL directly (no broker in between)."""
     world(task_live, state="draft")
-    from workflow.reminders import claim_due
+    from workflow.reminders.operations import claim_due
 
     moment = datetime(2026, 3, 30, 9, tzinfo=CST)
     results: list[int] = []
@@ -201,9 +201,9 @@ def point_broker(celery: Any, url: str) -> None:
 def test_broker_down_during_a_state_change(task_live: Live) -> None:
     """finance_return through the real operation with the broker unreachable: the state
     change is saved; the relay sends the notice once the broker is back."""
-    from workflow import operations
+    from workflow.core.outbox import relay
+    from workflow.evaluations import operations
     from workflow.models import User
-    from workflow.tasks.outbox import relay
 
     w = world(task_live, state="finance_confirmation")
     task_live.start_worker()
@@ -239,7 +239,7 @@ def test_clock_moved_across_the_deadline(task_live: Live) -> None:
     """The beat task's moment comes from the (moved) clock of the process that sends it."""
     w = world(task_live, state="draft")
     task_live.start_worker()
-    from workflow.tasks.reminders import scan_reminders
+    from workflow.reminders.tasks import scan_reminders
 
     with task_live.app.app_context():
         with time_machine.travel(datetime(2026, 3, 30, 9, tzinfo=CST), tick=False):

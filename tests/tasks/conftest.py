@@ -17,7 +17,7 @@ from task_smtp import SmtpServer, free_port  # noqa: E402
 from task_world import World, build_world  # noqa: E402
 
 from workflow import create_app  # noqa: E402
-from workflow.extensions import db  # noqa: E402
+from workflow.core.extensions import db  # noqa: E402
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from workflow.extensions import db
+from workflow.core.extensions import db
 from workflow.models import Cycle, Evaluation, IndicatorScore, Org, Project, User
 
 ROOT = Path(__file__).resolve().parents[2]

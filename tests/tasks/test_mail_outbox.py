@@ -11,11 +11,11 @@ from flask import Flask
 from task_smtp import SmtpServer, free_port
 from task_world import World
 
-from workflow.extensions import db
-from workflow.mail import Mail, MailError, send_mail, valid_address
+from workflow.core.extensions import db
+from workflow.core.mail import Mail, MailError, send_mail, valid_address
+from workflow.core.outbox import dispatch, relay
 from workflow.models import OutboxMessage, PdfFile
-from workflow.tasks.mail import backoff
-from workflow.tasks.outbox import dispatch, relay
+from workflow.reminders.tasks import backoff
 
 
 def test_chinese_text_and_html(task_mail_app: Flask, task_smtp: SmtpServer) -> None:
@@ -115,7 +115,7 @@ def test_dispatch_and_relay_eager(task_world: World, task_app: Flask) -> None:
 
 
 def test_pdf_task_is_idempotent(task_world: World, task_app: Flask) -> None:
-    from workflow.tasks.pdf import render_evaluation_pdf
+    from workflow.documents.tasks import render_evaluation_pdf
 
     first = render_evaluation_pdf.apply(args=[task_world.evaluation.id, 2]).get()
     second = render_evaluation_pdf.apply(args=[task_world.evaluation.id, 2]).get()

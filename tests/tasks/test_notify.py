@@ -7,10 +7,10 @@ from flask import Flask
 from task_smtp import SmtpServer
 from task_world import World, build_world
 
-from workflow.extensions import db
+from workflow.core.extensions import db
 from workflow.models import Notice, OutboxMessage, ReminderClaim, User
-from workflow.notify import handle_notify
-from workflow.reminders import deliver
+from workflow.notices.operations import handle_notify
+from workflow.reminders.delivery import deliver
 
 
 def message(world: World, event: str, actor: User, reason: str | None = None) -> int:

@@ -13,10 +13,9 @@ import pytest
 from flask import Flask
 from task_world import World, seed_rows
 
-from workflow import pdf as pdf_module
-from workflow.extensions import db
-from workflow.models import PdfFile
-from workflow.pdf import (
+from workflow.core.extensions import db
+from workflow.documents import pdf as pdf_module
+from workflow.documents.pdf import (
     PdfPrerequisiteError,
     check_pdf_prerequisites,
     fmt_decimal,
@@ -25,6 +24,7 @@ from workflow.pdf import (
     static_only_fetcher,
     store_pdf,
 )
+from workflow.models import PdfFile
 
 
 def pdftotext(path: Path, mode: str = "-layout") -> str:
@@ -239,7 +239,7 @@ def test_prerequisites(monkeypatch: pytest.MonkeyPatch, task_ctx: Flask) -> None
 def test_worker_refuses_to_start_without_prerequisites(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, task_ctx: Flask
 ) -> None:
-    from workflow import tasks
+    from workflow.core import celery as tasks
 
     monkeypatch.setattr(pdf_module, "cjk_fonts", lambda: [])
     with pytest.raises(SystemExit):

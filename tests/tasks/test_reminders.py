@@ -12,17 +12,16 @@ from flask import Flask
 from task_smtp import SmtpServer
 from task_world import World
 
-from workflow.extensions import db
+from workflow.core.extensions import db
 from workflow.models import Notice, ReminderClaim
-from workflow.reminders import (
+from workflow.reminders.delivery import deliver, run_now
+from workflow.reminders.operations import (
     claim_due,
     days_left,
-    deliver,
     due_step,
     failed_deliveries,
     find_due,
     is_working_day,
-    run_now,
 )
 
 CST = ZoneInfo("Asia/Shanghai")
@@ -212,7 +211,7 @@ def test_no_mail_after_the_evaluation_left_the_stage(
 def test_redelivered_task_sends_nothing_twice(task_mail_app: Flask, task_smtp: SmtpServer) -> None:
     from task_world import build_world
 
-    from workflow.tasks.mail import send_claim_mail
+    from workflow.reminders.tasks import send_claim_mail
 
     with task_mail_app.app_context():
         build_world(state="draft")
@@ -227,7 +226,7 @@ def test_smtp_down_retries_then_records_failure(
 ) -> None:
     from task_world import build_world
 
-    from workflow.tasks.mail import send_claim_mail
+    from workflow.reminders.tasks import send_claim_mail
 
     task_app.config.update(MAIL_MAX_RETRIES=2, MAIL_RETRY_BASE_SECONDS=1)
     with task_app.app_context():
@@ -265,7 +264,7 @@ def test_clock_moved_across_the_deadline(task_mail_app: Flask, task_smtp: SmtpSe
     """The beat task with the real clock, moved by time-machine across the deadline."""
     from task_world import build_world
 
-    from workflow.tasks.reminders import scan_reminders
+    from workflow.reminders.tasks import scan_reminders
 
     task_mail_app.extensions["celery"].conf.update(
         task_always_eager=True, task_eager_propagates=True
@@ -291,11 +290,11 @@ def test_the_database_is_not_locked_while_talking_to_smtp(
 
     from task_world import build_world
 
-    import workflow.mail
-    from workflow.reminders import deliver
+    import workflow.core.mail
+    from workflow.reminders.delivery import deliver
 
     path = task_mail_app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
-    real_send = workflow.mail.send_mail
+    real_send = workflow.core.mail.send_mail
     seen: list[str] = []
 
     def send_while_another_process_writes(mail):  # type: ignore[no-untyped-def]
@@ -320,7 +319,7 @@ def test_the_database_is_not_locked_while_talking_to_smtp(
         finally:
             con.close()
 
-    monkeypatch.setattr(workflow.mail, "send_mail", send_while_another_process_writes)
+    monkeypatch.setattr(workflow.core.mail, "send_mail", send_while_another_process_writes)
     with task_mail_app.app_context():
         build_world(state="draft")
         claim_id = claim_due(at(date(2026, 3, 28))).claim_ids[0]
@@ -335,7 +334,8 @@ def test_a_fresh_sending_mark_is_left_to_its_worker(
 ) -> None:
     from task_world import build_world
 
-    from workflow.reminders import deliver, stale_claims
+    from workflow.reminders.delivery import deliver
+    from workflow.reminders.operations import stale_claims
 
     with task_mail_app.app_context():
         build_world(state="draft")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from task_world import World
 
-from workflow.extensions import db
-from workflow.pdf import latest_pdf, latest_pdfs, store_pdf, write_zip
+from workflow.core.extensions import db
+from workflow.documents.pdf import latest_pdf, latest_pdfs, store_pdf, write_zip
 
 
 def test_latest_and_zip(task_world: World, tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from workflow.extensions import db
+from workflow.core.extensions import db
 from workflow.models import Evaluation, Project
 
 SEED = "政务服务信息系统建设维护和迭代升级"

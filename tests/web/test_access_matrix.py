@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from tests.conftest import login
 from tests.workflow.helpers import seed_evaluation
-from workflow.extensions import db
+from workflow.core.extensions import db
 from workflow.machine import Role
 from workflow.models import AuditLog, Evaluation, Evidence, Notice, User
 

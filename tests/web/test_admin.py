@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 import scoring
 from tests.conftest import PASSWORD, login
-from workflow.extensions import db
+from workflow.core.extensions import db
 from workflow.models import Cycle, Evaluation, Org, ReminderClaim, User
 
 PAGES = [

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from workflow import cells
+from workflow.core import cells
 from workflow.evaluations.views import Deadline
 
 
@@ -56,7 +56,7 @@ def test_a_changed_evaluation_is_never_served_its_old_row(app) -> None:  # noqa:
     from sqlalchemy import select, update
 
     from tests.web.pagehelpers import client_as
-    from workflow.extensions import db
+    from workflow.core.extensions import db
     from workflow.models import Evaluation
 
     reviewer = client_as(app, "reviewer")
@@ -107,7 +107,7 @@ def test_row_cache_keeps_the_recently_used_row() -> None:
 def test_page_url_and_path_for_are_url_for(app, args: dict, root: str) -> None:  # noqa: ANN001
     from flask import url_for
 
-    from workflow.web import page_url, path_for
+    from workflow.core.web import page_url, path_for
 
     for endpoint in ("review.queue", "finance.queue", "evaluations.index"):
         with app.test_request_context("/", base_url=f"http://localhost{root}/"):

@@ -14,7 +14,7 @@ from werkzeug.serving import make_server
 
 from tests.conftest import PASSWORD
 from tests.workflow.helpers import in_state
-from workflow.extensions import db
+from workflow.core.extensions import db
 from workflow.models import Evaluation
 
 

@@ -14,10 +14,11 @@ from sqlalchemy import event, select
 
 import scoring
 from tests.conftest import login
-from workflow import admin_ops, operations
+from workflow.admin import operations as admin_ops
+from workflow.core.extensions import db
 from workflow.dashboard import stats
 from workflow.dashboard.export import neutralise
-from workflow.extensions import db
+from workflow.evaluations import operations
 from workflow.models import AuditLog, Cycle, Evaluation, Org, Project, User
 
 DEPT_1 = "江苏省政务服务管理办公室"

@@ -11,7 +11,7 @@ import pytest
 from pagehelpers import SEED, client_as, ev_id, form_values, version
 from sqlalchemy import select
 
-from workflow.extensions import db
+from workflow.core.extensions import db
 from workflow.models import Evaluation, PdfFile
 
 CONFLICT = "已被他人处理，请刷新后重试"
@@ -398,7 +398,7 @@ def test_no_evaluations_queries_per_row(app, as_user):
     never on the number of rows: twice as many evaluations, the same statements."""
     from sqlalchemy import event
 
-    from workflow import operations
+    from workflow.evaluations import operations
     from workflow.models import Cycle, Org, Project
 
     client = as_user("finance")

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pytest
 from pagehelpers import SEED, client_as
 
-from workflow.extensions import db
+from workflow.core.extensions import db
 from workflow.models import Cycle, Notice, User
 
 

@@ -1,7 +1,7 @@
 """The lists page through evaluations in deadline order (then state, cycle, id), exactly as a
 plain sort would.
 
-The list reads only the (state, cycle) groups a page touches (views.list_evaluations); this
+The list reads only the (state, cycle) groups a page touches (queries.list_evaluations); this
 checks every page of every filter against the obvious way: read everything the user may
 see, sort it in Python, cut it in pages.
 """
@@ -18,8 +18,8 @@ from flask import Flask
 from flask_login import login_user
 from sqlalchemy import insert, select
 
-from workflow.evaluations import views
-from workflow.extensions import db
+from workflow.core.extensions import db
+from workflow.evaluations import queries, views
 from workflow.models import Cycle, Evaluation, Org, Project, User
 
 
@@ -79,7 +79,7 @@ def _populate(count: int) -> None:
     db.session.commit()
 
 
-def _expected(user: User, filters: views.ListFilters) -> list[int]:
+def _expected(user: User, filters: queries.ListFilters) -> list[int]:
     stmt = select(Evaluation, Project.name, Org.name, Cycle).join(
         Project, Project.id == Evaluation.project_id
     )
@@ -129,20 +129,20 @@ def test_every_page_matches_a_plain_sort(any_app: Flask, username: str, spec: di
         _populate(160)
         user = db.session.scalars(select(User).where(User.username == username)).one()
         login_user(user)
-        filters = views.ListFilters(states=spec.get("states", []), q=spec.get("q", ""))
+        filters = queries.ListFilters(states=spec.get("states", []), q=spec.get("q", ""))
         if spec.get("cycle"):
             filters.cycle_id = db.session.scalars(
                 select(Cycle.id).where(Cycle.name == "排序测试任务1")
             ).one()
         if spec.get("unit"):
-            filters.unit_id = views.units_for(user)[0][0]
+            filters.unit_id = queries.units_for(user)[0][0]
         expected = _expected(user, filters)
         assert len(expected) > 7, "the case should span several pages"
         seen: list[int] = []
         page_no = 1
         while True:
             filters.page = page_no
-            page = views.list_evaluations(user, filters, per_page=7)
+            page = queries.list_evaluations(user, filters, per_page=7)
             assert page.total == len(expected)
             seen += [r.id for r in page.rows]
             if not page.has_next:
@@ -151,4 +151,4 @@ def test_every_page_matches_a_plain_sort(any_app: Flask, username: str, spec: di
         assert seen == expected
         # A page past the end is empty, not an error.
         filters.page = page_no + 3
-        assert views.list_evaluations(user, filters, per_page=7).rows == []
+        assert queries.list_evaluations(user, filters, per_page=7).rows == []

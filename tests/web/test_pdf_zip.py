@@ -10,7 +10,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from tests.web.pagehelpers import client_as
-from workflow.extensions import db
+from workflow.core.extensions import db
 from workflow.models import Evaluation, Org, PdfFile
 
 

@@ -7,7 +7,7 @@ import re
 import pytest
 from pagehelpers import SEED, client_as, ev_id, form_values, version
 
-from workflow.extensions import db
+from workflow.core.extensions import db
 from workflow.models import AuditLog, Evaluation
 
 CONFLICT = "已被他人处理，请刷新后重试"

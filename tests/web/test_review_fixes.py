@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 
 from tests.web.pagehelpers import client_as
 from tests.workflow.helpers import in_state, seed_evaluation
-from workflow import operations
-from workflow.extensions import db
+from workflow.core.extensions import db
+from workflow.evaluations import operations
 from workflow.models import AuditLog, Evaluation, User
 
 

@@ -18,7 +18,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
 from tests.web.pagehelpers import SEED, client_as, ev_id, form_values
-from workflow.extensions import db
+from workflow.core.extensions import db
 from workflow.models import Evaluation
 
 CSRF = re.compile(r'(name="csrf_token"[^>]*value=")[^"]*(")')

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from workflow.extensions import db
+from workflow.core.extensions import db
 from workflow.models import Evaluation, Project, User
 
 

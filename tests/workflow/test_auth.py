@@ -136,7 +136,7 @@ def test_production_refuses_default_secret(tmp_path, key: str) -> None:  # type:
 def test_disabled_user_cannot_log_in(app: Flask) -> None:
     from sqlalchemy import select
 
-    from workflow.extensions import db
+    from workflow.core.extensions import db
     from workflow.models import User
 
     client = app.test_client()
@@ -155,7 +155,7 @@ def test_the_signed_in_user_is_a_value_read_once_per_request(app: Flask) -> None
     """Pages get the user as one row read with its organisation, not an ORM entity."""
     from flask_login import current_user
 
-    from workflow.extensions import db
+    from workflow.core.extensions import db
     from workflow.models import SessionUser, User
 
     client = app.test_client()
@@ -183,9 +183,10 @@ def test_a_write_refuses_a_user_disabled_while_the_request_ran(app: Flask, chang
     from sqlalchemy import select
     from werkzeug.exceptions import Forbidden
 
-    from workflow import admin_ops, operations
+    from workflow.admin import operations as admin_ops
     from workflow.auth.routes import load_user_from_id
-    from workflow.extensions import db
+    from workflow.core.extensions import db
+    from workflow.evaluations import operations
     from workflow.models import Evaluation, User
 
     with app.test_request_context("/"):

@@ -10,7 +10,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from tests.workflow.helpers import in_state
-from workflow.extensions import db
+from workflow.core.extensions import db
 from workflow.models import AuditLog, Evaluation, User
 
 

@@ -12,8 +12,8 @@ from flask import Flask
 from sqlalchemy import select, text
 
 from tests.workflow.helpers import in_state, seed_evaluation, user
-from workflow import operations
-from workflow.extensions import db
+from workflow.core.extensions import db
+from workflow.evaluations import operations
 from workflow.models import AuditLog, Evaluation, IndicatorScore
 
 

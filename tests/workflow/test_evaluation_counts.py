@@ -19,8 +19,9 @@ from sqlalchemy import delete, func, insert, select, update
 
 from tests.conftest import PASSWORD, _config, _pg_exec, _pg_url
 from tests.workflow.helpers import in_state, user
-from workflow import create_app, operations
-from workflow.extensions import db
+from workflow import create_app
+from workflow.core.extensions import db
+from workflow.evaluations import operations
 from workflow.machine import STATE_LABELS
 from workflow.models import Evaluation, EvaluationCount, Org, Project
 

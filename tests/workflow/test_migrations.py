@@ -12,7 +12,7 @@ from flask_migrate import upgrade
 
 from tests.conftest import _config, _pg_exec, _pg_url
 from workflow import create_app
-from workflow.extensions import db
+from workflow.core.extensions import db
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -9,8 +9,8 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from tests.workflow.helpers import evaluation_named, in_state, seed_evaluation, user
-from workflow import operations
-from workflow.extensions import db
+from workflow.core.extensions import db
+from workflow.evaluations import operations
 from workflow.models import AuditLog, Evaluation, OutboxMessage
 
 

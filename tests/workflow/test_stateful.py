@@ -18,8 +18,8 @@ from sqlalchemy import func, select
 import scoring
 from tests.conftest import make_sqlite_app
 from tests.workflow.helpers import user
-from workflow import operations
-from workflow.extensions import db
+from workflow.core.extensions import db
+from workflow.evaluations import operations
 from workflow.machine import Event
 from workflow.models import AuditLog, Evaluation
 

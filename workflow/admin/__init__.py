@@ -1,3 +1,1 @@
-from workflow.admin.routes import bp
-
-__all__ = ["bp"]
+"""System administration: organisations, users, cycles, projects, failed deliveries."""

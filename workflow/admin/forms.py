@@ -24,7 +24,7 @@ try:
 except ImportError:  # WTForms < 3.3
     SelectChoice = None
 
-from workflow.inputs import parse_int
+from workflow.core.inputs import parse_int
 from workflow.machine import ROLE_LABELS, Role
 from workflow.models.org import ORG_KIND_LABELS, OrgKind
 

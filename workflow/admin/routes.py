@@ -27,7 +27,8 @@ from werkzeug.utils import secure_filename
 from werkzeug.wrappers import Response
 
 import scoring
-from workflow import admin_ops, policy
+from workflow import policy
+from workflow.admin import operations as admin_ops
 from workflow.admin.forms import (
     ConfirmForm,
     CycleForm,
@@ -38,7 +39,7 @@ from workflow.admin.forms import (
     UserForm,
     options,
 )
-from workflow.extensions import db
+from workflow.core.extensions import db
 from workflow.models import (
     STAGES,
     Actor,

@@ -3,15 +3,15 @@ from __future__ import annotations
 import secrets
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import bindparam, select
 from werkzeug.wrappers import Response
 
 from workflow.auth.forms import LoginForm, PasswordForm
-from workflow.database import begin_write
-from workflow.extensions import db, limiter
-from workflow.inputs import parse_int
+from workflow.core.database import begin_write
+from workflow.core.extensions import db, limiter, login_manager
+from workflow.core.inputs import parse_int
 from workflow.models import Org, OrgRef, SessionUser, User
 
 bp = Blueprint("auth", __name__)
@@ -116,3 +116,12 @@ def password() -> Response | str:
             flash("密码已修改，其他设备上的登录已失效", "success")
             return redirect(url_for("home.index"))
     return render_template("auth/password.html", form=form)
+
+
+def init_app(app: Flask) -> None:
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "请先登录"
+    login_manager.login_message_category = "warning"
+    login_manager.session_protection = "strong"
+    login_manager.user_loader(load_user_from_id)
+    app.register_blueprint(bp)

@@ -1,3 +1,1 @@
-from workflow.dashboard.routes import bp
-
-__all__ = ["bp"]
+"""Statistics for reviewers, finance and administrators: charts and exports."""

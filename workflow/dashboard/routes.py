@@ -9,9 +9,9 @@ from flask import Blueprint, Response, abort, render_template, request
 from flask_login import current_user, login_required
 
 from workflow import policy
+from workflow.core.inputs import parse_int
 from workflow.dashboard import chart, export, stats
 from workflow.evaluations import views
-from workflow.inputs import parse_int
 from workflow.machine import Role
 from workflow.models import Actor, Cycle
 

@@ -1,6 +1,6 @@
 """The dashboard's figures, each one SQL aggregate over the evaluations a user may see.
 
-Every query carries policy.visible_filter(user): finance and admin see everything, a
+Every query carries queries.visible_filter(user): finance and admin see everything, a
 department reviewer only the evaluations of its own units.
 """
 
@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, func, literal, select
 from sqlalchemy.orm import aliased
 
-from workflow import policy
-from workflow.extensions import db
+from workflow.core.extensions import db
+from workflow.evaluations import queries
 from workflow.machine import STATE_LABELS, State
 from workflow.models import Actor, AuditLog, Cycle, Evaluation, Org, Project
 
@@ -80,7 +80,7 @@ class DetailRow:
 
 
 def _scope(user: Actor, cycle_id: int | None) -> ColumnElement[bool]:
-    condition: ColumnElement[bool] = policy.visible_filter(user)
+    condition: ColumnElement[bool] = queries.visible_filter(user)
     if cycle_id is not None:
         condition = and_(condition, Evaluation.cycle_id == cycle_id)
     return condition

@@ -1,3 +1,1 @@
-from workflow.evaluations.routes import bp
-
-__all__ = ["bp"]
+"""The evaluation form: lists, filling in, submitting, the state changes, evidence."""

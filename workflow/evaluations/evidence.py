@@ -16,10 +16,10 @@ from typing import IO
 from flask import current_app
 
 from workflow import policy
-from workflow.database import begin_write
-from workflow.extensions import db
+from workflow.core.database import begin_write
+from workflow.core.extensions import db
+from workflow.evaluations.operations import OperationError, load_for
 from workflow.models import Actor, Evidence
-from workflow.operations import OperationError, load_for
 
 # extension -> (content type, accepted leading bytes)
 OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -123,7 +123,7 @@ def add_evidence(user: Actor, evaluation_id: int, upload: Upload | None) -> Evid
 
 def evidence_for(user: Actor, evaluation_id: int, evidence_id: int) -> tuple[Evidence, Path]:
     """The file if the user may see the evaluation it belongs to; else NotFound (404)."""
-    from workflow.operations import NotFound
+    from workflow.evaluations.operations import NotFound
 
     load_for(user, evaluation_id)
     evidence = db.session.get(Evidence, evidence_id)

@@ -16,8 +16,8 @@ from typing import Any
 from scoring.engine import NA_MARKS
 from scoring.model import QUANTITATIVE_KINDS, TIERS, Scheme, tier_from_label
 from scoring.numbers import InputError, fmt, parse_decimal, parse_quantity, q2
-from workflow.inputs import parse_int
-from workflow.operations import NARRATIVE_FIELDS, ScoreChange
+from workflow.core.inputs import parse_int
+from workflow.evaluations.operations import NARRATIVE_FIELDS, ScoreChange
 
 REASON_MAX = 2000
 NARRATIVE_MAX = {

@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy import select
 
+from workflow.core.extensions import db
 from workflow.evaluations.views import local_time
-from workflow.extensions import db
 from workflow.machine import ROLE_LABELS, STATE_LABELS, TRANSITIONS, Event, Role, State
 from workflow.models import AuditLog, Evaluation
 

@@ -29,29 +29,19 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from scoring.numbers import fmt
-from workflow import operations, policy
-from workflow import pdf as pdf_files
+from workflow import policy
+from workflow.core.extensions import db
+from workflow.documents import pdf as pdf_files
 from workflow.evaluations import evidence as evidence_ops
-from workflow.evaluations import views
+from workflow.evaluations import operations, queries, views
 from workflow.evaluations.forms import EntryForm, parse_entry_form, parse_reason, parse_version
 from workflow.evaluations.history import timeline
-from workflow.extensions import db
+from workflow.evaluations.operations import OperationError
+from workflow.evaluations.views import PAGE_EVENTS, SIMPLE_EVENTS
 from workflow.machine import STATE_LABELS, Event, Role, State
 from workflow.models import Evaluation
-from workflow.operations import OperationError
 
 bp = Blueprint("evaluations", __name__, url_prefix="/evaluations")
-
-# Events fired from a plain button (with a reason where the table requires one). Submit,
-# approve and confirm have their own pages because they carry a scorecard or scores.
-SIMPLE_EVENTS = frozenset(
-    {Event.WITHDRAW, Event.START_REVIEW, Event.RETURN, Event.FINANCE_RETURN, Event.REOPEN}
-)
-PAGE_EVENTS = {
-    Event.SUBMIT: "evaluations.submit",
-    Event.APPROVE: "review.review",
-    Event.CONFIRM: "finance.confirm",
-}
 
 Result = str | Response | tuple[str, int]
 
@@ -77,14 +67,14 @@ def plain_filter(value: Decimal | None) -> str:
 @bp.route("/")
 @login_required
 def index() -> str:
-    filters = views.ListFilters.from_args(request.args)
-    page = views.list_evaluations(current_user, filters)
+    filters = queries.ListFilters.from_args(request.args)
+    page = queries.list_evaluations(current_user, filters)
     return render_template(
         "evaluations/index.html",
         page=page,
         filters=filters,
-        cycles=views.cycles(),
-        units=views.units_for(current_user),
+        cycles=queries.cycles(),
+        units=queries.units_for(current_user),
         states=STATE_LABELS,
     )
 

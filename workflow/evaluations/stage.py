@@ -13,15 +13,15 @@ from decimal import Decimal
 from flask import render_template, request
 
 from scoring.engine import RowScore
-from workflow import operations, policy
-from workflow.evaluations import views
+from workflow import policy
+from workflow.core.extensions import db
+from workflow.evaluations import operations, views
 from workflow.evaluations.forms import StageForm, parse_stage_form
 from workflow.evaluations.history import timeline
-from workflow.evaluations.views import deadline_for
-from workflow.extensions import db
+from workflow.evaluations.operations import OperationError
+from workflow.evaluations.views import PAGE_EVENTS, SIMPLE_EVENTS, deadline_for
 from workflow.machine import Event
 from workflow.models import Actor, Evaluation
-from workflow.operations import OperationError
 
 
 @dataclass(frozen=True)
@@ -129,8 +129,6 @@ def render_stage(
     message: str | None = None,
     details: list[str] | None = None,
 ) -> tuple[str, int]:
-    from workflow.evaluations.routes import PAGE_EVENTS, SIMPLE_EVENTS
-
     scheme = views.scheme_for(evaluation)
     names = {ind.code: ind.path for ind in scheme.indicators}
     deadlines = {s: evaluation.cycle.deadline_for(s) for s in ("submit", "review", "confirm")}

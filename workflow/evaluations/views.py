@@ -1,4 +1,4 @@
-"""View data for the workflow pages: lists in one query, deadlines, the paper-form layout.
+"""View data for the workflow pages: dates and deadlines, the paper-form layout, error pages.
 
 Templates receive what these functions build and compute nothing themselves: no score, no
 permission, no deadline arithmetic.
@@ -6,8 +6,7 @@ permission, no deadline arithmetic.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -15,18 +14,15 @@ from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from flask import flash, render_template
-from sqlalchemy import bindparam, false, func, or_, select, union_all
 
 from scoring.engine import RowScore, Scorecard
 from scoring.model import TIERS, Indicator, Scheme
 from scoring.numbers import fmt
-from workflow import operations, policy
+from workflow.evaluations import operations
 from workflow.evaluations.forms import field_name
-from workflow.extensions import db
-from workflow.inputs import parse_int
-from workflow.machine import STATE_LABELS, Role, State
-from workflow.models import Actor, Cycle, Evaluation, EvaluationCount, Org, Project
-from workflow.operations import OperationError
+from workflow.evaluations.operations import OperationError
+from workflow.machine import Event, State
+from workflow.models import Cycle
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 PER_PAGE = 50
@@ -43,6 +39,17 @@ STATE_STAGE = {
 }
 STAGE_LABELS = {"submit": "单位填报", "review": "主管部门审核", "confirm": "财政确认"}
 STATE_ORDER = [s.value for s in State]
+
+# Events fired from a plain button (with a reason where the table requires one). Submit,
+# approve and confirm have their own pages because they carry a scorecard or scores.
+SIMPLE_EVENTS = frozenset(
+    {Event.WITHDRAW, Event.START_REVIEW, Event.RETURN, Event.FINANCE_RETURN, Event.REOPEN}
+)
+PAGE_EVENTS = {
+    Event.SUBMIT: "evaluations.submit",
+    Event.APPROVE: "review.review",
+    Event.CONFIRM: "finance.confirm",
+}
 
 
 def today() -> date:
@@ -126,408 +133,6 @@ def cycle_deadlines(cycle: Cycle, on: date | None = None) -> list[Deadline]:
 
 
 # --- lists: one query with joins, the page's rows and the total count together ---------------
-
-
-@dataclass
-class ListFilters:
-    states: list[str] = field(default_factory=list)
-    unit_id: int | None = None
-    cycle_id: int | None = None
-    q: str = ""
-    page: int = 1
-
-    @classmethod
-    def from_args(cls, args: Mapping[str, Any], default_states: Sequence[str] = ()) -> ListFilters:
-        # No "state" at all: the page's default; "state=" (empty): every state.
-        if "state" in args:
-            getlist = getattr(args, "getlist", None)
-            raw = getlist("state") if getlist else [args["state"]]
-            states = [s for s in raw if s in STATE_ORDER]
-        else:
-            states = list(default_states)
-        unit = str(args.get("unit", "") or "")
-        cycle = str(args.get("cycle", "") or "")
-        page = str(args.get("page", "") or "")
-        return cls(
-            states=states,
-            unit_id=parse_int(unit),
-            cycle_id=parse_int(cycle),
-            q=str(args.get("q", "") or "").strip()[:100],
-            page=max(1, min(parse_int(page) or 1, 100000)),
-        )
-
-    def query_args(self, **override: Any) -> dict[str, Any]:
-        args: dict[str, Any] = {
-            "state": self.states or [""],
-            "unit": self.unit_id or "",
-            "cycle": self.cycle_id or "",
-            "q": self.q,
-            "page": self.page,
-        }
-        args.update(override)
-        return {k: v for k, v in args.items() if v not in ("", None, [])}
-
-
-class ListRow(NamedTuple):
-    id: int
-    project: str
-    unit: str
-    department: str
-    cycle: str
-    state: str
-    state_label: str
-    version: int
-    total: Decimal | None
-    grade: str | None
-    self_total: Decimal | None
-    self_grade: str | None
-    dept_total: Decimal | None
-    dept_grade: str | None
-    final_total: Decimal | None
-    final_grade: str | None
-    submitted_at: datetime | None  # shown with |local_time
-    deadline: Deadline
-
-
-@dataclass
-class Page:
-    rows: list[ListRow]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, (self.total + self.per_page - 1) // self.per_page)
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-
-def _like(text: str) -> str:
-    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
-class _Shape(NamedTuple):
-    """Which filters a list applies; the statements depend on this, the values do not."""
-
-    scope: str  # "all", "none", or the column that holds the user's organisation
-    states: tuple[str, ...]  # in STATE_ORDER; empty: every state
-    unit: bool
-    cycle: bool
-    q: bool
-
-
-def _kept_counts(shape: _Shape) -> bool:
-    """Whether the database's kept counts answer this shape: a department's or everybody's
-    list by state and cycle (not a unit's, which counts a handful of entries, nor a search)."""
-    return shape.scope in ("department_id", "all") and not shape.unit and not shape.q
-
-
-@functools.lru_cache(maxsize=64)
-def _list_statements(shape: _Shape) -> tuple[Any, tuple[Any, ...]]:
-    """(group counts, the filter's conditions but the states) for one shape of filters,
-    built once per process: building the statements cost more than running them. Plain
-    Core on the tables, values as bind parameters, so that every later request only binds
-    and runs them. The rows statement asks for one state per group and needs no state list
-    (an expanding IN, rebuilt on every execution).
-
-    The counts come as rows of (state, cycle, n, the cycle's three deadlines), except for a
-    unit's list: one row per cycle with a count per state."""
-    ev = Evaluation.__table__
-    cy = Cycle.__table__
-    pr = Project.__table__
-    where: list[Any] = []
-    if shape.scope == "none":
-        where.append(false())
-    elif shape.scope != "all":
-        where.append(ev.c[shape.scope] == bindparam("scope_id"))
-    state_filter = None
-    if shape.states:
-        state_filter = ev.c.state.in_(shape.states)
-        where.append(state_filter)
-    if shape.unit:
-        where.append(ev.c.unit_id == bindparam("unit_id"))
-    if shape.cycle:
-        where.append(ev.c.cycle_id == bindparam("cycle_id"))
-    if shape.q:
-        pattern = bindparam("pattern")
-        where.append(
-            or_(
-                ev.c.project_id.in_(select(pr.c.id).where(pr.c.name.like(pattern, escape="\\"))),
-                ev.c.unit_id.in_(
-                    select(Org.__table__.c.id).where(
-                        Org.__table__.c.name.like(pattern, escape="\\")
-                    )
-                ),
-            )
-        )
-    if _kept_counts(shape):
-        # What the triggers keep (models/counts.py): a department's queue counted thousands
-        # of index entries on every request, everybody's list all of them.
-        ec = EvaluationCount.__table__
-        kept: list[Any] = []
-        if shape.scope == "department_id":
-            kept.append(ec.c.department_id == bindparam("scope_id"))
-        if shape.states:
-            kept.append(
-                ec.c.state.in_([bindparam(f"st{i}", s) for i, s in enumerate(shape.states)])
-            )
-        if shape.cycle:
-            kept.append(ec.c.cycle_id == bindparam("cycle_id"))
-        deadlines = (cy.c.deadline_submit, cy.c.deadline_review, cy.c.deadline_confirm)
-        if shape.scope == "department_id":
-            counts = select(ec.c.state, ec.c.cycle_id, ec.c.n, *deadlines).where(*kept, ec.c.n > 0)
-        else:
-            total = func.sum(ec.c.n)
-            counts = (
-                select(ec.c.state, ec.c.cycle_id, total, *deadlines)
-                .where(*kept)
-                .group_by(ec.c.state, ec.c.cycle_id, *deadlines)
-                .having(total > 0)
-            )
-        counts = counts.join_from(ec, cy, cy.c.id == ec.c.cycle_id)
-    elif shape.q:
-        # A search: count the matches by (state, cycle) in one pass.
-        groups = (
-            select(ev.c.state, ev.c.cycle_id, func.count().label("n"))
-            .where(*where)
-            .group_by(ev.c.state, ev.c.cycle_id)
-            .subquery("groups")
-        )
-        counts = select(
-            groups.c.state,
-            groups.c.cycle_id,
-            groups.c.n,
-            cy.c.deadline_submit,
-            cy.c.deadline_review,
-            cy.c.deadline_confirm,
-        ).join_from(groups, cy, cy.c.id == groups.c.cycle_id)
-    else:
-        # One row per cycle with a count per state, each counted on its exact (scope, state,
-        # cycle) range of the index: SQLite spent twice as long grouping the same entries.
-        scoped = [w for w in where if w is not state_filter]
-        per_state = [
-            select(func.count())
-            .select_from(ev)
-            .where(*scoped, ev.c.state == state, ev.c.cycle_id == cy.c.id)
-            .scalar_subquery()
-            .label(f"n{i}")
-            for i, state in enumerate(shape.states or STATE_ORDER)
-        ]
-        counts = select(
-            cy.c.id, cy.c.deadline_submit, cy.c.deadline_review, cy.c.deadline_confirm, *per_state
-        )
-        if shape.cycle:
-            counts = counts.where(cy.c.id == bindparam("cycle_id"))
-    return counts, tuple(w for w in where if w is not state_filter)
-
-
-@functools.lru_cache(maxsize=64)
-def _rows_statement(shape: _Shape, groups: int) -> Any:
-    """The page's rows when it touches ``groups`` (state, cycle) groups, in one statement.
-
-    The page's ids come first, from the index alone, each group's in id order with its own
-    limit and offset (a group can hold thousands of rows; joining them all before the LIMIT
-    cost milliseconds); then the names of those rows only. Binds gs<i>, gc<i>, l<i>, o<i>."""
-    ev = Evaluation.__table__
-    cy = Cycle.__table__
-    pr = Project.__table__
-    unit = Org.__table__.alias("unit")
-    dept = Org.__table__.alias("dept")
-    where = _list_statements(shape)[1]
-    parts = [
-        select(ev.c.id)
-        .where(
-            *where,
-            ev.c.state == bindparam(f"gs{i}"),
-            ev.c.cycle_id == bindparam(f"gc{i}"),
-        )
-        .order_by(ev.c.id)
-        .limit(bindparam(f"l{i}"))
-        .offset(bindparam(f"o{i}"))
-        for i in range(groups)
-    ]
-    if groups == 1:
-        page_ids: Any = parts[0]
-    else:
-        # Members with their own LIMIT go inside subqueries (SQLite's compound selects).
-        subqueries = [part.subquery(f"g{i}") for i, part in enumerate(parts)]
-        page_ids = union_all(*(select(sq.c.id) for sq in subqueries))
-    return (
-        select(
-            ev.c.id,
-            ev.c.state,
-            ev.c.cycle_id,
-            ev.c.version,
-            ev.c.self_total,
-            ev.c.self_grade,
-            ev.c.dept_total,
-            ev.c.dept_grade,
-            ev.c.final_total,
-            ev.c.final_grade,
-            ev.c.submitted_at,
-            pr.c.name.label("project"),
-            unit.c.name.label("unit"),
-            dept.c.name.label("department"),
-            cy.c.name.label("cycle"),
-        )
-        .join_from(ev, pr, pr.c.id == ev.c.project_id)
-        .join(unit, unit.c.id == ev.c.unit_id)
-        .join(dept, dept.c.id == ev.c.department_id)
-        .join(cy, cy.c.id == ev.c.cycle_id)
-        .where(ev.c.id.in_(page_ids))
-    )
-
-
-_STATE_RANK = {state: i for i, state in enumerate(STATE_ORDER)}
-
-
-def list_evaluations(user: Actor, filters: ListFilters, per_page: int = PER_PAGE) -> Page:
-    """The evaluations this user may see, filtered, in deadline order: the deadline of the
-    stage each one waits on, then state, then cycle, then id.
-
-    The deadline depends only on (state, cycle), so the matches fall into a few groups whose
-    order is known from their keys. One statement gives the size of each group: the counts
-    the database keeps for a department's or everybody's list (models/counts.py), else a
-    count on the (scope, state, cycle) index, without reading an evaluation row. The groups
-    are put in order here, and only the groups the page touches are read, each in id order
-    straight from that index, with the names shown. Sorting every match in SQL cost more than the rest of the page
-    together on a department of 10,000 evaluations.
-    """
-    scope, scope_id = policy.visible_scope(user)
-    states = tuple(state for state in STATE_ORDER if state in filters.states)
-    shape = _Shape(scope, states, bool(filters.unit_id), bool(filters.cycle_id), bool(filters.q))
-    counts_stmt = _list_statements(shape)[0]
-    params: dict[str, Any] = {
-        "scope_id": scope_id,
-        "unit_id": filters.unit_id,
-        "cycle_id": filters.cycle_id,
-        "pattern": _like(filters.q),
-    }
-    conn = db.session.connection()
-    counts: list[tuple[str, int, int, date, date, date]] = []
-    if shape.q or _kept_counts(shape):
-        counts = [tuple(r) for r in conn.execute(counts_stmt, params)]  # type: ignore[misc]
-    else:
-        for cycle_id, submit, review, confirm, *per_state in conn.execute(counts_stmt, params):
-            for state, n in zip(states or STATE_ORDER, per_state, strict=True):
-                if n:
-                    counts.append((state, cycle_id, n, submit, review, confirm))
-    on = today()
-    groups: list[tuple[bool, date, int, int, str, int, Deadline]] = []
-    total = 0
-    for state, cycle_id, n, submit, review, confirm in counts:
-        total += n
-        stage = STATE_STAGE.get(state)
-        day = {"submit": submit, "review": review, "confirm": confirm}[stage] if stage else None
-        rank = _STATE_RANK[state]
-        groups.append(
-            (day is None, day or date.max, rank, cycle_id, state, n, _deadline(stage, day, on))
-        )
-    groups.sort(key=lambda g: g[:4])
-    # The groups this page touches, with the offset and number of rows taken from each.
-    offset = (filters.page - 1) * per_page
-    wanted = per_page
-    touched: dict[tuple[str, int], tuple[int, Deadline]] = {}
-    for _none, _day, _rank, cycle_id, state, size, deadline in groups:
-        if offset >= size:
-            offset -= size
-            continue
-        take = min(size - offset, wanted)
-        i = len(touched)
-        params.update({f"gs{i}": state, f"gc{i}": cycle_id, f"l{i}": take, f"o{i}": offset})
-        touched[(state, cycle_id)] = (i, deadline)
-        offset = 0
-        wanted -= take
-        if not wanted:
-            break
-    rows: list[ListRow] = []
-    if not touched:
-        return Page(rows, total, filters.page, per_page)
-    found = conn.execute(_rows_statement(shape, len(touched)), params).all()
-    # In page order: the groups in turn, each in id order.
-    found.sort(key=lambda r: (touched[(r[1], r[2])][0], r[0]))
-    for (
-        id_,
-        state,
-        cycle_id,
-        version,
-        self_total,
-        self_grade,
-        dept_total,
-        dept_grade,
-        final_total,
-        final_grade,
-        submitted_at,
-        project,
-        unit,
-        department,
-        cycle,
-    ) in found:
-        if final_total is not None:
-            total_now, grade_now = final_total, final_grade
-        elif dept_total is not None:
-            total_now, grade_now = dept_total, dept_grade
-        else:
-            total_now, grade_now = self_total, self_grade
-        rows.append(
-            ListRow(
-                id_,
-                project,
-                unit,
-                department,
-                cycle,
-                state,
-                STATE_LABELS[state],
-                version,
-                total_now,
-                grade_now,
-                self_total,
-                self_grade,
-                dept_total,
-                dept_grade,
-                final_total,
-                final_grade,
-                submitted_at,
-                touched[(state, cycle_id)][1],
-            )
-        )
-    return Page(rows, total, filters.page, per_page)
-
-
-@functools.lru_cache(maxsize=8)
-def _units_statement(scope: str) -> Any:
-    org = Org.__table__
-    stmt = select(org.c.id, org.c.name).where(org.c.kind == "unit").order_by(org.c.name)
-    if scope != "all":
-        stmt = stmt.where(org.c[scope] == bindparam("org_id"))
-    return stmt
-
-
-def units_for(user: Actor) -> list[tuple[int, str]]:
-    """The units a user may filter by: its own, its department's, or all of them."""
-    role = Role(user.role)
-    if role is Role.REVIEWER:
-        scope = "parent_id"
-    elif role in (Role.FINANCE, Role.ADMIN):
-        scope = "all"
-    else:
-        scope = "id"
-    rows = db.session.connection().execute(_units_statement(scope), {"org_id": user.org_id})
-    return [(r.id, r.name) for r in rows]
-
-
-def cycles() -> list[Cycle]:
-    return list(db.session.scalars(select(Cycle).order_by(Cycle.year.desc(), Cycle.id.desc())))
-
-
-# --- the paper form --------------------------------------------------------------------------
 
 
 @dataclass
@@ -778,7 +383,7 @@ def summary_flags(scheme: Scheme, card: Scorecard) -> tuple[list[str], list[str]
 
 def error_page(exc: OperationError) -> tuple[str, int]:
     """An operation's refusal as a page with its status (404 looks like any missing page)."""
-    from workflow.security import ERROR_TITLES
+    from workflow.core.security import ERROR_TITLES
 
     message = "您要找的页面不存在，或您无权查看。" if exc.status == 404 else exc.message
     return (

@@ -1,3 +1,1 @@
-from workflow.finance.routes import bp
-
-__all__ = ["bp"]
+"""The finance office's confirmation of the final scores and grade."""

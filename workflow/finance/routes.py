@@ -11,14 +11,14 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from workflow import operations, policy
-from workflow.evaluations import views
+from workflow import policy
+from workflow.core.extensions import db
+from workflow.core.inputs import parse_int
+from workflow.evaluations import operations, queries, views
+from workflow.evaluations.operations import OperationError
 from workflow.evaluations.stage import STAGES, fire_stage, render_stage
-from workflow.extensions import db
-from workflow.inputs import parse_int
 from workflow.machine import STATE_LABELS, Event, Role, State
 from workflow.models import Evaluation
-from workflow.operations import OperationError
 
 bp = Blueprint("finance", __name__, url_prefix="/finance")
 
@@ -37,15 +37,15 @@ def _require_finance() -> None:
 @login_required
 def queue() -> str:
     _require_finance()
-    filters = views.ListFilters.from_args(
+    filters = queries.ListFilters.from_args(
         request.args, default_states=(State.FINANCE_CONFIRMATION.value,)
     )
-    page = views.list_evaluations(current_user, filters)
+    page = queries.list_evaluations(current_user, filters)
     return render_template(
         "finance/queue.html",
         page=page,
         filters=filters,
-        units=views.units_for(current_user),
+        units=queries.units_for(current_user),
         states=STATE_LABELS,
         bulk_max=BULK_MAX,
     )
@@ -114,7 +114,7 @@ def bulk() -> Result:
         return redirect(url_for("finance.queue"))
     versions = dict(pairs)
     evaluations = db.session.scalars(
-        select(Evaluation).where(Evaluation.id.in_(versions), policy.visible_filter(current_user))
+        select(Evaluation).where(Evaluation.id.in_(versions), queries.visible_filter(current_user))
     ).all()
     by_id = {ev.id: ev for ev in evaluations}
     items: list[BulkItem] = []

@@ -1,3 +1,1 @@
-from workflow.home.routes import bp
-
-__all__ = ["bp"]
+"""The start page."""

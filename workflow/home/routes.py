@@ -6,8 +6,8 @@ from flask import Blueprint, render_template
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
-from workflow.evaluations import views
-from workflow.extensions import db
+from workflow.core.extensions import db
+from workflow.evaluations import queries, views
 from workflow.machine import Role, State
 from workflow.models import Cycle, Notice
 
@@ -38,8 +38,8 @@ def index() -> str:
     states = WAITING.get(role, ())
     page = None
     if states:
-        page = views.list_evaluations(
-            current_user, views.ListFilters(states=list(states)), per_page=10
+        page = queries.list_evaluations(
+            current_user, queries.ListFilters(states=list(states)), per_page=10
         )
     active = db.session.scalars(
         select(Cycle).where(Cycle.active.is_(True)).order_by(Cycle.year.desc())

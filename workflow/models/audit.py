@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import DDL, JSON, DateTime, ForeignKey, Integer, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from workflow.extensions import db
+from workflow.core.extensions import db
 from workflow.models.user import User, utcnow
 
 

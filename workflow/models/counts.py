@@ -30,7 +30,7 @@ from __future__ import annotations
 from sqlalchemy import DDL, ForeignKey, Integer, String, event
 from sqlalchemy.orm import Mapped, mapped_column
 
-from workflow.extensions import db
+from workflow.core.extensions import db
 from workflow.models.evaluation import Evaluation
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, CheckConstraint, Date, DateTime, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from workflow.extensions import db
+from workflow.core.extensions import db
 from workflow.models.user import utcnow
 
 # Stage key -> (Chinese label, the state an evaluation is in while the stage is open).

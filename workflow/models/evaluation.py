@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from workflow.extensions import db
+from workflow.core.extensions import db
 from workflow.machine import STATE_LABELS, State
 from workflow.models.cycle import Cycle
 from workflow.models.org import Org

@@ -7,7 +7,7 @@ from enum import StrEnum
 from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from workflow.extensions import db
+from workflow.core.extensions import db
 
 
 class OrgKind(StrEnum):

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import JSON, CheckConstraint, DateTime, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from workflow.extensions import db
+from workflow.core.extensions import db
 from workflow.models.user import utcnow
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import DateTime, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from workflow.extensions import db
+from workflow.core.extensions import db
 from workflow.models.user import utcnow
 
 

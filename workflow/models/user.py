@@ -11,7 +11,7 @@ from sqlalchemy import CheckConstraint, DateTime, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from workflow.extensions import db
+from workflow.core.extensions import db
 from workflow.machine import ROLE_LABELS, Role
 from workflow.models.org import Org
 

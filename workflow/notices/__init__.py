@@ -1,3 +1,1 @@
-from workflow.notices.routes import bp
-
-__all__ = ["bp"]
+"""Notices to users: the in-site messages and the step notices sent by mail."""

@@ -7,10 +7,10 @@ from flask_login import current_user, login_required
 from sqlalchemy import func, select, update
 from werkzeug.wrappers import Response
 
-from workflow.database import begin_write
-from workflow.evaluations import views
-from workflow.extensions import db
-from workflow.inputs import parse_int
+from workflow.core.database import begin_write
+from workflow.core.extensions import db
+from workflow.core.inputs import parse_int
+from workflow.evaluations import queries
 from workflow.models import Notice, utcnow
 
 bp = Blueprint("notices", __name__, url_prefix="/notices")
@@ -37,7 +37,7 @@ def index() -> str:
     return render_template(
         "notices/index.html",
         notices=notices,
-        page=views.Page([], total, page, PER_PAGE),
+        page=queries.Page([], total, page, PER_PAGE),
         only_unread=only_unread,
     )
 

@@ -1,3 +1,1 @@
-from workflow.review.routes import bp
-
-__all__ = ["bp"]
+"""The supervising department's review of a self-evaluation."""

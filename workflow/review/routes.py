@@ -7,11 +7,11 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from workflow import operations, policy
-from workflow.evaluations import views
+from workflow import policy
+from workflow.evaluations import operations, queries, views
+from workflow.evaluations.operations import OperationError
 from workflow.evaluations.stage import STAGES, fire_stage, render_stage
 from workflow.machine import STATE_LABELS, Role, State
-from workflow.operations import OperationError
 
 bp = Blueprint("review", __name__, url_prefix="/review")
 
@@ -31,13 +31,13 @@ def _require_reviewer() -> None:
 @login_required
 def queue() -> str:
     _require_reviewer()
-    filters = views.ListFilters.from_args(request.args, default_states=QUEUE_STATES)
-    page = views.list_evaluations(current_user, filters)
+    filters = queries.ListFilters.from_args(request.args, default_states=QUEUE_STATES)
+    page = queries.list_evaluations(current_user, filters)
     return render_template(
         "review/queue.html",
         page=page,
         filters=filters,
-        units=views.units_for(current_user),
+        units=queries.units_for(current_user),
         states=STATE_LABELS,
     )
 

@@ -1,11 +1,12 @@
-"""Send the mail of one delivery claim (a reminder or a step notice), with retries."""
+"""The reminders' Celery tasks: send the mail of one delivery claim (a reminder or a step
+notice) with retries, and the beat task that claims what is due and hands each claim on."""
 
 from __future__ import annotations
 
 import logging
 import os
 import random
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from celery import shared_task
@@ -28,8 +29,8 @@ def backoff(retries: int, base: int, cap: int) -> int:
 @shared_task(name="workflow.tasks.mail.send_claim_mail", bind=True, max_retries=None)
 def send_claim_mail(self: Any, claim_id: int, as_of_iso: str | None = None) -> str:
     import celeryconfig
-    from workflow.mail import MailError
-    from workflow.reminders import deliver, record_failure
+    from workflow.core.mail import MailError
+    from workflow.reminders.delivery import deliver, record_failure
 
     max_retries = _setting("MAIL_MAX_RETRIES", celeryconfig.MAIL_MAX_RETRIES)
     base = _setting("MAIL_RETRY_BASE_SECONDS", 30)
@@ -62,3 +63,15 @@ def enqueue_claims(claim_ids: list[int], as_of_iso: str | None = None) -> int:
         send_claim_mail.apply_async(args=[claim_id, as_of_iso], queue="mail")
         sent += 1
     return sent
+
+@shared_task(name="workflow.tasks.reminders.scan_reminders")
+def scan_reminders(now_iso: str | None = None) -> dict[str, int]:
+    from workflow.reminders.operations import claim_due, stale_claims
+
+    now = datetime.fromisoformat(now_iso) if now_iso else datetime.now(UTC)
+    scan = claim_due(now)
+    # Claims left behind by a scan that died between its commit and the enqueue below.
+    stale = [c for c in stale_claims(datetime.now(UTC)) if c not in set(scan.claim_ids)]
+    enqueue_claims(scan.claim_ids, now.isoformat())
+    enqueue_claims(stale)
+    return {"claimed": len(scan.claim_ids), "requeued": len(stale)}

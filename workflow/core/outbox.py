@@ -11,12 +11,13 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import celery
 from celery import shared_task
 from flask import current_app
 from sqlalchemy import select, update
 
-from workflow.database import begin_write
-from workflow.extensions import db
+from workflow.core.database import begin_write
+from workflow.core.extensions import db
 from workflow.models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -25,16 +26,24 @@ RELAY_AFTER = timedelta(seconds=5)
 RELAY_BATCH = 500
 
 
-def _send(message_id: int, kind: str, payload: dict[str, Any]) -> None:
-    from workflow.tasks.notify import handle_notify_message
-    from workflow.tasks.pdf import render_evaluation_pdf
+# The features' tasks, by their registered names: the relay is plumbing and imports no
+# feature (the task modules are registered by workflow.core.celery).
+PDF_TASK = "workflow.tasks.pdf.render_evaluation_pdf"
+NOTIFY_TASK = "workflow.tasks.notify.handle_notify_message"
 
+
+def _task(name: str) -> Any:
+    # The current Celery app, as the shared_task proxies resolved it.
+    return celery.current_app.tasks[name]
+
+
+def _send(message_id: int, kind: str, payload: dict[str, Any]) -> None:
     if kind == "pdf":
-        render_evaluation_pdf.apply_async(
+        _task(PDF_TASK).apply_async(
             args=[int(payload["evaluation_id"]), int(payload["version"])], queue="pdf", retry=False
         )
     elif kind == "notify":
-        handle_notify_message.apply_async(args=[message_id], queue="mail", retry=False)
+        _task(NOTIFY_TASK).apply_async(args=[message_id], queue="mail", retry=False)
     else:
         raise ValueError(f"unknown outbox kind {kind!r}")
 

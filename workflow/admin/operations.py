@@ -19,9 +19,9 @@ from typing import Any
 from sqlalchemy import func, select, text
 
 import scoring
-from workflow.database import begin_write
-from workflow.extensions import db
-from workflow.inputs import parse_int
+from workflow.core.database import begin_write
+from workflow.core.extensions import db
+from workflow.core.inputs import parse_int
 from workflow.machine import Role
 from workflow.models import (
     Actor,
@@ -398,7 +398,7 @@ def import_form_draft(
     computes, so that a difference shows instead of being silently overwritten.
     """
     begin_write()
-    from workflow import operations
+    from workflow.evaluations import operations
 
     if unit.kind != OrgKind.UNIT:
         raise AdminError("请选择一个预算单位", "unit_id")

@@ -1,4 +1,5 @@
-"""Registers the page blueprints (one per feature) and the navigation shown in base.html."""
+"""Web helpers for every page: the navigation shown in base.html, URLs built once per app
+(evaluation_url, path_for, page_url), the row cache's template hooks."""
 
 from __future__ import annotations
 
@@ -27,8 +28,6 @@ NAV: tuple[tuple[str, str, frozenset[Role] | None], ...] = (
     ("admin.index", "系统管理", frozenset({Role.ADMIN})),
     ("notices.index", "消息", None),
 )
-
-BLUEPRINTS = ("home", "evaluations", "review", "finance", "dashboard", "admin", "notices")
 
 
 _PROBE_ID = 987654321
@@ -83,20 +82,15 @@ _QUERY_SAFE = "!$'()*,/:;?@"
 
 
 def init_app(app: Flask) -> None:
-    import importlib
-
     app.extensions["built_urls"] = {}
     app.jinja_env.globals["evaluation_url"] = evaluation_url
     app.jinja_env.globals["path_for"] = path_for
     app.jinja_env.globals["page_url"] = page_url
-    from workflow import cells
+    from workflow.core import cells
 
     cells.init_app(app)
 
     bootstrap.init_app(app)
-    for name in BLUEPRINTS:
-        module = importlib.import_module(f"workflow.{name}")
-        app.register_blueprint(module.bp)
 
     # The header is the same on every page for a role: its links and the stylesheet and
     # script tags are built once per (role, page, script root), not by a dozen url_for calls

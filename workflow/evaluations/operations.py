@@ -21,8 +21,8 @@ from sqlalchemy.orm.exc import StaleDataError
 import scoring
 from scoring.numbers import q2
 from workflow import machine, policy
-from workflow.database import begin_write
-from workflow.extensions import db
+from workflow.core.database import begin_write
+from workflow.core.extensions import db
 from workflow.machine import Event, State
 from workflow.models import (
     Actor,
@@ -473,7 +473,7 @@ def _dispatch(ids: list[int]) -> None:
 
     if not current_app.config.get("OUTBOX_DISPATCH", True):
         return
-    from workflow.tasks.outbox import dispatch
+    from workflow.core.outbox import dispatch
 
     dispatch(ids)
 

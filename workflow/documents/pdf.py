@@ -29,8 +29,8 @@ from flask import current_app
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 
-from workflow.database import begin_write
-from workflow.extensions import db
+from workflow.core.database import begin_write
+from workflow.core.extensions import db
 from workflow.machine import STATE_LABELS, State
 from workflow.models import Evaluation, PdfFile
 
@@ -228,7 +228,7 @@ def _score_columns(evaluation: Evaluation) -> list[tuple[str, str]]:
 
 
 def build_view(evaluation: Evaluation) -> FormView:
-    from workflow import operations
+    from workflow.evaluations import operations
 
     scheme = operations.scheme_of(evaluation)  # parsed once per snapshot
     columns = _score_columns(evaluation)

@@ -19,10 +19,10 @@ from typing import Any
 
 from sqlalchemy import and_, literal, or_, select, true
 
-from workflow.database import begin_write
-from workflow.extensions import db
+from workflow.core.database import begin_write
+from workflow.core.extensions import db
 from workflow.models import Evaluation, Notice, OutboxMessage, ReminderClaim, User
-from workflow.reminders import (
+from workflow.reminders.operations import (
     NOTIFY_STAGE,
     STATUS_CLAIMED,
     UNIT_ROLES,
@@ -128,7 +128,7 @@ def handle_notify(message_id: int) -> list[int]:
 
 
 def build_notify_mail(claim: ReminderClaim, user: User, evaluation: Evaluation) -> Any:
-    from workflow.mail import render_mail
+    from workflow.core.mail import render_mail
 
     message = db.session.get(OutboxMessage, int(claim.step.removeprefix("m")))
     if message is None:

@@ -1,6 +1,6 @@
 """Sending e-mail (Chinese text + HTML) over SMTP with the MAIL_* settings.
 
-Kept free of Celery: the task in workflow.tasks.mail decides about retries, this module
+Kept free of Celery: the task in workflow.reminders.tasks decides about retries, this module
 only builds and sends one message and raises MailError when the server refuses or is away.
 """
 

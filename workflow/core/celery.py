@@ -16,12 +16,14 @@ from flask import Flask
 
 log = logging.getLogger(__name__)
 
+# Every module holding tasks: each feature's tasks.py and the outbox relay. The registered
+# names stay "workflow.tasks.<old module>.<task>" so that queued messages and the routes in
+# celeryconfig keep working.
 TASK_MODULES = (
-    "workflow.tasks.pdf",
-    "workflow.tasks.mail",
-    "workflow.tasks.reminders",
-    "workflow.tasks.outbox",
-    "workflow.tasks.notify",
+    "workflow.documents.tasks",
+    "workflow.reminders.tasks",
+    "workflow.core.outbox",
+    "workflow.notices.tasks",
 )
 
 
@@ -59,7 +61,7 @@ def _connect_worker_check() -> None:
 def _refuse_without_prerequisites(**_: Any) -> None:
     """A worker without a CJK font or HarfBuzz subsetting would write PDFs of empty boxes,
     or take ten times longer, without any error: it refuses to start instead."""
-    from workflow.pdf import PdfPrerequisiteError, check_pdf_prerequisites
+    from workflow.documents.pdf import PdfPrerequisiteError, check_pdf_prerequisites
 
     try:
         found = check_pdf_prerequisites()

@@ -7,7 +7,7 @@ from celery import shared_task
 
 @shared_task(name="workflow.tasks.notify.handle_notify_message")
 def handle_notify_message(message_id: int) -> int:
-    from workflow.notify import handle_notify
-    from workflow.tasks.mail import enqueue_claims
+    from workflow.notices.operations import handle_notify
+    from workflow.reminders.tasks import enqueue_claims
 
     return enqueue_claims(handle_notify(int(message_id)))

@@ -8,7 +8,7 @@ from flask import Flask
 from sqlalchemy import event, select
 from sqlalchemy.engine import Engine
 
-from workflow.extensions import db
+from workflow.core.extensions import db
 
 _IMMEDIATE = "sqlite_begin_immediate"
 

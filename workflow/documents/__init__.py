@@ -1,0 +1,1 @@
+"""The PDFs of the paper form: rendering, stored files, the department zip."""

@@ -1,0 +1,1 @@
+"""Deadline reminders: what is due, the claims, their delivery, the beat task."""
