@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from flask import current_app
 
-from workflow.extensions import db
+from workflow.core.extensions import db
 
 config = context.config
 target_metadata = db.metadata

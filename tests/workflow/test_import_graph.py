@@ -84,8 +84,9 @@ def test_the_cycle_finder_finds_a_circle(tmp_path, monkeypatch) -> None:
 
 def test_only_the_app_factory_imports_routes() -> None:
     # The contract in pyproject.toml lists the kinds of module; this catches a new one too.
+    # (The factory imports the routes by name through importlib, which grimp cannot see.)
     graph = grimp.build_graph("workflow", exclude_type_checking_imports=True)
     routes = sorted(m for m in graph.modules if m.endswith(".routes"))
     assert routes, "no routes modules found: the check would pass vacuously"
-    importers = {m: sorted(graph.find_modules_that_directly_import(m)) for m in routes}
-    assert {m: found for m, found in importers.items() if found != ["workflow"]} == {}
+    importers = {m: graph.find_modules_that_directly_import(m) - {"workflow"} for m in routes}
+    assert {m: sorted(found) for m, found in importers.items() if found} == {}
