@@ -11,7 +11,7 @@ import pytest
 from flask import Flask  # noqa: F401
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tasks"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "workflow"))
 
 from task_live_helpers import PG_ADMIN_URL, Live, RedisServer, _pg_exec, live_env  # noqa: E402
 from task_smtp import SmtpServer, free_port  # noqa: E402, F401

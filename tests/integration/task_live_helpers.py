@@ -29,10 +29,10 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask
 
-TASKS_DIR = Path(__file__).resolve().parent.parent / "tasks"
+TASKS_DIR = Path(__file__).resolve().parent.parent / "workflow"
 sys.path.insert(0, str(TASKS_DIR))
 
-from task_smtp import SmtpServer, free_port  # noqa: E402  (tests/tasks/task_smtp.py)
+from task_smtp import SmtpServer, free_port  # noqa: E402  (tests/workflow/task_smtp.py)
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent

@@ -55,7 +55,7 @@ def test_row_cache_renders_once_per_content_and_evicts_the_oldest() -> None:
 def test_a_changed_evaluation_is_never_served_its_old_row(app) -> None:  # noqa: ANN001
     from sqlalchemy import select, update
 
-    from tests.web.pagehelpers import client_as
+    from tests.workflow.pagehelpers import client_as
     from workflow.core.extensions import db
     from workflow.models import Evaluation
 

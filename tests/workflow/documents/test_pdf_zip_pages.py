@@ -9,7 +9,7 @@ from pathlib import Path
 from flask import Flask
 from sqlalchemy import select
 
-from tests.web.pagehelpers import client_as
+from tests.workflow.pagehelpers import client_as
 from workflow.core.extensions import db
 from workflow.models import Evaluation, Org, PdfFile
 

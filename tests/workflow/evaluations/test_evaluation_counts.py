@@ -241,7 +241,7 @@ def test_an_upgraded_database_counts_what_it_had(tmp_path: Path) -> None:
 def test_the_lists_read_the_kept_counts(app: Flask, scope: str) -> None:
     """The department's and everybody's lists take their totals from the kept counts: a
     count changed behind the evaluations' back shows (which is why they must be right)."""
-    from tests.web.pagehelpers import client_as
+    from tests.workflow.pagehelpers import client_as
 
     client = client_as(app, scope)
     url = {"reviewer": "/review/?state=", "finance": "/evaluations/?state="}[scope]

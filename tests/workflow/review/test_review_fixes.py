@@ -6,7 +6,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from tests.web.pagehelpers import client_as
+from tests.workflow.pagehelpers import client_as
 from tests.workflow.helpers import in_state, seed_evaluation
 from workflow.core.extensions import db
 from workflow.evaluations import operations

@@ -1,6 +1,6 @@
 """A small world for the task tests: organisations, users, a cycle and the seed form.
 
-Built directly with the models (no web code), shared by tests/tasks and tests/integration.
+Built directly with the models (no web code), shared by tests/workflow and tests/integration.
 """
 
 from __future__ import annotations

@@ -79,7 +79,7 @@ def test_security_headers_everywhere(client) -> None:  # type: ignore[no-untyped
 
 
 def test_no_inline_script_or_style_in_templates() -> None:
-    root = Path(__file__).resolve().parents[2] / "templates"
+    root = Path(__file__).resolve().parents[3] / "templates"
     for path in root.rglob("*.html"):
         if "pdf" in path.parts or "email" in path.parts:
             continue  # not served to browsers

@@ -17,7 +17,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
-from tests.web.pagehelpers import SEED, client_as, ev_id, form_values
+from tests.workflow.pagehelpers import SEED, client_as, ev_id, form_values
 from workflow.core.extensions import db
 from workflow.models import Evaluation
 
