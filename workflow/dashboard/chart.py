@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from workflow.dashboard.stats import GRADES, NO_GRADE, DepartmentGrades
+from workflow.dashboard.queries import GRADES, NO_GRADE, DepartmentGrades
 
 SERIES: tuple[tuple[str, str], ...] = (
     ("优", "grade-you"),

@@ -18,7 +18,13 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
 from workflow.dashboard.chart import SERIES
-from workflow.dashboard.stats import DepartmentGrades, DetailRow, OverdueRow, StageDays, StateCount
+from workflow.dashboard.queries import (
+    DepartmentGrades,
+    DetailRow,
+    OverdueRow,
+    StageDays,
+    StateCount,
+)
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 

@@ -10,7 +10,8 @@ from flask_login import current_user, login_required
 
 from workflow import policy
 from workflow.core.inputs import parse_int
-from workflow.dashboard import chart, export, stats
+from workflow.dashboard import chart, export
+from workflow.dashboard import queries as stats
 from workflow.evaluations import views
 from workflow.machine import Role
 from workflow.models import Actor, Cycle

@@ -17,11 +17,11 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, literal, or_, select, true
+from sqlalchemy import and_, literal, or_, select, true, update
 
 from workflow.core.database import begin_write
 from workflow.core.extensions import db
-from workflow.models import Evaluation, Notice, OutboxMessage, ReminderClaim, User
+from workflow.models import Evaluation, Notice, OutboxMessage, ReminderClaim, User, utcnow
 from workflow.reminders.operations import (
     NOTIFY_STAGE,
     STATUS_CLAIMED,
@@ -155,3 +155,27 @@ def build_notify_mail(claim: ReminderClaim, user: User, evaluation: Evaluation) 
         grade=grade if event == "confirm" else None,
         link=evaluation_link(evaluation.id),
     )
+
+
+def mark_read(user_id: int, notice_id: int) -> Notice | None:
+    """Mark one of the user's notices read (one commit); None when it is not theirs."""
+    begin_write()
+    notice = db.session.get(Notice, notice_id)
+    if notice is None or notice.user_id != user_id:
+        return None
+    if notice.read_at is None:
+        notice.read_at = utcnow()
+    db.session.commit()
+    return notice
+
+
+def mark_all_read(user_id: int) -> int:
+    """Mark every unread notice of the user read (one commit); returns how many."""
+    begin_write()
+    result = db.session.execute(
+        update(Notice)
+        .where(Notice.user_id == user_id, Notice.read_at.is_(None))
+        .values(read_at=utcnow())
+    )
+    db.session.commit()
+    return int(result.rowcount)

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import func, select, update
 from werkzeug.wrappers import Response
 
-from workflow.core.database import begin_write
-from workflow.core.extensions import db
 from workflow.core.inputs import parse_int
 from workflow.evaluations import queries
-from workflow.models import Notice, utcnow
+from workflow.notices import operations
+from workflow.notices import queries as queries_notices
 
 bp = Blueprint("notices", __name__, url_prefix="/notices")
 PER_PAGE = 30
@@ -23,17 +21,7 @@ def index() -> str:
     page_arg = request.args.get("page", "")
     page = max(1, min(parse_int(page_arg) or 1, 100000))
     only_unread = request.args.get("unread") == "1"
-    where = [Notice.user_id == current_user.id]
-    if only_unread:
-        where.append(Notice.read_at.is_(None))
-    total = db.session.scalar(select(func.count()).select_from(Notice).where(*where)) or 0
-    notices = db.session.scalars(
-        select(Notice)
-        .where(*where)
-        .order_by(Notice.created_at.desc(), Notice.id.desc())
-        .limit(PER_PAGE)
-        .offset((page - 1) * PER_PAGE)
-    ).all()
+    total, notices = queries_notices.page_of_notices(current_user.id, page, only_unread, PER_PAGE)
     return render_template(
         "notices/index.html",
         notices=notices,
@@ -45,13 +33,9 @@ def index() -> str:
 @bp.route("/<int:notice_id>/read", methods=["POST"])
 @login_required
 def read(notice_id: int) -> Response:
-    begin_write()
-    notice = db.session.get(Notice, notice_id)
-    if notice is None or notice.user_id != current_user.id:
+    notice = operations.mark_read(current_user.id, notice_id)
+    if notice is None:
         abort(404)
-    if notice.read_at is None:
-        notice.read_at = utcnow()
-    db.session.commit()
     if notice.evaluation_id and request.form.get("open") == "1":
         return redirect(url_for("evaluations.detail", evaluation_id=notice.evaluation_id))
     return redirect(url_for("notices.index"))
@@ -60,12 +44,6 @@ def read(notice_id: int) -> Response:
 @bp.route("/read-all", methods=["POST"])
 @login_required
 def read_all() -> Response:
-    begin_write()
-    result = db.session.execute(
-        update(Notice)
-        .where(Notice.user_id == current_user.id, Notice.read_at.is_(None))
-        .values(read_at=utcnow())
-    )
-    db.session.commit()
-    flash(f"已将 {result.rowcount} 条消息标为已读", "success")
+    count = operations.mark_all_read(current_user.id)
+    flash(f"已将 {count} 条消息标为已读", "success")
     return redirect(url_for("notices.index"))

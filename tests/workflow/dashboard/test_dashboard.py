@@ -16,7 +16,7 @@ import scoring
 from tests.conftest import login
 from workflow.admin import operations as admin_ops
 from workflow.core.extensions import db
-from workflow.dashboard import stats
+from workflow.dashboard import queries as stats
 from workflow.dashboard.export import neutralise
 from workflow.evaluations import operations
 from workflow.models import AuditLog, Cycle, Evaluation, Org, Project, User

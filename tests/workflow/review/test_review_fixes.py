@@ -6,8 +6,8 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from tests.workflow.pagehelpers import client_as
 from tests.workflow.helpers import in_state, seed_evaluation
+from tests.workflow.pagehelpers import client_as
 from workflow.core.extensions import db
 from workflow.evaluations import operations
 from workflow.models import AuditLog, Evaluation, User
