@@ -86,7 +86,7 @@ def cmd_warm(n: int) -> None:
     from weasyprint.text.fonts import FontConfiguration
 
     from workflow.core.extensions import db
-    from workflow.documents.pdf import render_html, render_pdf
+    from workflow.documents.render import render_html, render_pdf
     from workflow.models import Evaluation
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -141,7 +141,7 @@ def cmd_layouts(n: int) -> None:
     from weasyprint import HTML
 
     from workflow.core.extensions import db
-    from workflow.documents.pdf import render_html
+    from workflow.documents.render import render_html
     from workflow.models import Evaluation
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -162,7 +162,7 @@ def cmd_layouts(n: int) -> None:
 
 def cmd_memory(n: int) -> None:
     from workflow.core.extensions import db
-    from workflow.documents.pdf import render_pdf
+    from workflow.documents.render import render_pdf
     from workflow.models import Evaluation
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -61,7 +61,7 @@ def _connect_worker_check() -> None:
 def _refuse_without_prerequisites(**_: Any) -> None:
     """A worker without a CJK font or HarfBuzz subsetting would write PDFs of empty boxes,
     or take ten times longer, without any error: it refuses to start instead."""
-    from workflow.documents.pdf import PdfPrerequisiteError, check_pdf_prerequisites
+    from workflow.documents.render import PdfPrerequisiteError, check_pdf_prerequisites
 
     try:
         found = check_pdf_prerequisites()

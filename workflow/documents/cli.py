@@ -22,12 +22,8 @@ def init_app(app: Flask) -> None:
 def evaluation_pdf_command(evaluation_id: int, out: Path) -> None:
     """把一份评价表渲染为 PDF（与后台任务同一套代码）。"""
     from workflow.core.extensions import db
-    from workflow.documents.pdf import (
-        PdfPrerequisiteError,
-        atomic_write,
-        check_pdf_prerequisites,
-        render_pdf,
-    )
+    from workflow.documents.operations import atomic_write
+    from workflow.documents.render import PdfPrerequisiteError, check_pdf_prerequisites, render_pdf
     from workflow.models import Evaluation
 
     evaluation = db.session.get(Evaluation, evaluation_id)

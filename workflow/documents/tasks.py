@@ -12,7 +12,7 @@ log = logging.getLogger(__name__)
 @shared_task(name="workflow.tasks.pdf.render_evaluation_pdf")
 def render_evaluation_pdf(evaluation_id: int, version: int) -> int | None:
     """Return the PdfFile id (the existing one when this version was already rendered)."""
-    from workflow.documents.pdf import store_pdf
+    from workflow.documents.operations import store_pdf
 
     row = store_pdf(int(evaluation_id), int(version))
     return row.id if row is not None else None

@@ -1,5 +1,6 @@
 """What the evaluation pages read: the lists (one query, kept counts), their filters and
 pages, the units and cycles offered as filters, and the parsed scheme of an evaluation."""
+
 from __future__ import annotations
 
 import functools

@@ -31,7 +31,8 @@ from werkzeug.wrappers import Response
 from scoring.numbers import fmt
 from workflow import policy
 from workflow.core.extensions import db
-from workflow.documents import pdf as pdf_files
+from workflow.documents import operations as documents
+from workflow.documents import queries as pdf_files
 from workflow.evaluations import evidence as evidence_ops
 from workflow.evaluations import operations, queries, views
 from workflow.evaluations.forms import EntryForm, parse_entry_form, parse_reason, parse_version
@@ -456,7 +457,7 @@ def pdf_zip() -> Result:
         flash("所选范围内还没有生成好的 PDF", "warning")
         return redirect(url_for("dashboard.index", cycle=cycle_id))
     target = Path(current_app.config["VAR_DIR"]) / "zips" / f"{uuid.uuid4().hex}.zip"
-    pdf_files.write_zip(rows, target)
+    documents.write_zip(rows, target)
     handle = target.open("rb")
     target.unlink()  # the open handle keeps the data until the response is sent
     return send_file(

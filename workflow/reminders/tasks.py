@@ -64,6 +64,7 @@ def enqueue_claims(claim_ids: list[int], as_of_iso: str | None = None) -> int:
         sent += 1
     return sent
 
+
 @shared_task(name="workflow.tasks.reminders.scan_reminders")
 def scan_reminders(now_iso: str | None = None) -> dict[str, int]:
     from workflow.reminders.operations import claim_due, stale_claims

@@ -14,15 +14,16 @@ from flask import Flask
 from task_world import World, seed_rows
 
 from workflow.core.extensions import db
-from workflow.documents import pdf as pdf_module
-from workflow.documents.pdf import (
+from workflow.documents import operations as documents_ops
+from workflow.documents import render as pdf_module
+from workflow.documents.operations import store_pdf
+from workflow.documents.render import (
     PdfPrerequisiteError,
     check_pdf_prerequisites,
     fmt_decimal,
     paragraphs,
     render_pdf,
     static_only_fetcher,
-    store_pdf,
 )
 from workflow.models import PdfFile
 
@@ -216,9 +217,9 @@ def test_atomic_write_leaves_nothing_on_failure(
     def boom(*_: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(pdf_module.os, "replace", boom)
+    monkeypatch.setattr(documents_ops.os, "replace", boom)
     with pytest.raises(OSError):
-        pdf_module.atomic_write(target, b"%PDF-1.7")
+        documents_ops.atomic_write(target, b"%PDF-1.7")
     assert list(target.parent.iterdir()) == []
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 from task_world import World
 
 from workflow.core.extensions import db
-from workflow.documents.pdf import latest_pdf, latest_pdfs, store_pdf, write_zip
+from workflow.documents.operations import store_pdf, write_zip
+from workflow.documents.queries import latest_pdf, latest_pdfs
 
 
 def test_latest_and_zip(task_world: World, tmp_path: Path) -> None:
