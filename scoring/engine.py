@@ -58,7 +58,7 @@ from typing import Any
 from .model import TIERS, Scheme
 from .numbers import CTX, ZERO, fmt, q2
 from .rules import SCORERS
-from .rules.base import Entry, Flag, Plan, RowScore
+from .rules.base import Entry, Flag, Plan, RowScore, reason_flags
 from .rules.not_applicable import NA_MARKS, apply_policy, na_row
 
 __all__ = [
@@ -153,14 +153,18 @@ def _plan(scheme: Scheme, index: int) -> Plan:
         target_text=ind.target.text,
         over_at=over_at,
         bands={
-            name: (CTX.multiply(weight, band.low), CTX.multiply(weight, band.high),
-                   band.high_inclusive)
+            name: (
+                CTX.multiply(weight, band.low),
+                CTX.multiply(weight, band.high),
+                band.high_inclusive,
+            )
             for name, band in TIERS.items()
         },  # fmt: skip
         manual=scheme.tier_default == "manual",
         num_label=ind.rule.numerator_label or ("全年执行数" if budget else "实际支出"),
         den_label=ind.rule.denominator_label or ("全年预算数" if budget else "实际到位"),
         score_row=SCORERS[kind],
+        reason_flags=reason_flags(ind.code),
     )
 
 
@@ -206,25 +210,29 @@ def score(scheme: Scheme, entries: Entries) -> Scorecard:
     compiled = _compile(scheme)
     rows: list[RowScore] = []
     flags: list[Flag] = list(compiled.form_flags)
+    append = rows.append
+    get = entries.get
     raw = ZERO
     applicable = ZERO
     # CTX is the current context while the rows are scored and summed: the rules' Decimal
     # operators then compute exactly what CTX's methods would, whatever the caller's context.
     with localcontext(CTX):
         for plan in compiled.plans:
-            entry = entries.get(plan.code) or _EMPTY
+            entry = get(plan.code) or _EMPTY
             if entry.get("na"):
                 row = na_row(plan, "不适用（已标注）", {"na": True}, [])
             elif not plan.weight:
                 row = na_row(plan, "分值为空，不计分", {}, [])
             else:
                 row = plan.score_row(plan, entry)
-                if row.applicable:
+                # row[4] is .applicable, row[3] .score (index access is cheaper).
+                if row[4]:
                     applicable += plan.weight
-                    if row.score is not None:
-                        raw += row.score  # rows are already rounded to 2 places
-            rows.append(row)
-            flags.extend(row.flags)
+                    if row[3] is not None:
+                        raw += row[3]  # rows are already rounded to 2 places
+            append(row)
+            if row[8]:  # .flags
+                flags.extend(row[8])
     codes = compiled.codes
     for code in entries:
         if code not in codes:

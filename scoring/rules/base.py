@@ -28,6 +28,7 @@ __all__ = [
     "finish",
     "missing_row",
     "reason_flag",
+    "reason_flags",
     "text",
     "unfilled_row",
 ]
@@ -143,6 +144,8 @@ class Plan:
     num_label: str  # ratio / budget: the amounts' names in explanations and messages
     den_label: str
     score_row: Callable[[Plan, Entry], RowScore]
+    # The reason_required flag, blocking and (for an imported form) not: immutable, shared.
+    reason_flags: tuple[Flag, Flag]
 
 
 def text(entry: Entry, key: str) -> str:
@@ -150,8 +153,13 @@ def text(entry: Entry, key: str) -> str:
     if value is None:
         return ""
     if value.__class__ is str:
-        return value.strip()  # type: ignore[no-any-return]
+        return value.strip()
     return str(value).strip()
+
+
+# RowScore's generated __new__ is a Python function; building the tuple directly skips it
+# (a province re-score builds millions of rows).
+_new = tuple.__new__
 
 
 def unfilled_row(
@@ -162,10 +170,8 @@ def unfilled_row(
     tier: str | None = None,
 ) -> RowScore:
     """An applicable row without a score (what was typed cannot be scored)."""
-    return RowScore(
-        plan.code, plan.path, plan.weight, None, True, False, inputs, explanation, flags, False,
-        tier,
-    )  # fmt: skip
+    return _new(RowScore, (plan.code, plan.path, plan.weight, None, True, False, inputs,
+                           explanation, flags, False, tier))  # fmt: skip
 
 
 def missing_row(plan: Plan, message: str, inputs: dict[str, Any], flags: list[Flag]) -> RowScore:
@@ -175,7 +181,13 @@ def missing_row(plan: Plan, message: str, inputs: dict[str, Any], flags: list[Fl
 
 def reason_flag(plan: Plan, entry: Entry) -> Flag:
     # A published (imported) form must stay readable as printed: the flag does not block.
-    return Flag("reason_required", REASON_MESSAGE, not entry.get("imported"), plan.code)
+    return plan.reason_flags[1] if entry.get("imported") else plan.reason_flags[0]
+
+
+def reason_flags(code: str) -> tuple[Flag, Flag]:
+    """A plan's reason_required flags: (blocking, for an imported form not blocking)."""
+    return (Flag("reason_required", REASON_MESSAGE, True, code),
+            Flag("reason_required", REASON_MESSAGE, False, code))  # fmt: skip
 
 
 def finish(
@@ -192,15 +204,19 @@ def finish(
 
     A row short of full marks needs a 偏差原因分析及改进措施, as does one the rule marked.
     """
+    weight = plan.weight
     result = value.quantize(Q2, ROUND_HALF_UP)
-    if result < plan.weight:
+    if result < weight:
         needs_reason = True
-    if needs_reason and not text(entry, "reason"):
-        flags.append(reason_flag(plan, entry))
-    return RowScore(
-        plan.code, plan.path, plan.weight, result, True, True, inputs, explanation, flags,
-        needs_reason, tier,
-    )  # fmt: skip
+    if needs_reason:
+        reason = entry.get("reason")
+        # A reason of 0 is the text "0": only None and blank text count as missing.
+        if reason is None or not (
+            reason.strip() if reason.__class__ is str else str(reason).strip()
+        ):
+            flags.append(reason_flag(plan, entry))
+    return _new(RowScore, (plan.code, plan.path, weight, result, True, True, inputs,
+                           explanation, flags, needs_reason, tier))  # fmt: skip
 
 
 def band_text(low: Decimal, high: Decimal, inclusive: bool) -> str:

@@ -6,14 +6,24 @@ top of the band is used.  A single tier (``tier`` or a label as the actual) rate
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from functools import partial
 from typing import Any
 
 from ..model import TIERS, tier_from_label
 from ..numbers import CTX, HUNDRED, fmt, q2
-from .base import Entry, Flag, Plan, RowScore, band_score, band_text, finish, missing_row
-from .base import unfilled_row
+from .base import (
+    Entry,
+    Flag,
+    Plan,
+    RowScore,
+    band_score,
+    band_text,
+    finish,
+    missing_row,
+    unfilled_row,
+)
 from .tier import resolve_tier, tier_row
 
 __all__ = ["EDGE", "point_band", "score_checklist"]
@@ -29,7 +39,9 @@ def _mark(index: int) -> str:
     return _CIRCLED[index] if index < len(_CIRCLED) else str(index + 1)
 
 
-def point_band(weight: Decimal, shares: list[Decimal], tiers: list[str]) -> tuple[Decimal, Decimal, bool]:
+def point_band(
+    weight: Decimal, shares: list[Decimal], tiers: list[str]
+) -> tuple[Decimal, Decimal, bool]:
     """(low, high, high inclusive) of the row whose points have these tiers (CTX current)."""
     low = high = _ZERO
     inclusive = True
@@ -81,7 +93,7 @@ def score_checklist(plan: Plan, entry: Entry) -> RowScore:
                   flags, False, single)  # fmt: skip
 
 
-def _explain(shares: list[Decimal], tiers: list[str], band: Any) -> str:
+def _explain(shares: list[Decimal], tiers: list[str], band: Callable[[], str]) -> str:
     return _detail(shares, tiers) + "，" + band()
 
 

@@ -21,9 +21,8 @@ NA_MARKS = frozenset({"/", "／", "—", "——", "-", "--", "*", "－", "不�
 
 
 def na_row(plan: Plan, explanation: str, inputs: dict[str, Any], flags: list[Flag]) -> RowScore:
-    return RowScore(
-        plan.code, plan.path, plan.weight, None, False, True, inputs, explanation, flags, False
-    )
+    return tuple.__new__(RowScore, (plan.code, plan.path, plan.weight, None, False, True,
+                                    inputs, explanation, flags, False, None))  # fmt: skip
 
 
 def marker_row(plan: Plan, actual_text: str, inputs: dict[str, Any], flags: list[Flag]) -> RowScore:

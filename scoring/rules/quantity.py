@@ -20,8 +20,17 @@ from functools import partial
 from typing import Any
 
 from ..model import tier_from_label
-from ..numbers import HUNDRED, ONE, InputError, fmt, fmt2, fmt_pct, parse_decimal
-from ..numbers import parse_quantity, q2
+from ..numbers import (
+    HUNDRED,
+    ONE,
+    InputError,
+    fmt,
+    fmt2,
+    fmt_pct,
+    parse_decimal,
+    parse_quantity,
+    q2,
+)
 from .base import Entry, Flag, Plan, RowScore, finish, missing_row, text, unfilled_row
 from .not_applicable import NA_MARKS, marker_row
 from .tier import resolve_tier, tier_row
@@ -168,7 +177,8 @@ def _read_actual(plan: Plan, entry: Entry) -> _Read:
     Returns (finished row or None, actual, unit, inputs, flags).
     """
     flags: list[Flag] = []
-    actual_text = text(entry, "actual")
+    actual = entry.get("actual")
+    actual_text = actual.strip() if actual.__class__ is str else text(entry, "actual")
     inputs: dict[str, Any] = {"actual": actual_text}
     if actual_text in NA_MARKS:
         return marker_row(plan, actual_text, inputs, flags), _ZERO, "", inputs, flags
@@ -226,9 +236,7 @@ def text_target_flag(plan: Plan) -> Flag:
     )
 
 
-def tier_fallback(
-    plan: Plan, entry: Entry, inputs: dict[str, Any], flags: list[Flag]
-) -> RowScore:
+def tier_fallback(plan: Plan, entry: Entry, inputs: dict[str, Any], flags: list[Flag]) -> RowScore:
     """A quantitative row scored by its tier (a label typed, or a text target)."""
     tier, source = resolve_tier(entry)
     inputs["tier"] = tier

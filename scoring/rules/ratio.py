@@ -13,8 +13,7 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
-from ..numbers import HUNDRED, ONE, InputError, fmt, fmt2, fmt_pct, parse_decimal
-from ..numbers import parse_quantity
+from ..numbers import HUNDRED, ONE, InputError, fmt, fmt2, fmt_pct, parse_decimal, parse_quantity
 from .base import Entry, Flag, Plan, RowScore, finish, missing_row, text, unfilled_row
 from .not_applicable import NA_MARKS, marker_row, na_row
 from .quantity import manual_deduction, text_target_flag, tier_fallback
@@ -99,9 +98,7 @@ def score_ratio(plan: Plan, entry: Entry) -> RowScore:
             )
         )
     result, extra = manual_deduction(plan, entry, formula, flags)
-    explain = partial(
-        _explain, num_label, den_label, amounts, rate, plan.weight, formula, extra
-    )
+    explain = partial(_explain, num_label, den_label, amounts, rate, plan.weight, formula, extra)
     return finish(plan, entry, result, inputs, explain, flags, needs_reason)
 
 

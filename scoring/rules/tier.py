@@ -7,12 +7,23 @@ and ratio rows whose input is a label are scored here too (with a prefix that sa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
 from ..model import TIERS, tier_from_label
-from .base import Entry, Flag, Plan, RowScore, band_score, band_text, finish, missing_row, text
-from .base import unfilled_row
+from .base import (
+    Entry,
+    Flag,
+    Plan,
+    RowScore,
+    band_score,
+    band_text,
+    finish,
+    missing_row,
+    text,
+    unfilled_row,
+)
 
 __all__ = ["resolve_tier", "score_tier", "tier_row"]
 
@@ -33,7 +44,7 @@ def score_tier(plan: Plan, entry: Entry) -> RowScore:
     return tier_row(plan, entry, tier, source, {"tier": tier, "label": source}, [], "")
 
 
-def _explain(prefix: str, tier: str, band: Any) -> str:
+def _explain(prefix: str, tier: str, band: Callable[[], str]) -> str:
     return f"{prefix}{tier}（{TIERS[tier].text()}），{band()}"
 
 
