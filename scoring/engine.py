@@ -58,7 +58,8 @@ from typing import Any
 from .model import TIERS, Scheme
 from .numbers import CTX, ZERO, fmt, q2
 from .rules import SCORERS
-from .rules.base import Entry, Flag, Plan, RowScore, reason_flags
+from .rules.base import Entry, Flag, Plan, RowScore, band, reason_flags
+from .rules.checklist import point_parts
 from .rules.not_applicable import NA_MARKS, apply_policy, na_row
 
 __all__ = [
@@ -153,13 +154,12 @@ def _plan(scheme: Scheme, index: int) -> Plan:
         target_text=ind.target.text,
         over_at=over_at,
         bands={
-            name: (
-                CTX.multiply(weight, band.low),
-                CTX.multiply(weight, band.high),
-                band.high_inclusive,
+            name: band(
+                CTX.multiply(weight, tier.low), CTX.multiply(weight, tier.high), tier.high_inclusive
             )
-            for name, band in TIERS.items()
+            for name, tier in TIERS.items()
         },  # fmt: skip
+        point_parts=point_parts(ind.rule.shares),
         manual=scheme.tier_default == "manual",
         num_label=ind.rule.numerator_label or ("全年执行数" if budget else "实际支出"),
         den_label=ind.rule.denominator_label or ("全年预算数" if budget else "实际到位"),

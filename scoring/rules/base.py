@@ -19,11 +19,13 @@ from ..numbers import Q2, InputError, fmt, fmt2, fmt_pct, parse_decimal, top_bel
 
 __all__ = [
     "REASON_MESSAGE",
+    "Band",
     "Entry",
     "Explain",
     "Flag",
     "Plan",
     "RowScore",
+    "band",
     "band_score",
     "finish",
     "missing_row",
@@ -122,8 +124,19 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-# A tier's band scaled to an indicator's weight: (low, high, high inclusive).
-BandEdges = tuple[Decimal, Decimal, bool]
+class Band(NamedTuple):
+    """A band of an indicator's weight, [low, high] or [low, high), and its top score: the
+    score used when none is typed (the largest 2-place score below an open upper bound)."""
+
+    low: Decimal
+    high: Decimal
+    inclusive: bool
+    top: Decimal
+
+
+def band(low: Decimal, high: Decimal, inclusive: bool) -> Band:
+    top = high if inclusive else max(low, top_below(high))
+    return tuple.__new__(Band, (low, high, inclusive, top))
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +152,9 @@ class Plan:
     target_unit: str
     target_text: str
     over_at: Decimal | None  # actual at or above which over-achievement is flagged
-    bands: Mapping[str, BandEdges]  # tier -> its band of this weight
+    bands: Mapping[str, Band]  # tier -> its band of this weight
+    # checklist: per point, tier -> (share × the tier's low, share × its high)
+    point_parts: tuple[Mapping[str, tuple[Decimal, Decimal]], ...]
     manual: bool  # the scheme's tier_default is "manual": a band needs a typed score
     num_label: str  # ratio / budget: the amounts' names in explanations and messages
     den_label: str
@@ -235,13 +250,7 @@ def _explain_band(
 
 
 def band_score(
-    plan: Plan,
-    entry: Entry,
-    low: Decimal,
-    high: Decimal,
-    inclusive: bool,
-    label: str,
-    flags: list[Flag],
+    plan: Plan, entry: Entry, edges: Band, label: str, flags: list[Flag]
 ) -> tuple[Decimal | None, Callable[[], str]]:
     """The score inside [low, high] / [low, high): the typed one, else the band's top.
 
@@ -249,6 +258,7 @@ def band_score(
     band alone.  Without a typed score the top of the band is used (the largest 2-place
     score below an open upper bound), unless the scheme asks for a manual score.
     """
+    low, high, inclusive, top = edges
     manual_text = entry.get("score")
     if manual_text:
         try:
@@ -281,5 +291,4 @@ def band_score(
         return manual, partial(_explain_band, low, high, inclusive, "manual", manual, weight)
     if plan.manual:
         return None, partial(band_text, low, high, inclusive)
-    default = high if inclusive else max(low, top_below(high))
-    return default, partial(_explain_band, low, high, inclusive, "default", default, plan.weight)
+    return top, partial(_explain_band, low, high, inclusive, "default", top, plan.weight)

@@ -6,7 +6,7 @@ top of the band is used.  A single tier (``tier`` or a label as the actual) rate
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -14,10 +14,12 @@ from typing import Any
 from ..model import TIERS, tier_from_label
 from ..numbers import CTX, HUNDRED, fmt, q2
 from .base import (
+    Band,
     Entry,
     Flag,
     Plan,
     RowScore,
+    band,
     band_score,
     band_text,
     finish,
@@ -26,7 +28,7 @@ from .base import (
 )
 from .tier import resolve_tier, tier_row
 
-__all__ = ["EDGE", "point_band", "score_checklist"]
+__all__ = ["EDGE", "point_band", "point_parts", "score_checklist"]
 
 # Band edges are products of shares like 1/3; trimming to 12 places removes the 28th-digit
 # noise that would otherwise push a bound like 1.6 to 1.6000…01.
@@ -40,17 +42,31 @@ def _mark(index: int) -> str:
 
 
 def point_band(
-    weight: Decimal, shares: list[Decimal], tiers: list[str]
-) -> tuple[Decimal, Decimal, bool]:
-    """(low, high, high inclusive) of the row whose points have these tiers (CTX current)."""
+    weight: Decimal, parts: tuple[Mapping[str, tuple[Decimal, Decimal]], ...], tiers: list[str]
+) -> Band:
+    """The band of the row whose points have these tiers (CTX current).
+
+    ``parts`` are the plan's per-point share × tier band products (see :func:`point_parts`).
+    """
     low = high = _ZERO
-    inclusive = True
-    for share, name in zip(shares, tiers, strict=True):
-        band = TIERS[name]
-        low += share * band.low
-        high += share * band.high
-        inclusive = inclusive and band.high_inclusive
-    return (weight * low).quantize(EDGE), (weight * high).quantize(EDGE), inclusive
+    for part, name in zip(parts, tiers, strict=True):
+        part_low, part_high = part[name]
+        low += part_low
+        high += part_high
+    # Only the top tier includes its upper bound: so does the row when every point is top.
+    inclusive = all(TIERS[name].high_inclusive for name in tiers)
+    return band((weight * low).quantize(EDGE), (weight * high).quantize(EDGE), inclusive)
+
+
+def point_parts(shares: list[Decimal]) -> tuple[Mapping[str, tuple[Decimal, Decimal]], ...]:
+    """Per point, tier -> (share × the tier's low, share × its high), for :func:`point_band`."""
+    return tuple(
+        {
+            name: (CTX.multiply(share, tier.low), CTX.multiply(share, tier.high))
+            for name, tier in TIERS.items()
+        }
+        for share in shares
+    )
 
 
 def score_checklist(plan: Plan, entry: Entry) -> RowScore:
@@ -80,10 +96,11 @@ def score_checklist(plan: Plan, entry: Entry) -> RowScore:
         missing = "".join(_mark(i) for i, t in enumerate(tiers) if t is None)
         return missing_row(plan, f"评价要点{missing}未评档次", inputs, flags)
     rated: list[str] = tiers  # type: ignore[assignment]
-    low, high, inclusive = point_band(plan.weight, rule.shares, rated)
+    edges = point_band(plan.weight, plan.point_parts, rated)
     single = rated[0] if len(set(rated)) == 1 else None
-    value, explain = band_score(plan, entry, low, high, inclusive, single or "各要点档次", flags)
+    value, explain = band_score(plan, entry, edges, single or "各要点档次", flags)
     if value is None:
+        low, high, inclusive, _top = edges
         detail = _detail(rule.shares, rated) + "，" + band_text(low, high, inclusive)
         if not any(f.blocking for f in flags):
             return missing_row(plan, f"请在{band_text(low, high, inclusive)}内填写得分", inputs,

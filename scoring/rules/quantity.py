@@ -58,7 +58,8 @@ def score_forward(plan: Plan, entry: Entry) -> RowScore:
         return unfilled_row(plan, inputs, "满意度超过 100%", flags)
     target: Decimal = plan.target  # type: ignore[assignment]
     weight = plan.weight
-    over = _over(plan, value, unit, flags)
+    over_at = plan.over_at
+    over = over_at is not None and value >= over_at and _over(plan, value, unit, flags)
     ratio: Decimal | None
     if value >= target:
         formula = weight
@@ -67,7 +68,9 @@ def score_forward(plan: Plan, entry: Entry) -> RowScore:
         # target > 0 here: value >= 0 = target would have taken the branch above.
         ratio = value / target
         formula = weight * ratio
-    result, extra = manual_deduction(plan, entry, formula, flags)
+    result, extra = (
+        manual_deduction(plan, entry, formula, flags) if entry.get("score") else (formula, "")
+    )
     explain = partial(_explain_forward, value, unit, target, weight, ratio, formula, over, extra)
     return finish(plan, entry, result, inputs, explain, flags, over)
 
@@ -105,7 +108,9 @@ def score_equal(plan: Plan, entry: Entry) -> RowScore:
     else:
         formula = _ZERO
         explain = f"指标值为 0，实际完成值 {fmt(value)}{unit} 不为 0，得分 0.00"
-    result, extra = manual_deduction(plan, entry, formula, flags)
+    result, extra = (
+        manual_deduction(plan, entry, formula, flags) if entry.get("score") else (formula, "")
+    )
     return finish(plan, entry, result, inputs, explain + extra, flags, False)
 
 
@@ -116,7 +121,9 @@ def score_reverse(plan: Plan, entry: Entry) -> RowScore:
     target: Decimal = plan.target  # type: ignore[assignment]
     weight = plan.weight
     formula, case = reverse_formula(value, target, weight, plan.rule.reverse_formula)
-    result, extra = manual_deduction(plan, entry, formula, flags)
+    result, extra = (
+        manual_deduction(plan, entry, formula, flags) if entry.get("score") else (formula, "")
+    )
     explain = partial(_explain_reverse, case, value, unit, target, weight, formula, extra)
     return finish(plan, entry, result, inputs, explain, flags, False)
 

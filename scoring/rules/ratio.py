@@ -97,7 +97,9 @@ def score_ratio(plan: Plan, entry: Entry) -> RowScore:
                 plan.code,
             )
         )
-    result, extra = manual_deduction(plan, entry, formula, flags)
+    result, extra = (
+        manual_deduction(plan, entry, formula, flags) if entry.get("score") else (formula, "")
+    )
     explain = partial(_explain, num_label, den_label, amounts, rate, plan.weight, formula, extra)
     return finish(plan, entry, result, inputs, explain, flags, needs_reason)
 

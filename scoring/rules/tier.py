@@ -70,10 +70,10 @@ def tier_row(
             )
             return unfilled_row(plan, inputs, prefix + "无法识别达成档次", flags)
         return missing_row(plan, "请选择达成档次（达成 / 部分达成 / 未达成）", inputs, flags)
-    low, high, inclusive = plan.bands[tier]
-    value, explain = band_score(plan, entry, low, high, inclusive, tier, flags)
+    edges = plan.bands[tier]
+    value, explain = band_score(plan, entry, edges, tier, flags)
     if value is None:
-        band = band_text(low, high, inclusive)
+        band = band_text(edges.low, edges.high, edges.inclusive)
         if not any(f.blocking for f in flags):
             return missing_row(plan, f"请在{band}内填写得分", inputs, flags)
         return unfilled_row(plan, inputs, prefix + band, flags, tier)
