@@ -102,7 +102,7 @@ def score_equal(plan: Plan, entry: Entry) -> RowScore:
     row, value, unit, inputs, flags = _read_actual(plan, entry)
     if row is not None:
         return row
-    if value <= 0:
+    if value <= _ZERO:
         formula = plan.weight
         explain = f"指标值为 0，实际完成值 {fmt(value)}{unit}，得满分 {fmt2(plan.weight)}"
     else:
@@ -187,35 +187,16 @@ def _read_actual(plan: Plan, entry: Entry) -> _Read:
     actual = entry.get("actual")
     actual_text = actual.strip() if actual.__class__ is str else text(entry, "actual")
     inputs: dict[str, Any] = {"actual": actual_text}
-    if actual_text in NA_MARKS:
-        return marker_row(plan, actual_text, inputs, flags), _ZERO, "", inputs, flags
-    target = plan.target
-    if not actual_text:
-        if text(entry, "tier") and target is None:
-            return tier_fallback(plan, entry, inputs, flags), _ZERO, "", inputs, flags
-        return missing_row(plan, "请填写实际完成值", inputs, flags), _ZERO, "", inputs, flags
-    parsed = parse_quantity(actual_text)
+    # A number first, the common case; no not-applicable marker ("/", "-", ...) parses as one.
+    parsed = parse_quantity(actual_text) if actual_text else None
     if parsed is None:
-        if tier_from_label(actual_text) is not None or text(entry, "tier"):
-            flags.append(
-                Flag(
-                    "tier_label_on_quantitative",
-                    f"定量指标的实际完成值“{actual_text}”是档次描述，按定性档次评分",
-                    False,
-                    plan.code,
-                )
-            )
-            if target is None:
-                flags.append(text_target_flag(plan))
-            return tier_fallback(plan, entry, inputs, flags), _ZERO, "", inputs, flags
-        flags.append(Flag("invalid_number", f"实际完成值“{actual_text}”不是数值", True, plan.code))
-        row = unfilled_row(plan, inputs, "实际完成值无法识别", flags)
-        return row, _ZERO, "", inputs, flags
+        return _not_a_number(plan, entry, actual_text, inputs, flags), _ZERO, "", inputs, flags
+    target = plan.target
     value, unit = parsed[1], parsed[2]
     if target is None:
         flags.append(text_target_flag(plan))
         return tier_fallback(plan, entry, inputs, flags), _ZERO, "", inputs, flags
-    if value < 0:
+    if value < _ZERO:
         flags.append(
             Flag("negative_actual", f"实际完成值 {fmt(value)} 为负数，按 0 计", False, plan.code)
         )
@@ -232,6 +213,33 @@ def _read_actual(plan: Plan, entry: Entry) -> _Read:
         )
     inputs["value"] = value
     return None, value, unit or target_unit, inputs, flags
+
+
+def _not_a_number(
+    plan: Plan, entry: Entry, actual_text: str, inputs: dict[str, Any], flags: list[Flag]
+) -> RowScore:
+    """The row of an actual that is no number: a marker, nothing, a label, or an error."""
+    if actual_text in NA_MARKS:
+        return marker_row(plan, actual_text, inputs, flags)
+    target = plan.target
+    if not actual_text:
+        if text(entry, "tier") and target is None:
+            return tier_fallback(plan, entry, inputs, flags)
+        return missing_row(plan, "请填写实际完成值", inputs, flags)
+    if tier_from_label(actual_text) is not None or text(entry, "tier"):
+        flags.append(
+            Flag(
+                "tier_label_on_quantitative",
+                f"定量指标的实际完成值“{actual_text}”是档次描述，按定性档次评分",
+                False,
+                plan.code,
+            )
+        )
+        if target is None:
+            flags.append(text_target_flag(plan))
+        return tier_fallback(plan, entry, inputs, flags)
+    flags.append(Flag("invalid_number", f"实际完成值“{actual_text}”不是数值", True, plan.code))
+    return unfilled_row(plan, inputs, "实际完成值无法识别", flags)
 
 
 def text_target_flag(plan: Plan) -> Flag:
