@@ -49,7 +49,7 @@ must be readable as it is (domain-rules §8.20).  The web app never sets ``impor
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from operator import itemgetter
@@ -130,6 +130,9 @@ class _Compiled:
     full_weight: Decimal  # every indicator's weight
     form_flags: tuple[Flag, ...]  # weights that do not add up
     codes: frozenset[str]
+    # The weight of the rows of non-zero weight, summed in order through CTX: the applicable
+    # weight of a form where every row applies (the common case, so score() skips the sum).
+    all_weight: Decimal
 
 
 def _plan(scheme: Scheme, index: int) -> Plan:
@@ -180,9 +183,17 @@ def _compile(scheme: Scheme) -> _Compiled:
         full,
         tuple(Flag("weights_mismatch", m, True, None) for m in _weight_messages(scheme, full)),
         frozenset(p.code for p in plans),
+        _sum_weights(p for p in plans if p.weight),
     )
     scheme._cache["plan"] = compiled
     return compiled
+
+
+def _sum_weights(plans: Iterable[Plan]) -> Decimal:
+    total = ZERO
+    for plan in plans:
+        total = CTX.add(total, plan.weight)
+    return total
 
 
 def _weight_messages(scheme: Scheme, full: Decimal) -> list[str]:
@@ -213,7 +224,7 @@ def score(scheme: Scheme, entries: Entries) -> Scorecard:
     append = rows.append
     get = entries.get
     raw = ZERO
-    applicable = ZERO
+    every_row_applies = True
     # CTX is the current context while the rows are scored and summed: the rules' Decimal
     # operators then compute exactly what CTX's methods would, whatever the caller's context.
     with localcontext(CTX):
@@ -221,18 +232,25 @@ def score(scheme: Scheme, entries: Entries) -> Scorecard:
             entry = get(plan.code) or _EMPTY
             if entry.get("na"):
                 row = na_row(plan, "不适用（已标注）", {"na": True}, [])
+                every_row_applies = False
             elif not plan.weight:
                 row = na_row(plan, "分值为空，不计分", {}, [])
             else:
                 row = plan.score_row(plan, entry)
-                # row[4] is .applicable, row[3] .score (index access is cheaper).
-                if row[4]:
-                    applicable += plan.weight
-                    if row[3] is not None:
-                        raw += row[3]  # rows are already rounded to 2 places
+                # row[3] is .score, row[4] .applicable, row[8] .flags (index access is cheaper).
+                if row[3] is not None:
+                    raw += row[3]  # rows are already rounded to 2 places
+                elif not row[4]:
+                    every_row_applies = False
             append(row)
-            if row[8]:  # .flags
+            if row[8]:
                 flags.extend(row[8])
+    if every_row_applies:
+        applicable = compiled.all_weight
+    else:
+        applicable = _sum_weights(
+            plan for plan, row in zip(compiled.plans, rows, strict=True) if row[4]
+        )
     codes = compiled.codes
     for code in entries:
         if code not in codes:

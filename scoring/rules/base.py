@@ -153,8 +153,8 @@ class Plan:
     target_text: str
     over_at: Decimal | None  # actual at or above which over-achievement is flagged
     bands: Mapping[str, Band]  # tier -> its band of this weight
-    # checklist: per point, tier -> (share × the tier's low, share × its high)
-    point_parts: tuple[Mapping[str, tuple[Decimal, Decimal]], ...]
+    # checklist: per point, tier -> (share × the tier's low, share × its high, high inclusive)
+    point_parts: tuple[Mapping[str, tuple[Decimal, Decimal, bool]], ...]
     manual: bool  # the scheme's tier_default is "manual": a band needs a typed score
     num_label: str  # ratio / budget: the amounts' names in explanations and messages
     den_label: str

@@ -42,27 +42,33 @@ def _mark(index: int) -> str:
 
 
 def point_band(
-    weight: Decimal, parts: tuple[Mapping[str, tuple[Decimal, Decimal]], ...], tiers: list[str]
+    weight: Decimal,
+    parts: tuple[Mapping[str, tuple[Decimal, Decimal, bool]], ...],
+    tiers: list[str],
 ) -> Band:
     """The band of the row whose points have these tiers (CTX current).
 
     ``parts`` are the plan's per-point share × tier band products (see :func:`point_parts`).
     """
     low = high = _ZERO
+    inclusive = True  # only the top tier includes its upper bound, so a row of top points
     for part, name in zip(parts, tiers, strict=True):
-        part_low, part_high = part[name]
+        part_low, part_high, part_inclusive = part[name]
         low += part_low
         high += part_high
-    # Only the top tier includes its upper bound: so does the row when every point is top.
-    inclusive = all(TIERS[name].high_inclusive for name in tiers)
+        inclusive = inclusive and part_inclusive
     return band((weight * low).quantize(EDGE), (weight * high).quantize(EDGE), inclusive)
 
 
-def point_parts(shares: list[Decimal]) -> tuple[Mapping[str, tuple[Decimal, Decimal]], ...]:
-    """Per point, tier -> (share × the tier's low, share × its high), for :func:`point_band`."""
+def point_parts(shares: list[Decimal]) -> tuple[Mapping[str, tuple[Decimal, Decimal, bool]], ...]:
+    """Per point, tier -> (share × its low, share × its high, high inclusive): :func:`point_band`."""
     return tuple(
         {
-            name: (CTX.multiply(share, tier.low), CTX.multiply(share, tier.high))
+            name: (
+                CTX.multiply(share, tier.low),
+                CTX.multiply(share, tier.high),
+                tier.high_inclusive,
+            )
             for name, tier in TIERS.items()
         }
         for share in shares
