@@ -4,8 +4,7 @@ Run: ``.venv/bin/python bench/bench_scoring.py``.  Scores 10,000 forms of 40 ind
 one process (one core) and prints the figures recorded in ``bench/scoring.md``.
 The forms mix every rule kind with realistic inputs (numbers with units and thousands
 separators, percentages, tier labels, checklist points, amounts), drawn at random per form.
-Labels come from a handful of spellings, as on real forms, so the engine's checklist memo
-hits; the figure with that memo off and its hit rate are printed too.
+The target is 5,000 forms per second per core (issue 10).
 """
 
 from __future__ import annotations
@@ -22,8 +21,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-# scoring.engine for its private memo switch and counters, reported below.
-from scoring import Scheme, builtin_scheme, engine, load_scheme, scheme_from_dict, score  # noqa: E402
+from scoring import Scheme, builtin_scheme, load_scheme, scheme_from_dict, score  # noqa: E402
 from scoring.numbers import parse_quantity  # noqa: E402
 
 FORMS = 10_000
@@ -136,17 +134,7 @@ def main() -> None:
     best_cpu, best_wall = _time_passes(scheme, forms)
     elapsed = best_wall
     rate = FORMS / best_cpu
-    lookups, hits = engine._memo_stats(scheme)
     quantity_cache = parse_quantity.cache_info()
-
-    # The same forms with the engine's memo turned off (a fresh scheme, so nothing is stored):
-    # what the engine does when no row input repeats.
-    saved_memo = engine._MEMO_MAX
-    engine._MEMO_MAX = 0
-    try:
-        off_cpu, off_wall = _time_passes(_scheme_40(), forms)
-    finally:
-        engine._MEMO_MAX = saved_memo
 
     data = json.loads(
         resources.files("scoring").joinpath("schemes", "jiangsu-2022.json").read_text("utf-8")
@@ -172,11 +160,6 @@ def main() -> None:
         f"{elapsed:.3f} s wall = {FORMS / elapsed:,.0f} forms/s"
     )
     print(
-        f"memo off: {off_cpu:.3f} s CPU = {FORMS / off_cpu:,.0f} forms/s per core; "
-        f"{off_wall:.3f} s wall = {FORMS / off_wall:,.0f} forms/s"
-    )
-    print(
-        f"memo hit rate: checklist labels {hits:,}/{lookups:,} = {hits / max(lookups, 1):.1%}; "
         f"parse_quantity LRU {quantity_cache.hits:,}/"
         f"{quantity_cache.hits + quantity_cache.misses:,} (its misses include scheme loading)"
     )

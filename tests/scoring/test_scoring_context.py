@@ -1,7 +1,7 @@
 """The engine's arithmetic under CTX as the current context gives what CTX's methods give.
 
-score() makes CTX the current context while it scores the rows, so the fast paths can use
-Decimal operators instead of Context methods; a few helpers print with str() instead of
+score() makes CTX the current context while it scores the rows, so the rules can use
+Decimal operators instead of Context methods (tests/scoring/rules checks those); a few helpers print with str() instead of
 format(..., "f") and build Decimals without CTX.create_decimal.  These tests compare each of
 them with the spelled-out reference (the code as it was) on generated inputs.
 """
@@ -9,16 +9,13 @@ them with the spelled-out reference (the code as it was) on generated inputs.
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import pickle
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, Inexact, localcontext
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scoring_helpers import one_leaf_scheme
 
-from scoring import Scorecard, builtin_scheme, engine, score
-from scoring.model import TIERS
+from scoring import Scorecard, builtin_scheme, score
 from scoring.numbers import (
     _MAX_ADJUSTED_EXPONENT,
     _PLAIN_GROUPED,
@@ -83,56 +80,6 @@ def test_plain_decimal_builds_what_ctx_builds(text: str) -> None:
     got = plain_decimal(text)
     want = _reference_plain(text)
     assert str(got) == str(want)
-
-
-def _reference_reverse(
-    value: Decimal, target: Decimal, weight: Decimal, kind: str
-) -> tuple[Decimal, str]:
-    if value <= target:
-        return weight, "met"
-    if target == 0:
-        return ZERO, "zero"
-    if kind == "linear":
-        excess = CTX.divide(CTX.subtract(value, target), target)
-        if excess >= ONE:
-            return ZERO, "linear_zero"
-        return CTX.multiply(weight, CTX.subtract(ONE, excess)), "linear"
-    return CTX.multiply(weight, CTX.divide(target, value)), "ratio"
-
-
-positive = st.decimals(min_value=0, max_value=10**9, allow_nan=False, allow_infinity=False)
-
-
-@MANY
-@given(value=positive, target=positive, weight=positive, kind=st.sampled_from(["ratio", "linear"]))
-def test_reverse_formula_under_ctx(
-    value: Decimal, target: Decimal, weight: Decimal, kind: str
-) -> None:
-    with localcontext() as caller:
-        caller.prec = 5  # the caller's context plays no part
-        want = _reference_reverse(value, target, weight, kind)
-        with localcontext(CTX):
-            got = engine._reverse_formula(value, target, weight, kind)
-    assert str(got[0]) == str(want[0])
-    assert got[1] == want[1]
-
-
-def test_checklist_bands_for_every_combination() -> None:
-    for shares in (["1/3"] * 3, ["0.5", "0.3", "0.2"], ["0.25"] * 4):
-        scheme = one_leaf_scheme(
-            "checklist", weight="7", target="规范", points=["p"] * len(shares), shares=shares
-        )
-        plan = next(p for p in engine._compile(scheme).plans if p.code == "x")
-        for combo in itertools.product(TIERS, repeat=len(shares)):
-            tiers: list[str | None] = list(combo)
-            low = high = ZERO
-            for share, name in zip(plan.ind.rule.shares, combo, strict=True):
-                low = CTX.add(low, CTX.multiply(share, TIERS[name].low))
-                high = CTX.add(high, CTX.multiply(share, TIERS[name].high))
-            with localcontext(CTX):
-                info = engine._point_band(plan, tiers)
-            assert str(info.low) == str(CTX.multiply(plan.weight, low).quantize(engine._EDGE))
-            assert str(info.high) == str(CTX.multiply(plan.weight, high).quantize(engine._EDGE))
 
 
 def test_scorecard_is_an_ordinary_scorecard() -> None:
