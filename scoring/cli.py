@@ -122,7 +122,9 @@ def _check(path: str, as_json: bool) -> int:
         return 0
     for index, report in enumerate(reports):
         if len(reports) > 1:
-            sys.stdout.write(f"{'' if index == 0 else chr(10)}===== 第 {index + 1} 张表（共 {len(reports)} 张）=====\n")
+            sys.stdout.write(
+                f"{'' if index == 0 else chr(10)}===== 第 {index + 1} 张表（共 {len(reports)} 张）=====\n"
+            )
         _print_text(report)
     return 0
 

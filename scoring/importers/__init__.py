@@ -67,9 +67,7 @@ def import_forms(source: str | Path, layout: str | None = None) -> list[ImportRe
             f"实际完成值、分值、得分”或“全年预算数、全年执行数”等列名的表头行{hint}"
         )
     count = len(results)
-    return [
-        dataclasses.replace(r, form_index=i, form_count=count) for i, r in enumerate(results)
-    ]
+    return [dataclasses.replace(r, form_index=i, form_count=count) for i, r in enumerate(results)]
 
 
 def import_form(path_or_text: str | Path, layout: str | None = None) -> ImportResult:

@@ -27,7 +27,7 @@ def find_budget_header(rows: list[list[str]], start: int, stop: int) -> tuple[in
 
 
 def _block_points(cells: list[str], roles: dict[str, int]) -> Decimal | None:
-    """"(20分)" in the label cells or in the score header ("得分(20分*执行率)")."""
+    """ "(20分)" in the label cells or in the score header ("得分(20分*执行率)")."""
     first = min(roles.values())
     texts = [c for c in cells[:first] if c]
     if "score" in roles:
@@ -67,7 +67,11 @@ def read_budget(rows: list[list[str]], head: int, roles: dict[str, int], stop: i
         if kind == "total" and total_row is None:
             total_row, total_line = row, base + index + 1
         elif kind != "total" and total_row is not None:
-            repeated = [k for k in ("weight", "score") if k in roles and is_number(value(cell(row, roles[k])))]
+            repeated = [
+                k
+                for k in ("weight", "score")
+                if k in roles and is_number(value(cell(row, roles[k])))
+            ]
             if repeated:
                 b.problem(
                     base + index + 1,

@@ -84,9 +84,7 @@ def map_header(cells: list[str], table: str) -> dict[str, int]:
 
 @functools.cache
 def _operators() -> tuple[tuple[str, str], ...]:
-    pairs = [
-        (str(word), op) for op, words in synonyms()["operators"].items() for word in words
-    ]
+    pairs = [(str(word), op) for op, words in synonyms()["operators"].items() for word in words]
     # Longest spelling first, so "≥=" or ">=" is not read as ">" followed by "=".
     return tuple(sorted(pairs, key=lambda pair: -len(pair[0])))
 
@@ -106,7 +104,7 @@ def total_words() -> tuple[str, ...]:
 
 
 def budget_row_kind(label: str) -> str | None:
-    """"total", a breakdown key (current_appropriation …) or None for a budget row label."""
+    """ "total", a breakdown key (current_appropriation …) or None for a budget row label."""
     text = _SPACES.sub("", label).rstrip("：:")
     rows = synonyms()["budget_rows"]
     breakdown = text.startswith("其中")

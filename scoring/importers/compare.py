@@ -50,7 +50,9 @@ def _row_flags(row: RowScore, published: str, reason: str) -> list[Flag]:
     code = row.code
     p = _number(published)
     if p is None:
-        return [Flag("published_not_numeric", f"公布得分“{published}”不是数值，无法比较", False, code)]
+        return [
+            Flag("published_not_numeric", f"公布得分“{published}”不是数值，无法比较", False, code)
+        ]
     if row.score is None:
         why = "按规则不适用" if not row.applicable else "缺少计分所需的数据"
         return [
@@ -63,7 +65,9 @@ def _row_flags(row: RowScore, published: str, reason: str) -> list[Flag]:
         ]
     c, w = row.score, row.weight
     if p > w:
-        return [Flag("published_above_weight", f"公布得分 {fmt(p)} 高于本行分值 {fmt(w)}", True, code)]
+        return [
+            Flag("published_above_weight", f"公布得分 {fmt(p)} 高于本行分值 {fmt(w)}", True, code)
+        ]
     if p > c:
         return [
             Flag(
@@ -121,7 +125,11 @@ def _form_flags(result: ImportResult, card: Scorecard) -> list[Flag]:
     flags: list[Flag] = []
     if result.incomplete:
         flags.append(
-            Flag("form_incomplete", "表格不完整，不评定等级：" + "；".join(result.incomplete_reasons), True)
+            Flag(
+                "form_incomplete",
+                "表格不完整，不评定等级：" + "；".join(result.incomplete_reasons),
+                True,
+            )
         )
     for label, printed, inside in result.block_mismatches:
         flags.append(
@@ -145,9 +153,7 @@ def _form_flags(result: ImportResult, card: Scorecard) -> list[Flag]:
         flags.append(
             Flag("weights_inferred", f"本表没有分值列，各行分值由分块总分推定：{listed}", False)
         )
-    published = [
-        (code, _number(text)) for code, text in result.published.items() if text
-    ]
+    published = [(code, _number(text)) for code, text in result.published.items() if text]
     total = _number(result.published_total)
     if total is not None and published:
         rows_sum = sum((v for _c, v in published if v is not None), ZERO)
@@ -183,7 +189,11 @@ def check_form(result: ImportResult) -> FormCheck:
                 extra.append(rate)
         row_flags[row.code] = [*row.flags, *extra]
     form = [f for f in card.flags if f.indicator is None] + _form_flags(result, card)
-    blocking = card.blocking or any(f.blocking for fs in row_flags.values() for f in fs) or any(
-        f.blocking for f in form
+    blocking = (
+        card.blocking
+        or any(f.blocking for fs in row_flags.values() for f in fs)
+        or any(f.blocking for f in form)
     )
-    return FormCheck(result, card, row_flags, form, blocking, None if result.incomplete else card.grade)
+    return FormCheck(
+        result, card, row_flags, form, blocking, None if result.incomplete else card.grade
+    )

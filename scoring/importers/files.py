@@ -98,6 +98,9 @@ def decode_bytes(data: bytes, name: str = "文件") -> str:
         if text and _plausible(text):
             return text.lstrip("\ufeff")
     if b"\x00" in data:
+        text = _utf16_without_bom(data)
+        if text is not None:
+            return text
         raise FormReadError(f"{name} 是二进制文件，不是制表符分隔的文本；{_NEED}")
     for encoding in _TEXT_ENCODINGS:
         try:
@@ -113,13 +116,29 @@ def decode_bytes(data: bytes, name: str = "文件") -> str:
     )
 
 
+def _utf16_without_bom(data: bytes) -> str | None:
+    """UTF-16 saved without a BOM: the zero bytes of tabs, digits and newlines give it away."""
+    if len(data) % 2:
+        return None
+    for encoding, zeros in (("utf-16-le", data[1::2]), ("utf-16-be", data[0::2])):
+        if zeros.count(0) * 8 < len(data):
+            continue
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if _plausible(text) and ("\t" in text or "\n" in text):
+            return text
+    return None
+
+
 def split_text(text: str, csv_file: bool = False) -> list[list[str]]:
     """Rows of a text table: tab-separated, else comma- (a .csv) or ``|``-separated."""
     lines = [line.rstrip("\r") for line in text.split("\n")]
     if any("\t" in line for line in lines):
         return [line.split("\t") for line in lines]
     if csv_file:
-        return [row for row in csv.reader(lines)]
+        return list(csv.reader(lines))
     filled = [line for line in lines if line.strip()]
     piped = [line for line in filled if line.count("|") >= 2]
     if filled and len(piped) * 2 >= len(filled):
@@ -165,7 +184,9 @@ def _read_zip(data: bytes, name: str) -> Book:
                 archive.read("mimetype").decode("ascii", "replace") if "mimetype" in names else ""
             )
     except (zipfile.BadZipFile, OSError, KeyError):
-        raise FormReadError(f"{name} 是损坏的 zip（Excel/Word）文件，无法打开；请重新导出") from None
+        raise FormReadError(
+            f"{name} 是损坏的 zip（Excel/Word）文件，无法打开；请重新导出"
+        ) from None
     if "word/document.xml" in names:
         return Book("docx", [_read_docx(data, name)])
     if "xl/workbook.xml" in names:

@@ -161,7 +161,7 @@ def date_of(text: str, year: str) -> dt.date | None:
     match = _DATE.match(text.strip().lstrip("<=≤"))
     if match is None or not (match.group("y") or year):
         return None
-    if not match.group("y") and not ("月" in text):
+    if not match.group("y") and "月" not in text:
         return None
     try:
         y, m = int(match.group("y") or year), int(match.group("m"))
@@ -192,7 +192,9 @@ def split_target(cells: list[str], cols: Mapping[str, int], offset: int) -> str:
     return raw
 
 
-def _rule(level2: str, level3: str, target_text: str, rule_text: str, line: int, b: Builder) -> dict[str, Any]:
+def _rule(
+    level2: str, level3: str, target_text: str, rule_text: str, line: int, b: Builder
+) -> dict[str, Any]:
     """The rule of a row from its rule text and target (what the printed form says)."""
     share = _SHARE.search(rule_text)
     if share:
@@ -222,7 +224,11 @@ def _rule(level2: str, level3: str, target_text: str, rule_text: str, line: int,
                 line,
                 "“预算执行率”的评分规则写作“得分=资金到位率×分值”（抄写错误），按预算执行率×分值计算",
             )
-        return {"kind": "ratio", "numerator_label": "实际支出资金", "denominator_label": "实际到位资金"}
+        return {
+            "kind": "ratio",
+            "numerator_label": "实际支出资金",
+            "denominator_label": "实际到位资金",
+        }
     if "资金到位率" in level3:
         return {"kind": "ratio", "numerator_label": "实际到位资金", "denominator_label": "预算资金"}
     target = parse_target(target_text)
@@ -266,7 +272,7 @@ def _entry(kind: str, actual: str, score_text: str, weight: Decimal, reason: str
     return entry
 
 
-def _best_offset(cells: list[str], cols: Mapping[str, int]) -> int:
+def best_offset(cells: list[str], cols: Mapping[str, int]) -> int:
     """0, or -1 when the row's numbers sit one column to the left (ragged tab exports).
 
     A row is taken as shifted only when its weight and score cells are not numbers where the
@@ -307,10 +313,11 @@ def read_rows(rows: list[list[str]], start: int, cols: Mapping[str, int], b: Bui
             level1, level2 = "", ""
             continue
         if any(c in ("一级指标", "三级指标") for c in cells) or (
-            "target" in cols and cell(cells, cols["target"]) in ("年度指标值", "全年指标值", "指标值")
+            "target" in cols
+            and cell(cells, cols["target"]) in ("年度指标值", "全年指标值", "指标值")
         ):
             continue  # the second header row, or a header repeated after a page break
-        offset = _best_offset(cells, cols)
+        offset = best_offset(cells, cols)
         if offset:
             b.problem(line, "该行整体左移一列，已按列位置对齐后读取")
         raw1 = value(cell(cells, cols["level1"] + offset))

@@ -13,7 +13,15 @@ from .base import FormReadError, ImportResult
 from .budget import find_budget_header, read_budget
 from .cells import cell, is_number, paragraphs, value
 from .columns import header_base, map_header
-from .indicators import BLOCK_LABEL, Block, Builder, _best_offset, block_label, is_total_row, read_rows
+from .indicators import (
+    BLOCK_LABEL,
+    Block,
+    Builder,
+    best_offset,
+    block_label,
+    is_total_row,
+    read_rows,
+)
 from .weights import block_mismatches, build_scheme, infer_weights
 
 __all__ = ["LAYOUTS", "detect_layout", "read_form", "split_forms"]
@@ -49,7 +57,11 @@ def indicator_roles(cells: list[str]) -> dict[str, int] | None:
 
 
 def _title(filled: list[str]) -> bool:
-    return len(filled) == 1 and len(filled[0]) <= 60 and ("自评表" in filled[0] or "评价表" in filled[0])
+    return (
+        len(filled) == 1
+        and len(filled[0]) <= 60
+        and ("自评表" in filled[0] or "评价表" in filled[0])
+    )
 
 
 def split_forms(rows: list[list[str]]) -> list[tuple[int, int]]:
@@ -107,8 +119,12 @@ def _header_fields(rows: list[list[str]], stop: int) -> dict[str, str]:
 def _read_goals(rows: list[list[str]], start: int, stop: int, header: dict[str, str]) -> None:
     for index in range(start, stop):
         cells = rows[index]
-        expected = next((i for i, c in enumerate(cells) if "预期目标" in c or "年初设定目标" in c), None)
-        actual = next((i for i, c in enumerate(cells) if "实际完成情况" in c or "完成情况综述" in c), None)
+        expected = next(
+            (i for i, c in enumerate(cells) if "预期目标" in c or "年初设定目标" in c), None
+        )
+        actual = next(
+            (i for i, c in enumerate(cells) if "实际完成情况" in c or "完成情况综述" in c), None
+        )
         if expected is None or actual is None:
             continue
         for row in rows[index + 1 : stop]:
@@ -133,7 +149,7 @@ def _footer(rows: list[list[str]], start: int, cols: dict[str, int]) -> tuple[De
         if index == start:
             # The 分值 and 得分 columns (the row may be shifted like the rows above); an empty
             # 得分 is "not published", not the 100 printed beside it.
-            offset = _best_offset(cells, cols)
+            offset = best_offset(cells, cols)
             weight_text = value(cell(cells, cols["weight"] + offset)) if "weight" in cols else ""
             score_text = value(cell(cells, cols["score"] + offset)) if "score" in cols else ""
             if is_number(weight_text) or is_number(score_text):
@@ -196,7 +212,9 @@ def read_form(rows: list[list[str]], base: int, layout: str) -> ImportResult:
                 b.blocks.append(Block(label[0], label[1], base + index + 1))
         lead = BLOCK_LABEL.match(rows[first][0]) if rows[first] else None
         if lead and not b.blocks:
-            b.blocks.append(Block(lead.group("name").strip(), Decimal(lead.group("weight")), base + first + 1))
+            b.blocks.append(
+                Block(lead.group("name").strip(), Decimal(lead.group("weight")), base + first + 1)
+            )
         stop = read_rows(rows, first + 1, cols, b, base)
     else:
         reasons.append("只有项目资金部分，没有绩效指标表（表格在此中断）")
@@ -221,7 +239,9 @@ def read_form(rows: list[list[str]], base: int, layout: str) -> ImportResult:
         reasons.append(f"{len(b.missing_actual)} 行没有实际完成值：{names}")
     incomplete = bool(reasons)
     total = printed if printed is not None else (None if incomplete else Decimal(100))
-    scheme = build_scheme(b, f"{layout}-import", header.get("year") or "imported", header.get("title", ""), total)
+    scheme = build_scheme(
+        b, f"{layout}-import", header.get("year") or "imported", header.get("title", ""), total
+    )
     return ImportResult(
         layout=layout,
         scheme=scheme,

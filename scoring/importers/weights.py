@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from ..model import Group, Scheme
-from ..numbers import CTX, ONE, ZERO, InputError, fmt, parse_decimal, parse_quantity, q2
+from ..numbers import CTX, ONE, ZERO, InputError, parse_decimal, parse_quantity, q2
 from ..schemes import scheme_from_dict, validate_scheme
 from .base import FormReadError
 from .indicators import Builder, target_of
@@ -62,7 +62,9 @@ def infer_weights(b: Builder) -> dict[str, Decimal]:
         for code in codes:
             score = _published(b.published.get(code, ""))
             ratio = _ratio(b.leaf(code), b.entries[code])
-            implied[code] = None if score is None else q2(CTX.divide(score, ratio) if ratio > 0 else score)
+            implied[code] = (
+                None if score is None else q2(CTX.divide(score, ratio) if ratio > 0 else score)
+            )
         known = sum((w for w in implied.values() if w is not None), ZERO)
         left = CTX.subtract(block.weight, known)
         unknown = [c for c, w in implied.items() if w is None]
@@ -117,7 +119,12 @@ def build_scheme(b: Builder, name: str, version: str, title: str, total: Decimal
             }
         )
     leaf_sum = sum(
-        (Decimal(leaf["weight"]) for subs in b.tree.values() for ls in subs.values() for leaf in ls),
+        (
+            Decimal(leaf["weight"])
+            for subs in b.tree.values()
+            for ls in subs.values()
+            for leaf in ls
+        ),
         ZERO,
     )
     data = {
