@@ -142,14 +142,14 @@ def split_text(text: str, csv_file: bool = False) -> list[list[str]]:
     filled = [line for line in lines if line.strip()]
     piped = [line for line in filled if line.count("|") >= 2]
     if filled and len(piped) * 2 >= len(filled):
+        # A Markdown-style copy starts and ends every line with "|"; a plain copy does not
+        # (there a leading "|" is an empty first cell).
+        markdown = all(line.strip()[:1] == "|" == line.strip()[-1:] for line in piped)
         rows = []
         for line in lines:
-            cells = line.split("|")
-            # A Markdown-style copy starts and ends each line with "|".
-            if line.strip().startswith("|"):
-                cells = cells[1:]
-            if line.strip().endswith("|") and cells:
-                cells = cells[:-1]
+            cells = line.strip().split("|") if markdown else line.split("|")
+            if markdown and len(cells) >= 2:
+                cells = cells[1:-1]
             # Markdown separator rows "|---|---|" carry nothing.
             if cells and all(set(c.strip()) <= set("-: ") for c in cells) and "-" in line:
                 continue

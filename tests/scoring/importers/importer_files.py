@@ -17,6 +17,23 @@ FORMS = ROOT / ".." / "shared" / "forms"
 
 Rows = list[list[str]]
 
+# A complete central-style form: 9 + 40 + 30 + 10 = 89 (良), every published row as computed.
+SIMPLE_FORM = """项目支出绩效自评表
+（2023年度）
+项目名称\t测试项目
+主管部门\t某局\t实施单位\t某中心
+项目资金（万元）\t\t年初预算数\t全年预算数\t全年执行数\t分值\t执行率\t得分
+\t年度资金总额\t100\t100\t90\t10\t90%\t9
+\t其中：当年财政拨款\t100\t100\t90\t—\t\t
+年度总体目标\t预期目标\t实际完成情况
+\t完成任务\t已完成
+绩效指标\t一级指标\t二级指标\t三级指标\t年度指标值\t实际完成值\t分值\t得分\t偏差原因分析及改进措施
+\t产出指标\t数量指标\t培训人次\t≥100人次\t80人次\t50\t40\t报名不足
+\t效益指标\t社会效益指标\t受益人数\t≥50人\t50人\t30\t30\t
+\t满意度指标\t服务对象满意度指标\t满意度\t≥90%\t95%\t10\t10\t
+总分\t\t\t\t\t\t100\t89\t
+"""
+
 
 def rows_of(text: str) -> Rows:
     return [line.split("\t") for line in text.split("\n")]

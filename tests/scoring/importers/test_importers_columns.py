@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 import pytest
+from importer_files import SIMPLE_FORM as BASE
 
 from scoring import import_form, import_forms
 from scoring.importers.columns import header_base, map_header, synonyms
@@ -11,21 +12,6 @@ from scoring.importers.compare import FormCheck, check_form
 
 D = Decimal
 
-BASE = """项目支出绩效自评表
-（2023年度）
-项目名称\t测试项目
-主管部门\t某局\t实施单位\t某中心
-项目资金（万元）\t\t年初预算数\t全年预算数\t全年执行数\t分值\t执行率\t得分
-\t年度资金总额\t100\t100\t90\t10\t90%\t9
-\t其中：当年财政拨款\t100\t100\t90\t—\t\t
-年度总体目标\t预期目标\t实际完成情况
-\t完成任务\t已完成
-绩效指标\t一级指标\t二级指标\t三级指标\t年度指标值\t实际完成值\t分值\t得分\t偏差原因分析及改进措施
-\t产出指标\t数量指标\t培训人次\t≥100人次\t80人次\t50\t40\t报名不足
-\t效益指标\t社会效益指标\t受益人数\t≥50人\t50人\t30\t30\t
-\t满意度指标\t服务对象满意度指标\t满意度\t≥90%\t95%\t10\t10\t
-总分\t\t\t\t\t\t100\t89\t
-"""
 INDICATOR_HEADER = BASE.splitlines()[9]
 
 
@@ -150,7 +136,9 @@ def test_budget_block_variant(variant: str) -> None:
     lines[4], lines[5] = head, total
     form = check("\n".join(lines) + "\n")
     assert_base(form)
-    assert form.result.header["budget_full"] == "100" and form.result.header["budget_executed"] == "90"
+    assert (
+        form.result.header["budget_full"] == "100" and form.result.header["budget_executed"] == "90"
+    )
     assert form.result.header["amount_unit"] == "万元"
 
 
@@ -164,7 +152,10 @@ def test_amounts_in_yuan_with_thousands_separators() -> None:
 
 
 def test_breakdown_row_repeating_the_score_counts_once() -> None:
-    text = BASE.replace("\t其中：当年财政拨款\t100\t100\t90\t—\t\t", "\t其中：当年财政拨款\t100\t100\t90\t10\t90%\t9")
+    text = BASE.replace(
+        "\t其中：当年财政拨款\t100\t100\t90\t—\t\t",
+        "\t其中：当年财政拨款\t100\t100\t90\t10\t90%\t9",
+    )
     form = check(text)
     assert_base(form)
     assert any("只计一次" in p.message for p in form.result.problems)
@@ -199,7 +190,11 @@ def test_block_weights_from_labels_and_inferred_weights() -> None:
     form = check(text)
     card = form.card
     # 16 of a row at 8/10 → weight 20; the block's 50 leaves 30 for the met row.
-    assert [card.row(c).weight for c in ("quantity_1", "quality_1", "social_1")] == [D(20), D(30), D(30)]
+    assert [card.row(c).weight for c in ("quantity_1", "quality_1", "social_1")] == [
+        D(20),
+        D(30),
+        D(30),
+    ]
     assert card.total == D("96.00") and "weights_inferred" in [f.code for f in form.flags]
     assert not form.result.block_mismatches
 
@@ -258,7 +253,10 @@ def test_header_repeated_after_a_page_break() -> None:
     ],
 )
 def test_date_targets_compared_as_dates(target: str, actual: str, score: str) -> None:
-    text = BASE.replace("\t培训人次\t≥100人次\t80人次\t50\t40\t报名不足", f"\t完成时间\t{target}\t{actual}\t50\t{score}\t")
+    text = BASE.replace(
+        "\t培训人次\t≥100人次\t80人次\t50\t40\t报名不足",
+        f"\t完成时间\t{target}\t{actual}\t50\t{score}\t",
+    )
     form = check(text)
     assert form.card.row("quantity_1").score == D(score)
     assert any("按日期比较" in p.message for p in form.result.problems)
@@ -266,7 +264,9 @@ def test_date_targets_compared_as_dates(target: str, actual: str, score: str) ->
 
 @pytest.mark.parametrize("mark", ["/", "—", "／"])
 def test_slash_actual_is_not_applicable(mark: str) -> None:
-    text = BASE.replace("\t受益人数\t≥50人\t50人\t30\t30\t", f"\t受益人数\t≥50人\t{mark}\t30\t{mark}\t")
+    text = BASE.replace(
+        "\t受益人数\t≥50人\t50人\t30\t30\t", f"\t受益人数\t≥50人\t{mark}\t30\t{mark}\t"
+    )
     form = check(text)
     row = form.card.row("social_1")
     assert not row.applicable and row.score is None
@@ -278,7 +278,11 @@ def test_slash_actual_is_not_applicable(mark: str) -> None:
 def test_map_header_reads_data_not_code() -> None:
     roles = map_header(SPLIT_HEADER.split("\t"), "indicator")
     assert {k: roles[k] for k in ("op", "target", "unit", "actual", "weight")} == {
-        "op": 4, "target": 5, "unit": 6, "actual": 7, "weight": 8
+        "op": 4,
+        "target": 5,
+        "unit": 6,
+        "actual": 7,
+        "weight": 8,
     }
 
 

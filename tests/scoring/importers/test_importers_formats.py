@@ -89,7 +89,9 @@ SUFFIX = {"csv": ".csv", "xlsx": ".xlsx", "xlsm": ".xlsm", "xls": ".xls", "ods":
 
 
 @pytest.mark.parametrize("kind", sorted(WRITERS))
-def test_same_scorecard_in_every_file_type(kind: str, tmp_path: Path, expected: dict[str, Any]) -> None:
+def test_same_scorecard_in_every_file_type(
+    kind: str, tmp_path: Path, expected: dict[str, Any]
+) -> None:
     path = WRITERS[kind](form_a(), tmp_path / ("form" + SUFFIX.get(kind, ".txt")))
     assert summary(path) == expected
     source = import_form(path).source_kind

@@ -60,11 +60,13 @@ def test_huanggang_20_point_budget_and_inferred_weights() -> None:
     assert budget.weight == D(20) and budget.score == D("20.00")
     satisfaction = card.row("satisfaction_1")
     assert satisfaction.weight == D(20) and satisfaction.score == D("20.00")
-    flag = next(f for f in form.row_flags["satisfaction_1"] if f.code == "published_deduction_when_met")
+    flag = next(
+        f for f in form.row_flags["satisfaction_1"] if f.code == "published_deduction_when_met"
+    )
     assert "19.6" in flag.message and "98%" in flag.message
-    assert [card.row(c).weight for c in ("quality_1", "timeliness_1", "quality_2", "timeliness_2")] == [
-        D(10), D(10), D(20), D(20)
-    ]
+    assert [
+        card.row(c).weight for c in ("quality_1", "timeliness_1", "quality_2", "timeliness_2")
+    ] == [D(10), D(10), D(20), D(20)]
     inferred = next(f for f in form.flags if f.code == "weights_inferred")
     assert not inferred.blocking and "推定" in inferred.message
     assert result.inferred_weights["satisfaction_1"] == D(20)
@@ -85,7 +87,11 @@ def test_qingshen_unfilled_template_is_incomplete() -> None:
     assert [i.weight for i in result.scheme.indicators] == [D(10), D(60), D(30)]
     assert all(not form.card.row(c).filled for c in ("quantity_1", "social_1"))
     quantity = result.scheme.indicator("quantity_1")
-    assert quantity.target.op == "=" and quantity.target.value == D(100) and quantity.target.unit == "%"
+    assert (
+        quantity.target.op == "="
+        and quantity.target.value == D(100)
+        and quantity.target.unit == "%"
+    )
 
 
 def test_suixi_shortfall_and_breached_ceiling_flagged() -> None:
@@ -110,7 +116,12 @@ def test_suixi_shortfall_and_breached_ceiling_flagged() -> None:
 def test_lijiang_split_columns_every_met_row_flagged() -> None:
     (form,) = checks("lijiang_weipian_2020_split_columns.txt")
     card = form.card
-    for code, weight in (("quantity_1", 10), ("quality_1", 20), ("timeliness_1", 20), ("social_1", 30)):
+    for code, weight in (
+        ("quantity_1", 10),
+        ("quality_1", 20),
+        ("timeliness_1", 20),
+        ("social_1", 30),
+    ):
         row = card.row(code)
         assert row.score == D(weight), code
         assert "published_deduction_when_met" in codes(form, code), code
@@ -129,7 +140,10 @@ def run_check(path: Any) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize(
     ("name", "expected"),
     [
-        ("putuo_tiyu_2022_two_forms.txt", [("98.62", "98.62", "优", False), (None, "4.52", None, True)]),
+        (
+            "putuo_tiyu_2022_two_forms.txt",
+            [("98.62", "98.62", "优", False), (None, "4.52", None, True)],
+        ),
         ("huanggang_shuitu_2020_20point.txt", [("99.6", "100.00", "优", False)]),
         ("qingshen_gongzi_2023_sichuan_unfilled.txt", [(None, "10.00", None, True)]),  # budget only
         ("suixi_linshi_jiuzhu_2019_quannian_shijizhi.txt", [(None, "88.93", None, True)]),
@@ -143,7 +157,8 @@ def test_check_json_per_form(name: str, expected: list[tuple[Any, ...]]) -> None
     forms = data.get("forms") or [data]
     assert ("forms" in data) == (len(expected) > 1)
     got = [
-        (f["total"]["published"], f["total"]["computed"], f["grade"], f["incomplete"]) for f in forms
+        (f["total"]["published"], f["total"]["computed"], f["grade"], f["incomplete"])
+        for f in forms
     ]
     assert got == expected
     # the first form's object stays at the top, in the shape it always had
