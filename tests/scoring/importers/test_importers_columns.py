@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+
 import pytest
 from importer_files import SIMPLE_FORM as BASE
 
