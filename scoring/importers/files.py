@@ -98,9 +98,9 @@ def decode_bytes(data: bytes, name: str = "文件") -> str:
         if text and _plausible(text):
             return text.lstrip("\ufeff")
     if b"\x00" in data:
-        text = _utf16_without_bom(data)
-        if text is not None:
-            return text
+        guessed = _utf16_without_bom(data)
+        if guessed is not None:
+            return guessed
         raise FormReadError(f"{name} 是二进制文件，不是制表符分隔的文本；{_NEED}")
     for encoding in _TEXT_ENCODINGS:
         try:
