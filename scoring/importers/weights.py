@@ -13,7 +13,7 @@ from typing import Any
 
 from ..model import Group, Scheme
 from ..numbers import CTX, ONE, ZERO, InputError, parse_decimal, parse_quantity, q2
-from ..schemes import scheme_from_dict, validate_scheme
+from ..schemes import SchemeError, scheme_from_dict
 from .base import FormReadError
 from .indicators import Builder, target_of
 
@@ -137,12 +137,12 @@ def build_scheme(b: Builder, name: str, version: str, title: str, total: Decimal
         "na_policy": "rescale",
         "tree": tree,
     }
-    problems = validate_scheme(data)
-    if problems:
+    try:
+        scheme = scheme_from_dict(data)
+    except SchemeError as exc:
         # Should not happen: every leaf is built valid.  Surface it as a read error rather
         # than a traceback, naming what is wrong.
-        raise FormReadError("无法由表格推断指标体系：" + "；".join(problems))
-    scheme = scheme_from_dict(data)
+        raise FormReadError("无法由表格推断指标体系：" + "；".join(exc.problems)) from None
     groups = [
         Group(g.path, b.group_weights.get(g.path[0]) if len(g.path) == 1 else None)
         for g in scheme.groups
