@@ -291,3 +291,60 @@ def test_several_forms_never_merged() -> None:
     forms = import_forms(BASE + "\n" + BASE.replace("测试项目", "第二个项目"))
     assert [f.header["project"] for f in forms] == ["测试项目", "第二个项目"]
     assert all(len(f.entries) == 4 for f in forms)
+
+
+BUDGET_HEADER = BASE.splitlines()[4]
+
+
+@pytest.mark.parametrize(
+    ("role", "column", "spelling"),
+    [
+        (role, column, str(word))
+        for role, column in (
+            ("initial", 2),
+            ("full", 3),
+            ("executed", 4),
+            ("weight", 5),
+            ("rate", 6),
+        )
+        for word in synonyms()["budget"]["exact"][role]
+    ],
+)
+def test_budget_header_synonym(role: str, column: int, spelling: str) -> None:
+    cells = BUDGET_HEADER.split("\t")
+    cells[column] = spelling
+    form = check(BASE.replace(BUDGET_HEADER, "\t".join(cells)))
+    assert_base(form)
+    assert map_header(cells, "budget")[role] == column
+
+
+@pytest.mark.parametrize(
+    ("op", "spelling"),
+    [
+        (op, str(word))
+        for op, words in synonyms()["operators"].items()
+        if op != "qualitative"
+        for word in words
+    ],
+)
+def test_every_operator_spelling_inline_and_split(op: str, spelling: str) -> None:
+    inline = import_form(BASE.replace("\t≥100人次\t80人次\t", f"\t{spelling}100人次\t80人次\t"))
+    split = import_form(_split(spelling, "100", "人次", "80"))
+    for result in (inline, split):
+        target = result.scheme.indicator("quantity_1").target
+        assert (target.op, target.value, target.unit) == (op, D(100), "人次")
+
+
+@pytest.mark.parametrize(
+    ("label", "kind"),
+    [(str(w), "total") for w in synonyms()["budget_rows"]["total"]]
+    + [
+        ("其中：" + str(w), key)
+        for key, words in synonyms()["budget_rows"]["breakdown"].items()
+        for w in words
+    ],
+)
+def test_budget_row_labels(label: str, kind: str) -> None:
+    from scoring.importers.columns import budget_row_kind
+
+    assert budget_row_kind(label) == kind
