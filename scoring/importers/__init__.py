@@ -21,7 +21,8 @@ from .base import FormReadError, ImportResult, Problem
 from .budget import find_budget_header
 from .cells import clean
 from .files import decode_bytes, read_book, read_text
-from .layout import LAYOUTS, detect_layout, indicator_roles, read_form, split_forms
+from .indicators import indicator_roles
+from .layout import LAYOUTS, detect_layout, read_form, split_forms
 
 __all__ = [
     "LAYOUTS",

@@ -23,7 +23,7 @@ from ..model import TIERS, Target, parse_target, tier_from_label
 from ..numbers import CTX, ZERO, InputError, fmt, parse_decimal
 from .base import Problem
 from .cells import cell, is_null, is_number, value
-from .columns import header_base, operator_of, total_words
+from .columns import header_base, map_header, operator_of, total_words
 
 BLOCK_LABEL = re.compile(r"^(?P<name>.*?)\s*[（(]\s*(?P<weight>\d+(?:\.\d+)?)\s*分\s*[)）]\s*$")
 _PLACEHOLDER = re.compile(r"^(?:指标\s*\d+\s*[:：]?|[…．.。、]+|\.\.\.)$")
@@ -136,6 +136,14 @@ def level1_from(level2: str) -> str:
         if word in level2:
             return level1
     return "其他指标"
+
+
+def indicator_roles(cells: list[str]) -> dict[str, int] | None:
+    """The roles of an indicator table's header row, or None when the row is not one."""
+    roles = map_header(cells, "indicator")
+    if len(roles) >= 3 and ("target" in roles or "actual" in roles):
+        return roles
+    return None
 
 
 def is_total_row(cells: list[str]) -> bool:
@@ -312,10 +320,7 @@ def read_rows(rows: list[list[str]], start: int, cols: Mapping[str, int], b: Bui
             b.blocks.append(Block(label[0], label[1], line))
             level1, level2 = "", ""
             continue
-        if any(c in ("一级指标", "三级指标") for c in cells) or (
-            "target" in cols
-            and cell(cells, cols["target"]) in ("年度指标值", "全年指标值", "指标值")
-        ):
+        if any(c in ("一级指标", "三级指标") for c in cells) or indicator_roles(cells):
             continue  # the second header row, or a header repeated after a page break
         offset = best_offset(cells, cols)
         if offset:

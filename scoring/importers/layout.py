@@ -19,6 +19,7 @@ from .indicators import (
     Builder,
     best_offset,
     block_label,
+    indicator_roles,
     is_total_row,
     read_rows,
 )
@@ -47,13 +48,6 @@ _HEADER_KEYS = {
 _NARRATIVES = ("主要成效", "存在问题", "整改措施")
 _GRADE_LABELS = ("绩效等级", "自评等级", "评价等级", "等级")
 _INSTRUCTION = re.compile(r"[（(]\s*\d+\s*字以内\s*[）)]")
-
-
-def indicator_roles(cells: list[str]) -> dict[str, int] | None:
-    roles = map_header(cells, "indicator")
-    if len(roles) >= 3 and ("target" in roles or "actual" in roles):
-        return roles
-    return None
 
 
 def _title(filled: list[str]) -> bool:
