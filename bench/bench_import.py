@@ -84,7 +84,9 @@ def main() -> None:
         for kind, path in files.items():
             import_forms(path)  # warm: imports of the readers, caches
             median, best = _time(path, n)
-            print(f"  {kind:5s} {median * 1000:8.2f} / {best * 1000:8.2f}   ({path.stat().st_size} bytes)")
+            print(
+                f"  {kind:5s} {median * 1000:8.2f} / {best * 1000:8.2f}   ({path.stat().st_size} bytes)"
+            )
         rng = random.Random(12)
         bulk = []
         for index in range(BULK):

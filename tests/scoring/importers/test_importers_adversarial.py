@@ -14,7 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from importer_files import ROOT, SIMPLE_FORM, rows_of, tsv, write_docx, write_pdf, write_xlsx
+from importer_files import ROOT, SIMPLE_FORM, rows_of, write_docx, write_pdf, write_xlsx
 
 from scoring import FormReadError, import_forms
 from scoring.importers.compare import FormCheck, check_form
@@ -293,6 +293,3 @@ def test_refusals_from_the_command_line(name: str, tmp_path: Path) -> None:
     assert done.returncode == 2 and done.stdout == ""
     assert expect[1:] in done.stderr and "Traceback" not in done.stderr
 
-
-def test_tsv_helper_round_trip() -> None:
-    assert tsv(rows_of("a\tb")) == "a\tb\n"
