@@ -292,4 +292,3 @@ def test_refusals_from_the_command_line(name: str, tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 2 and done.stdout == ""
     assert expect[1:] in done.stderr and "Traceback" not in done.stderr
-
