@@ -11,7 +11,7 @@ nothing from the web application, nor Flask, SQLAlchemy, Celery or WeasyPrint.
 """
 
 from .engine import Flag, RowScore, Scorecard, grade_for, score, stage_total
-from .importer import FormReadError, ImportResult, Problem, import_form
+from .importers import FormReadError, ImportResult, Problem, import_form, import_forms
 from .model import (
     TIERS,
     Band,
@@ -53,6 +53,7 @@ __all__ = [
     "builtin_scheme",
     "grade_for",
     "import_form",
+    "import_forms",
     "load_scheme",
     "parse_decimal",
     "parse_target",

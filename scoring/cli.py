@@ -1,9 +1,12 @@
 """Command line: ``python -m scoring check FILE [--json]`` and ``python -m scoring validate FILE``.
 
-``check`` imports a published form, recomputes it and prints, for each indicator, the
-published and computed scores, the explanation and the flags, then the totals, the grade of
-the computed total, and the form's flags and import problems.  Exit 0 when the form was read
-(whatever its flags), 2 when it could not be read (the reason on stderr).
+``check`` imports a published form (text, .xlsx/.xls/.ods, .docx or PDF), recomputes it and
+prints, for each indicator, the published and computed scores, the explanation and the flags
+(the engine's and the comparison's: :mod:`scoring.importers.compare`), then the totals, the
+grade of the computed total (none for an incomplete form), and the form's flags and import
+problems.  A file with several forms prints each; ``--json`` gives the first form's object
+with ``"forms": [...]`` holding all of them.  Exit 0 when the file was read (whatever its
+flags), 2 when it could not be read (the reason, in Chinese, on stderr).
 
 ``validate`` checks a scheme file: exit 0 when valid, 1 when it was read but has problems
 (one per line on stdout), 2 when it could not be read at all.
@@ -17,8 +20,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from .engine import Flag, Scorecard, score
-from .importer import FormReadError, ImportResult, import_form
+from .engine import Flag
+from .importers import FormReadError, import_forms
+from .importers.compare import FormCheck, check_form
 from .schemes import SchemeError, read_scheme_file, validate_scheme
 
 __all__ = ["check_report", "main"]
@@ -28,8 +32,9 @@ def _flag(flag: Flag) -> dict[str, Any]:
     return {"code": flag.code, "message": flag.message, "blocking": flag.blocking}
 
 
-def check_report(result: ImportResult, card: Scorecard) -> dict[str, Any]:
-    """The ``check --json`` object: numbers as strings, grade of the computed total."""
+def check_report(check: FormCheck) -> dict[str, Any]:
+    """The ``check --json`` object of one form: numbers as strings, grade of the computed total."""
+    result, card = check.result, check.card
     indicators = []
     for row in card.rows:
         indicators.append(
@@ -41,20 +46,23 @@ def check_report(result: ImportResult, card: Scorecard) -> dict[str, Any]:
                 "computed": None if row.score is None else str(row.score),
                 "applicable": row.applicable,
                 "explanation": row.explanation,
-                "flags": [_flag(f) for f in row.flags],
+                "flags": [_flag(f) for f in check.row_flags[row.code]],
             }
         )
     return {
         "scheme": {"name": card.scheme_name, "version": card.scheme_version},
         "layout": result.layout,
         "total": {"published": result.published_total, "computed": str(card.total)},
-        "grade": card.grade,
+        "grade": check.grade,
         "published_grade": result.published_grade,
         "indicators": indicators,
-        "flags": [_flag(f) for f in card.flags if f.indicator is None],
-        "blocking": card.blocking,
+        "flags": [_flag(f) for f in check.flags],
+        "blocking": check.blocking,
         "problems": [p.to_dict() for p in result.problems],
         "header": result.header,
+        "incomplete": result.incomplete,
+        "incomplete_reasons": list(result.incomplete_reasons),
+        "source": result.source_kind,
     }
 
 
@@ -79,7 +87,7 @@ def _print_text(report: dict[str, Any]) -> None:
     total = report["total"]
     out.write(
         f"\n公布总分 {total['published'] or '—'}  计算总分 {total['computed']}  "
-        f"等级 {report['grade']}（公布等级 {report['published_grade'] or '—'}）\n"
+        f"等级 {report['grade'] or '不评定（表格不完整）'}（公布等级 {report['published_grade'] or '—'}）\n"
     )
     for flag in report["flags"]:
         kind = "阻止提交" if flag["blocking"] else "提示"
@@ -101,15 +109,22 @@ def _diff(item: dict[str, Any]) -> str:
 
 def _check(path: str, as_json: bool) -> int:
     try:
-        result = import_form(path)
+        results = import_forms(path)
     except FormReadError as exc:
         sys.stderr.write(f"无法读取：{exc.message}\n")
         return 2
-    card = score(result.scheme, result.entries)
-    report = check_report(result, card)
+    reports = [check_report(check_form(result)) for result in results]
     if as_json:
+        report = dict(reports[0])
+        if len(reports) > 1:
+            report["forms"] = reports
         sys.stdout.write(json.dumps(report, ensure_ascii=False, indent=2) + "\n")
-    else:
+        return 0
+    for index, report in enumerate(reports):
+        if len(reports) > 1:
+            sys.stdout.write(
+                f"{'' if index == 0 else chr(10)}===== 第 {index + 1} 张表（共 {len(reports)} 张）=====\n"
+            )
         _print_text(report)
     return 0
 

@@ -41,7 +41,7 @@ Non-blocking: ``label_score_mismatch`` (a published score outside the band its l
 ``execution_below_threshold``, ``budget_adjusted``, ``deduction_when_met``, ``na_marker``,
 ``na_rescaled``, ``na_excluded``, ``unknown_entry``.
 
-Imported entries (``"imported": True``, set by :mod:`scoring.importer`) are published,
+Imported entries (``"imported": True``, set by :mod:`scoring.importers`) are published,
 historic values: the engine still flags them, but ``score_outside_band`` becomes
 ``label_score_mismatch`` and ``reason_required`` does not block, because a published form
 must be readable as it is (domain-rules §8.20).  The web app never sets ``imported``.
