@@ -16,7 +16,7 @@ from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from scoring.model import Scheme, tier_from_label
+from scoring.model import TIERS, Scheme, tier_from_label
 from scoring.numbers import fmt, parse_quantity
 from workflow.evaluations.forms import EntryForm, parse_entry_form
 from workflow.workbooks import seal as seals
@@ -128,6 +128,11 @@ def read_values(data: bytes, key: str | bytes) -> SheetValues:
         wb.close()
 
 
+def _position(ref: str) -> tuple[int, str]:
+    letters = "".join(ch for ch in ref if ch.isalpha())
+    return _row_of(ref), letters.rjust(3)
+
+
 def _row_of(ref: str) -> int:
     digits = "".join(ch for ch in ref if ch.isdigit())
     return int(digits) if digits else 0
@@ -155,14 +160,16 @@ def parse_upload(
         text = posted.get(name, "")
         if name in numbers and parse_quantity(text) is None and tier_from_label(text) is None:
             message = f"'{text}' 不是数字"
-        elif text and len(text) <= 40:
+        elif text and len(text) <= 40 and text not in message:
             message = f"'{text}' {message}"
         cell_errors[name] = message
     # Every message names its cell; a bad 不适用 cell (the web form's checkbox cannot be bad)
     # joins the form's errors here.
+    # In sheet order (top to bottom, left to right), as a person goes through the file.
+    ordered = sorted(cell_errors, key=lambda n: _position(sheet.seal.cells.get(n, "")))
     messages = {
-        name: f"{sheet.seal.cells.get(name, '')} {names.get(name, name)}：{message}"
-        for name, message in cell_errors.items()
+        name: f"{sheet.seal.cells.get(name, '')} {names.get(name, name)}：{cell_errors[name]}"
+        for name in ordered
     }
     form.errors.update(messages)
     return form, messages
@@ -187,7 +194,9 @@ def valid_part(form: EntryForm, stored: Mapping[str, Any]) -> tuple[dict[str, An
                 points = list(fixed.get("points") or [])
                 old = list(before.get("points") or [])
                 if index < len(points):
-                    points[index] = old[index] if index < len(old) else ""
+                    # A whole-item tier (an imported form) is what the sheet showed there.
+                    whole = before.get("tier") if before.get("tier") in TIERS else ""
+                    points[index] = old[index] if index < len(old) and old[index] else whole
                 fixed["points"] = points
             elif key == "na":
                 fixed["na"] = bool(before.get("na"))

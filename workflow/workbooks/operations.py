@@ -94,6 +94,16 @@ def _outdated(sheet: forms.SheetValues, evaluation: Evaluation, expected_id: int
         )
 
 
+def _editable(user: Actor, evaluation_id: int) -> Evaluation:
+    """The evaluation if this user may save its draft (the policy's EDIT), else a refusal."""
+    evaluation = evaluations.load_for(user, evaluation_id)
+    if not policy.can(user, policy.EDIT, evaluation):
+        if policy.could_edit_in_its_state(user, policy.EDIT, evaluation):
+            raise Forbidden(f"当前状态（{evaluation.state_label}）不能修改自评表，文件未保存")
+        raise Forbidden("只有填报单位可以上传本表")
+    return evaluation
+
+
 def read_upload(filename: str, data: bytes) -> forms.SheetValues:
     try:
         forms.check_file(filename, data, max_bytes())
@@ -108,13 +118,13 @@ def upload(user: Actor, evaluation_id: int | None, filename: str, data: bytes) -
     `evaluation_id` is the page's evaluation (the file must be its own), or None for a
     multi-upload, where the seal names the evaluation. Raises an OperationError (nothing
     saved) for a file that is not ours, damaged, outdated or not the user's to edit."""
-    sheet = read_upload(filename, data)
-    target = evaluation_id if evaluation_id is not None else sheet.seal.evaluation_id
-    evaluation = evaluations.load_for(user, target)
-    if not policy.can(user, policy.EDIT, evaluation):
-        if policy.could_edit_in_its_state(user, policy.EDIT, evaluation):
-            raise Forbidden(f"当前状态（{evaluation.state_label}）不能修改自评表，文件未保存")
-        raise Forbidden("只有填报单位可以上传本表")
+    if evaluation_id is not None:
+        # The page's own evaluation: who may upload is decided before the file is looked at.
+        evaluation = _editable(user, evaluation_id)
+        sheet = read_upload(filename, data)
+    else:
+        sheet = read_upload(filename, data)
+        evaluation = _editable(user, sheet.seal.evaluation_id)
     _outdated(sheet, evaluation, evaluation_id)
     scheme = evaluations.scheme_of(evaluation)
     stored = dict(evaluation.entries or {})
