@@ -268,7 +268,7 @@ def _fill(sheet: _Sheet, data: SheetData) -> dict[str, str]:
     sheet.merge("A", "B", 5, 5)
     sheet.put("C5", data.summary, align=TOP_LEFT)
     sheet.merge("C", LAST, 5, 5)
-    ws.row_dimensions[5].height = _height(data.summary, 150)
+    ws.row_dimensions[5].height = _height(data.summary, 120)
 
     # Budget block (项目资金), printed from the project; the unit fills the amounts of the
     # budget indicator below, where the score is computed from them.
@@ -383,7 +383,7 @@ def _fill(sheet: _Sheet, data: SheetData) -> dict[str, str]:
             fmt_=TEXT_FORMAT,
         )
         sheet.merge("C", LAST, row, row)
-        ws.row_dimensions[row].height = max(13.5 * lines, _height(text, 170))
+        ws.row_dimensions[row].height = max(13.5 * lines, _height(text, 120))
         cells[name] = f"C{row}"
         row += 1
     for (name, first, last), (label_first, label_last) in zip(
