@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MAX_MB = 5
 MAX_FILES = 200  # files in one multi-upload
+# Sheets in one ZIP built in the request: ~80 ms a sheet on one core (bench/bench_xlsx.py),
+# so 300 take ~25 s; beyond that the request is refused with a message (see README: a
+# Celery task through the outbox is the next step for larger departments).
+ZIP_MAX = 300
 
 
 class UploadRefused(OperationError):
@@ -190,11 +194,16 @@ def upload_many(user: Actor, files: Iterable[tuple[str, bytes]]) -> list[FileRes
 # --- the department's ZIP --------------------------------------------------------------------
 
 
-def write_zip(user: Actor, cycle_id: int, target: Path) -> int:
+def write_zip(user: Actor, cycle_id: int, target: Path, unit_id: int | None = None) -> int:
     """Every sheet this user may see in the cycle, in one ZIP file written atomically."""
-    rows = queries.visible_evaluations(user, cycle_id)
+    rows = queries.visible_evaluations(user, cycle_id, unit_id)
     if not rows:
         raise ValidationFailed("所选评价任务中没有您可查看的评价表")
+    limit = int(current_app.config.get("XLSX_ZIP_MAX", ZIP_MAX))
+    if len(rows) > limit:
+        raise ValidationFailed(
+            f"所选范围共 {len(rows)} 份，超过一次打包的上限 {limit} 份，请按单位分批下载（在链接后加 &unit=单位编号）"
+        )
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)

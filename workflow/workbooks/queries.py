@@ -19,8 +19,9 @@ def safe_name(text: str) -> str:
     return _UNSAFE.sub("_", text).strip("._")[:120] or "自评表"
 
 
-def visible_evaluations(user: Actor, cycle_id: int) -> list[Evaluation]:
-    """The cycle's evaluations in the user's scope, every state they may see, by unit."""
+def visible_evaluations(user: Actor, cycle_id: int, unit_id: int | None = None) -> list[Evaluation]:
+    """The cycle's evaluations in the user's scope (of one unit if given), every state they
+    may see, by unit."""
     column, value = policy.visible_scope(user)
     if column == "none":
         return []
@@ -38,6 +39,8 @@ def visible_evaluations(user: Actor, cycle_id: int) -> list[Evaluation]:
     )
     if column != "all":
         query = query.where(getattr(Evaluation, column) == value)
+    if unit_id is not None:
+        query = query.where(Evaluation.unit_id == unit_id)
     # The policy has the last word on each row (the SQL scope is its fast form).
     return [ev for ev in db.session.scalars(query).unique() if policy.can_view(user, ev)]
 

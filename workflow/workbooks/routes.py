@@ -182,7 +182,9 @@ def zip_download() -> Result:
         return redirect(url_for("workbooks.index"))
     target = Path(current_app.config["VAR_DIR"]) / "zips" / f"{uuid.uuid4().hex}.zip"
     try:
-        count = operations.write_zip(current_user, cycle_id, target)
+        count = operations.write_zip(
+            current_user, cycle_id, target, request.args.get("unit", type=int)
+        )
     except OperationError as exc:
         flash(exc.message, "warning")
         return redirect(url_for("workbooks.index"))

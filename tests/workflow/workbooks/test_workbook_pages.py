@@ -425,3 +425,33 @@ def test_many_files_at_once_each_with_its_result(app: Flask, seed: int) -> None:
         .status_code
         == 403
     )
+
+
+def test_zip_over_the_limit_is_refused_with_a_message(app: Flask, seed: int) -> None:
+    with app.app_context():
+        ev = db.session.get(Evaluation, seed)
+        cycle_id, unit_id = ev.cycle_id, ev.unit_id
+    app.config["XLSX_ZIP_MAX"] = 1
+    client = client_as(app, "finance")
+    resp = client.get(f"/workbooks/sheets.zip?cycle={cycle_id}", follow_redirects=True)
+    assert "超过一次打包的上限 1 份" in resp.get_data(as_text=True)
+    app.config["XLSX_ZIP_MAX"] = 300
+    one_unit = client.get(f"/workbooks/sheets.zip?cycle={cycle_id}&unit={unit_id}")
+    names = zipfile.ZipFile(io.BytesIO(one_unit.data)).namelist()
+    with app.app_context():
+        expected = db.session.scalar(
+            select(db.func.count())
+            .select_from(Evaluation)
+            .where(Evaluation.cycle_id == cycle_id, Evaluation.unit_id == unit_id)
+        )
+    assert len(names) == expected >= 2
+
+
+def test_cli_writes_the_same_workbook(app: Flask, seed: int, tmp_path: Any) -> None:
+    out = tmp_path / "seed.xlsx"
+    result = app.test_cli_runner().invoke(args=["evaluations", "xlsx", str(seed), str(out)])
+    assert result.exit_code == 0, result.output
+    wb = openpyxl.load_workbook(out)
+    assert json.loads(wb["_jixiao"]["B1"].value)["evaluation_id"] == seed
+    missing = app.test_cli_runner().invoke(args=["evaluations", "xlsx", "999999", str(out)])
+    assert missing.exit_code == 2
