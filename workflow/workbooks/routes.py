@@ -154,8 +154,9 @@ def index() -> Result:
 def upload_many() -> Result:
     if not policy.is_role(current_user, Role.UNIT_STAFF, Role.UNIT_HEAD):
         # Only the unit fills its drafts (the policy's EDIT); a department does not upload on
-        # a unit's behalf: the entries would carry the reviewer's hand as the unit's.
-        abort(403)
+        # a unit's behalf: the entries would carry the reviewer's hand as the unit's. Like
+        # every role-bound page, 404 to the other roles.
+        abort(404)
     try:
         files = [
             (f.filename or "", f.read(operations.max_bytes() + 1))

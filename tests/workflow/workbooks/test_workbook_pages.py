@@ -423,7 +423,7 @@ def test_many_files_at_once_each_with_its_result(app: Flask, seed: int) -> None:
             content_type="multipart/form-data",
         )
         .status_code
-        == 403
+        == 404
     )
 
 
