@@ -18,7 +18,6 @@ from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
-from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.merge import MergedCellRange
 from openpyxl.worksheet.worksheet import Worksheet
@@ -513,7 +512,3 @@ def _indicator(
         cells[field_name(code, slot.key)] = ref
         sheet.ws.row_dimensions[r].height = max(_height(slot.label, 30), rule_lines, 18.0)
     return last + 1
-
-
-def column_letters() -> list[str]:
-    return [get_column_letter(i) for i in range(1, len(COLUMNS) + 1)]

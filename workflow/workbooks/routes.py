@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import IO
 from urllib.parse import quote
 
 from flask import (
@@ -39,7 +40,7 @@ bp = Blueprint("workbooks", __name__)
 Result = str | Response | tuple[str, int]
 
 
-def _attachment(data_or_handle, name: str, mimetype: str) -> Response:  # type: ignore[no-untyped-def]
+def _attachment(data_or_handle: IO[bytes], name: str, mimetype: str) -> Response:
     """A download with its Chinese name (RFC 6266 filename*, an ASCII fallback)."""
     response = send_file(data_or_handle, mimetype=mimetype, as_attachment=True, download_name=name)
     fallback = "".join(ch if ch.isascii() and ch.isalnum() or ch in "-_." else "_" for ch in name)
