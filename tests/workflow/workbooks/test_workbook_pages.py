@@ -455,3 +455,17 @@ def test_cli_writes_the_same_workbook(app: Flask, seed: int, tmp_path: Any) -> N
     assert json.loads(wb["_jixiao"]["B1"].value)["evaluation_id"] == seed
     missing = app.test_cli_runner().invoke(args=["evaluations", "xlsx", "999999", str(out)])
     assert missing.exit_code == 2
+
+
+def test_file_of_an_older_scheme_is_refused(app: Flask, seed: int) -> None:
+    client = client_as(app, "unit_a")
+    data = _download(client, seed)
+    with app.app_context():
+        ev = db.session.get(Evaluation, seed)
+        content = json.loads(json.dumps(ev.scheme))
+        content["title"] = content["title"] + "（修订）"
+        ev.scheme = content  # a new snapshot: what a re-compiled scheme does
+        db.session.commit()
+    resp = _upload(client, seed, data)
+    assert resp.status_code == 422
+    assert "指标体系在文件下载后已变化" in resp.get_data(as_text=True)
