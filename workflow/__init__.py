@@ -65,7 +65,16 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 # The page blueprints besides auth, in the order they were always registered; the factory
 # is the only importer of routes modules.
-BLUEPRINTS = ("home", "evaluations", "review", "finance", "dashboard", "admin", "notices")
+BLUEPRINTS = (
+    "home",
+    "evaluations",
+    "review",
+    "finance",
+    "dashboard",
+    "admin",
+    "notices",
+    "workbooks",
+)
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -83,12 +92,14 @@ def _register_commands(app: Flask) -> None:
     from workflow.documents import cli as documents_cli
     from workflow.evaluations import cli as evaluations_cli
     from workflow.reminders import cli as reminders_cli
+    from workflow.workbooks import cli as workbooks_cli
 
     core_cli.init_app(app)
     admin_cli.init_app(app)
     evaluations_cli.init_app(app)
     documents_cli.init_app(app)  # adds `evaluations pdf` to the evaluations group
     reminders_cli.init_app(app)
+    workbooks_cli.init_app(app)  # adds `evaluations xlsx`
 
 
 def _refuse_insecure_production(app: Flask) -> None:

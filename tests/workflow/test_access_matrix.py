@@ -40,6 +40,7 @@ ANY_USER = {
     "notices.index",
     "notices.read_all",
     "evaluations.index",
+    "workbooks.index",  # shows each role its own part (upload for units, the ZIP for others)
 }
 ROLE_BOUND: dict[str, set[str]] = {
     "review.queue": {Role.REVIEWER},
@@ -49,6 +50,8 @@ ROLE_BOUND: dict[str, set[str]] = {
     "dashboard.index": {Role.REVIEWER, Role.FINANCE, Role.ADMIN},
     "dashboard.export_xlsx": {Role.REVIEWER, Role.FINANCE, Role.ADMIN},
     "evaluations.pdf_zip": {Role.REVIEWER, Role.FINANCE, Role.ADMIN},
+    "workbooks.zip_download": {Role.REVIEWER, Role.FINANCE, Role.ADMIN},
+    "workbooks.upload_many": {Role.UNIT_STAFF, Role.UNIT_HEAD},
 }
 ADMIN_PREFIX = "admin."
 # Evaluation-bound endpoints: everything under /evaluations/<id>, /review/<id>, /finance/<id>.

@@ -26,6 +26,7 @@ NAV: tuple[tuple[str, str, frozenset[Role] | None], ...] = (
     ("finance.queue", "财政确认", frozenset({Role.FINANCE})),
     ("dashboard.index", "统计分析", frozenset({Role.REVIEWER, Role.FINANCE, Role.ADMIN})),
     ("admin.index", "系统管理", frozenset({Role.ADMIN})),
+    ("workbooks.index", "Excel 填报", None),
     ("notices.index", "消息", None),
 )
 

@@ -139,34 +139,7 @@ def _form_page(
     status: int = 200,
     message: str | None = None,
 ) -> tuple[str, int]:
-    scheme = views.scheme_for(evaluation)
-    card = views.scorecard(evaluation, entries)
-    blocking, notes = views.summary_flags(scheme, card)
-    narrative = narrative or {
-        name: getattr(evaluation, name) or "" for name in operations.NARRATIVE_FIELDS
-    }
-    return (
-        render_template(
-            "evaluations/form.html",
-            ev=evaluation,
-            scheme=scheme,
-            card=card,
-            rows=views.form_rows(scheme, card, entries, errors, evaluation.scheme_snapshot.digest),
-            blocking=blocking,
-            notes=notes,
-            narrative=narrative,
-            errors=errors or {},
-            version=version if version is not None else evaluation.version,
-            message=message,
-            tiers=views.TIER_CHOICES,
-            tier_labels=views.TIER_LABELS,
-            deadline=views.deadline_for(
-                evaluation.state, {"submit": evaluation.cycle.deadline_submit}
-            ),
-            money=views.money,
-        ),
-        status,
-    )
+    return views.form_page(evaluation, entries, narrative, errors, version, status, message)
 
 
 @bp.route("/<int:evaluation_id>/edit")

@@ -378,6 +378,47 @@ def summary_flags(scheme: Scheme, card: Scorecard) -> tuple[list[str], list[str]
     return blocking, notes
 
 
+def form_page(
+    evaluation: Any,
+    entries: Mapping[str, Any],
+    narrative: Mapping[str, str] | None = None,
+    errors: Mapping[str, str] | None = None,
+    version: int | None = None,
+    status: int = 200,
+    message: str | None = None,
+    upload_errors: list[str] | None = None,
+) -> tuple[str, int]:
+    """The form page, as first shown, after a save that failed, or after an Excel upload
+    (`upload_errors`: its cell messages, listed on top): what was typed is always shown."""
+    scheme = scheme_for(evaluation)
+    card = scorecard(evaluation, entries)
+    blocking, notes = summary_flags(scheme, card)
+    narrative = narrative or {
+        name: getattr(evaluation, name) or "" for name in operations.NARRATIVE_FIELDS
+    }
+    return (
+        render_template(
+            "evaluations/form.html",
+            ev=evaluation,
+            scheme=scheme,
+            card=card,
+            rows=form_rows(scheme, card, entries, errors, evaluation.scheme_snapshot.digest),
+            blocking=blocking,
+            notes=notes,
+            narrative=narrative,
+            errors=errors or {},
+            version=version if version is not None else evaluation.version,
+            message=message,
+            tiers=TIER_CHOICES,
+            tier_labels=TIER_LABELS,
+            deadline=deadline_for(evaluation.state, {"submit": evaluation.cycle.deadline_submit}),
+            money=money,
+            upload_errors=upload_errors or [],
+        ),
+        status,
+    )
+
+
 # --- errors ----------------------------------------------------------------------------------
 
 
