@@ -163,9 +163,34 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
+def totp_code(app: Flask, username: str, *, fresh: bool = True) -> str:
+    """The current TOTP code of a demo account. ``fresh`` forgets the last step it used:
+    tests sign the same account in many times within one 30-second step, which the app
+    rightly refuses as a replay (tests/workflow/auth/test_identity.py tests that)."""
+    from sqlalchemy import select
+
+    from workflow.auth import totp
+    from workflow.models import User
+
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.username == username))
+        assert user is not None and user.totp_secret, username
+        if fresh:
+            user.totp_last_step = None
+            db.session.commit()
+        code = totp.code_at(user.totp_secret)
+        db.session.remove()
+    return code
+
+
 def login(client: FlaskClient, username: str, password: str = PASSWORD) -> None:
+    """Sign in through the login form, with the second factor when the account has one."""
     resp = client.post("/login", data={"username": username, "password": password})
     assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
+    if resp.headers["Location"].endswith("/login/verify"):
+        code = totp_code(client.application, username)
+        resp = client.post("/login/verify", data={"code": code})
+        assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ class PasswordForm(FlaskForm):
         "新密码",
         validators=[
             DataRequired("请输入新密码"),
-            Length(min=8, max=200, message="新密码至少 8 个字符"),
+            Length(max=200, message="新密码不能超过 200 个字符"),
         ],
     )
     confirm = PasswordField(
@@ -25,4 +25,11 @@ class PasswordForm(FlaskForm):
             DataRequired("请再次输入新密码"),
             EqualTo("new", message="两次输入的新密码不一致"),
         ],
+    )
+
+
+class TotpForm(FlaskForm):
+    code = StringField(
+        "动态口令或恢复码",
+        validators=[DataRequired("请输入动态口令"), Length(max=20, message="口令过长")],
     )
