@@ -183,14 +183,39 @@ def totp_code(app: Flask, username: str, *, fresh: bool = True) -> str:
     return code
 
 
+def second_step(client: FlaskClient, username: str, location: str, **extra: str) -> None:
+    """After the password: the TOTP code, or the enrolment of a new account (its secret is
+    read from the enrolment page, as a person's authenticator app would scan it)."""
+    import re
+
+    from workflow.auth import totp
+
+    def csrf(page: str) -> dict[str, str]:
+        # The login starts a new session, so the step after it has a token of its own.
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+        return {"csrf_token": token.group(1)} if token and "csrf_token" in extra else {}
+
+    if location.endswith("/login/verify"):
+        page = client.get("/login/verify").get_data(as_text=True)
+        code = totp_code(client.application, username)
+        resp = client.post("/login/verify", data={"code": code, **extra, **csrf(page)})
+        assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
+    elif location.endswith("/login/totp-setup"):
+        page = client.get("/login/totp-setup").get_data(as_text=True)
+        secret = re.search(r'data-testid="totp-secret">([A-Z2-7]+)<', page)
+        assert secret, page[:500]
+        resp = client.post(
+            "/login/totp-setup",
+            data={"code": totp.code_at(secret.group(1)), **extra, **csrf(page)},
+        )
+        assert resp.status_code == 200 and "recovery-codes" in resp.get_data(as_text=True)
+
+
 def login(client: FlaskClient, username: str, password: str = PASSWORD) -> None:
     """Sign in through the login form, with the second factor when the account has one."""
     resp = client.post("/login", data={"username": username, "password": password})
     assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
-    if resp.headers["Location"].endswith("/login/verify"):
-        code = totp_code(client.application, username)
-        resp = client.post("/login/verify", data={"code": code})
-        assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
+    second_step(client, username, resp.headers["Location"])
 
 
 @pytest.fixture

@@ -26,20 +26,17 @@ def upgrade():
         raise RuntimeError(
             "用户名仅大小写不同的账号须先合并或改名：" + ", ".join(sorted(dupes))
         )
-    with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('password_changed_at', sa.DateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column('must_change_password', sa.Boolean(), nullable=False, server_default=sa.false()))
-        batch_op.add_column(sa.Column('failed_logins', sa.Integer(), nullable=False, server_default='0'))
-        batch_op.add_column(sa.Column('totp_failures', sa.Integer(), nullable=False, server_default='0'))
-        batch_op.add_column(sa.Column('locked_until', sa.DateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column('totp_secret', sa.String(length=64), nullable=True))
-        batch_op.add_column(sa.Column('totp_enabled_at', sa.DateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column('totp_last_step', sa.BigInteger(), nullable=True))
-        batch_op.add_column(sa.Column('recovery_codes', sa.JSON(), nullable=True))
-    with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.alter_column('must_change_password', server_default=None)
-        batch_op.alter_column('failed_logins', server_default=None)
-        batch_op.alter_column('totp_failures', server_default=None)
+    # Plain ADD COLUMN on both databases: a batch (copy-and-rename) of users on SQLite would
+    # drop a table every other table refers to. The server defaults fill the rows there are.
+    op.add_column('users', sa.Column('password_changed_at', sa.DateTime(timezone=True), nullable=True))
+    op.add_column('users', sa.Column('must_change_password', sa.Boolean(), nullable=False, server_default=sa.false()))
+    op.add_column('users', sa.Column('failed_logins', sa.Integer(), nullable=False, server_default='0'))
+    op.add_column('users', sa.Column('totp_failures', sa.Integer(), nullable=False, server_default='0'))
+    op.add_column('users', sa.Column('locked_until', sa.DateTime(timezone=True), nullable=True))
+    op.add_column('users', sa.Column('totp_secret', sa.String(length=64), nullable=True))
+    op.add_column('users', sa.Column('totp_enabled_at', sa.DateTime(timezone=True), nullable=True))
+    op.add_column('users', sa.Column('totp_last_step', sa.BigInteger(), nullable=True))
+    op.add_column('users', sa.Column('recovery_codes', sa.JSON(), nullable=True))
     op.create_index('uq_users_username_lower', 'users', [sa.text('lower(username)')], unique=True)
     # Passwords set before this revision were never checked against the policy: each
     # existing account chooses a new one at its next login.
@@ -66,10 +63,9 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_password_history_user_id'))
     op.drop_table('password_history')
     op.drop_index('uq_users_username_lower', table_name='users')
-    with op.batch_alter_table('users', schema=None) as batch_op:
-        for name in (
-            'recovery_codes', 'totp_last_step', 'totp_enabled_at', 'totp_secret',
-            'locked_until', 'totp_failures', 'failed_logins', 'must_change_password',
-            'password_changed_at',
-        ):
-            batch_op.drop_column(name)
+    for name in (
+        'recovery_codes', 'totp_last_step', 'totp_enabled_at', 'totp_secret',
+        'locked_until', 'totp_failures', 'failed_logins', 'must_change_password',
+        'password_changed_at',
+    ):
+        op.drop_column('users', name)

@@ -110,7 +110,7 @@ def create_user(
         db.session.scalar(select(User).where(func.lower(User.username) == username.lower()))
         is not None
     ):
-        raise AdminError(f"用户名 {username} 已存在（用户名不区分大小写）", "username")
+        raise AdminError(f"用户名 {username} 已存在", "username")
     _check_password(None, username, password)
     try:
         expected = ROLE_ORG_KINDS[Role(role)]

@@ -1,8 +1,17 @@
 from __future__ import annotations
 
+from flask import current_app
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, StringField
-from wtforms.validators import DataRequired, EqualTo, Length
+from wtforms import Field, PasswordField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
+
+
+def password_length(_form: FlaskForm, field: Field) -> None:
+    """The policy's minimum length next to the field; the other rules (classes, username,
+    common passwords, history) are checked where the password is stored."""
+    minimum = int(current_app.config.get("PASSWORD_MIN_LENGTH", 10))
+    if field.data and len(field.data) < minimum:
+        raise ValidationError(f"密码至少 {minimum} 个字符")
 
 
 class LoginForm(FlaskForm):
@@ -17,6 +26,7 @@ class PasswordForm(FlaskForm):
         validators=[
             DataRequired("请输入新密码"),
             Length(max=200, message="新密码不能超过 200 个字符"),
+            password_length,
         ],
     )
     confirm = PasswordField(
