@@ -167,13 +167,15 @@ def totp_code(app: Flask, username: str, *, fresh: bool = True) -> str:
     """The current TOTP code of a demo account. ``fresh`` forgets the last step it used:
     tests sign the same account in many times within one 30-second step, which the app
     rightly refuses as a replay (tests/workflow/auth/test_identity.py tests that)."""
-    from sqlalchemy import select
+    from sqlalchemy import func, select
 
     from workflow.auth import totp
     from workflow.models import User
 
     with app.app_context():
-        user = db.session.scalar(select(User).where(User.username == username))
+        user = db.session.scalar(
+            select(User).where(func.lower(User.username) == username.lower())
+        )
         assert user is not None and user.totp_secret, username
         if fresh:
             user.totp_last_step = None
