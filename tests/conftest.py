@@ -173,9 +173,7 @@ def totp_code(app: Flask, username: str, *, fresh: bool = True) -> str:
     from workflow.models import User
 
     with app.app_context():
-        user = db.session.scalar(
-            select(User).where(func.lower(User.username) == username.lower())
-        )
+        user = db.session.scalar(select(User).where(func.lower(User.username) == username.lower()))
         assert user is not None and user.totp_secret, username
         if fresh:
             user.totp_last_step = None

@@ -85,7 +85,9 @@ def test_enrolment_with_qr_and_recovery_codes(app: Flask) -> None:
     bad = client.post("/login/totp-setup", data={"code": "000000"})
     assert bad.status_code == 422 and client.get("/").status_code == 302
     done = client.post("/login/totp-setup", data={"code": totp.code_at(secret)})
-    codes = re.findall(r"<li class=\"col-6\">([a-z0-9]{4}-[a-z0-9]{4})</li>", done.get_data(as_text=True))
+    codes = re.findall(
+        r"<li class=\"col-6\">([a-z0-9]{4}-[a-z0-9]{4})</li>", done.get_data(as_text=True)
+    )
     assert len(codes) == 10 and client.get("/").status_code == 200
     stored = get_user(app, "reviewer_2").recovery_codes
     assert stored and not any(code in "".join(stored) for code in codes)  # hashed only
@@ -118,7 +120,9 @@ def test_unit_staff_policy(sqlite_template, tmp_path, policy: str, asked: bool) 
 def test_five_failures_lock_for_thirty_minutes_and_admin_unlocks(app: Flask) -> None:
     client = app.test_client()
     for _ in range(5):
-        assert client.post("/login", data={"username": "unit_a", "password": "x"}).status_code == 401
+        assert (
+            client.post("/login", data={"username": "unit_a", "password": "x"}).status_code == 401
+        )
     locked = client.post("/login", data={"username": "unit_a", "password": PASSWORD})
     assert locked.status_code == 401
     user = get_user(app, "unit_a")
@@ -214,7 +218,12 @@ def test_change_forced_at_first_login_after_reset_and_on_expiry(app: Flask) -> N
     admin = app.test_client()
     login(admin, "admin")
     uid = get_user(app, "unit_c").id
-    assert admin.post(f"/admin/users/{uid}/password", data={"password": "Reset-by-admin-7"}).status_code == 302
+    assert (
+        admin.post(
+            f"/admin/users/{uid}/password", data={"password": "Reset-by-admin-7"}
+        ).status_code
+        == 302
+    )
     reset = events(app, "password_reset")[-1]
     assert reset.actor_name == "系统管理员" and "unit_c" in reset.reason  # both names
     client = app.test_client()
@@ -222,7 +231,10 @@ def test_change_forced_at_first_login_after_reset_and_on_expiry(app: Flask) -> N
     home = client.get("/")
     assert home.status_code == 302 and home.headers["Location"].endswith("/password")
     assert "须先修改密码" in client.get("/password").get_data(as_text=True)
-    client.post("/password", data={"current": "Reset-by-admin-7", "new": "Own-choice-88", "confirm": "Own-choice-88"})
+    client.post(
+        "/password",
+        data={"current": "Reset-by-admin-7", "new": "Own-choice-88", "confirm": "Own-choice-88"},
+    )
     assert client.get("/").status_code == 200
     # Expiry: 91 days later the same account is sent to the change page.
     set_user(app, "unit_c", password_changed_at=datetime.now(UTC) - timedelta(days=91))
@@ -310,7 +322,9 @@ def test_usernames_unique_regardless_of_case(app: Flask) -> None:
 
     with app.app_context():
         org_id = db.session.scalar(select(User.org_id).where(User.username == "unit_a"))
-        db.session.add(User(username="UNIT_A", name="x", role="unit_staff", org_id=org_id, password_hash="x"))
+        db.session.add(
+            User(username="UNIT_A", name="x", role="unit_staff", org_id=org_id, password_hash="x")
+        )
         with pytest.raises(IntegrityError):
             db.session.commit()
         db.session.rollback()

@@ -166,9 +166,7 @@ def reset_password(user: User, password: str | None = None, *, actor: Actor | No
     _check_password(user, user.username, new)
     user.set_password(new, forced_change=True)  # rotates the session token as well
     by = db.session.get(User, actor.id) if actor is not None else None
-    auth_ops.record_event(
-        "password_reset", user, actor=by, detail="" if by else "由命令行重设"
-    )
+    auth_ops.record_event("password_reset", user, actor=by, detail="" if by else "由命令行重设")
     db.session.commit()
     return new
 

@@ -183,7 +183,9 @@ def _count_failure(user: User, counter: str, event: str, outcome: str, now: date
 
 def _hash_recovery(code: str, salt: str | None = None) -> str:
     salt = salt or secrets.token_hex(8)
-    digest = hashlib.pbkdf2_hmac("sha256", totp.normalise_recovery(code).encode(), salt.encode(), 20000)
+    digest = hashlib.pbkdf2_hmac(
+        "sha256", totp.normalise_recovery(code).encode(), salt.encode(), 20000
+    )
     return f"{salt}${digest.hex()}"
 
 
@@ -228,9 +230,7 @@ def check_second_factor(user_id: int, session_token: str, code: str) -> FactorRe
             remaining.remove(stored)
             user.recovery_codes = remaining
             user.totp_failures = 0
-            record_event(
-                "recovery_code_used", user, detail=f"剩余恢复码：{len(remaining)} 个"
-            )
+            record_event("recovery_code_used", user, detail=f"剩余恢复码：{len(remaining)} 个")
             db.session.commit()
             return FactorResult(True, used_recovery=True)
     _count_failure(user, "totp_failures", "second_factor_failed", "失败：动态口令错误", now)

@@ -298,7 +298,9 @@ def _check_session() -> Response | None:
         logout_user()
         session.clear()
         flash("登录已超时，请重新登录", "warning")
-        return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
+        return redirect(
+            url_for("auth.login", next=request.full_path if request.method == "GET" else None)
+        )
     if now - seen >= 15:  # refreshed a few times a minute, not a new cookie every request
         session["seen"] = now
     if request.endpoint not in _OPEN_ENDPOINTS and _change_reason() is not None:

@@ -72,7 +72,7 @@ def qr_svg(uri: str) -> str:
     """The URI as an inline SVG QR code, drawn by the server (no script, no CDN)."""
     import segno
 
-    return str(segno.make(uri, error="m").svg_inline(scale=5, border=2, dark="#000"))
+    return str(segno.make(uri, error="m").svg_inline(scale=4, border=2, dark="#000"))
 
 
 # --- recovery codes --------------------------------------------------------------------------

@@ -82,7 +82,9 @@ def from_env() -> dict[str, object]:
         "SESSION_IDLE_MINUTES": int(os.environ.get("SESSION_IDLE_MINUTES", "30")),
         "SESSION_MAX_HOURS": int(os.environ.get("SESSION_MAX_HOURS", "12")),
         # Host names the app answers to (Flask checks the Host header); required in production.
-        "TRUSTED_HOSTS": [h.strip() for h in os.environ.get("TRUSTED_HOSTS", "").split(",") if h.strip()]
+        "TRUSTED_HOSTS": [
+            h.strip() for h in os.environ.get("TRUSTED_HOSTS", "").split(",") if h.strip()
+        ]
         or None,
         # clamd for evidence files: "unix:/path/clamd.ctl" or "tcp:127.0.0.1:3310"; empty
         # skips the scan outside production (production refuses to start without it).

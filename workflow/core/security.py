@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, render_template, request
 from flask_login import current_user
-from werkzeug.exceptions import BadRequest, HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException, SecurityError
 from werkzeug.wrappers import Response
 
 from workflow.core.inputs import FORBIDDEN_MESSAGE, has_forbidden_chars
@@ -81,7 +81,10 @@ def init_app(app: Flask) -> None:
         return response
 
     @app.errorhandler(HTTPException)
-    def _http_error(exc: HTTPException) -> tuple[str, int]:
+    def _http_error(exc: HTTPException) -> tuple[str, int] | Response:
+        if isinstance(exc, SecurityError):
+            # An untrusted Host header (TRUSTED_HOSTS): no URL can be built for it, so no page.
+            return Response("请求的主机名不受信任。", 400, content_type="text/plain; charset=utf-8")
         code = exc.code or 500
         title = ERROR_TITLES.get(code, "出错了")
         message = {

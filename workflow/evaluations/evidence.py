@@ -75,7 +75,9 @@ def _scan(path: Path) -> None:
     except clamav.ScannerUnavailable:
         raise OperationError("病毒扫描服务暂时不可用，文件未保存，请稍后重新上传。") from None
     if found:
-        raise OperationError(f"文件含有病毒或恶意代码（{found}），已拒绝保存。请使用杀毒软件检查后重新上传。")
+        raise OperationError(
+            f"文件含有病毒或恶意代码（{found}），已拒绝保存。请使用杀毒软件检查后重新上传。"
+        )
 
 
 def add_evidence(user: Actor, evaluation_id: int, upload: Upload | None) -> Evidence:
@@ -117,7 +119,7 @@ def add_evidence(user: Actor, evaluation_id: int, upload: Upload | None) -> Evid
                 size += len(chunk)
                 if size > limit:
                     if limit < max_bytes():
-                        raise EvidenceTooLarge(
+                        raise OperationError(
                             f"本表佐证材料合计不能超过 {quota / (1024 * 1024):g} MB，"
                             "剩余空间不足，请压缩或删除不需要的文件。"
                         )
