@@ -16,10 +16,9 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required, login_user, logout_user
+from markupsafe import Markup
 from sqlalchemy import bindparam, select
 from werkzeug.wrappers import Response
-
-from markupsafe import Markup
 
 from workflow.auth import operations as ops
 from workflow.auth import totp

@@ -14,14 +14,13 @@ from pathlib import Path
 from typing import IO
 
 from flask import current_app
+from sqlalchemy import func, select
 
 from workflow import policy
 from workflow.core import clamav
 from workflow.core.database import begin_write
 from workflow.core.extensions import db
 from workflow.evaluations.operations import OperationError, load_for
-from sqlalchemy import func, select
-
 from workflow.models import Actor, Evidence
 
 # extension -> (content type, accepted leading bytes)
