@@ -275,8 +275,8 @@ def _check_session() -> Response | None:
     """Before every request: the idle timeout and the absolute lifetime of the session,
     checked here on the server from the signed session and its server-side token; then the
     forced password change."""
-    if not current_user.is_authenticated:
-        return None
+    if request.endpoint in ("static", "bootstrap.static") or not current_user.is_authenticated:
+        return None  # assets load no user
     now = int(time.time())
     login_at, seen = session.get("login_at"), session.get("seen")
     idle = int(current_app.config["SESSION_IDLE_MINUTES"]) * 60
