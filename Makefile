@@ -12,8 +12,11 @@ HTMX_VERSION := 2.0.11
 
 # Debian packages: WeasyPrint's Pango, HarfBuzz subsetting (without it PDFs take 15x
 # longer), a CJK font (without it every character is an empty box), and npm for the
-# browser assets. Tests also need poppler-utils (pdffonts/pdftotext) and Chromium.
+# browser assets; ClamAV's clamd scans evidence files (Debian ships no signatures: the
+# project keeps a small database in docker/clamav, production uses freshclam or a mirror).
+# Tests also need poppler-utils (pdffonts/pdftotext) and Chromium.
 APT_RUN := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk fontconfig \
+  clamav clamav-daemon \
   $(if $(shell command -v npm),,npm) \
   $(if $(shell $(PYTHON) -c 'import ensurepip, venv' 2>/dev/null && echo ok),,python3-venv python3-pip)
 APT_TEST := poppler-utils chromium wrk

@@ -163,9 +163,59 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
+def totp_code(app: Flask, username: str, *, fresh: bool = True) -> str:
+    """The current TOTP code of a demo account. ``fresh`` forgets the last step it used:
+    tests sign the same account in many times within one 30-second step, which the app
+    rightly refuses as a replay (tests/workflow/auth/test_identity.py tests that)."""
+    from sqlalchemy import func, select
+
+    from workflow.auth import totp
+    from workflow.models import User
+
+    with app.app_context():
+        user = db.session.scalar(select(User).where(func.lower(User.username) == username.lower()))
+        assert user is not None and user.totp_secret, username
+        if fresh:
+            user.totp_last_step = None
+            db.session.commit()
+        code = totp.code_at(user.totp_secret)
+        db.session.remove()
+    return code
+
+
+def second_step(client: FlaskClient, username: str, location: str, **extra: str) -> None:
+    """After the password: the TOTP code, or the enrolment of a new account (its secret is
+    read from the enrolment page, as a person's authenticator app would scan it)."""
+    import re
+
+    from workflow.auth import totp
+
+    def csrf(page: str) -> dict[str, str]:
+        # The login starts a new session, so the step after it has a token of its own.
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+        return {"csrf_token": token.group(1)} if token and "csrf_token" in extra else {}
+
+    if location.endswith("/login/verify"):
+        page = client.get("/login/verify").get_data(as_text=True)
+        code = totp_code(client.application, username)
+        resp = client.post("/login/verify", data={"code": code, **extra, **csrf(page)})
+        assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
+    elif location.endswith("/login/totp-setup"):
+        page = client.get("/login/totp-setup").get_data(as_text=True)
+        secret = re.search(r'data-testid="totp-secret">([A-Z2-7]+)<', page)
+        assert secret, page[:500]
+        resp = client.post(
+            "/login/totp-setup",
+            data={"code": totp.code_at(secret.group(1)), **extra, **csrf(page)},
+        )
+        assert resp.status_code == 200 and "recovery-codes" in resp.get_data(as_text=True)
+
+
 def login(client: FlaskClient, username: str, password: str = PASSWORD) -> None:
+    """Sign in through the login form, with the second factor when the account has one."""
     resp = client.post("/login", data={"username": username, "password": password})
     assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
+    second_step(client, username, resp.headers["Location"])
 
 
 @pytest.fixture

@@ -27,6 +27,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if config:
         app.config.update(config)
     _refuse_insecure_production(app)
+    from workflow.core import inputs
+
+    # Before any route is added: every <int:...> URL part is bounded to the database's range.
+    app.url_map.converters["int"] = inputs.BoundedIntConverter
     for key in ("VAR_DIR", "PDF_DIR", "EVIDENCE_DIR"):
         Path(app.config[key]).mkdir(parents=True, exist_ok=True)
 
@@ -105,10 +109,15 @@ def _register_commands(app: Flask) -> None:
 def _refuse_insecure_production(app: Flask) -> None:
     if app.config.get("ENV_NAME") == "production":
         key = str(app.config.get("SECRET_KEY") or "")
-        if key in config_module.INSECURE_KEYS or len(key) < 32:
+        # 32 copies of one character pass a length test; a random key has many distinct ones.
+        if key in config_module.INSECURE_KEYS or len(key) < 32 or len(set(key)) < 12:
             raise RuntimeError(
                 "生产环境必须设置 SECRET_KEY（至少 32 个字符的随机值）；拒绝使用缺省密钥启动。"
             )
+        if not app.config.get("TRUSTED_HOSTS"):
+            raise RuntimeError("生产环境必须设置 TRUSTED_HOSTS（本系统对外的域名，逗号分隔）。")
+        if not app.config.get("CLAMD_ADDRESS"):
+            raise RuntimeError("生产环境必须设置 CLAMD_ADDRESS（ClamAV 扫描佐证材料）。")
 
 
 def _healthz_view() -> tuple[dict[str, str], int]:

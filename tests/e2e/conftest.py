@@ -40,6 +40,10 @@ CHROMIUM_FLAGS = [
 ]
 
 
+# The environment of each live server, by its base URL (for `flask users totp`).
+LIVE_ENV: dict[str, dict[str, str]] = {}
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -103,6 +107,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
+    LIVE_ENV[base] = env
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -160,7 +165,7 @@ def new_page(browser: Browser, live_server: str) -> Iterator[Callable[[], Page]]
 
 
 @pytest.fixture
-def page_as(new_page: Callable[[], Page]) -> Callable[[str], Page]:
+def page_as(new_page: Callable[[], Page], live_server: str) -> Callable[[str], Page]:
     """page_as("finance") -> a page logged in through the real login form."""
 
     def _login(username: str) -> Page:
@@ -169,7 +174,46 @@ def page_as(new_page: Callable[[], Page]) -> Callable[[str], Page]:
         page.fill("input[name=username]", username)
         page.fill("input[name=password]", PASSWORD)
         page.click("button[type=submit]")
+        page.wait_for_url(lambda url: url.rstrip("/").split("?")[0].endswith("/login/verify"))
+        page.fill("input[name=code]", totp_code(live_server, username))
+        page.click("button[type=submit]")
         page.wait_for_url(lambda url: "/login" not in url)
         return page
 
     return _login
+
+
+def totp_code(base: str, username: str) -> str:
+    """The account's current code from `flask users totp` (development only), as a person
+    reads it off the authenticator; the step is forgotten first, because the browser tests
+    sign the same account in several times within one 30-second step."""
+    env = {**os.environ, **LIVE_ENV[base]}
+    db_url = env["DATABASE_URL"]
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE users SET totp_last_step = NULL WHERE username = :u"), {"u": username}
+        )
+    engine.dispose()
+    done = subprocess.run(
+        [_bin("flask"), "--app", "wsgi", "users", "totp", username],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
+@pytest.fixture
+def live_env(live_server: str) -> dict[str, str]:
+    """The live server's environment, for running its flask commands."""
+    return {**os.environ, **LIVE_ENV[live_server]}
+
+
+@pytest.fixture
+def live_totp(live_server: str) -> Callable[[str], str]:
+    return lambda username: totp_code(live_server, username)

@@ -211,7 +211,7 @@ def test_admin_pages(page_as: Callable[[str], Page], screenshots: Path) -> None:
     form.get_by_label("初始密码").fill("short")
     form.get_by_role("button", name="创建").click()
     expect(page.get_by_test_id("error-email")).to_have_text("电子邮箱格式不正确")
-    expect(page.get_by_test_id("error-password")).to_have_text("密码至少 8 个字符")
+    expect(page.get_by_test_id("error-password")).to_have_text("密码至少 10 个字符")
     expect(page.get_by_test_id("user-form").get_by_label("姓名")).to_have_value("新同事")
     _shot(page, screenshots, "13-admin-users")
 

@@ -37,6 +37,10 @@ ANY_USER = {
     "home.index",
     "auth.logout",
     "auth.password",
+    # The second login step and the enrolment: the user between password and code, or a
+    # signed-in one; anonymous visitors are sent to the login page.
+    "auth.second_factor",
+    "auth.enrol",
     "notices.index",
     "notices.read_all",
     "evaluations.index",

@@ -130,7 +130,7 @@ def test_users_create_disable_and_list(app: Flask) -> None:
         "--org",
         "江苏省政务服务中心",
         "--password",
-        "long-enough-pw",
+        "Long-enough-pw",
     )
     assert created.exit_code == 0, created.output
     wrong_org = run(
@@ -145,7 +145,7 @@ def test_users_create_disable_and_list(app: Flask) -> None:
         "--org",
         "江苏省政务服务中心",
         "--password",
-        "long-enough-pw",
+        "Long-enough-pw",
     )
     assert wrong_org.exit_code != 0 and "主管部门" in wrong_org.output
     with app.app_context():

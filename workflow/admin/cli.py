@@ -3,7 +3,6 @@ and the `users` group."""
 
 from __future__ import annotations
 
-import secrets
 from datetime import date
 
 import click
@@ -92,7 +91,20 @@ def _demo_cycle() -> Cycle:
 @with_appcontext
 @click.option("--password", default=None, help="所有演示账号的密码；不填则随机生成并打印")
 def demo_command(password: str | None) -> None:
-    """载入演示数据：江苏 2022 年度任务、两个主管部门、种子表及各账号。"""
+    """载入演示数据：江苏 2022 年度任务、两个主管部门、种子表及各账号（生产环境拒绝）。"""
+    from flask import current_app
+
+    from workflow.auth import operations as auth_ops
+    from workflow.auth import passwords
+
+    if current_app.config.get("ENV_NAME") == "production":
+        fail("生产环境不能载入演示数据（演示账号的密码与动态口令密钥会被打印出来）。")
+        return
+    if password is not None:
+        found = passwords.problems(password, "")
+        if found:
+            fail("演示密码不符合密码策略：" + "；".join(found))
+            return
     orgs: dict[str, Org] = {}
     for key, (name, kind, parent) in DEMO_ORGS.items():
         org = db.session.scalar(select(Org).where(Org.name == name))
@@ -101,11 +113,11 @@ def demo_command(password: str | None) -> None:
             db.session.add(org)
         orgs[key] = org
     db.session.flush()
-    printed: list[tuple[str, str, str]] = []
+    printed: list[tuple[str, str, str, str]] = []
     users: dict[str, User] = {}
     for username, name, role, org_key in DEMO_USERS:
         user = db.session.scalar(select(User).where(User.username == username))
-        pw = password or secrets.token_urlsafe(9)
+        pw = password or passwords.generate()
         if user is None:
             user = User(
                 username=username,
@@ -115,18 +127,22 @@ def demo_command(password: str | None) -> None:
                 email=f"{username}@example.gov.cn",
             )
             db.session.add(user)
+        # The demo prints the passwords for the people trying it: not a forced change.
         user.set_password(pw)
+        secret = auth_ops.enrol_directly(user)
         users[username] = user
-        printed.append((username, ROLE_LABELS[role], pw))
+        printed.append((username, ROLE_LABELS[role], pw, secret))
     cycle = _demo_cycle()
     db.session.flush()
     if db.session.scalar(select(Evaluation).where(Evaluation.cycle_id == cycle.id)) is None:
         _demo_evaluations(cycle, orgs, users)
     db.session.commit()
-    click.echo("演示数据已载入。账号：")
-    for username, label, pw in printed:
+    click.echo("演示数据已载入。账号（登录须输入密码和动态口令；密钥可手工加入任一 TOTP 认证器，")
+    click.echo("开发环境下 `flask --app wsgi users totp 用户名` 打印当前口令）：")
+    for username, label, pw, secret in printed:
         click.echo(
             f"  {username:<12} {label:<8} 密码：{pw if not password else '（已设为指定密码）'}"
+            f"  动态口令密钥：{secret}"
         )
 
 
@@ -235,7 +251,9 @@ def users_create(
     if org is None:
         fail(f"找不到机构：{org_ref}")
         return
-    pw = password or secrets.token_urlsafe(9)
+    from workflow.auth import passwords
+
+    pw = password or passwords.generate()
     try:
         admin_ops.create_user(
             username=username, name=name, role=role, org=org, email=email, password=pw
@@ -243,7 +261,11 @@ def users_create(
     except admin_ops.AdminError as exc:
         fail(str(exc))
         return
-    click.echo(f"已创建用户 {username}" + ("" if password else f"，密码：{pw}"))
+    click.echo(
+        f"已创建用户 {username}"
+        + ("" if password else f"，初始密码：{pw}")
+        + "（首次登录须修改密码）"
+    )
 
 
 @users_cli.command("list")
@@ -291,6 +313,39 @@ def users_set_password(username: str, password: str) -> None:
         fail(exc.message)
         return
     click.echo(f"已设置 {username} 的密码")
+
+
+@users_cli.command("unlock")
+@click.argument("username")
+def users_unlock(username: str) -> None:
+    """解除因连续登录失败而锁定的账号（记入审计日志）。"""
+    from workflow.auth import operations as auth_ops
+
+    user = auth_ops.find_user(username)
+    if user is None:
+        fail(f"找不到用户：{username}")
+        return
+    auth_ops.unlock(user, by="命令行")
+    click.echo(f"已解锁 {user.username}")
+
+
+@users_cli.command("totp")
+@click.argument("username")
+def users_totp(username: str) -> None:
+    """打印该用户当前的动态口令（仅开发环境，用于演示和测试；生产环境拒绝）。"""
+    from flask import current_app
+
+    from workflow.auth import operations as auth_ops
+    from workflow.auth import totp
+
+    if current_app.config.get("ENV_NAME") == "production":
+        fail("生产环境不能打印动态口令。")
+        return
+    user = auth_ops.find_user(username)
+    if user is None or not user.totp_secret:
+        fail(f"找不到用户或该用户未绑定动态口令：{username}")
+        return
+    click.echo(totp.code_at(user.totp_secret))
 
 
 # --- evaluations -----------------------------------------------------------------------------

@@ -19,6 +19,8 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from workflow.auth.forms import password_length
+
 try:
     from wtforms.fields.choices import SelectChoice
 except ImportError:  # WTForms < 3.3
@@ -151,7 +153,8 @@ class UserForm(FlaskForm):
         "初始密码",
         validators=[
             DataRequired("请填写初始密码"),
-            Length(min=8, max=200, message="密码至少 8 个字符"),
+            Length(max=200, message="密码不能超过 200 个字符"),
+            password_length,
         ],
     )
 
@@ -159,7 +162,11 @@ class UserForm(FlaskForm):
 class ResetPasswordForm(FlaskForm):
     password = PasswordField(
         "新密码（留空则随机生成）",
-        validators=[Optional(), Length(min=8, max=200, message="密码至少 8 个字符")],
+        validators=[
+            Optional(),
+            Length(max=200, message="密码不能超过 200 个字符"),
+            password_length,
+        ],
     )
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -45,7 +44,6 @@ ROLE_ORG_KINDS = {
     Role.FINANCE: OrgKind.FINANCE,
     Role.ADMIN: OrgKind.FINANCE,
 }
-MIN_PASSWORD = 8
 
 
 class AdminError(Exception):
@@ -108,10 +106,12 @@ def create_user(
     username = username.strip()
     if not USERNAME_RE.match(username):
         raise AdminError("用户名只能包含字母、数字、下划线、点和连字符（2–64 个字符）", "username")
-    if db.session.scalar(select(User).where(User.username == username)) is not None:
+    if (
+        db.session.scalar(select(User).where(func.lower(User.username) == username.lower()))
+        is not None
+    ):
         raise AdminError(f"用户名 {username} 已存在", "username")
-    if len(password) < MIN_PASSWORD:
-        raise AdminError(f"密码至少 {MIN_PASSWORD} 个字符", "password")
+    _check_password(None, username, password)
     try:
         expected = ROLE_ORG_KINDS[Role(role)]
     except ValueError:
@@ -121,10 +121,19 @@ def create_user(
     user = User(
         username=username, name=name.strip() or username, role=role, org=org, email=email or None
     )
-    user.set_password(password)
+    # A password someone else chose: its owner changes it at the first login.
+    user.set_password(password, forced_change=True)
     db.session.add(user)
     db.session.commit()
     return user
+
+
+def _check_password(user: User | None, username: str, password: str) -> None:
+    from workflow.auth import operations as auth_ops
+
+    found = auth_ops.password_problems(user, username, password)
+    if found:
+        raise AdminError("；".join(found), "password")
 
 
 def disable_user(user: User, *, actor: Actor | None = None) -> User:
@@ -146,13 +155,18 @@ def enable_user(user: User) -> User:
     return user
 
 
-def reset_password(user: User, password: str | None = None) -> str:
-    """Set a new password (a random one when none is given) and end every session."""
+def reset_password(user: User, password: str | None = None, *, actor: Actor | None = None) -> str:
+    """Set a new password (a random one when none is given) and end every session; the
+    owner must change it at the next login, and the reset is audited with both names."""
+    from workflow.auth import operations as auth_ops
+    from workflow.auth import passwords
+
     begin_write()
-    new = password or secrets.token_urlsafe(9)
-    if len(new) < MIN_PASSWORD:
-        raise AdminError(f"密码至少 {MIN_PASSWORD} 个字符", "password")
-    user.set_password(new)  # rotates the session token as well
+    new = password or passwords.generate()
+    _check_password(user, user.username, new)
+    user.set_password(new, forced_change=True)  # rotates the session token as well
+    by = db.session.get(User, actor.id) if actor is not None else None
+    auth_ops.record_event("password_reset", user, actor=by, detail="" if by else "由命令行重设")
     db.session.commit()
     return new
 

@@ -190,8 +190,15 @@ def users() -> Response | str:
         select(User, Org.name).join(Org, Org.id == User.org_id).order_by(Org.name, User.username)
     ).all()
     status = 422 if form.is_submitted() else 200
+    from workflow.auth import operations as auth_ops
+
     return render_template(
-        "admin/users.html", form=form, rows=rows, error=error, action_form=ConfirmForm()
+        "admin/users.html",
+        form=form,
+        rows=rows,
+        error=error,
+        action_form=ConfirmForm(),
+        is_locked=auth_ops.is_locked,
     ), status
 
 
@@ -228,13 +235,42 @@ def enable_user(user_id: int) -> Response:
     return redirect(url_for("admin.users"))
 
 
+@bp.route("/users/<int:user_id>/unlock", methods=["POST"])
+def unlock_user(user_id: int) -> Response:
+    """The security administrator's unlock of an account locked by failed logins."""
+    from workflow.auth import operations as auth_ops
+
+    user = _user_or_404(user_id)
+    if ConfirmForm().validate_on_submit():
+        auth_ops.unlock(user, actor=db.session.get(User, _me().id), by="管理页面")
+        flash(f"已解锁 {user.username}", "success")
+    else:
+        flash(EXPIRED, "danger")
+    return redirect(url_for("admin.users"))
+
+
+@bp.route("/users/<int:user_id>/totp-reset", methods=["POST"])
+def reset_totp(user_id: int) -> Response:
+    """Remove a lost second factor; the owner binds a new one at the next login."""
+    from workflow.auth import operations as auth_ops
+
+    user = _user_or_404(user_id)
+    me = db.session.get(User, _me().id)
+    if ConfirmForm().validate_on_submit() and me is not None:
+        auth_ops.reset_second_factor(user, actor=me)
+        flash(f"已重置 {user.username} 的动态口令，其下次登录时须重新绑定", "success")
+    else:
+        flash(EXPIRED, "danger")
+    return redirect(url_for("admin.users"))
+
+
 @bp.route("/users/<int:user_id>/password", methods=["GET", "POST"])
 def reset_password(user_id: int) -> Response | str:
     user = _user_or_404(user_id)
     form = ResetPasswordForm()
     if form.validate_on_submit():
         try:
-            new = admin_ops.reset_password(user, form.password.data or None)
+            new = admin_ops.reset_password(user, form.password.data or None, actor=_me())
         except admin_ops.AdminError as exc:
             _apply_error(form, exc)
         else:

@@ -74,4 +74,24 @@ def from_env() -> dict[str, object]:
         # The outbox is dispatched to Celery after commit; tests may switch it off.
         "OUTBOX_DISPATCH": _bool("OUTBOX_DISPATCH", True),
         "BOOTSTRAP_SERVE_LOCAL": True,
+        # 身份鉴别 (GB/T 22239 §8.1.4.1): lockout, second factor, password policy, sessions.
+        "LOCKOUT_THRESHOLD": int(os.environ.get("LOCKOUT_THRESHOLD", "5")),
+        "LOCKOUT_MINUTES": int(os.environ.get("LOCKOUT_MINUTES", "30")),
+        # Unit staff and unit heads: "required" or "optional"; everyone else always needs it.
+        "MFA_POLICY_UNIT_STAFF": os.environ.get("MFA_POLICY_UNIT_STAFF", "required"),
+        "PASSWORD_MIN_LENGTH": int(os.environ.get("PASSWORD_MIN_LENGTH", "10")),
+        "PASSWORD_HISTORY": int(os.environ.get("PASSWORD_HISTORY", "5")),
+        "PASSWORD_MAX_AGE_DAYS": int(os.environ.get("PASSWORD_MAX_AGE_DAYS", "90")),
+        "SESSION_IDLE_MINUTES": int(os.environ.get("SESSION_IDLE_MINUTES", "30")),
+        "SESSION_MAX_HOURS": int(os.environ.get("SESSION_MAX_HOURS", "12")),
+        # Host names the app answers to (Flask checks the Host header); required in production.
+        "TRUSTED_HOSTS": [
+            h.strip() for h in os.environ.get("TRUSTED_HOSTS", "").split(",") if h.strip()
+        ]
+        or None,
+        # clamd for evidence files: "unix:/path/clamd.ctl" or "tcp:127.0.0.1:3310"; empty
+        # skips the scan outside production (production refuses to start without it).
+        "CLAMD_ADDRESS": os.environ.get("CLAMD_ADDRESS", ""),
+        "EVIDENCE_MAX_FILES": int(os.environ.get("EVIDENCE_MAX_FILES", "30")),
+        "EVIDENCE_QUOTA_BYTES": int(os.environ.get("EVIDENCE_QUOTA_MB", "100")) * 1024 * 1024,
     }

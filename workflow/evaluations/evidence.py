@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import IO
 
 from flask import current_app
+from sqlalchemy import func, select
 
 from workflow import policy
+from workflow.core import clamav
 from workflow.core.database import begin_write
 from workflow.core.extensions import db
 from workflow.evaluations.operations import OperationError, load_for
@@ -63,6 +65,20 @@ def _clean_name(name: str) -> str:
     return base[-200:] or "file"
 
 
+def _scan(path: Path) -> None:
+    address = str(current_app.config.get("CLAMD_ADDRESS") or "")
+    if not address:
+        return
+    try:
+        found = clamav.scan_file(address, path)
+    except clamav.ScannerUnavailable:
+        raise OperationError("病毒扫描服务暂时不可用，文件未保存，请稍后重新上传。") from None
+    if found:
+        raise OperationError(
+            f"文件含有病毒或恶意代码（{found}），已拒绝保存。请使用杀毒软件检查后重新上传。"
+        )
+
+
 def add_evidence(user: Actor, evaluation_id: int, upload: Upload | None) -> Evidence:
     begin_write()
     evaluation = load_for(user, evaluation_id, policy.EDIT)
@@ -74,6 +90,17 @@ def add_evidence(user: Actor, evaluation_id: int, upload: Upload | None) -> Evid
         raise OperationError("只能上传 PDF、JPG、PNG、Word（doc/docx）或 Excel（xls/xlsx）文件")
     content_type, magics = TYPES[ext]
     limit = max_bytes()
+    # The quota per evaluation: how many files and how many bytes in all.
+    count, used = db.session.execute(
+        select(func.count(), func.coalesce(func.sum(Evidence.size), 0)).where(
+            Evidence.evaluation_id == evaluation.id
+        )
+    ).one()
+    max_files = int(current_app.config["EVIDENCE_MAX_FILES"])
+    quota = int(current_app.config["EVIDENCE_QUOTA_BYTES"])
+    if count >= max_files:
+        raise OperationError(f"每份自评表最多上传 {max_files} 个佐证材料，请先删除不需要的文件。")
+    limit = min(limit, max(quota - int(used), 0))
     folder = Path(current_app.config["EVIDENCE_DIR"])
     folder.mkdir(parents=True, exist_ok=True)
     stored = f"{secrets.token_hex(16)}.{ext}"
@@ -90,6 +117,11 @@ def add_evidence(user: Actor, evaluation_id: int, upload: Upload | None) -> Evid
                     break
                 size += len(chunk)
                 if size > limit:
+                    if limit < max_bytes():
+                        raise OperationError(
+                            f"本表佐证材料合计不能超过 {quota / (1024 * 1024):g} MB，"
+                            "剩余空间不足，请压缩或删除不需要的文件。"
+                        )
                     raise EvidenceTooLarge(f"文件不能超过 {limit_text()}，请压缩后重新上传。")
                 if len(head) < 16:
                     head += chunk[:16]
@@ -97,6 +129,7 @@ def add_evidence(user: Actor, evaluation_id: int, upload: Upload | None) -> Evid
                 out.write(chunk)
         if size == 0:
             raise OperationError("文件是空的")
+        _scan(partial)
         if not any(head.startswith(m) for m in magics):
             raise OperationError(f"文件内容与扩展名 .{ext} 不符")
         partial.replace(target)

@@ -15,7 +15,7 @@ from workflow.models.notice import Notice, ReminderClaim
 from workflow.models.org import Org, OrgKind
 from workflow.models.outbox import OutboxMessage
 from workflow.models.pdf import PdfFile
-from workflow.models.user import Actor, OrgRef, SessionUser, User, utcnow
+from workflow.models.user import Actor, OrgRef, PasswordHistory, SessionUser, User, utcnow
 
 __all__ = [
     "STAGES",
@@ -35,6 +35,7 @@ __all__ = [
     "Project",
     "ReminderClaim",
     "SchemeSnapshot",
+    "PasswordHistory",
     "SessionUser",
     "User",
     "snapshot_for",

@@ -7,7 +7,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, String
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    func,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -62,11 +72,32 @@ class User(Signed, db.Model):  # type: ignore[name-defined]
     # every cookie issued before useless.
     session_token: Mapped[str] = mapped_column(String(64), default=lambda: secrets.token_hex(16))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Password age and the change forced at first login and after a reset (身份鉴别 a).
+    password_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    must_change_password: Mapped[bool] = mapped_column(default=False)
+    # Login-failure handling (身份鉴别 b): consecutive failures of the password or of the
+    # second factor, and the time the lock ends.
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    totp_failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The second factor (身份鉴别 d): the TOTP secret (base32), when it was confirmed, the last
+    # time step accepted (a code is good once), and the hashes of the unused recovery codes.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    recovery_codes: Mapped[list[str] | None] = mapped_column(JSON)
 
     org: Mapped[Org] = relationship()
 
-    def set_password(self, password: str) -> None:
+    def set_password(self, password: str, *, forced_change: bool = False) -> None:
+        """Store a new password hash, keep the old one in the history, end every session.
+        ``forced_change`` marks a password someone else chose (a reset, a new account):
+        its owner must change it at the next login."""
+        if self.password_hash:
+            self.history.append(PasswordHistory(password_hash=self.password_hash))
         self.password_hash = generate_password_hash(password, method="scrypt")
+        self.password_changed_at = utcnow()
+        self.must_change_password = forced_change
         self.rotate_session()
 
     def check_password(self, password: str) -> bool:
@@ -77,6 +108,30 @@ class User(Signed, db.Model):  # type: ignore[name-defined]
 
     def __repr__(self) -> str:
         return f"<User {self.username} {self.role}>"
+
+    @property
+    def totp_enabled(self) -> bool:
+        return bool(self.totp_secret and self.totp_enabled_at)
+
+    history: Mapped[list[PasswordHistory]] = relationship(
+        order_by="PasswordHistory.id.desc()", cascade="all, delete-orphan"
+    )
+
+
+# 身份标识唯一: "Admin" and "admin" would be two accounts for one name, so the database
+# keeps usernames unique regardless of case (migration 0005 creates the same index).
+Index("uq_users_username_lower", func.lower(User.__table__.c.username), unique=True)
+
+
+class PasswordHistory(db.Model):  # type: ignore[name-defined]
+    """Earlier password hashes of a user: a new password may be none of the last few."""
+
+    __tablename__ = "password_history"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +161,8 @@ class SessionUser(Signed):
     active: bool
     session_token: str
     org: OrgRef
+    password_changed_at: datetime | None = None
+    must_change_password: bool = False
 
 
 # Whoever acts: the ORM row (CLI, tests, the login request) or the request's SessionUser.

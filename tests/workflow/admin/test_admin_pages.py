@@ -216,7 +216,7 @@ def test_bad_user_input_keeps_typed_values(app: Flask, login_as: Any) -> None:
     assert resp.status_code == 422
     html = resp.get_data(as_text=True)
     assert _field_error(html, "email") == "电子邮箱格式不正确"
-    assert _field_error(html, "password") == "密码至少 8 个字符"
+    assert _field_error(html, "password") == "密码至少 10 个字符"
     assert _value(html, "username") == "坏 名字"
     assert _value(html, "name") == "王五"
     assert _value(html, "email") == "not-an-email"
@@ -231,7 +231,7 @@ def test_role_must_match_org_kind(app: Flask, login_as: Any) -> None:
             "name": "错部门",
             "role": "unit_staff",
             "org_id": str(dept_id),
-            "password": "long-enough-1",
+            "password": "Long-enough-1",
         },
     )
     html = resp.get_data(as_text=True)
@@ -243,7 +243,7 @@ def test_role_must_match_org_kind(app: Flask, login_as: Any) -> None:
             "name": "重名",
             "role": "reviewer",
             "org_id": str(dept_id),
-            "password": "long-enough-1",
+            "password": "Long-enough-1",
         },
     )
     assert _field_error(resp.get_data(as_text=True), "username") == "用户名 unit_a 已存在"
@@ -280,7 +280,7 @@ def test_reset_password_with_given_password(app: Flask, login_as: Any) -> None:
     uid = _ids(app)["uid"]
     assert (
         login_as("admin")
-        .post(f"/admin/users/{uid}/password", data={"password": "brand-new-pass"})
+        .post(f"/admin/users/{uid}/password", data={"password": "Brand-new-pass"})
         .status_code
         == 302
     )
@@ -289,7 +289,7 @@ def test_reset_password_with_given_password(app: Flask, login_as: Any) -> None:
     assert (
         fresh.post("/login", data={"username": "unit_b", "password": PASSWORD}).status_code == 401
     )
-    login(fresh, "unit_b", "brand-new-pass")
+    login(fresh, "unit_b", "Brand-new-pass")
 
 
 def test_reset_password_generates_one(app: Flask, login_as: Any) -> None:
@@ -306,7 +306,7 @@ def test_reset_password_too_short(app: Flask, login_as: Any) -> None:
     uid = _ids(app)["uid"]
     resp = login_as("admin").post(f"/admin/users/{uid}/password", data={"password": "short"})
     assert resp.status_code == 422
-    assert _field_error(resp.get_data(as_text=True), "password") == "密码至少 8 个字符"
+    assert _field_error(resp.get_data(as_text=True), "password") == "密码至少 10 个字符"
 
 
 # --- cycles ----------------------------------------------------------------------------------
@@ -597,7 +597,11 @@ def test_admin_forms_carry_a_working_csrf_token(sqlite_template: Any, tmp_path: 
     client = app.test_client()
     token = _token(client.get("/login").get_data(as_text=True))
     data = {"username": "admin", "password": PASSWORD, "csrf_token": token}
-    assert client.post("/login", data=data).status_code == 302
+    resp = client.post("/login", data=data)
+    assert resp.status_code == 302
+    from tests.conftest import second_step
+
+    second_step(client, "admin", resp.headers["Location"], csrf_token=token)
     org = {"name": "带令牌的部门", "kind": "department", "parent_id": "0"}
     assert client.post("/admin/orgs", data=org).status_code == 400
     for page in (

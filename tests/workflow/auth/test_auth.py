@@ -48,7 +48,7 @@ def test_password_change_ends_other_sessions(app: Flask) -> None:
     login(first, "unit_b")
     login(second, "unit_b")
     short = first.post("/password", data={"current": PASSWORD, "new": "short", "confirm": "short"})
-    assert "至少 8 个字符" in short.get_data(as_text=True)
+    assert "至少 10 个字符" in short.get_data(as_text=True)
     resp = first.post(
         "/password",
         data={"current": PASSWORD, "new": "a-new-password-1", "confirm": "a-new-password-1"},

@@ -12,7 +12,7 @@ import urllib.request
 from flask import Flask
 from werkzeug.serving import make_server
 
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, totp_code
 from tests.workflow.helpers import in_state
 from workflow.core.extensions import db
 from workflow.models import Evaluation
@@ -51,6 +51,8 @@ def test_exactly_one_wins_over_http(any_app: Flask) -> None:
         reviewer, unit = Browser(base), Browser(base)
         for browser, name in ((reviewer, "reviewer"), (unit, "unit_b")):
             code, _ = browser.post("/login", {"username": name, "password": PASSWORD})
+            assert code == 302
+            code, _ = browser.post("/login/verify", {"code": totp_code(any_app, name)})
             assert code == 302
         barrier = threading.Barrier(2)
         results: dict[str, tuple[int, str]] = {}
