@@ -48,7 +48,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
 
     from workflow.auth import routes as auth_routes
-    from workflow.core import security, web
+    from workflow.core import audit, security, web
+
+    audit.init_app(app)
 
     auth_routes.init_app(app)
     security.init_app(app)
@@ -92,7 +94,16 @@ def _register_commands(app: Flask) -> None:
 
 
 def _refuse_insecure_production(app: Flask) -> None:
+    if int(app.config.get("AUDIT_RETENTION_DAYS", 0)) < config_module.MIN_RETENTION_DAYS:
+        raise RuntimeError(
+            f"AUDIT_RETENTION_DAYS 不能少于 {config_module.MIN_RETENTION_DAYS} 天（网络安全法 第二十一条）。"
+        )
     if app.config.get("ENV_NAME") == "production":
+        from workflow.core import crypto
+
+        problems = crypto.check_production(app.config)
+        if problems:
+            raise RuntimeError("；".join(problems) + "。")
         key = str(app.config.get("SECRET_KEY") or "")
         if key in config_module.INSECURE_KEYS or len(key) < 32:
             raise RuntimeError(

@@ -43,7 +43,9 @@ ROLE_ORG_KINDS = {
     Role.UNIT_HEAD: OrgKind.UNIT,
     Role.REVIEWER: OrgKind.DEPARTMENT,
     Role.FINANCE: OrgKind.FINANCE,
-    Role.ADMIN: OrgKind.FINANCE,
+    Role.SYSADMIN: OrgKind.FINANCE,
+    Role.SECADMIN: OrgKind.FINANCE,
+    Role.AUDITOR: OrgKind.FINANCE,
 }
 MIN_PASSWORD = 8
 

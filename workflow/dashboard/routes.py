@@ -18,7 +18,7 @@ from workflow.models import Actor, Cycle
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
-ALLOWED = (Role.REVIEWER, Role.FINANCE, Role.ADMIN)
+ALLOWED = (Role.REVIEWER, Role.FINANCE, Role.SYSADMIN)
 
 
 def _user() -> Actor:

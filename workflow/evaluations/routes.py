@@ -441,7 +441,7 @@ def pdf_zip() -> Result:
     """All the latest PDFs of a cycle and/or a department in one ZIP.
 
     Reviewers get their own department only; finance and the administrator any."""
-    if not policy.is_role(current_user, Role.REVIEWER, Role.FINANCE, Role.ADMIN):
+    if not policy.is_role(current_user, Role.REVIEWER, Role.FINANCE, Role.SYSADMIN):
         abort(404)
     cycle_id = request.args.get("cycle", type=int)
     department_id = request.args.get("department", type=int)
