@@ -67,7 +67,16 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 # The page blueprints besides auth, in the order they were always registered; the factory
 # is the only importer of routes modules.
-BLUEPRINTS = ("home", "evaluations", "review", "finance", "dashboard", "admin", "notices")
+BLUEPRINTS = (
+    "home",
+    "evaluations",
+    "review",
+    "finance",
+    "dashboard",
+    "admin",
+    "notices",
+    "audit",
+)
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -81,6 +90,7 @@ def _register_blueprints(app: Flask) -> None:
 def _register_commands(app: Flask) -> None:
     """Each feature's flask commands (its cli.py)."""
     from workflow.admin import cli as admin_cli
+    from workflow.audit import cli as audit_cli
     from workflow.core import cli as core_cli
     from workflow.documents import cli as documents_cli
     from workflow.evaluations import cli as evaluations_cli
@@ -88,6 +98,7 @@ def _register_commands(app: Flask) -> None:
 
     core_cli.init_app(app)
     admin_cli.init_app(app)
+    audit_cli.init_app(app)
     evaluations_cli.init_app(app)
     documents_cli.init_app(app)  # adds `evaluations pdf` to the evaluations group
     reminders_cli.init_app(app)

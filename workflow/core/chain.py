@@ -131,8 +131,7 @@ class Break:
 
 def _rows(session: Session, table: Table) -> Iterator[Mapping[str, Any]]:
     result = session.execute(select(table).order_by(table.c.seq, table.c.id))
-    for row in result.mappings():
-        yield row
+    yield from result.mappings()
 
 
 def _anchor(session: Session, table_name: str, before_seq: int) -> str | None:

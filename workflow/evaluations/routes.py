@@ -35,12 +35,14 @@ from workflow.documents import operations as documents
 from workflow.documents import queries as pdf_files
 from workflow.evaluations import evidence as evidence_ops
 from workflow.evaluations import operations, queries, views
+from workflow.evaluations import seal as seal_ops
 from workflow.evaluations.forms import EntryForm, parse_entry_form, parse_reason, parse_version
 from workflow.evaluations.history import timeline
 from workflow.evaluations.operations import OperationError
 from workflow.evaluations.views import PAGE_EVENTS, SIMPLE_EVENTS
 from workflow.machine import STATE_LABELS, Event, Role, State
 from workflow.models import Evaluation
+from workflow.models.types import mask_phone
 
 bp = Blueprint("evaluations", __name__, url_prefix="/evaluations")
 
@@ -112,6 +114,9 @@ def _detail(
             accept=evidence_ops.ACCEPT,
             evidence_limit=evidence_ops.limit_text(),
             money=views.money,
+            # The grade is shown: check its SM2 seal against the live rows (seal.py).
+            seal=seal_ops.verify(evaluation),
+            phone=mask_phone(evaluation.phone),
         ),
         status,
     )
