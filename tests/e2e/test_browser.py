@@ -60,7 +60,7 @@ def _evaluation_id(url: str) -> int:
         ("reviewer", "/admin/users"),
         ("finance", "/review/"),
         ("finance", "/admin/"),
-        ("admin", "/review/"),
+        ("sysadmin", "/review/"),
     ],
 )
 def test_role_that_may_not_open_a_page_gets_404(
@@ -196,7 +196,7 @@ def test_dashboard_of_a_reviewer_and_its_export(page_as: Callable[[str], Page]) 
 
 
 def test_admin_pages(page_as: Callable[[str], Page], screenshots: Path) -> None:
-    page = page_as("admin")
+    page = page_as("sysadmin")
     csp = _csp_errors(page)
     page.goto("/admin/")
     expect(page.get_by_test_id("admin-overview")).to_contain_text("主管部门")
@@ -241,7 +241,7 @@ PAGES_BY_ROLE = {
     "unit_a_head": ["/", "/evaluations/"],
     "reviewer": ["/", "/review/", "/evaluations/", "/dashboard/", "/notices/"],
     "finance": ["/", "/finance/", "/evaluations/", "/dashboard/", "/notices/"],
-    "admin": ["/", "/evaluations/", "/dashboard/", "/admin/reminders"],
+    "sysadmin": ["/", "/evaluations/", "/dashboard/", "/admin/reminders"],
 }
 
 

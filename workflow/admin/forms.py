@@ -25,7 +25,7 @@ except ImportError:  # WTForms < 3.3
     SelectChoice = None
 
 from workflow.core.inputs import parse_int
-from workflow.machine import ROLE_LABELS, Role
+from workflow.machine import ADMIN_ROLES, ROLE_LABELS, Role
 from workflow.models.org import ORG_KIND_LABELS, OrgKind
 
 
@@ -141,9 +141,10 @@ class UserForm(FlaskForm):
             Length(max=200),
         ],
     )
+    # Business roles only: administrators are requested and approved (AdminRequestForm).
     role = ChoiceField(
         "角色",
-        choices=options((r.value, ROLE_LABELS[r]) for r in Role),
+        choices=options((r.value, ROLE_LABELS[r]) for r in Role if r not in ADMIN_ROLES),
         default=Role.UNIT_STAFF.value,
     )
     org_id = ChoiceField("所属机构", coerce=int)
@@ -153,6 +154,27 @@ class UserForm(FlaskForm):
             DataRequired("请填写初始密码"),
             Length(min=8, max=200, message="密码至少 8 个字符"),
         ],
+    )
+
+
+class AdminRequestForm(FlaskForm):
+    """A request for an administrator account (a second administrator approves)."""
+
+    username = StringField(
+        "用户名",
+        validators=[DataRequired("请填写用户名"), Length(max=64, message="用户名不能超过 64 个字符")],
+    )
+    name = StringField(
+        "姓名",
+        validators=[DataRequired("请填写姓名"), Length(max=100, message="姓名不能超过 100 个字符")],
+    )
+    role = ChoiceField("管理员角色")
+    org_id = ChoiceField("所属机构", coerce=int)
+
+
+class RoleForm(FlaskForm):
+    role = ChoiceField(
+        "角色", choices=options((r.value, ROLE_LABELS[r]) for r in Role if r not in ADMIN_ROLES)
     )
 
 

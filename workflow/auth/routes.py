@@ -9,6 +9,7 @@ from sqlalchemy import bindparam, select
 from werkzeug.wrappers import Response
 
 from workflow.auth.forms import LoginForm, PasswordForm
+from workflow.core.audit import record_security_event
 from workflow.core.database import begin_write
 from workflow.core.extensions import db, limiter, login_manager
 from workflow.core.inputs import parse_int
@@ -30,6 +31,7 @@ _USER_WITH_ORG = (
         _users.c.org_id,
         _users.c.active,
         _users.c.session_token,
+        _users.c.must_change_password,
         _orgs.c.name,
         _orgs.c.kind,
         _orgs.c.parent_id,
@@ -49,11 +51,20 @@ def load_user_from_id(value: str) -> SessionUser | None:
     row = db.session.connection().execute(_USER_WITH_ORG, {"uid": uid}).first()
     if row is None:
         return None
-    id_, username, name, email, role, org_id, active, session_token, *org = row
+    id_, username, name, email, role, org_id, active, session_token, must_change, *org = row
     if not active or not secrets.compare_digest(session_token.encode(), token.encode()):
         return None
     return SessionUser(
-        id_, username, name, email, role, org_id, active, session_token, OrgRef(org_id, *org)
+        id_,
+        username,
+        name,
+        email,
+        role,
+        org_id,
+        active,
+        session_token,
+        OrgRef(org_id, *org),
+        must_change_password=bool(must_change),
     )
 
 
@@ -111,14 +122,38 @@ def password() -> Response | str:
             form.current.errors.append("当前密码不正确")
         else:
             user.set_password(form.new.data)
+            user.must_change_password = False
+            record_security_event(
+                "password_change", user=user, outcome="success", object=f"user:{user.username}"
+            )
             db.session.commit()
             login_user(user)  # this browser keeps working; every other session ends
             flash("密码已修改，其他设备上的登录已失效", "success")
             return redirect(url_for("home.index"))
-    return render_template("auth/password.html", form=form)
+    forced = bool(getattr(current_user, "must_change_password", False))
+    return render_template("auth/password.html", form=form, forced=forced)
+
+
+# Pages open to a user who must change a password an administrator set.
+_WHILE_FORCED = frozenset({"auth.password", "auth.logout", "static", "bootstrap.static"})
+
+
+def _force_password_change() -> Response | None:
+    """After an administrator set the password (a reset, a new account), nothing opens but
+    the change page: the administrator knew that password, the account's owner must not
+    keep it, and whatever is done with it before the change would be done in their name."""
+    if (
+        getattr(current_user, "is_authenticated", False)
+        and getattr(current_user, "must_change_password", False)
+        and request.endpoint not in _WHILE_FORCED
+    ):
+        flash("您的密码由管理员设置，请先修改密码", "warning")
+        return redirect(url_for("auth.password"))
+    return None
 
 
 def init_app(app: Flask) -> None:
+    app.before_request(_force_password_change)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "请先登录"
     login_manager.login_message_category = "warning"

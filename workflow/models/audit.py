@@ -43,7 +43,7 @@ class AuditLog(db.Model):  # type: ignore[name-defined]
     )
     # Tamper evidence: position in the chain (gap-free) and HMAC-SM3(key, canonical row ||
     # previous chain value), hex. Set by the insert path, never by callers.
-    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    seq: Mapped[int] = mapped_column(BigInteger, index=True, unique=True)
     chain: Mapped[str] = mapped_column(String(64))
 
     actor: Mapped[User | None] = relationship()

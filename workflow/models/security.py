@@ -53,7 +53,7 @@ class SecurityEvent(db.Model):  # type: ignore[name-defined]
     # What it was about, e.g. "evaluation:12", "user:7", "/evaluations/12/pdf".
     object: Mapped[str] = mapped_column(String(300), default="")
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    seq: Mapped[int] = mapped_column(BigInteger, index=True, unique=True)
     chain: Mapped[str] = mapped_column(String(64))
 
 

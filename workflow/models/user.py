@@ -117,6 +117,7 @@ class SessionUser(Signed):
     active: bool
     session_token: str
     org: OrgRef
+    must_change_password: bool = False
 
 
 # Whoever acts: the ORM row (CLI, tests, the login request) or the request's SessionUser.
