@@ -110,16 +110,16 @@ def _refuse_insecure_production(app: Flask) -> None:
             f"AUDIT_RETENTION_DAYS 不能少于 {config_module.MIN_RETENTION_DAYS} 天（网络安全法 第二十一条）。"
         )
     if app.config.get("ENV_NAME") == "production":
-        from workflow.core import crypto
-
-        problems = crypto.check_production(app.config)
-        if problems:
-            raise RuntimeError("；".join(problems) + "。")
         key = str(app.config.get("SECRET_KEY") or "")
         if key in config_module.INSECURE_KEYS or len(key) < 32:
             raise RuntimeError(
                 "生产环境必须设置 SECRET_KEY（至少 32 个字符的随机值）；拒绝使用缺省密钥启动。"
             )
+        from workflow.core import crypto
+
+        problems = crypto.check_production(app.config)
+        if problems:
+            raise RuntimeError("；".join(problems) + "。")
 
 
 def _healthz_view() -> tuple[dict[str, str], int]:
