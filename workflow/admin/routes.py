@@ -35,11 +35,11 @@ import scoring
 from workflow import policy
 from workflow.admin import operations as admin_ops
 from workflow.admin.forms import (
+    AdminRequestForm,
     ConfirmForm,
     CycleForm,
     ImportForm,
     OrgForm,
-    AdminRequestForm,
     ResetPasswordForm,
     RoleForm,
     SchemeUploadForm,
@@ -48,7 +48,6 @@ from workflow.admin.forms import (
 )
 from workflow.core.extensions import db
 from workflow.machine import ADMIN_ROLES, ROLE_LABELS, Role
-from workflow.models.types import mask_email
 from workflow.models import (
     STAGES,
     Actor,
@@ -61,6 +60,7 @@ from workflow.models import (
     ReminderClaim,
     User,
 )
+from workflow.models.types import mask_email
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 

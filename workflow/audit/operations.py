@@ -175,22 +175,30 @@ def archive(before: date, out: Path, *, today: date | None = None) -> ArchiveRes
         configure_engine(engine)
     counts: dict[str, int] = {}
     out.parent.mkdir(parents=True, exist_ok=True)
-    with engine.connect() as raw, raw.execution_options(sqlite_begin_immediate=True) as conn:
-        with conn.begin():
-            session = Session(bind=conn)
-            anchors = _export(session, cutoff, before, out, counts)
-            for anchor in anchors:
-                record_security_event(
-                    chain.ANCHOR_KIND, user=None, username="命令行", outcome="success",
-                    object=f"table:{anchor['table']}", detail=anchor, session=session,
-                )
-            session.flush()
-            for anchor in anchors:
-                table = (AuditLog if anchor["table"] == "audit_log" else SecurityEvent).__table__
-                _drop_triggers(conn, table.name)
-                conn.execute(table.delete().where(table.c.seq <= anchor["last_seq"]))
-                _restore_triggers(conn, table.name)
-            session.close()
+    with (
+        engine.connect() as raw,
+        raw.execution_options(sqlite_begin_immediate=True) as conn,
+        conn.begin(),
+    ):
+        session = Session(bind=conn)
+        anchors = _export(session, cutoff, before, out, counts)
+        for anchor in anchors:
+            record_security_event(
+                chain.ANCHOR_KIND,
+                user=None,
+                username="命令行",
+                outcome="success",
+                object=f"table:{anchor['table']}",
+                detail=anchor,
+                session=session,
+            )
+        session.flush()
+        for anchor in anchors:
+            table = (AuditLog if anchor["table"] == "audit_log" else SecurityEvent).__table__
+            _drop_triggers(conn, table.name)
+            conn.execute(table.delete().where(table.c.seq <= anchor["last_seq"]))
+            _restore_triggers(conn, table.name)
+        session.close()
     if engine is not db.engine:
         engine.dispose()
     return ArchiveResult(counts, out)

@@ -4,7 +4,7 @@
 records, or not at all (fail closed: an audit insert that fails rolls the action back). The
 chain value is added in the insert path (core/chain.py). Denied requests (403, and 404 for a
 signed-in user: an object the user may not see answers 404 so as not to reveal it) are
-recorded by an error-handler hook in their own short transaction, after the refused action's
+recorded by an after-request hook in their own short transaction, after the refused action's
 transaction was rolled back.
 """
 
@@ -129,6 +129,14 @@ def init_app(app: Flask) -> None:
     from workflow.core import chain
 
     chain.install()
+
+    # After the response is built, whichever way it was (an abort, or a page that answers
+    # 404 itself for an evaluation the user may not see).
+    @app.after_request
+    def _denied(response: Any) -> Any:
+        if response.status_code in (403, 404):
+            record_denied(response.status_code)
+        return response
 
 
 def is_auditor(user: Any) -> bool:

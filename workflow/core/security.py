@@ -44,10 +44,6 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> tuple[str, int]:
         code = exc.code or 500
-        if code in (403, 404):
-            from workflow.core.audit import record_denied
-
-            record_denied(code)
         title = ERROR_TITLES.get(code, "出错了")
         message = {
             413: f"文件不能超过 {app.config['MAX_CONTENT_LENGTH'] // (1024 * 1024)} MB，请压缩后重新上传。",
