@@ -250,3 +250,8 @@ def sm2_verify(public_key: Any, data: bytes, signature: bytes) -> bool:
     except (InvalidSignature, ValueError):
         return False
     return True
+
+
+def keyring_dev_key() -> str:
+    """The development keyring's key (hex), for a rotation away from it."""
+    return str(json.loads(DEV_FIELD_KEYRING)["keys"]["dev1"])
