@@ -240,8 +240,16 @@ def users_create(
         return
     pw = password or secrets.token_urlsafe(9)
     try:
+        # An administrator from the command line only to bootstrap (fewer than two who could
+        # approve); after that, one requests and another approves (admin pages).
         admin_ops.create_user(
-            username=username, name=name, role=role, org=org, email=email, password=pw
+            username=username,
+            name=name,
+            role=role,
+            org=org,
+            email=email,
+            password=pw,
+            bootstrap=True,
         )
     except admin_ops.AdminError as exc:
         fail(str(exc))
