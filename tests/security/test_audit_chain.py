@@ -178,7 +178,9 @@ def test_archive_keeps_the_retention_and_the_chain(any_app: Flask, tmp_path: Pat
         # Two events from a year ago, written through the insert path (so chained).
         old = datetime.now(UTC) - timedelta(days=365)
         for name in ("old1", "old2"):
-            db.session.add(SecurityEvent(kind="login", outcome="success", username=name, created_at=old))
+            db.session.add(
+                SecurityEvent(kind="login", outcome="success", username=name, created_at=old)
+            )
         db.session.commit()
         record_security_event("login", user=None, username="recent", outcome="success")
         db.session.commit()

@@ -87,7 +87,9 @@ CLAIMS: dict[str, tuple[str, list[str]]] = {
 
 def _defined(path: Path) -> set[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    return {n.name for n in tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith("test_")}
+    return {
+        n.name for n in tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith("test_")
+    }
 
 
 @pytest.mark.parametrize("item", sorted(CLAIMS))

@@ -73,13 +73,16 @@ def test_keys_rotate_reencrypts_every_value(any_app: Flask) -> None:
     result = any_app.test_cli_runner().invoke(args=["keys", "rotate"])
     assert result.exit_code == 0, result.output
     with any_app.app_context():
-        raws = db.session.execute(sa.text("SELECT email FROM users WHERE email IS NOT NULL")).scalars()
+        raws = db.session.execute(
+            sa.text("SELECT email FROM users WHERE email IS NOT NULL")
+        ).scalars()
         assert all(r.startswith("sm4gcm:k2:") for r in raws)
         # The old key can go now: every value opens with the new one alone.
         any_app.config["FIELD_KEYRING"] = json.dumps({"active": "k2", "keys": {"k2": KEY2}})
-        assert db.session.scalar(
-            sa.select(User.email).where(User.username == "finance")
-        ) == "finance@example.gov.cn"
+        assert (
+            db.session.scalar(sa.select(User.email).where(User.username == "finance"))
+            == "finance@example.gov.cn"
+        )
         assert db.session.scalars(sa.select(Evaluation.phone)).first() == "025-00000000"
 
 
@@ -125,7 +128,9 @@ def test_confirm_seals_and_the_page_shows_a_tampered_total(any_app: Flask) -> No
 def test_a_changed_signed_snapshot_fails_the_signature(app: Flask) -> None:
     ev_id = _confirmed(app)
     with app.app_context():
-        seal = db.session.scalar(sa.select(EvaluationSeal).where(EvaluationSeal.evaluation_id == ev_id))
+        seal = db.session.scalar(
+            sa.select(EvaluationSeal).where(EvaluationSeal.evaluation_id == ev_id)
+        )
         data = json.loads(seal.snapshot)
         data["grades"]["final"] = "优"
         seal.snapshot = json.dumps(data, ensure_ascii=False)

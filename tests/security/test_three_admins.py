@@ -29,7 +29,12 @@ def test_no_administrator_acts_in_a_business_role(app: Flask, username: str) -> 
         admin = user(username)
         for state in machine.State:
             for ev in in_state(state.value):
-                for action in (policy.EDIT, policy.REVIEW_EDIT, policy.FINANCE_EDIT, *machine.Event):
+                for action in (
+                    policy.EDIT,
+                    policy.REVIEW_EDIT,
+                    policy.FINANCE_EDIT,
+                    *machine.Event,
+                ):
                     assert not policy.can(admin, str(action), ev), (username, action, state)
                 assert policy.available_events(admin, ev) == []
     for t in machine.TRANSITIONS:
@@ -58,7 +63,9 @@ def test_only_the_system_administrator_sees_evaluations(app: Flask) -> None:
         ("secadmin", "/admin/admins", 200),
     ],
 )
-def test_each_administrator_has_its_own_pages(app: Flask, username: str, url: str, status: int) -> None:
+def test_each_administrator_has_its_own_pages(
+    app: Flask, username: str, url: str, status: int
+) -> None:
     client = app.test_client()
     login(client, username)
     assert client.get(url).status_code == status
@@ -72,17 +79,29 @@ def test_nobody_creates_an_administrator_alone(app: Flask) -> None:
     # The users form offers business roles only, and refuses an administrator role.
     resp = sys_client.post(
         "/admin/users",
-        data={"username": "solo", "name": "x", "role": "secadmin", "org_id": finance_org,
-              "password": "long-enough-1"},
+        data={
+            "username": "solo",
+            "name": "x",
+            "role": "secadmin",
+            "org_id": finance_org,
+            "password": "long-enough-1",
+        },
     )
     assert resp.status_code == 422
     resp = sys_client.post(
         "/admin/admins",
-        data={"username": "new_auditor", "name": "新审计员", "role": "auditor", "org_id": finance_org},
+        data={
+            "username": "new_auditor",
+            "name": "新审计员",
+            "role": "auditor",
+            "org_id": finance_org,
+        },
     )
     assert resp.status_code == 302
     with app.app_context():
-        req = db.session.scalar(sa.select(AdminRequest).where(AdminRequest.username == "new_auditor"))
+        req = db.session.scalar(
+            sa.select(AdminRequest).where(AdminRequest.username == "new_auditor")
+        )
         assert req is not None and req.status == "pending"
         assert db.session.scalar(sa.select(User).where(User.username == "new_auditor")) is None
         req_id = req.id
@@ -101,20 +120,29 @@ def test_nobody_creates_an_administrator_alone(app: Flask) -> None:
         created = db.session.scalar(sa.select(User).where(User.username == "new_auditor"))
         assert created.role == "auditor" and created.must_change_password
         events = {
-            e.kind: e for e in db.session.scalars(
+            e.kind: e
+            for e in db.session.scalars(
                 sa.select(SecurityEvent).where(SecurityEvent.object == "user:new_auditor")
             )
         }
         assert events["admin_request"].username == "sysadmin"
         approve = events["admin_approve"]
         assert approve.username == "secadmin"
-        assert approve.detail["requested_by"] == "sysadmin" and approve.detail["approved_by"] == "secadmin"
+        assert (
+            approve.detail["requested_by"] == "sysadmin"
+            and approve.detail["approved_by"] == "secadmin"
+        )
     # The command line may create administrators only while fewer than two could approve.
-    with app.app_context():
-        with pytest.raises(admin_ops.AdminError, match="另一名管理员批准"):
-            admin_ops.create_user(username="cli_admin", name="x", role="sysadmin",
-                                  org=db.session.get(Org, finance_org), email=None,
-                                  password="long-enough-1", bootstrap=True)
+    with app.app_context(), pytest.raises(admin_ops.AdminError, match="另一名管理员批准"):
+        admin_ops.create_user(
+            username="cli_admin",
+            name="x",
+            role="sysadmin",
+            org=db.session.get(Org, finance_org),
+            email=None,
+            password="long-enough-1",
+            bootstrap=True,
+        )
 
 
 def test_a_reset_forces_a_change_and_names_both(app: Flask) -> None:
@@ -122,7 +150,10 @@ def test_a_reset_forces_a_change_and_names_both(app: Flask) -> None:
     login(sec, "secadmin")
     with app.app_context():
         uid = user("finance").id
-    assert sec.post(f"/admin/users/{uid}/password", data={"password": "temporary-pass-1"}).status_code == 302
+    assert (
+        sec.post(f"/admin/users/{uid}/password", data={"password": "temporary-pass-1"}).status_code
+        == 302
+    )
     with app.app_context():
         row = db.session.scalars(
             sa.select(SecurityEvent).where(SecurityEvent.kind == "password_reset")
@@ -137,7 +168,10 @@ def test_a_reset_forces_a_change_and_names_both(app: Flask) -> None:
         resp = client.get(url)
         assert resp.status_code == 302 and resp.headers["Location"].endswith("/password"), url
     assert "须先设置自己的新密码" in client.get("/password").get_data(as_text=True)
-    client.post("/password", data={"current": "temporary-pass-1", "new": "my-own-pass-22", "confirm": "my-own-pass-22"})
+    client.post(
+        "/password",
+        data={"current": "temporary-pass-1", "new": "my-own-pass-22", "confirm": "my-own-pass-22"},
+    )
     assert client.get("/finance/").status_code == 200
     with app.app_context():
         assert not user("finance").must_change_password
@@ -160,7 +194,9 @@ def test_an_administrator_cannot_log_in_as_another_user(app: Flask) -> None:
     login(client, "secadmin")
     client.post("/login", data={"username": "finance", "password": PASSWORD})
     assert client.get("/finance/").status_code == 404
-    assert not [r.rule for r in app.url_map.iter_rules() if "impersonat" in r.rule or "login_as" in r.rule]
+    assert not [
+        r.rule for r in app.url_map.iter_rules() if "impersonat" in r.rule or "login_as" in r.rule
+    ]
 
 
 def test_the_security_administrator_changes_business_roles_only(app: Flask) -> None:
@@ -195,7 +231,8 @@ def test_the_auditor_filters_and_exports_and_that_is_logged(app: Flask) -> None:
     assert sheet.cell(1, 3).value == "事件" and sheet.max_row > 5
     with app.app_context():
         kinds = [
-            e.kind for e in db.session.scalars(
+            e.kind
+            for e in db.session.scalars(
                 sa.select(SecurityEvent).where(SecurityEvent.username == "auditor")
             )
         ]
@@ -204,5 +241,7 @@ def test_the_auditor_filters_and_exports_and_that_is_logged(app: Flask) -> None:
 
 def test_administrator_roles_are_labelled() -> None:
     assert [machine.ROLE_LABELS[r] for r in (Role.SYSADMIN, Role.SECADMIN, Role.AUDITOR)] == [
-        "系统管理员", "安全管理员", "审计管理员",
+        "系统管理员",
+        "安全管理员",
+        "审计管理员",
     ]

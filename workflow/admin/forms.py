@@ -162,7 +162,10 @@ class AdminRequestForm(FlaskForm):
 
     username = StringField(
         "用户名",
-        validators=[DataRequired("请填写用户名"), Length(max=64, message="用户名不能超过 64 个字符")],
+        validators=[
+            DataRequired("请填写用户名"),
+            Length(max=64, message="用户名不能超过 64 个字符"),
+        ],
     )
     name = StringField(
         "姓名",

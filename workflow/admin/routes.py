@@ -151,9 +151,7 @@ def index() -> str:
         ),
         "schemes": len(admin_ops.list_schemes(_var_dir())),
         "pending_admins": db.session.scalar(
-            select(func.count())
-            .select_from(AdminRequest)
-            .where(AdminRequest.status == "pending")
+            select(func.count()).select_from(AdminRequest).where(AdminRequest.status == "pending")
         ),
     }
     return render_template("admin/index.html", counts=counts)

@@ -68,9 +68,7 @@ def keys_rotate() -> None:
     begin_write()
     changed = 0
     users = User.__table__
-    for row in db.session.execute(
-        select(users.c.id, users.c.email, users.c.phone)
-    ).all():
+    for row in db.session.execute(select(users.c.id, users.c.email, users.c.phone)).all():
         db.session.execute(
             users.update().where(users.c.id == row.id).values(email=row.email, phone=row.phone)
         )
@@ -82,8 +80,12 @@ def keys_rotate() -> None:
         )
         changed += 1
     record_security_event(
-        "key_rotate", user=None, username="命令行", outcome="success",
-        object="field-keyring", detail={"active": ring.active, "rows": changed},
+        "key_rotate",
+        user=None,
+        username="命令行",
+        outcome="success",
+        object="field-keyring",
+        detail={"active": ring.active, "rows": changed},
     )
     db.session.commit()
     click.echo(f"已用密钥 {ring.active} 重新加密 {changed} 行")

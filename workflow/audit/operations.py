@@ -40,7 +40,10 @@ class ArchiveError(Exception):
 def record_query(user: Any, filters: queries.Filters) -> None:
     begin_write()
     record_security_event(
-        "audit_query", user=user, outcome="success", object=f"log:{filters.log}",
+        "audit_query",
+        user=user,
+        outcome="success",
+        object=f"log:{filters.log}",
         detail=filters.as_dict(),
     )
     db.session.commit()
@@ -61,7 +64,10 @@ def export_xlsx(user: Any, filters: queries.Filters) -> bytes:
     wb.save(out)
     begin_write()
     record_security_event(
-        "audit_export", user=user, outcome="success", object=f"log:{filters.log}",
+        "audit_export",
+        user=user,
+        outcome="success",
+        object=f"log:{filters.log}",
         detail={**filters.as_dict(), "rows": len(rows)},
     )
     db.session.commit()
@@ -76,7 +82,10 @@ def verify(*, record: bool = True) -> list[chain.Break]:
     if record:
         begin_write()
         record_security_event(
-            "audit_verify", user=None, username="命令行", outcome="failure" if breaks else "success",
+            "audit_verify",
+            user=None,
+            username="命令行",
+            outcome="failure" if breaks else "success",
             detail={"breaks": [b.describe() for b in breaks]} if breaks else None,
         )
         db.session.commit()

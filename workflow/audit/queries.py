@@ -113,8 +113,33 @@ def rows(filters: Filters, limit: int = PAGE_ROWS) -> Sequence[Any]:
     return db.session.execute(query.limit(limit)).mappings().all()
 
 
-SECURITY_HEADER = ["序号", "时间（UTC）", "类别", "结果", "用户", "角色", "IP 地址", "浏览器", "对象", "详情", "链值"]
-AUDIT_HEADER = ["序号", "时间（UTC）", "事件", "用户", "姓名", "角色", "机构", "评价表", "原状态", "新状态", "原因", "链值"]
+SECURITY_HEADER = [
+    "序号",
+    "时间（UTC）",
+    "类别",
+    "结果",
+    "用户",
+    "角色",
+    "IP 地址",
+    "浏览器",
+    "对象",
+    "详情",
+    "链值",
+]
+AUDIT_HEADER = [
+    "序号",
+    "时间（UTC）",
+    "事件",
+    "用户",
+    "姓名",
+    "角色",
+    "机构",
+    "评价表",
+    "原状态",
+    "新状态",
+    "原因",
+    "链值",
+]
 
 
 def _ts(value: datetime | None) -> str:

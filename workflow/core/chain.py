@@ -52,9 +52,7 @@ def canonical(table: Table, row: Mapping[str, Any]) -> bytes:
     """The signed form of a row: every column but ``id`` and ``chain``, JSON with sorted keys,
     no spaces, UTC timestamps with microseconds, and the canonical form's version."""
     content = {
-        col.name: _value(row[col.name])
-        for col in table.columns
-        if col.name not in ("id", "chain")
+        col.name: _value(row[col.name]) for col in table.columns if col.name not in ("id", "chain")
     }
     content["_v"] = CANONICAL_VERSION
     content["_t"] = table.name
@@ -62,7 +60,9 @@ def canonical(table: Table, row: Mapping[str, Any]) -> bytes:
 
 
 def link(prev: str, table: Table, row: Mapping[str, Any], key: bytes | None = None) -> str:
-    return crypto.hmac_sm3(key or crypto.audit_key(), prev.encode() + b"|" + canonical(table, row)).hex()
+    return crypto.hmac_sm3(
+        key or crypto.audit_key(), prev.encode() + b"|" + canonical(table, row)
+    ).hex()
 
 
 def _fill_defaults(obj: Any, table: Table) -> None:
@@ -94,7 +94,9 @@ def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
         table: Table = cls.__table__
         connection = session.connection()
         if connection.dialect.name == "postgresql":
-            connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK_KEYS[table.name]})
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK_KEYS[table.name]}
+            )
         seq, prev = _head(session, table)
         for obj in objs:
             _fill_defaults(obj, table)
@@ -150,7 +152,9 @@ def _anchor(session: Session, table_name: str, before_seq: int) -> str | None:
 
 
 def verify_rows(
-    table: Table, rows: Iterable[Mapping[str, Any]], start: tuple[int, str] = (0, ""),
+    table: Table,
+    rows: Iterable[Mapping[str, Any]],
+    start: tuple[int, str] = (0, ""),
     key: bytes | None = None,
 ) -> Break | None:
     expected_seq, prev = start
@@ -179,7 +183,12 @@ def verify(session: Session, tables: Iterable[Table] | None = None) -> list[Brea
             anchored = _anchor(session, table.name, first - 1)
             if anchored is None:
                 breaks.append(
-                    Break(table.name, None, first, f"链从序号 {first} 开始，前面的行无归档记录（被删除）")
+                    Break(
+                        table.name,
+                        None,
+                        first,
+                        f"链从序号 {first} 开始，前面的行无归档记录（被删除）",
+                    )
                 )
                 continue
             start = (first - 1, anchored)

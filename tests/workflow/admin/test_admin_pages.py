@@ -474,7 +474,9 @@ def test_upload_valid_yaml_scheme_then_use_it_in_a_cycle(app: Flask, login_as: A
 
 def test_builtin_name_cannot_be_overwritten(login_as: Any) -> None:
     data = scoring.builtin_scheme("central").to_dict()
-    resp = _upload(login_as("sysadmin"), "/admin/schemes", "central.json", json.dumps(data).encode())
+    resp = _upload(
+        login_as("sysadmin"), "/admin/schemes", "central.json", json.dumps(data).encode()
+    )
     assert "内置指标体系的名称" in resp.get_data(as_text=True)
 
 

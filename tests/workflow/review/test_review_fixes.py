@@ -90,7 +90,9 @@ def test_admin_web_import_leaves_an_audit_row(app: Flask) -> None:
     with app.app_context():
         row = db.session.scalars(select(AuditLog).order_by(AuditLog.id.desc())).first()
         assert db.session.scalar(select(func.count()).select_from(AuditLog)) == before + 1
-        assert row.event == "import" and row.actor.username == "sysadmin" and row.to_state == "draft"
+        assert (
+            row.event == "import" and row.actor.username == "sysadmin" and row.to_state == "draft"
+        )
 
 
 def test_saving_after_a_colleague_submitted_keeps_the_typed_text(app: Flask) -> None:
