@@ -201,3 +201,15 @@ def test_archive_keeps_the_retention_and_the_chain(any_app: Flask, tmp_path: Pat
             db.session.execute(sa.text("DELETE FROM security_events"))
         db.session.rollback()
     assert _verify(any_app)[0] == 0
+
+
+def test_an_export_is_a_security_event(app: Flask) -> None:
+    client = app.test_client()
+    login(client, "finance")
+    assert client.get("/dashboard/export.xlsx").status_code == 200
+    with app.app_context():
+        row = db.session.scalars(
+            sa.select(SecurityEvent).where(SecurityEvent.kind == "export")
+        ).one()
+        assert row.username == "finance" and row.object == "dashboard.xlsx"
+        assert row.outcome == "success"

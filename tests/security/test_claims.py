@@ -37,6 +37,7 @@ CLAIMS: dict[str, tuple[str, list[str]]] = {
         [
             "security/test_audit_chain.py::test_a_refused_object_is_a_security_event",
             "security/test_audit_chain.py::test_a_failing_event_insert_rolls_the_action_back",
+            "security/test_audit_chain.py::test_an_export_is_a_security_event",
             "security/test_three_admins.py::test_the_auditor_filters_and_exports_and_that_is_logged",
         ],
     ),

@@ -97,6 +97,24 @@ def record_security_event(
     return row
 
 
+def log_access(kind: str, obj: str, detail: dict[str, Any] | None = None) -> None:
+    """Record an export or download by the signed-in user, in its own write transaction,
+    before the file is sent (fail closed: no record, no file)."""
+    from flask_login import current_user
+
+    from workflow.core.database import begin_write
+
+    begin_write()
+    record_security_event(
+        kind,
+        user=current_user._get_current_object(),  # type: ignore[attr-defined]
+        outcome="success",
+        object=obj,
+        detail=detail,
+    )
+    db.session.commit()
+
+
 def record_denied(code: int) -> None:
     from flask_login import current_user
 

@@ -30,6 +30,7 @@ from werkzeug.wrappers import Response
 
 from scoring.numbers import fmt
 from workflow import policy
+from workflow.core.audit import log_access
 from workflow.core.extensions import db
 from workflow.documents import operations as documents
 from workflow.documents import queries as pdf_files
@@ -420,9 +421,9 @@ def download_evidence(evaluation_id: int, evidence_id: int) -> Result:
         item, path = evidence_ops.evidence_for(current_user, evaluation_id, evidence_id)
     except OperationError as exc:
         return views.error_page(exc)
-    return send_file(
-        path, mimetype=item.content_type, as_attachment=True, download_name=item.original_name
-    )
+    mimetype, name = item.content_type, item.original_name
+    log_access("download", f"evidence:{evidence_id}", {"evaluation_id": evaluation_id})
+    return send_file(path, mimetype=mimetype, as_attachment=True, download_name=name)
 
 
 @bp.route("/<int:evaluation_id>/pdf")
@@ -437,6 +438,7 @@ def pdf(evaluation_id: int) -> Result:
         abort(404)
     full = pdf_files.pdf_path(item)
     name = f"{evaluation.project.name}-绩效自评表-v{item.version}.pdf"
+    log_access("download", f"pdf:{evaluation_id}", {"version": item.version})
     return send_file(full, mimetype="application/pdf", as_attachment=True, download_name=name)
 
 
@@ -463,6 +465,11 @@ def pdf_zip() -> Result:
         return redirect(url_for("dashboard.index", cycle=cycle_id))
     target = Path(current_app.config["VAR_DIR"]) / "zips" / f"{uuid.uuid4().hex}.zip"
     documents.write_zip(rows, target)
+    log_access(
+        "export",
+        "pdf-zip",
+        {"cycle_id": cycle_id, "department_id": department_id, "files": len(rows)},
+    )
     handle = target.open("rb")
     target.unlink()  # the open handle keeps the data until the response is sent
     return send_file(
