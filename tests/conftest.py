@@ -20,9 +20,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from workflow import create_app
+from workflow.core.crypto import generate_sm2_pem
 from workflow.core.extensions import db
 
 PASSWORD = "demo-pass-2024"
+# One SM2 seal key for the test session: the template world's confirmed evaluations were
+# sealed with it, and every copy of that world must verify them with the same key.
+SEAL_PEM = generate_sm2_pem()
 PG_ADMIN_URL = os.environ.get(
     "TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
@@ -40,6 +44,7 @@ def _config(tmp: Path, url: str, **extra: Any) -> dict[str, Any]:
         "RATELIMIT_ENABLED": False,
         "SECRET_KEY": "test-secret-key-not-for-production-use",
         "MAIL_SUPPRESS_SEND": True,
+        "SEAL_PRIVATE_KEY": SEAL_PEM,
     }
     cfg.update(extra)
     return cfg

@@ -52,7 +52,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
 
     from workflow.auth import routes as auth_routes
-    from workflow.core import security, web
+    from workflow.core import audit, security, web
+
+    audit.init_app(app)
 
     auth_routes.init_app(app)
     security.init_app(app)
@@ -78,6 +80,7 @@ BLUEPRINTS = (
     "admin",
     "notices",
     "workbooks",
+    "audit",
 )
 
 
@@ -92,6 +95,7 @@ def _register_blueprints(app: Flask) -> None:
 def _register_commands(app: Flask) -> None:
     """Each feature's flask commands (its cli.py)."""
     from workflow.admin import cli as admin_cli
+    from workflow.audit import cli as audit_cli
     from workflow.core import cli as core_cli
     from workflow.documents import cli as documents_cli
     from workflow.evaluations import cli as evaluations_cli
@@ -100,6 +104,7 @@ def _register_commands(app: Flask) -> None:
 
     core_cli.init_app(app)
     admin_cli.init_app(app)
+    audit_cli.init_app(app)
     evaluations_cli.init_app(app)
     documents_cli.init_app(app)  # adds `evaluations pdf` to the evaluations group
     reminders_cli.init_app(app)
@@ -107,6 +112,10 @@ def _register_commands(app: Flask) -> None:
 
 
 def _refuse_insecure_production(app: Flask) -> None:
+    if int(app.config.get("AUDIT_RETENTION_DAYS", 0)) < config_module.MIN_RETENTION_DAYS:
+        raise RuntimeError(
+            f"AUDIT_RETENTION_DAYS 不能少于 {config_module.MIN_RETENTION_DAYS} 天（网络安全法 第二十一条）。"
+        )
     if app.config.get("ENV_NAME") == "production":
         key = str(app.config.get("SECRET_KEY") or "")
         # 32 copies of one character pass a length test; a random key has many distinct ones.
@@ -118,6 +127,11 @@ def _refuse_insecure_production(app: Flask) -> None:
             raise RuntimeError("生产环境必须设置 TRUSTED_HOSTS（本系统对外的域名，逗号分隔）。")
         if not app.config.get("CLAMD_ADDRESS"):
             raise RuntimeError("生产环境必须设置 CLAMD_ADDRESS（ClamAV 扫描佐证材料）。")
+        from workflow.core import crypto
+
+        problems = crypto.check_production(app.config)
+        if problems:
+            raise RuntimeError("；".join(problems) + "。")
 
 
 def _healthz_view() -> tuple[dict[str, str], int]:

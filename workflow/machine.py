@@ -36,7 +36,11 @@ class Role(StrEnum):
     UNIT_HEAD = "unit_head"
     REVIEWER = "reviewer"
     FINANCE = "finance"
-    ADMIN = "admin"
+    # 三员分立 (GB/T 22239 §8.1.4.2 d / §8.1.5): three administrators, none of whom acts in a
+    # business role. The system administrator was the only administrator before ("admin").
+    SYSADMIN = "sysadmin"  # organisations, cycles, frameworks, business users
+    SECADMIN = "secadmin"  # roles, locks, password resets, security settings
+    AUDITOR = "auditor"  # reads the audit and security logs, nothing else
 
 
 class Scope(StrEnum):
@@ -61,10 +65,14 @@ ROLE_LABELS: dict[Role, str] = {
     Role.UNIT_HEAD: "单位负责人",
     Role.REVIEWER: "主管部门审核人",
     Role.FINANCE: "财政",
-    Role.ADMIN: "系统管理员",
+    Role.SYSADMIN: "系统管理员",
+    Role.SECADMIN: "安全管理员",
+    Role.AUDITOR: "审计管理员",
 }
 
 UNIT_ROLES = frozenset({Role.UNIT_STAFF, Role.UNIT_HEAD})
+ADMIN_ROLES = frozenset({Role.SYSADMIN, Role.SECADMIN, Role.AUDITOR})
+BUSINESS_ROLES = frozenset(Role) - ADMIN_ROLES
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,9 @@ def scopes_for(user: Actor, evaluation: Evaluation) -> set[Scope]:
 def can_view(user: Actor, evaluation: Evaluation) -> bool:
     if not user.is_active:
         return False
-    return Role(user.role) is Role.ADMIN or bool(scopes_for(user, evaluation))
+    # The system administrator oversees every evaluation read-only (import, reminders); the
+    # security and audit administrators see no business data at all.
+    return Role(user.role) is Role.SYSADMIN or bool(scopes_for(user, evaluation))
 
 
 # The state each editing action needs, and the scope that may do it in that state.
@@ -53,6 +55,8 @@ def can(user: Actor, action: str, evaluation: Evaluation) -> bool:
     """The single decision for (user, action, evaluation)."""
     if not can_view(user, evaluation):
         return False
+    if action != VIEW and Role(user.role) in machine.ADMIN_ROLES:
+        return False  # 三员分立: no administrator acts in a business role
     if action == VIEW:
         return True
     scopes = scopes_for(user, evaluation)
@@ -87,7 +91,7 @@ def visible_scope(user: Actor) -> tuple[str, int | None]:
     if not user.is_active:
         return "none", None
     role = Role(user.role)
-    if role in (Role.ADMIN, Role.FINANCE):
+    if role in (Role.SYSADMIN, Role.FINANCE):
         return "all", None
     if role is Role.REVIEWER:
         return "department_id", user.org_id
@@ -97,8 +101,11 @@ def visible_scope(user: Actor) -> tuple[str, int | None]:
 
 
 def is_admin(user: Any) -> bool:
+    """Any of the three administrators."""
     return bool(
-        getattr(user, "is_authenticated", False) and user.is_active and user.role == Role.ADMIN
+        getattr(user, "is_authenticated", False)
+        and user.is_active
+        and Role(user.role) in machine.ADMIN_ROLES
     )
 
 

@@ -60,7 +60,12 @@ def _evaluation_id(url: str) -> int:
         ("reviewer", "/admin/users"),
         ("finance", "/review/"),
         ("finance", "/admin/"),
-        ("admin", "/review/"),
+        ("sysadmin", "/review/"),
+        # 三员分立: no administrator opens a business page, nor another administrator's.
+        ("auditor", "/finance/"),
+        ("auditor", "/admin/"),
+        ("secadmin", "/dashboard/"),
+        ("sysadmin", "/audit/"),
     ],
 )
 def test_role_that_may_not_open_a_page_gets_404(
@@ -196,7 +201,7 @@ def test_dashboard_of_a_reviewer_and_its_export(page_as: Callable[[str], Page]) 
 
 
 def test_admin_pages(page_as: Callable[[str], Page], screenshots: Path) -> None:
-    page = page_as("admin")
+    page = page_as("sysadmin")
     csp = _csp_errors(page)
     page.goto("/admin/")
     expect(page.get_by_test_id("admin-overview")).to_contain_text("主管部门")
@@ -234,6 +239,33 @@ def test_admin_pages(page_as: Callable[[str], Page], screenshots: Path) -> None:
     assert csp == []
 
 
+def test_auditor_reads_and_exports_the_logs(
+    page_as: Callable[[str], Page], screenshots: Path
+) -> None:
+    # Something to find: a unit user refused an administrator's page.
+    refused = page_as("unit_b")
+    response = refused.goto("/admin/users")
+    assert response is not None and response.status == 404
+    page = page_as("auditor")
+    csp = _csp_errors(page)
+    page.goto("/")
+    page.get_by_role("link", name="安全审计").click()
+    filters = page.get_by_test_id("audit-filters")
+    filters.get_by_label("用户名").fill("unit_b")
+    filters.get_by_label("结果").select_option(label="拒绝")
+    filters.get_by_role("button", name="查询").click()
+    expect(page.get_by_test_id("audit-rows")).to_contain_text("GET /admin/users")
+    expect(page.get_by_test_id("audit-rows")).to_contain_text("拒绝访问")
+    _shot(page, screenshots, "15-audit")
+    with page.expect_download() as download:
+        page.get_by_test_id("audit-export").click()
+    assert download.value.suggested_filename.endswith(".xlsx")
+    # The export is itself in the log.
+    page.goto("/audit/?kind=audit_export")
+    expect(page.get_by_test_id("audit-rows")).to_contain_text("auditor")
+    assert csp == []
+
+
 # Every main page, opened in the browser by each role that may see it (no CSP error, no
 # console error, its heading), and the seed evaluation by roles outside unit A (404).
 PAGES_BY_ROLE = {
@@ -241,7 +273,9 @@ PAGES_BY_ROLE = {
     "unit_a_head": ["/", "/evaluations/"],
     "reviewer": ["/", "/review/", "/evaluations/", "/dashboard/", "/notices/"],
     "finance": ["/", "/finance/", "/evaluations/", "/dashboard/", "/notices/"],
-    "admin": ["/", "/evaluations/", "/dashboard/", "/admin/reminders"],
+    "sysadmin": ["/", "/evaluations/", "/dashboard/", "/admin/reminders"],
+    "secadmin": ["/", "/admin/", "/admin/users", "/admin/admins"],
+    "auditor": ["/", "/audit/", "/audit/?log=audit"],
 }
 
 

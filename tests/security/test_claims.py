@@ -1,8 +1,6 @@
 """The GB/T 22239-2019 §8.1.4 application items this system claims, each mapped to the
 tests that prove it (GB/T 28448-2019 test ids in brackets). A claimed item without a test,
-or a test named here that does not exist, fails this file.
-
-Rows for 访问控制, 安全审计 and the data items (issue 14 §2–§5) are added by that work."""
+or a test named here that does not exist, fails this file."""
 
 from __future__ import annotations
 
@@ -80,6 +78,76 @@ CLAIMS: dict[str, tuple[str, list[str]]] = {
         [
             "tests/security/test_holes.py::test_no_store_on_signed_in_pages_and_downloads",
             "tests/security/test_holes.py::test_repeated_character_secret_key_refused",
+        ],
+    ),
+    # 访问控制, 安全审计, 数据完整性与保密性 (issue 14 §2–§5)
+    "8.1.4.2 d 三员分立/最小权限 (L3-CES1-08)": (
+        "三类管理员分工，管理员不兼任业务角色",
+        [
+            "tests/security/test_three_admins.py::test_no_administrator_acts_in_a_business_role",
+            "tests/security/test_three_admins.py::test_each_administrator_has_its_own_pages",
+            "tests/security/test_three_admins.py::test_only_the_system_administrator_sees_evaluations",
+            "tests/workflow/test_access_matrix.py::test_matrix",
+        ],
+    ),
+    "8.1.4.2 c/e 管理员账号与访问控制策略 (L3-CES1-07, -09)": (
+        "管理员账号须两人（申请、批准）；重设密码须本人修改；无代登录",
+        [
+            "tests/security/test_three_admins.py::test_nobody_creates_an_administrator_alone",
+            "tests/security/test_three_admins.py::test_a_reset_forces_a_change_and_names_both",
+            "tests/security/test_three_admins.py::test_an_administrator_cannot_log_in_as_another_user",
+            "tests/security/test_three_admins.py::test_the_security_administrator_changes_business_roles_only",
+        ],
+    ),
+    "8.1.4.3 a 审计覆盖每个用户和重要事件 (L3-CES1-12)": (
+        "安全事件日志：拒绝访问、管理操作、导出，与业务动作同一事务",
+        [
+            "tests/security/test_audit_chain.py::test_a_refused_object_is_a_security_event",
+            "tests/security/test_audit_chain.py::test_a_failing_event_insert_rolls_the_action_back",
+            "tests/security/test_audit_chain.py::test_an_export_is_a_security_event",
+            "tests/security/test_three_admins.py::test_the_auditor_filters_and_exports_and_that_is_logged",
+        ],
+    ),
+    "8.1.4.3 b 审计记录内容 (L3-CES1-13)": (
+        "时间、用户、角色、IP、浏览器、对象、结果",
+        ["tests/security/test_audit_chain.py::test_a_refused_object_is_a_security_event"],
+    ),
+    "8.1.4.3 c 审计记录保护与留存 (L3-CES1-14)": (
+        "只增不改（触发器）、HMAC-SM3 链、≥180 天保留与归档",
+        [
+            "tests/security/test_audit_chain.py::test_the_database_refuses_update_and_delete",
+            "tests/security/test_audit_chain.py::test_an_edited_row_is_named",
+            "tests/security/test_audit_chain.py::test_a_deleted_row_is_found_at_the_next",
+            "tests/security/test_audit_chain.py::test_an_inserted_row_is_found",
+            "tests/security/test_audit_chain.py::test_concurrent_writers_keep_one_gap_free_chain",
+            "tests/security/test_audit_chain.py::test_archive_keeps_the_retention_and_the_chain",
+        ],
+    ),
+    "8.1.4.3 d 审计进程保护 (L3-CES1-15)": (
+        "只有审计管理员读审计；其查询与导出亦被审计",
+        [
+            "tests/security/test_three_admins.py::test_each_administrator_has_its_own_pages",
+            "tests/security/test_three_admins.py::test_the_auditor_filters_and_exports_and_that_is_logged",
+        ],
+    ),
+    "8.1.4.7 b 重要数据存储完整性 (L3-CES1-26)": (
+        "确认结果 SM2 签章，页面、PDF、命令行核验",
+        [
+            "tests/security/test_field_crypto.py::test_confirm_seals_and_the_page_shows_a_tampered_total",
+            "tests/security/test_field_crypto.py::test_a_changed_signed_snapshot_fails_the_signature",
+            "tests/security/test_field_crypto.py::test_the_pdf_prints_the_seal_and_its_code",
+            "tests/security/test_field_crypto.py::test_sm2_round_trip_and_a_changed_byte",
+        ],
+    ),
+    "8.1.4.8 b 重要数据存储保密性 (L3-CES1-28)": (
+        "手机号、电子邮箱 SM4-GCM 加密，密钥标识、轮换、掩码显示",
+        [
+            "tests/security/test_field_crypto.py::test_known_answers",
+            "tests/security/test_field_crypto.py::test_field_cipher_binds_column_and_key",
+            "tests/security/test_field_crypto.py::test_the_database_holds_no_plaintext",
+            "tests/security/test_field_crypto.py::test_keys_rotate_reencrypts_every_value",
+            "tests/security/test_field_crypto.py::test_masked_where_the_full_value_is_not_needed",
+            "tests/security/test_field_crypto.py::test_production_refuses_the_development_keys",
         ],
     ),
 }

@@ -64,13 +64,13 @@ def test_a_code_is_good_once(app: Flask) -> None:
 
 def test_second_factor_failures_lock_the_account(app: Flask) -> None:
     client = app.test_client()
-    client.post("/login", data={"username": "admin", "password": PASSWORD})
+    client.post("/login", data={"username": "sysadmin", "password": PASSWORD})
     for _ in range(5):
         client.post("/login/verify", data={"code": "123456"})
-    assert get_user(app, "admin").locked_until is not None
+    assert get_user(app, "sysadmin").locked_until is not None
     assert len(events(app, "second_factor_failed")) == 5 and events(app, "account_locked")
     again = app.test_client()
-    resp = again.post("/login", data={"username": "admin", "password": PASSWORD})
+    resp = again.post("/login", data={"username": "sysadmin", "password": PASSWORD})
     assert resp.status_code == 401  # the right password no longer opens the account
 
 
@@ -135,13 +135,13 @@ def test_five_failures_lock_for_thirty_minutes_and_admin_unlocks(app: Flask) -> 
     for _ in range(5):
         client.post("/login", data={"username": "unit_a", "password": "x"})
     admin = app.test_client()
-    login(admin, "admin")
+    login(admin, "secadmin")  # locks are the security administrator's
     page = admin.get("/admin/users").get_data(as_text=True)
     assert 'data-testid="locked-unit_a"' in page
     assert admin.post(f"/admin/users/{user.id}/unlock").status_code == 302
     login(app.test_client(), "unit_a")
     unlocked = events(app, "account_unlocked")
-    assert unlocked and unlocked[-1].actor_name == "系统管理员" and "unit_a" in unlocked[-1].reason
+    assert unlocked and unlocked[-1].actor_name == "吴安全" and "unit_a" in unlocked[-1].reason
 
 
 def test_unlock_command(app: Flask) -> None:
@@ -216,7 +216,7 @@ def test_none_of_the_last_five_reused(app: Flask) -> None:
 
 def test_change_forced_at_first_login_after_reset_and_on_expiry(app: Flask) -> None:
     admin = app.test_client()
-    login(admin, "admin")
+    login(admin, "secadmin")  # resets are the security administrator's
     uid = get_user(app, "unit_c").id
     assert (
         admin.post(
@@ -225,7 +225,7 @@ def test_change_forced_at_first_login_after_reset_and_on_expiry(app: Flask) -> N
         == 302
     )
     reset = events(app, "password_reset")[-1]
-    assert reset.actor_name == "系统管理员" and "unit_c" in reset.reason  # both names
+    assert reset.actor_name == "吴安全" and "unit_c" in reset.reason  # both names
     client = app.test_client()
     login(client, "unit_c", "Reset-by-admin-7")
     home = client.get("/")

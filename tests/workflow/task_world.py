@@ -178,7 +178,7 @@ def build_world(
     reviewer = _user("reviewer", "陈静", "reviewer", dept)
     other_reviewer = _user("reviewer_2", "赵磊", "reviewer", other_dept)
     finance_user = _user("finance", "孙丽", "finance", finance)
-    admin = _user("admin", "系统管理员", "admin", finance)
+    admin = _user("sysadmin", "系统管理员", "sysadmin", finance)
     scheme = scheme_dict()
     cycle = Cycle(
         year=2022,

@@ -34,7 +34,7 @@ def test_fire_allowed_and_refused(app: Flask) -> None:
     refused = run(app, "evaluations", "fire", str(ev_id), "start_review", "--as", "reviewer_2")
     assert refused.exit_code != 0
     assert "操作被拒绝" in refused.output and "未找到" in refused.output
-    no_reason = run(app, "evaluations", "fire", str(ev_id), "withdraw", "--as", "admin")
+    no_reason = run(app, "evaluations", "fire", str(ev_id), "withdraw", "--as", "sysadmin")
     assert no_reason.exit_code != 0
     ok = run(app, "evaluations", "fire", str(ev_id), "start_review", "--as", "reviewer")
     assert ok.exit_code == 0, ok.output
@@ -81,7 +81,7 @@ def test_import_form_as_draft_and_into_a_later_state(app: Flask, tmp_path: Path)
         "--state",
         "confirmed",
         "--as",
-        "admin",
+        "sysadmin",
         "--reason",
         "补录2022年度已确认结果",
     )
@@ -96,7 +96,7 @@ def test_import_form_as_draft_and_into_a_later_state(app: Flask, tmp_path: Path)
         assert (created.event, created.to_state, created.actor.username) == (
             "import",
             "draft",
-            "admin",
+            "sysadmin",
         )
         assert (moved.event, moved.from_state, moved.to_state) == ("import", "draft", "confirmed")
         assert moved.reason == "补录2022年度已确认结果"

@@ -23,7 +23,16 @@ from workflow.evaluations import operations
 from workflow.machine import Event
 from workflow.models import AuditLog, Evaluation
 
-USERS = ["unit_a", "unit_a_head", "unit_b", "unit_c", "reviewer", "reviewer_2", "finance", "admin"]
+USERS = [
+    "unit_a",
+    "unit_a_head",
+    "unit_b",
+    "unit_c",
+    "reviewer",
+    "reviewer_2",
+    "finance",
+    "sysadmin",
+]
 REASONS = st.sampled_from([None, "", "需补充材料"])
 
 

@@ -36,7 +36,10 @@ DEMO_USERS = (
     ("unit_c", "刘洋", Role.UNIT_STAFF, "unit_c"),
     ("reviewer_2", "赵磊", Role.REVIEWER, "dept_2"),
     ("finance", "孙丽", Role.FINANCE, "finance"),
-    ("admin", "系统管理员", Role.ADMIN, "finance"),
+    # 三员分立: three administrators instead of one "admin".
+    ("sysadmin", "周系统", Role.SYSADMIN, "finance"),
+    ("secadmin", "吴安全", Role.SECADMIN, "finance"),
+    ("auditor", "郑审计", Role.AUDITOR, "finance"),
 )
 DEMO_ORGS = {
     "finance": ("江苏省财政厅", OrgKind.FINANCE, None),
@@ -255,8 +258,16 @@ def users_create(
 
     pw = password or passwords.generate()
     try:
+        # An administrator from the command line only to bootstrap (fewer than two who could
+        # approve); after that, one requests and another approves (admin pages).
         admin_ops.create_user(
-            username=username, name=name, role=role, org=org, email=email, password=pw
+            username=username,
+            name=name,
+            role=role,
+            org=org,
+            email=email,
+            password=pw,
+            bootstrap=True,
         )
     except admin_ops.AdminError as exc:
         fail(str(exc))

@@ -27,7 +27,7 @@ except ImportError:  # WTForms < 3.3
     SelectChoice = None
 
 from workflow.core.inputs import parse_int
-from workflow.machine import ROLE_LABELS, Role
+from workflow.machine import ADMIN_ROLES, ROLE_LABELS, Role
 from workflow.models.org import ORG_KIND_LABELS, OrgKind
 
 
@@ -143,9 +143,10 @@ class UserForm(FlaskForm):
             Length(max=200),
         ],
     )
+    # Business roles only: administrators are requested and approved (AdminRequestForm).
     role = ChoiceField(
         "角色",
-        choices=options((r.value, ROLE_LABELS[r]) for r in Role),
+        choices=options((r.value, ROLE_LABELS[r]) for r in Role if r not in ADMIN_ROLES),
         default=Role.UNIT_STAFF.value,
     )
     org_id = ChoiceField("所属机构", coerce=int)
@@ -156,6 +157,30 @@ class UserForm(FlaskForm):
             Length(max=200, message="密码不能超过 200 个字符"),
             password_length,
         ],
+    )
+
+
+class AdminRequestForm(FlaskForm):
+    """A request for an administrator account (a second administrator approves)."""
+
+    username = StringField(
+        "用户名",
+        validators=[
+            DataRequired("请填写用户名"),
+            Length(max=64, message="用户名不能超过 64 个字符"),
+        ],
+    )
+    name = StringField(
+        "姓名",
+        validators=[DataRequired("请填写姓名"), Length(max=100, message="姓名不能超过 100 个字符")],
+    )
+    role = ChoiceField("管理员角色")
+    org_id = ChoiceField("所属机构", coerce=int)
+
+
+class RoleForm(FlaskForm):
+    role = ChoiceField(
+        "角色", choices=options((r.value, ROLE_LABELS[r]) for r in Role if r not in ADMIN_ROLES)
     )
 
 

@@ -1,7 +1,11 @@
-"""系统管理: organisations, users, cycles, schemes, form import, failed reminders.
+"""系统管理: organisations, users, cycles, schemes, form import, failed reminders, and the
+security administrator's resets, roles and administrator requests.
 
-Admin only: every other role gets 404 (the page "does not exist" for them), so the admin
-area does not even reveal itself.
+三员分立: each page names the administrators it serves (``ENDPOINT_ROLES``): the system
+administrator (organisations, cycles, frameworks, business users), the security administrator
+(roles, resets, locks); requests for a new administrator are made by one and approved by
+another. Everyone else gets 404 (the page "does not exist" for them), so the area does not
+even reveal itself; the audit administrator has the audit pages (workflow/audit) only.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from flask import (
     flash,
     redirect,
     render_template,
+    request,
     url_for,
 )
 from flask_login import current_user, login_required
@@ -30,19 +35,23 @@ import scoring
 from workflow import policy
 from workflow.admin import operations as admin_ops
 from workflow.admin.forms import (
+    AdminRequestForm,
     ConfirmForm,
     CycleForm,
     ImportForm,
     OrgForm,
     ResetPasswordForm,
+    RoleForm,
     SchemeUploadForm,
     UserForm,
     options,
 )
 from workflow.core.extensions import db
+from workflow.machine import ADMIN_ROLES, ROLE_LABELS, Role
 from workflow.models import (
     STAGES,
     Actor,
+    AdminRequest,
     Cycle,
     Evaluation,
     Org,
@@ -51,6 +60,7 @@ from workflow.models import (
     ReminderClaim,
     User,
 )
+from workflow.models.types import mask_email
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -58,11 +68,49 @@ FAILED_LIMIT = 200
 EXPIRED = "页面已过期，请刷新后重试"
 
 
+SYS = frozenset({Role.SYSADMIN})
+SEC = frozenset({Role.SECADMIN})
+BOTH = frozenset({Role.SYSADMIN, Role.SECADMIN})
+# Which administrators each page serves; a page missing here is served to nobody.
+ENDPOINT_ROLES: dict[str, frozenset[Role]] = {
+    "admin.index": BOTH,
+    "admin.orgs": SYS,
+    "admin.users": BOTH,  # the security administrator resets, changes roles; sees the list
+    "admin.disable_user": SYS,
+    "admin.enable_user": SYS,
+    "admin.reset_password": SEC,
+    "admin.unlock_user": SEC,
+    "admin.reset_totp": SEC,
+    "admin.change_role": SEC,
+    "admin.admins": BOTH,
+    "admin.approve_admin": BOTH,
+    "admin.reject_admin": BOTH,
+    "admin.cycles": SYS,
+    "admin.cycle_new": SYS,
+    "admin.cycle_edit": SYS,
+    "admin.schemes": SYS,
+    "admin.import_form": SYS,
+    "admin.reminders": SYS,
+}
+
+
 @bp.before_request
 @login_required
 def _admin_only() -> None:
-    if not policy.is_admin(current_user):
+    allowed = ENDPOINT_ROLES.get(request.endpoint or "", frozenset())
+    if not policy.is_role(current_user, *allowed):
         abort(404)
+
+
+def admin_may(endpoint: str) -> bool:
+    """Whether the signed-in user may open this admin page (the tabs and buttons ask)."""
+    return policy.is_role(current_user, *ENDPOINT_ROLES.get(endpoint, frozenset()))
+
+
+# Globals, not a context processor: the imported admin_nav macro sees globals only.
+bp.record_once(
+    lambda state: state.app.jinja_env.globals.update(admin_may=admin_may, mask_email=mask_email)
+)
 
 
 def _me() -> Actor:
@@ -104,6 +152,9 @@ def index() -> str:
             select(func.count()).select_from(ReminderClaim).where(ReminderClaim.status == "failed")
         ),
         "schemes": len(admin_ops.list_schemes(_var_dir())),
+        "pending_admins": db.session.scalar(
+            select(func.count()).select_from(AdminRequest).where(AdminRequest.status == "pending")
+        ),
     }
     return render_template("admin/index.html", counts=counts)
 
@@ -164,6 +215,8 @@ def _org_choices() -> list[tuple[int, str]]:
 
 @bp.route("/users", methods=["GET", "POST"])
 def users() -> Response | str:
+    if request.method == "POST" and not policy.is_role(current_user, Role.SYSADMIN):
+        abort(404)  # business users are the system administrator's
     form = UserForm()
     form.org_id.choices = _org_choices()
     error = None
@@ -199,6 +252,8 @@ def users() -> Response | str:
         error=error,
         action_form=ConfirmForm(),
         is_locked=auth_ops.is_locked,
+        business_roles=[(r.value, ROLE_LABELS[r]) for r in Role if r not in ADMIN_ROLES],
+        admin_roles=ADMIN_ROLES,
     ), status
 
 
@@ -284,6 +339,109 @@ def reset_password(user_id: int) -> Response | str:
             return redirect(url_for("admin.users"))
     status = 422 if form.is_submitted() else 200
     return render_template("admin/password.html", form=form, user=user), status
+
+
+@bp.route("/users/<int:user_id>/role", methods=["POST"])
+def change_role(user_id: int) -> Response:
+    user = _user_or_404(user_id)
+    form = RoleForm()
+    if form.validate_on_submit():
+        try:
+            admin_ops.change_role(_me(), user, form.role.data or "")
+        except admin_ops.AdminError as exc:
+            db.session.rollback()
+            flash(exc.message, "danger")
+        else:
+            flash(f"已将 {user.username} 的角色改为 {user.role_label}，其所有登录已失效", "success")
+    else:
+        flash(EXPIRED, "danger")
+    return redirect(url_for("admin.users"))
+
+
+# --- administrators: requested by one, approved by another -------------------------------------
+
+
+def _finance_choices() -> list[tuple[int, str]]:
+    return options(
+        (o.id, o.name)
+        for o in db.session.scalars(
+            select(Org).where(Org.kind == OrgKind.FINANCE.value).order_by(Org.name)
+        )
+    )
+
+
+@bp.route("/admins", methods=["GET", "POST"])
+def admins() -> Response | str:
+    form = AdminRequestForm()
+    form.role.choices = options((r.value, ROLE_LABELS[r]) for r in Role if r in ADMIN_ROLES)
+    form.org_id.choices = _finance_choices()
+    error = None
+    if form.validate_on_submit():
+        org = db.session.get(Org, form.org_id.data)
+        try:
+            if org is None:
+                raise admin_ops.AdminError("请选择所属机构", "org_id")
+            req = admin_ops.request_admin(
+                _me(),
+                username=form.username.data or "",
+                name=form.name.data or "",
+                role=form.role.data or "",
+                org=org,
+            )
+        except admin_ops.AdminError as exc:
+            db.session.rollback()
+            error = _apply_error(form, exc)
+        else:
+            flash(f"已提交创建管理员 {req.username} 的申请，须由另一名管理员批准", "success")
+            return redirect(url_for("admin.admins"))
+    requests = db.session.scalars(
+        select(AdminRequest).order_by(AdminRequest.id.desc()).limit(100)
+    ).all()
+    names = dict(db.session.execute(select(User.id, User.username)).all())
+    status = 422 if form.is_submitted() else 200
+    return render_template(
+        "admin/admins.html",
+        form=form,
+        requests=requests,
+        names=names,
+        error=error,
+        role_labels={r.value: ROLE_LABELS[r] for r in Role},
+        action_form=ConfirmForm(),
+    ), status
+
+
+@bp.route("/admins/<int:request_id>/approve", methods=["POST"])
+def approve_admin(request_id: int) -> Response:
+    if ConfirmForm().validate_on_submit():
+        try:
+            user, password = admin_ops.approve_request(_me(), request_id)
+        except admin_ops.AdminError as exc:
+            db.session.rollback()
+            flash(exc.message, "danger")
+        else:
+            flash(
+                f"已批准并创建 {user.role_label} {user.username}，初始密码：{password}"
+                "（只显示这一次，首次登录须修改）",
+                "success",
+            )
+    else:
+        flash(EXPIRED, "danger")
+    return redirect(url_for("admin.admins"))
+
+
+@bp.route("/admins/<int:request_id>/reject", methods=["POST"])
+def reject_admin(request_id: int) -> Response:
+    if ConfirmForm().validate_on_submit():
+        try:
+            admin_ops.reject_request(_me(), request_id)
+        except admin_ops.AdminError as exc:
+            db.session.rollback()
+            flash(exc.message, "danger")
+        else:
+            flash("已驳回该申请", "success")
+    else:
+        flash(EXPIRED, "danger")
+    return redirect(url_for("admin.admins"))
 
 
 # --- cycles ----------------------------------------------------------------------------------

@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from workflow.core.crypto import DEV_AUDIT_HMAC_KEY, DEV_FIELD_KEYRING
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_VAR = PROJECT_ROOT / "var"
 INSECURE_KEYS = {"", "dev", "change-me", "dev-only-not-secret"}
+MIN_RETENTION_DAYS = 180
 
 
 def _bool(name: str, default: bool = False) -> bool:
@@ -94,4 +97,15 @@ def from_env() -> dict[str, object]:
         "CLAMD_ADDRESS": os.environ.get("CLAMD_ADDRESS", ""),
         "EVIDENCE_MAX_FILES": int(os.environ.get("EVIDENCE_MAX_FILES", "30")),
         "EVIDENCE_QUOTA_BYTES": int(os.environ.get("EVIDENCE_QUOTA_MB", "100")) * 1024 * 1024,
+        # 等保/密评 (README): the audit chain's HMAC-SM3 key, the SM4 field keyring and the
+        # SM2 seal key; the development defaults are refused in production.
+        "AUDIT_HMAC_KEY": os.environ.get("AUDIT_HMAC_KEY", DEV_AUDIT_HMAC_KEY),
+        "FIELD_KEYRING": os.environ.get("FIELD_KEYRING", DEV_FIELD_KEYRING),
+        "SEAL_PRIVATE_KEY": os.environ.get("SEAL_PRIVATE_KEY", ""),
+        "SEAL_KEY_FILE": os.environ.get("SEAL_KEY_FILE", str(var / "keys" / "seal-sm2.pem")),
+        # 网络安全法 第二十一条: logs are kept at least six months; archive refuses younger rows.
+        "AUDIT_RETENTION_DAYS": int(os.environ.get("AUDIT_RETENTION_DAYS", "180")),
+        # The owner role's URL for `flask audit archive` on PostgreSQL (the application's
+        # role may only INSERT and SELECT the log tables); defaults to DATABASE_URL.
+        "AUDIT_OWNER_DATABASE_URL": os.environ.get("AUDIT_OWNER_DATABASE_URL", ""),
     }

@@ -48,6 +48,12 @@ def init_app(app: Flask) -> None:
         configure_engine(db.engine)
 
 
+def immediate(session: Any) -> None:
+    """Begin a write transaction on this session (IMMEDIATE on SQLite), with no re-check of
+    the signed-in user: for recording a refusal, which must be written whoever asks."""
+    session.connection(execution_options={_IMMEDIATE: True})
+
+
 def begin_write() -> None:
     """Start the request's write transaction (IMMEDIATE on SQLite).
 

@@ -24,9 +24,10 @@ NAV: tuple[tuple[str, str, frozenset[Role] | None], ...] = (
     ("evaluations.index", "评价表", None),
     ("review.queue", "审核队列", frozenset({Role.REVIEWER})),
     ("finance.queue", "财政确认", frozenset({Role.FINANCE})),
-    ("dashboard.index", "统计分析", frozenset({Role.REVIEWER, Role.FINANCE, Role.ADMIN})),
-    ("admin.index", "系统管理", frozenset({Role.ADMIN})),
-    ("workbooks.index", "Excel 填报", None),
+    ("dashboard.index", "统计分析", frozenset({Role.REVIEWER, Role.FINANCE, Role.SYSADMIN})),
+    ("admin.index", "系统管理", frozenset({Role.SYSADMIN, Role.SECADMIN})),
+    ("audit.index", "安全审计", frozenset({Role.AUDITOR})),
+    ("workbooks.index", "Excel 填报", U | {Role.REVIEWER, Role.FINANCE}),
     ("notices.index", "消息", None),
 )
 

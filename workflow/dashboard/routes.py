@@ -9,6 +9,7 @@ from flask import Blueprint, Response, abort, render_template, request
 from flask_login import current_user, login_required
 
 from workflow import policy
+from workflow.core.audit import log_access
 from workflow.core.inputs import parse_int
 from workflow.dashboard import chart, export
 from workflow.dashboard import queries as stats
@@ -18,7 +19,7 @@ from workflow.models import Actor, Cycle
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
-ALLOWED = (Role.REVIEWER, Role.FINANCE, Role.ADMIN)
+ALLOWED = (Role.REVIEWER, Role.FINANCE, Role.SYSADMIN)
 
 
 def _user() -> Actor:
@@ -100,6 +101,7 @@ def export_xlsx() -> Response:
         detail=stats.details(user, cycle_id),
     )
     filename = f"dashboard-{today.isoformat()}.xlsx"
+    log_access("export", "dashboard.xlsx", {"cycle_id": cycle_id})
     return Response(
         content,
         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

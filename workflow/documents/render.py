@@ -164,6 +164,8 @@ class FormView:
     signoff: list[tuple[str, str, str]] = field(default_factory=list)
     font: str = DEFAULT_FONT
     generated: str = ""
+    # The SM2 seal as checked when the PDF was made: "签章有效 验证码 …" or "已篡改 …".
+    seal: str = ""
 
 
 def fmt_decimal(value: Decimal | int | float | str | None) -> str:
@@ -325,7 +327,20 @@ def build_view(evaluation: Evaluation) -> FormView:
         signoff=signoff,
         font=_configured_font(),
         generated=_local(datetime.now(LOCAL_TZ)),
+        seal=_seal_line(evaluation),
     )
+
+
+def _seal_line(evaluation: Evaluation) -> str:
+    from workflow.evaluations import seal
+
+    verdict = seal.verify(evaluation)
+    if verdict.status == seal.UNSEALED:
+        return ""
+    line = f"SM2 签章：{verdict.label}　验证码 {verdict.code}　密钥 {verdict.key_id}"
+    if verdict.problems:
+        line += "（" + "；".join(verdict.problems) + "）"
+    return line
 
 
 # --------------------------------------------------------------------------- rendering

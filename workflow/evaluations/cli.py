@@ -154,3 +154,25 @@ def evaluations_fire(evaluation_id: int, event: str, as_user: str, reason: str |
         return
     ev = result.evaluation
     click.echo(f"评价表 #{ev.id} 已{result.transition.label}，当前状态：{ev.state_label}")
+
+
+@evaluations_cli.command("verify")
+@click.argument("evaluation_id", type=int)
+def evaluations_verify(evaluation_id: int) -> None:
+    """核验一份已确认评价表的 SM2 签章（与当前数据比对）；被篡改时退出码为 1。"""
+    from workflow.evaluations import seal
+
+    evaluation = db.session.get(Evaluation, evaluation_id)
+    if evaluation is None:
+        fail(f"找不到评价表：{evaluation_id}")
+        return
+    verdict = seal.verify(evaluation)
+    click.echo(f"评价表 {evaluation_id}：{verdict.label}")
+    if verdict.code:
+        click.echo(f"验证码 {verdict.code}　密钥 {verdict.key_id}")
+    for problem in verdict.problems:
+        click.echo(f"  - {problem}")
+    if verdict.status == seal.TAMPERED:
+        fail("签章校验失败：数据已被篡改")
+    if verdict.status == seal.UNSEALED:
+        fail("该评价表未确认或没有签章", code=2)

@@ -234,6 +234,11 @@ def fire(
     evaluation.updated_at = now
     # The version check happens in the UPDATE (version_id_col); the new number is known after.
     _flush()
+    if transition.target is State.CONFIRMED:
+        # The SM2 seal over what was confirmed, in the same transaction (evaluations/seal.py).
+        from workflow.evaluations import seal
+
+        seal.sign(evaluation)
     audit = _audit(evaluation, user, transition.event.value, from_state, reason, changes)
     outbox = _outbox(evaluation, transition, user, reason)
     _commit()

@@ -408,7 +408,7 @@ def units_for(user: Actor) -> list[tuple[int, str]]:
     role = Role(user.role)
     if role is Role.REVIEWER:
         scope = "parent_id"
-    elif role in (Role.FINANCE, Role.ADMIN):
+    elif role in (Role.FINANCE, Role.SYSADMIN):
         scope = "all"
     else:
         scope = "id"

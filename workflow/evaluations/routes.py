@@ -30,17 +30,20 @@ from werkzeug.wrappers import Response
 
 from scoring.numbers import fmt
 from workflow import policy
+from workflow.core.audit import log_access
 from workflow.core.extensions import db
 from workflow.documents import operations as documents
 from workflow.documents import queries as pdf_files
 from workflow.evaluations import evidence as evidence_ops
 from workflow.evaluations import operations, queries, views
+from workflow.evaluations import seal as seal_ops
 from workflow.evaluations.forms import EntryForm, parse_entry_form, parse_reason, parse_version
 from workflow.evaluations.history import timeline
 from workflow.evaluations.operations import OperationError
 from workflow.evaluations.views import PAGE_EVENTS, SIMPLE_EVENTS
 from workflow.machine import STATE_LABELS, Event, Role, State
 from workflow.models import Evaluation
+from workflow.models.types import mask_phone
 
 bp = Blueprint("evaluations", __name__, url_prefix="/evaluations")
 
@@ -112,6 +115,9 @@ def _detail(
             accept=evidence_ops.ACCEPT,
             evidence_limit=evidence_ops.limit_text(),
             money=views.money,
+            # The grade is shown: check its SM2 seal against the live rows (seal.py).
+            seal=seal_ops.verify(evaluation),
+            phone=mask_phone(evaluation.phone),
         ),
         status,
     )
@@ -388,9 +394,9 @@ def download_evidence(evaluation_id: int, evidence_id: int) -> Result:
         item, path = evidence_ops.evidence_for(current_user, evaluation_id, evidence_id)
     except OperationError as exc:
         return views.error_page(exc)
-    return send_file(
-        path, mimetype=item.content_type, as_attachment=True, download_name=item.original_name
-    )
+    mimetype, name = item.content_type, item.original_name
+    log_access("download", f"evidence:{evidence_id}", {"evaluation_id": evaluation_id})
+    return send_file(path, mimetype=mimetype, as_attachment=True, download_name=name)
 
 
 @bp.route("/<int:evaluation_id>/pdf")
@@ -405,6 +411,7 @@ def pdf(evaluation_id: int) -> Result:
         abort(404)
     full = pdf_files.pdf_path(item)
     name = f"{evaluation.project.name}-绩效自评表-v{item.version}.pdf"
+    log_access("download", f"pdf:{evaluation_id}", {"version": item.version})
     return send_file(full, mimetype="application/pdf", as_attachment=True, download_name=name)
 
 
@@ -414,7 +421,7 @@ def pdf_zip() -> Result:
     """All the latest PDFs of a cycle and/or a department in one ZIP.
 
     Reviewers get their own department only; finance and the administrator any."""
-    if not policy.is_role(current_user, Role.REVIEWER, Role.FINANCE, Role.ADMIN):
+    if not policy.is_role(current_user, Role.REVIEWER, Role.FINANCE, Role.SYSADMIN):
         abort(404)
     cycle_id = request.args.get("cycle", type=int)
     department_id = request.args.get("department", type=int)
@@ -431,6 +438,11 @@ def pdf_zip() -> Result:
         return redirect(url_for("dashboard.index", cycle=cycle_id))
     target = Path(current_app.config["VAR_DIR"]) / "zips" / f"{uuid.uuid4().hex}.zip"
     documents.write_zip(rows, target)
+    log_access(
+        "export",
+        "pdf-zip",
+        {"cycle_id": cycle_id, "department_id": department_id, "files": len(rows)},
+    )
     handle = target.open("rb")
     target.unlink()  # the open handle keeps the data until the response is sent
     return send_file(

@@ -19,7 +19,9 @@ WAITING: dict[Role, tuple[str, ...]] = {
     Role.UNIT_HEAD: (State.DRAFT.value,),
     Role.REVIEWER: (State.SELF_SCORED.value, State.DEPT_REVIEW.value),
     Role.FINANCE: (State.FINANCE_CONFIRMATION.value,),
-    Role.ADMIN: (),
+    Role.SYSADMIN: (),
+    Role.SECADMIN: (),
+    Role.AUDITOR: (),
 }
 WAITING_TITLES = {
     Role.UNIT_STAFF: "待填报、待提交的自评表",

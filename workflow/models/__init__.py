@@ -15,15 +15,18 @@ from workflow.models.notice import Notice, ReminderClaim
 from workflow.models.org import Org, OrgKind
 from workflow.models.outbox import OutboxMessage
 from workflow.models.pdf import PdfFile
+from workflow.models.security import AdminRequest, EvaluationSeal, SecurityEvent
 from workflow.models.user import Actor, OrgRef, PasswordHistory, SessionUser, User, utcnow
 
 __all__ = [
     "STAGES",
     "Actor",
+    "AdminRequest",
     "AuditLog",
     "Cycle",
     "Evaluation",
     "EvaluationCount",
+    "EvaluationSeal",
     "Evidence",
     "IndicatorScore",
     "Notice",
@@ -36,6 +39,7 @@ __all__ = [
     "ReminderClaim",
     "SchemeSnapshot",
     "PasswordHistory",
+    "SecurityEvent",
     "SessionUser",
     "User",
     "snapshot_for",

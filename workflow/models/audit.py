@@ -1,7 +1,10 @@
 """The append-only audit log: one row for every change of state.
 
 The database itself refuses UPDATE and DELETE on it (triggers on SQLite and PostgreSQL), so
-that not even a bug or an operator with SQL access can rewrite history quietly.
+that not even a bug or an operator with SQL access can rewrite history quietly; and every row
+carries an HMAC-SM3 chain value over its content and the row before it (``seq``, ``chain``;
+computed in the insert path, workflow/core/chain.py), so that whoever switches the triggers
+off is still found out by ``flask audit verify``.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DDL, JSON, DateTime, ForeignKey, Integer, String, Text, event
+from sqlalchemy import DDL, JSON, BigInteger, DateTime, ForeignKey, Integer, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from workflow.core.extensions import db
@@ -38,6 +41,10 @@ class AuditLog(db.Model):  # type: ignore[name-defined]
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, index=True
     )
+    # Tamper evidence: position in the chain (gap-free) and HMAC-SM3(key, canonical row ||
+    # previous chain value), hex. Set by the insert path, never by callers.
+    seq: Mapped[int] = mapped_column(BigInteger, index=True, unique=True)
+    chain: Mapped[str] = mapped_column(String(64))
 
     actor: Mapped[User | None] = relationship()
 

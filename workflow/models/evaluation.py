@@ -27,6 +27,7 @@ from workflow.core.extensions import db
 from workflow.machine import STATE_LABELS, State
 from workflow.models.cycle import Cycle
 from workflow.models.org import Org
+from workflow.models.types import EncryptedText
 from workflow.models.user import User, utcnow
 
 Money = Numeric(18, 2)
@@ -143,7 +144,8 @@ class Evaluation(db.Model):  # type: ignore[name-defined]
     problems: Mapped[str] = mapped_column(Text, default="")  # 存在问题
     measures: Mapped[str] = mapped_column(Text, default="")  # 整改措施
     filled_by: Mapped[str] = mapped_column(String(100), default="")  # 填报人
-    phone: Mapped[str] = mapped_column(String(50), default="")  # 联系电话
+    # 联系电话, SM4-GCM at rest (models/types.py)
+    phone: Mapped[str] = mapped_column(EncryptedText("evaluations.phone"), default="")
     unit_head: Mapped[str] = mapped_column(String(100), default="")  # 单位负责人
     submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

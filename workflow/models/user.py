@@ -22,8 +22,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from workflow.core.extensions import db
-from workflow.machine import ROLE_LABELS, Role
+from workflow.machine import ADMIN_ROLES, ROLE_LABELS, Role
 from workflow.models.org import Org
+from workflow.models.types import EncryptedText
 
 
 def utcnow() -> datetime:
@@ -50,20 +51,27 @@ class Signed(UserMixin):
     def role_label(self) -> str:
         return ROLE_LABELS[Role(self.role)]
 
+    @property
+    def is_administrator(self) -> bool:
+        return Role(self.role) in ADMIN_ROLES
+
 
 class User(Signed, db.Model):  # type: ignore[name-defined]
     __tablename__ = "users"
     __table_args__ = (
         CheckConstraint(
-            "role IN ('unit_staff', 'unit_head', 'reviewer', 'finance', 'admin')", name="role"
+            "role IN ('unit_staff', 'unit_head', 'reviewer', 'finance', "
+            "'sysadmin', 'secadmin', 'auditor')",
+            name="role",
         ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(100))
-    email: Mapped[str | None] = mapped_column(String(200))
-    phone: Mapped[str | None] = mapped_column(String(50))
+    # Personal data, SM4-GCM at rest (models/types.py); shown masked where not needed in full.
+    email: Mapped[str | None] = mapped_column(EncryptedText("users.email"))
+    phone: Mapped[str | None] = mapped_column(EncryptedText("users.phone"))
     password_hash: Mapped[str] = mapped_column(String(256))
     role: Mapped[str] = mapped_column(String(20))
     org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id", ondelete="RESTRICT"), index=True)

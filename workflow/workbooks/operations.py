@@ -222,4 +222,4 @@ def write_zip(user: Actor, cycle_id: int, target: Path, unit_id: int | None = No
 def may_zip(user: Any) -> bool:
     from workflow.machine import Role
 
-    return policy.is_role(user, Role.REVIEWER, Role.FINANCE, Role.ADMIN)
+    return policy.is_role(user, Role.REVIEWER, Role.FINANCE, Role.SYSADMIN)

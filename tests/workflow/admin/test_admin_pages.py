@@ -73,10 +73,14 @@ def _value(html: str, field: str) -> str:
 # --- access ----------------------------------------------------------------------------------
 
 
+# 三员分立: the password reset is the security administrator's; the rest the system one's.
+OPENER = {"/admin/users/{uid}/password": "secadmin"}
+
+
 @pytest.mark.parametrize("page", PAGES)
 def test_admin_opens_every_page(app: Flask, login_as: Any, page: str) -> None:
     url = page.format(**_ids(app))
-    resp = login_as("admin").get(url)
+    resp = login_as(OPENER.get(page, "sysadmin")).get(url)
     assert resp.status_code == 200, url
     assert 'data-testid="admin-nav"' in resp.get_data(as_text=True)
 
@@ -97,7 +101,7 @@ def test_other_roles_get_404(app: Flask, login_as: Any, username: str, page: str
             {
                 "username": "sneaky",
                 "name": "x",
-                "role": "admin",
+                "role": "sysadmin",
                 "org_id": "1",
                 "password": "12345678x",
             },
@@ -123,7 +127,7 @@ def test_anonymous_is_sent_to_login(client: FlaskClient) -> None:
 
 
 def test_admin_nav_link_only_for_admin(login_as: Any, app: Flask) -> None:
-    assert 'href="/admin/"' in login_as("admin").get("/admin/").get_data(as_text=True)
+    assert 'href="/admin/"' in login_as("sysadmin").get("/admin/").get_data(as_text=True)
     other = app.test_client()
     login(other, "finance")
     assert 'href="/admin/"' not in other.get("/dashboard/").get_data(as_text=True)
@@ -133,7 +137,7 @@ def test_admin_nav_link_only_for_admin(login_as: Any, app: Flask) -> None:
 
 
 def test_create_department_and_unit_shows_tree(app: Flask, login_as: Any) -> None:
-    client = login_as("admin")
+    client = login_as("sysadmin")
     resp = client.post(
         "/admin/orgs", data={"name": "江苏省测试厅", "kind": "department", "parent_id": "0"}
     )
@@ -153,7 +157,7 @@ def test_create_department_and_unit_shows_tree(app: Flask, login_as: Any) -> Non
 
 
 def test_unit_without_department_is_refused_next_to_the_field(login_as: Any) -> None:
-    resp = login_as("admin").post(
+    resp = login_as("sysadmin").post(
         "/admin/orgs", data={"name": "无主单位<b>", "kind": "unit", "parent_id": "0"}
     )
     assert resp.status_code == 422
@@ -163,7 +167,7 @@ def test_unit_without_department_is_refused_next_to_the_field(login_as: Any) -> 
 
 
 def test_duplicate_and_empty_org_names(login_as: Any) -> None:
-    client = login_as("admin")
+    client = login_as("sysadmin")
     html = client.post(
         "/admin/orgs", data={"name": "江苏省数据局", "kind": "department", "parent_id": "0"}
     ).get_data(as_text=True)
@@ -183,7 +187,7 @@ def test_duplicate_and_empty_org_names(login_as: Any) -> None:
 
 def test_create_user_and_log_in(app: Flask, login_as: Any) -> None:
     unit_id = _org_id(app, "江苏省政务服务中心")
-    resp = login_as("admin").post(
+    resp = login_as("sysadmin").post(
         "/admin/users",
         data={
             "username": "new_staff",
@@ -202,7 +206,7 @@ def test_create_user_and_log_in(app: Flask, login_as: Any) -> None:
 
 def test_bad_user_input_keeps_typed_values(app: Flask, login_as: Any) -> None:
     dept_id = _org_id(app, "江苏省数据局")
-    resp = login_as("admin").post(
+    resp = login_as("sysadmin").post(
         "/admin/users",
         data={
             "username": "坏 名字",
@@ -224,7 +228,7 @@ def test_bad_user_input_keeps_typed_values(app: Flask, login_as: Any) -> None:
 
 def test_role_must_match_org_kind(app: Flask, login_as: Any) -> None:
     dept_id = _org_id(app, "江苏省数据局")
-    resp = login_as("admin").post(
+    resp = login_as("sysadmin").post(
         "/admin/users",
         data={
             "username": "wrong_org",
@@ -236,7 +240,7 @@ def test_role_must_match_org_kind(app: Flask, login_as: Any) -> None:
     )
     html = resp.get_data(as_text=True)
     assert _field_error(html, "org_id") == "该角色须属于预算单位"
-    resp = login_as("admin").post(
+    resp = login_as("sysadmin").post(
         "/admin/users",
         data={
             "username": "unit_a",
@@ -254,7 +258,7 @@ def test_disable_kills_existing_sessions(app: Flask, login_as: Any) -> None:
     login(victim, "unit_b")
     assert victim.get("/password").status_code == 200
     uid = _ids(app)["uid"]
-    resp = login_as("admin").post(f"/admin/users/{uid}/disable")
+    resp = login_as("sysadmin").post(f"/admin/users/{uid}/disable")
     assert resp.status_code == 302
     resp = victim.get("/password")
     assert resp.status_code == 302 and "/login" in resp.headers["Location"]
@@ -262,16 +266,16 @@ def test_disable_kills_existing_sessions(app: Flask, login_as: Any) -> None:
         victim.post("/login", data={"username": "unit_b", "password": PASSWORD}).status_code == 401
     )
     # Enabling again lets the user log in (with a fresh session).
-    assert login_as("admin").post(f"/admin/users/{uid}/enable").status_code == 302
+    assert login_as("sysadmin").post(f"/admin/users/{uid}/enable").status_code == 302
     login(victim, "unit_b")
 
 
 def test_admin_cannot_disable_self(app: Flask, login_as: Any) -> None:
-    admin_id = _get_user(app, "admin").id
-    client = login_as("admin")
+    admin_id = _get_user(app, "sysadmin").id
+    client = login_as("sysadmin")
     resp = client.post(f"/admin/users/{admin_id}/disable", follow_redirects=True)
     assert "不能停用自己的账号" in resp.get_data(as_text=True)
-    assert _get_user(app, "admin").active
+    assert _get_user(app, "sysadmin").active
 
 
 def test_reset_password_with_given_password(app: Flask, login_as: Any) -> None:
@@ -279,7 +283,7 @@ def test_reset_password_with_given_password(app: Flask, login_as: Any) -> None:
     login(victim, "unit_b")
     uid = _ids(app)["uid"]
     assert (
-        login_as("admin")
+        login_as("secadmin")
         .post(f"/admin/users/{uid}/password", data={"password": "Brand-new-pass"})
         .status_code
         == 302
@@ -294,7 +298,7 @@ def test_reset_password_with_given_password(app: Flask, login_as: Any) -> None:
 
 def test_reset_password_generates_one(app: Flask, login_as: Any) -> None:
     uid = _ids(app)["uid"]
-    resp = login_as("admin").post(
+    resp = login_as("secadmin").post(
         f"/admin/users/{uid}/password", data={"password": ""}, follow_redirects=True
     )
     match = re.search(r"已为 unit_b 生成新密码：(\S+)（只显示这一次）", resp.get_data(as_text=True))
@@ -304,7 +308,7 @@ def test_reset_password_generates_one(app: Flask, login_as: Any) -> None:
 
 def test_reset_password_too_short(app: Flask, login_as: Any) -> None:
     uid = _ids(app)["uid"]
-    resp = login_as("admin").post(f"/admin/users/{uid}/password", data={"password": "short"})
+    resp = login_as("secadmin").post(f"/admin/users/{uid}/password", data={"password": "short"})
     assert resp.status_code == 422
     assert _field_error(resp.get_data(as_text=True), "password") == "密码至少 10 个字符"
 
@@ -325,7 +329,7 @@ CYCLE = {
 
 
 def test_create_cycle(app: Flask, login_as: Any) -> None:
-    resp = login_as("admin").post("/admin/cycles/new", data=CYCLE)
+    resp = login_as("sysadmin").post("/admin/cycles/new", data=CYCLE)
     assert resp.status_code == 302, resp.get_data(as_text=True)
     with app.app_context():
         cycle = db.session.scalar(select(Cycle).where(Cycle.name == CYCLE["name"]))
@@ -335,7 +339,7 @@ def test_create_cycle(app: Flask, login_as: Any) -> None:
         assert cycle.reminder_days == [14, 7, 3, 1]
         assert cycle.day_kind == "working"
         assert cycle.scheme["name"] == scoring.builtin_scheme("jiangsu-2022").name
-    assert CYCLE["name"] in login_as("admin").get("/admin/cycles").get_data(as_text=True)
+    assert CYCLE["name"] in login_as("sysadmin").get("/admin/cycles").get_data(as_text=True)
 
 
 @pytest.mark.parametrize(
@@ -367,7 +371,7 @@ def test_create_cycle(app: Flask, login_as: Any) -> None:
 )
 def test_bad_cycle_input(login_as: Any, change: dict[str, str], field: str, message: str) -> None:
     data = {**CYCLE, "name": "坏输入的任务<i>", **change}
-    resp = login_as("admin").post("/admin/cycles/new", data=data)
+    resp = login_as("sysadmin").post("/admin/cycles/new", data=data)
     assert resp.status_code == 422
     html = resp.get_data(as_text=True)
     assert _field_error(html, field) == message.replace("<", "&lt;").replace(">", "&gt;")
@@ -378,7 +382,7 @@ def test_bad_cycle_input(login_as: Any, change: dict[str, str], field: str, mess
 
 def test_edit_cycle_deadlines_and_ladder(app: Flask, login_as: Any) -> None:
     cid = _ids(app)["cid"]
-    client = login_as("admin")
+    client = login_as("sysadmin")
     html = client.get(f"/admin/cycles/{cid}").get_data(as_text=True)
     assert _value(html, "reminder_days") == "7, 3, 1"
     assert _value(html, "deadline_submit") == "2023-04-14"
@@ -413,7 +417,7 @@ def _upload(client: FlaskClient, url: str, name: str, content: bytes, **data: st
 
 
 def test_schemes_lists_builtins(login_as: Any) -> None:
-    html = login_as("admin").get("/admin/schemes").get_data(as_text=True)
+    html = login_as("sysadmin").get("/admin/schemes").get_data(as_text=True)
     for key in scoring.BUILTIN_SCHEMES:
         assert key in html
     assert "内置" in html
@@ -424,7 +428,7 @@ def test_upload_invalid_scheme_shows_chinese_problems(login_as: Any) -> None:
     data["name"] = "broken"
     data["tree"][0]["children"][0]["indicators"][0]["weight"] = "-3"
     resp = _upload(
-        login_as("admin"),
+        login_as("sysadmin"),
         "/admin/schemes",
         "broken.json",
         json.dumps(data, ensure_ascii=False).encode(),
@@ -438,7 +442,7 @@ def test_upload_invalid_scheme_shows_chinese_problems(login_as: Any) -> None:
 
 
 def test_upload_unparseable_and_wrong_type(login_as: Any) -> None:
-    client = login_as("admin")
+    client = login_as("sysadmin")
     html = _upload(client, "/admin/schemes", "bad.yaml", b"name: [unclosed").get_data(as_text=True)
     assert "不是有效的 JSON/YAML" in html
     html = _upload(client, "/admin/schemes", "scheme.exe", b"MZ").get_data(as_text=True)
@@ -453,7 +457,7 @@ def test_upload_valid_yaml_scheme_then_use_it_in_a_cycle(app: Flask, login_as: A
     data = scoring.builtin_scheme("central").to_dict()
     data["name"] = "test-upload"
     data["title"] = "上传的测试指标体系"
-    client = login_as("admin")
+    client = login_as("sysadmin")
     resp = _upload(
         client, "/admin/schemes", "mine.yaml", yaml.safe_dump(data, allow_unicode=True).encode()
     )
@@ -470,7 +474,9 @@ def test_upload_valid_yaml_scheme_then_use_it_in_a_cycle(app: Flask, login_as: A
 
 def test_builtin_name_cannot_be_overwritten(login_as: Any) -> None:
     data = scoring.builtin_scheme("central").to_dict()
-    resp = _upload(login_as("admin"), "/admin/schemes", "central.json", json.dumps(data).encode())
+    resp = _upload(
+        login_as("sysadmin"), "/admin/schemes", "central.json", json.dumps(data).encode()
+    )
     assert "内置指标体系的名称" in resp.get_data(as_text=True)
 
 
@@ -485,7 +491,7 @@ def test_import_seed_form_into_cycle_and_unit(app: Flask, login_as: Any) -> None
     ids = _ids(app)
     unit_id = _org_id(app, "江苏省政务服务中心")
     resp = _upload(
-        login_as("admin"),
+        login_as("sysadmin"),
         "/admin/import",
         "seed.tsv",
         _seed_bytes(),
@@ -511,7 +517,7 @@ def test_import_unreadable_file_shows_reason(app: Flask, login_as: Any) -> None:
     ids = _ids(app)
     unit_id = _org_id(app, "江苏省政务服务中心")
     resp = _upload(
-        login_as("admin"),
+        login_as("sysadmin"),
         "/admin/import",
         "notes.txt",
         "这不是一张自评表\n".encode(),
@@ -526,7 +532,7 @@ def test_import_requires_a_unit(app: Flask, login_as: Any) -> None:
     ids = _ids(app)
     dept_id = _org_id(app, "江苏省数据局")
     resp = _upload(
-        login_as("admin"),
+        login_as("sysadmin"),
         "/admin/import",
         "seed.tsv",
         _seed_bytes(),
@@ -541,7 +547,7 @@ def test_import_requires_a_unit(app: Flask, login_as: Any) -> None:
 
 
 def test_failed_reminders_are_listed_escaped(app: Flask, login_as: Any) -> None:
-    client = login_as("admin")
+    client = login_as("sysadmin")
     assert 'data-testid="no-failed-reminders"' in client.get("/admin/reminders").get_data(
         as_text=True
     )
@@ -596,12 +602,12 @@ def test_admin_forms_carry_a_working_csrf_token(sqlite_template: Any, tmp_path: 
     app = make_sqlite_app(sqlite_template, tmp_path, WTF_CSRF_ENABLED=True)
     client = app.test_client()
     token = _token(client.get("/login").get_data(as_text=True))
-    data = {"username": "admin", "password": PASSWORD, "csrf_token": token}
+    data = {"username": "sysadmin", "password": PASSWORD, "csrf_token": token}
     resp = client.post("/login", data=data)
     assert resp.status_code == 302
     from tests.conftest import second_step
 
-    second_step(client, "admin", resp.headers["Location"], csrf_token=token)
+    second_step(client, "sysadmin", resp.headers["Location"], csrf_token=token)
     org = {"name": "带令牌的部门", "kind": "department", "parent_id": "0"}
     assert client.post("/admin/orgs", data=org).status_code == 400
     for page in (

@@ -150,7 +150,7 @@ def test_list_rows_filled_by_one_role_are_right_for_another(app: Flask) -> None:
     """Rows are shared by everybody who may see them: what finance put in the cache is what
     a reviewer and a unit would have printed themselves, and nothing more."""
     client_as(app, "finance").get("/evaluations/?state=")
-    client_as(app, "admin").get("/evaluations/?state=")
+    client_as(app, "sysadmin").get("/evaluations/?state=")
     for username in ("reviewer", "unit_a", "reviewer_2"):
         client = client_as(app, username)
         _same_with_and_without_cache(

@@ -67,7 +67,7 @@ def _new_evaluation(cycle: Cycle, unit_name: str, project_name: str) -> Evaluati
 # --- who may open it -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("username", ["finance", "reviewer", "reviewer_2", "admin"])
+@pytest.mark.parametrize("username", ["finance", "reviewer", "reviewer_2", "sysadmin"])
 @pytest.mark.parametrize("url", ["/dashboard/", "/dashboard/export.xlsx"])
 def test_allowed_roles_open_the_dashboard(login_as: Any, username: str, url: str) -> None:
     assert login_as(username).get(url).status_code == 200

@@ -54,7 +54,7 @@ def test_unit_list_shows_only_own_unit(as_user):
         ("unit_a_head", 200),
         ("reviewer", 200),
         ("finance", 200),
-        ("admin", 200),
+        ("sysadmin", 200),
         ("unit_b", 404),
         ("unit_c", 404),
         ("reviewer_2", 404),

@@ -89,7 +89,7 @@ def _expected(user: User, filters: queries.ListFilters) -> list[int]:
         scope, org = {
             "reviewer": ("department_id", user.org_id),
             "finance": ("all", None),
-            "admin": ("all", None),
+            "sysadmin": ("all", None),
         }.get(user.role, ("unit_id", user.org_id))
         if scope != "all" and getattr(ev, scope) != org:
             continue
@@ -114,8 +114,8 @@ CASES: list[tuple[str, dict[str, Any]]] = [
     ("reviewer", {"states": ["self_scored", "dept_review"]}),
     ("finance", {}),
     ("finance", {"states": ["finance_confirmation"]}),
-    ("admin", {"q": "_%"}),
-    ("admin", {"q": "排序项目01"}),
+    ("sysadmin", {"q": "_%"}),
+    ("sysadmin", {"q": "排序项目01"}),
     ("unit_a", {}),
     ("unit_a", {"states": ["draft"]}),
     ("finance", {"cycle": True}),

@@ -143,7 +143,7 @@ def test_finance_confirms_with_final_scores(ctx: Flask) -> None:
 def test_admin_sees_but_fires_nothing(ctx: Flask) -> None:
     ev = in_state("self_scored")[0]
     with pytest.raises(operations.Forbidden):
-        operations.fire(user("admin"), ev.id, "start_review")
+        operations.fire(user("sysadmin"), ev.id, "start_review")
 
 
 def test_audit_rows_match_events_in_demo(ctx: Flask) -> None:

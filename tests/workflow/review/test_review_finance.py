@@ -196,7 +196,7 @@ def test_finance_queue(as_user):
 
 
 @pytest.mark.parametrize(
-    "user,status", [("finance", 200), ("reviewer", 404), ("unit_a", 404), ("admin", 404)]
+    "user,status", [("finance", 200), ("reviewer", 404), ("unit_a", 404), ("sysadmin", 404)]
 )
 def test_confirm_page_visibility(app, as_user, user, status):
     assert as_user(user).get(f"/finance/{ev_id(app, AT_FINANCE_A)}").status_code == status

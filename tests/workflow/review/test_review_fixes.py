@@ -41,7 +41,7 @@ def test_unicode_digits_in_forms_are_not_a_500(app: Flask) -> None:
     )
     finance = client_as(app, "finance")
     assert finance.post("/finance/bulk", data={"ids": "²", "v-1": "²"}).status_code != 500
-    admin = client_as(app, "admin")
+    admin = client_as(app, "sysadmin")
     resp = admin.post("/admin/cycles/1", data={"reminder_days": "7,²"})
     assert resp.status_code != 500
 
@@ -79,7 +79,7 @@ def test_admin_web_import_leaves_an_audit_row(app: Flask) -> None:
     text = files("scoring").joinpath("samples/jiangsu_2022_seed.tsv").read_bytes()
     with app.app_context():
         unit_id = db.session.scalar(select(User.org_id).where(User.username == "unit_b"))
-    admin = client_as(app, "admin")  # the login itself writes a security-event row
+    admin = client_as(app, "sysadmin")  # the login itself writes a security-event row
     with app.app_context():
         before = db.session.scalar(select(func.count()).select_from(AuditLog))
     resp = admin.post(
@@ -91,7 +91,9 @@ def test_admin_web_import_leaves_an_audit_row(app: Flask) -> None:
     with app.app_context():
         row = db.session.scalars(select(AuditLog).order_by(AuditLog.id.desc())).first()
         assert db.session.scalar(select(func.count()).select_from(AuditLog)) == before + 1
-        assert row.event == "import" and row.actor.username == "admin" and row.to_state == "draft"
+        assert (
+            row.event == "import" and row.actor.username == "sysadmin" and row.to_state == "draft"
+        )
 
 
 def test_saving_after_a_colleague_submitted_keeps_the_typed_text(app: Flask) -> None:
