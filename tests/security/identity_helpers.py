@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import select
 
+from tests.conftest import SEAL_PEM
 from workflow.core.extensions import db
 from workflow.models import AuditLog, User
 
@@ -47,6 +48,10 @@ def production_config(tmp: Path, **extra: Any) -> dict[str, Any]:
         "PDF_DIR": str(tmp / "p"),
         "EVIDENCE_DIR": str(tmp / "e"),
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/prod.db",
+        # The 密评 keys production insists on (their own checks: tests/security/test_field_crypto.py).
+        "AUDIT_HMAC_KEY": "k7Qw-2xR9vL4pT8mN3bZ6cJ1hF5sD0gY-aE",
+        "FIELD_KEYRING": '{"active": "p1", "keys": {"p1": "8c1f2a9d4e7b6035a1c9e8d7f6b5a493"}}',
+        "SEAL_PRIVATE_KEY": SEAL_PEM,
     }
     config.update(extra)
     return config

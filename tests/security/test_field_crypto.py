@@ -166,6 +166,8 @@ def test_production_refuses_the_development_keys(tmp_path) -> None:  # type: ign
                 "PDF_DIR": str(tmp_path / "p"),
                 "EVIDENCE_DIR": str(tmp_path / "e"),
                 "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db",
+                "TRUSTED_HOSTS": ["jixiao.example.gov.cn"],
+                "CLAMD_ADDRESS": "unix:/nonexistent/clamd.sock",
             }
         )
     with pytest.raises(RuntimeError, match="AUDIT_RETENTION_DAYS"):

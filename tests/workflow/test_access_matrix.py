@@ -73,6 +73,8 @@ ADMIN_PAGES: dict[str, set[Role]] = {
     "admin.disable_user": SYS,
     "admin.enable_user": SYS,
     "admin.reset_password": SEC,
+    "admin.unlock_user": SEC,
+    "admin.reset_totp": SEC,
     "admin.change_role": SEC,
     "admin.admins": SYS | SEC,
     "admin.approve_admin": SYS | SEC,

@@ -86,7 +86,18 @@ def record_event(
         user=who,
         outcome=_security_outcome(outcome),
         object=f"user:{user.username}" if user is not None else "",
-        detail={"event": event, "text": "；".join(parts)},
+        detail={
+            "event": event,
+            "text": "；".join(parts),
+            # Whom it is about and who did it: both names when an administrator acted.
+            **(
+                {"target": user.username, "target_name": user.name}
+                if user is not None
+                else {}
+            ),
+            "by": who.username if who is not None else "命令行",
+            "by_name": who.name if who is not None else "命令行",
+        },
         username=username or None,
     )
     db.session.add(
