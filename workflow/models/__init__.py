@@ -15,6 +15,14 @@ from workflow.models.notice import Notice, ReminderClaim
 from workflow.models.org import Org, OrgKind
 from workflow.models.outbox import OutboxMessage
 from workflow.models.pdf import PdfFile
+from workflow.models.targets import (
+    FrameworkRecord,
+    LibraryIndicator,
+    TargetSet,
+    TargetVersion,
+    compiled_scheme,
+    framework_record_for,
+)
 from workflow.models.user import Actor, OrgRef, SessionUser, User, utcnow
 
 __all__ = [
@@ -25,7 +33,9 @@ __all__ = [
     "Evaluation",
     "EvaluationCount",
     "Evidence",
+    "FrameworkRecord",
     "IndicatorScore",
+    "LibraryIndicator",
     "Notice",
     "Org",
     "OrgKind",
@@ -36,7 +46,11 @@ __all__ = [
     "ReminderClaim",
     "SchemeSnapshot",
     "SessionUser",
+    "TargetSet",
+    "TargetVersion",
     "User",
+    "compiled_scheme",
+    "framework_record_for",
     "snapshot_for",
     "utcnow",
 ]
