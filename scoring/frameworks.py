@@ -33,6 +33,7 @@ __all__ = [
     "ProjectTargets",
     "TargetProblem",
     "TargetRow",
+    "assign_codes",
     "builtin_framework",
     "check_targets",
     "compile_scheme",
@@ -475,6 +476,12 @@ def _assign_codes(framework: Framework, rows: Sequence[TargetRow]) -> list[Targe
             taken.add(row.code)
         result.append(row)
     return result
+
+
+def assign_codes(framework: Framework, targets: ProjectTargets) -> ProjectTargets:
+    """The targets with every row coded (rows keep theirs): a version stores its codes, so
+    that an adjustment's rows keep the codes the evaluation's entries are keyed by."""
+    return replace(targets, rows=tuple(_assign_codes(framework, targets.rows)))
 
 
 def _target_dict(row: TargetRow) -> dict[str, Any]:

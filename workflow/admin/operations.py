@@ -24,6 +24,7 @@ from workflow.core.extensions import db
 from workflow.core.inputs import parse_int
 from workflow.machine import Role
 from workflow.models import (
+    compiled_scheme,
     Actor,
     AuditLog,
     Cycle,
@@ -327,6 +328,9 @@ def create_cycle(
         day_kind=day_kind,
         active=active,
     )
+    from workflow.targets.operations import framework_record_of_scheme
+
+    cycle.framework = framework_record_of_scheme(cycle.scheme)
     db.session.add(cycle)
     db.session.commit()
     return cycle
@@ -402,13 +406,31 @@ def import_form_draft(
 
     if unit.kind != OrgKind.UNIT:
         raise AdminError("请选择一个预算单位", "unit_id")
-    scheme = scoring.scheme_from_dict(cycle.scheme)
+    from workflow.targets import operations as targets_ops
+
     project = Project(
         unit=unit,
         name=str(result.header.get("project") or fallback_name)[:300],
         summary=str(result.header.get("summary") or ""),
     )
     db.session.add(project)
+    # The form's own 产出/效益/满意度 indicators become the project's approved targets, so
+    # that its names survive instead of being mapped onto another project's.
+    try:
+        targets = targets_ops.approve_as_imported(
+            project,
+            cycle,
+            targets_ops.targets_of_form(cycle, result.scheme.to_dict()),
+            user=actor,
+            source=fallback_name,
+            actor_name=None if actor is not None else "命令行导入",
+        )
+    except targets_ops.TargetsError as exc:
+        raise AdminError("；".join([exc.message, *exc.details[:10]])) from exc
+    assert targets.current_version is not None
+    scheme = scoring.scheme_from_dict(
+        compiled_scheme(cycle.framework, targets.current_version)
+    )
     evaluation = operations.create_evaluation(project, cycle, map_entries(result, scheme))
     narratives = getattr(result, "narratives", {}) or {}
     evaluation.main_results = str(narratives.get("主要成效", ""))

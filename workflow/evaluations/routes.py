@@ -151,7 +151,7 @@ def _form_page(
             ev=evaluation,
             scheme=scheme,
             card=card,
-            rows=views.form_rows(scheme, card, entries, errors, evaluation.scheme_snapshot.digest),
+            rows=views.form_rows(scheme, card, entries, errors, evaluation.scheme_key),
             blocking=blocking,
             notes=notes,
             narrative=narrative,
