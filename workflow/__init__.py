@@ -65,7 +65,16 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 # The page blueprints besides auth, in the order they were always registered; the factory
 # is the only importer of routes modules.
-BLUEPRINTS = ("home", "evaluations", "review", "finance", "dashboard", "admin", "notices")
+BLUEPRINTS = (
+    "home",
+    "evaluations",
+    "review",
+    "finance",
+    "dashboard",
+    "admin",
+    "notices",
+    "targets",
+)
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -17,8 +17,7 @@ from scoring.frameworks import TargetRow, builtin_framework
 from workflow.core.cli import fail, find
 from workflow.core.extensions import db
 from workflow.evaluations import operations
-from workflow.machine import ROLE_LABELS, Role
-from workflow.machine import TargetEvent
+from workflow.machine import ROLE_LABELS, Role, TargetEvent
 from workflow.models import (
     Cycle,
     Evaluation,
@@ -229,9 +228,7 @@ def _demo_evaluations(cycle: Cycle, orgs: dict[str, Org], users: dict[str, User]
             code=f"3200002210000000{number:02d}",
         )
     db.session.add_all(projects.values())
-    opened = {
-        name: targets_ops.open_targets(project, cycle) for name, project in projects.items()
-    }
+    opened = {name: targets_ops.open_targets(project, cycle) for name, project in projects.items()}
     db.session.commit()
     ids = {name: targets.id for name, targets in opened.items()}
     # The seed project keeps the seed form's own indicators.
@@ -248,7 +245,7 @@ def _demo_evaluations(cycle: Cycle, orgs: dict[str, Org], users: dict[str, User]
     for unit_key, name, state, reason in PENDING_TARGETS:
         goal, rows = _target_rows(name)
         events = {"draft": (), "submitted": ("submit",), "returned": ("submit", "return")}[state]
-        targets = _set_targets(ids[name], goal, rows, actors[unit_key], None, events=())
+        _set_targets(ids[name], goal, rows, actors[unit_key], None, events=())
         for event in events:
             actor = actors[unit_key] if event == "submit" else reviewers[unit_key]
             targets_ops.fire_targets(actor, ids[name], TargetEvent(event), reason=reason or None)
@@ -257,9 +254,7 @@ def _demo_evaluations(cycle: Cycle, orgs: dict[str, Org], users: dict[str, User]
     unit_key = next(plan[0] for plan in plans if plan[1] == name)
     goal, rows = _target_rows(name)
     changed = tuple(
-        TargetRow.from_dict({**row.to_dict(), "value": adjusted})
-        if row.name == indicator
-        else row
+        TargetRow.from_dict({**row.to_dict(), "value": adjusted}) if row.name == indicator else row
         for row in rows
     )
     _set_targets(
@@ -458,7 +453,12 @@ DEMO_TARGETS: dict[str, tuple[str, tuple[Row, ...]]] = {
 PENDING_TARGETS = (
     ("unit_a", "政务服务人员业务能力培训", "draft", ""),
     ("unit_b", "政务大厅自助终端设备购置", "submitted", ""),
-    ("unit_c", "数据中心配套道路养护补助", "returned", "“设备使用年限”等效益指标请细化量化，补充测算依据。"),
+    (
+        "unit_c",
+        "数据中心配套道路养护补助",
+        "returned",
+        "“设备使用年限”等效益指标请细化量化，补充测算依据。",
+    ),
 )
 # The adjusted project: (project, 三级指标, original value, adjusted value, reason).
 ADJUSTED = (
@@ -511,7 +511,6 @@ def _project_entries(scheme: scoring.Scheme, grade: str) -> dict[str, dict[str, 
         else:
             entries[ind.code] = {"actual": "达成预期目标", "tier": "达成"}
     return entries
-
 
 
 # --- import ----------------------------------------------------------------------------------

@@ -24,7 +24,6 @@ from workflow.core.extensions import db
 from workflow.core.inputs import parse_int
 from workflow.machine import Role
 from workflow.models import (
-    compiled_scheme,
     Actor,
     AuditLog,
     Cycle,
@@ -34,6 +33,7 @@ from workflow.models import (
     OrgKind,
     Project,
     User,
+    compiled_scheme,
 )
 from workflow.models.org import ORG_KIND_LABELS
 
@@ -428,9 +428,7 @@ def import_form_draft(
     except targets_ops.TargetsError as exc:
         raise AdminError("；".join([exc.message, *exc.details[:10]])) from exc
     assert targets.current_version is not None
-    scheme = scoring.scheme_from_dict(
-        compiled_scheme(cycle.framework, targets.current_version)
-    )
+    scheme = scoring.scheme_from_dict(compiled_scheme(cycle.framework, targets.current_version))
     evaluation = operations.create_evaluation(project, cycle, map_entries(result, scheme))
     narratives = getattr(result, "narratives", {}) or {}
     evaluation.main_results = str(narratives.get("主要成效", ""))

@@ -41,6 +41,7 @@ from workflow.evaluations.operations import OperationError
 from workflow.evaluations.views import PAGE_EVENTS, SIMPLE_EVENTS
 from workflow.machine import STATE_LABELS, Event, Role, State
 from workflow.models import Evaluation
+from workflow.targets import queries as target_queries
 
 bp = Blueprint("evaluations", __name__, url_prefix="/evaluations")
 
@@ -151,7 +152,14 @@ def _form_page(
             ev=evaluation,
             scheme=scheme,
             card=card,
-            rows=views.form_rows(scheme, card, entries, errors, evaluation.scheme_key),
+            rows=views.form_rows(
+                scheme,
+                card,
+                entries,
+                errors,
+                evaluation.scheme_key,
+                target_queries.evaluation_target_texts(evaluation),
+            ),
             blocking=blocking,
             notes=notes,
             narrative=narrative,

@@ -37,9 +37,7 @@ class Cycle(db.Model):  # type: ignore[name-defined]
     scheme: Mapped[dict[str, Any]] = mapped_column(JSON, deferred=True)
     # The framework (评价框架) every project's targets fill; None only for a cycle whose
     # scheme has no weighted first levels to share.
-    framework_id: Mapped[int | None] = mapped_column(
-        ForeignKey("frameworks.id")
-    )
+    framework_id: Mapped[int | None] = mapped_column(ForeignKey("frameworks.id"))
     deadline_submit: Mapped[date] = mapped_column(Date)
     deadline_review: Mapped[date] = mapped_column(Date)
     deadline_confirm: Mapped[date] = mapped_column(Date)

@@ -139,9 +139,7 @@ class Evaluation(db.Model):  # type: ignore[name-defined]
     scheme_id: Mapped[int | None] = mapped_column(
         ForeignKey("scheme_snapshots.id", ondelete="RESTRICT"), index=True
     )
-    framework_id: Mapped[int | None] = mapped_column(
-        ForeignKey("frameworks.id")
-    )
+    framework_id: Mapped[int | None] = mapped_column(ForeignKey("frameworks.id"))
     target_version_id: Mapped[int | None] = mapped_column(
         ForeignKey("target_versions.id"), index=True
     )

@@ -94,9 +94,7 @@ class TargetSet(db.Model):  # type: ignore[name-defined]
     __tablename__ = "project_targets"
     __table_args__ = (
         UniqueConstraint("project_id", "cycle_id", name="uq_project_targets_project_cycle"),
-        CheckConstraint(
-            "state IN ('draft', 'submitted', 'approved', 'returned')", name="state"
-        ),
+        CheckConstraint("state IN ('draft', 'submitted', 'approved', 'returned')", name="state"),
         CheckConstraint("pending_kind IN ('initial', 'adjustment')", name="pending_kind"),
         CheckConstraint("version >= 1", name="version"),
         Index("ix_project_targets_department_state", "department_id", "state"),

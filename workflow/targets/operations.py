@@ -49,7 +49,9 @@ from workflow.models import (
 from workflow.models.evaluation import snapshot_digest
 
 CONFLICT_MESSAGE = "已被他人处理，请刷新后重试"
-NO_APPROVED_TARGETS = "该项目尚无已批复的绩效目标，不能开始自评；请先填报绩效目标并经主管部门审核通过。"
+NO_APPROVED_TARGETS = (
+    "该项目尚无已批复的绩效目标，不能开始自评；请先填报绩效目标并经主管部门审核通过。"
+)
 
 # The fields of a row the unit types (the weight as typed, so that "abc" stays "abc").
 ROW_FIELDS = ("level1", "level2", "name", "nature", "value", "unit", "weight")
@@ -118,11 +120,7 @@ def problems_of(targets: TargetSet) -> list[TargetProblem]:
     for index, raw in enumerate((targets.draft or {}).get("rows", []), start=1):
         text = str(raw.get("weight", "")).strip()
         if text and not _is_number(text):
-            problems = [
-                p
-                for p in problems
-                if not (p.row == index and p.field == "weight")
-            ]
+            problems = [p for p in problems if not (p.row == index and p.field == "weight")]
             name = str(raw.get("name", "")).strip() or "（未填名称）"
             problems.append(
                 TargetProblem(index, "weight", f"第{index}行（{name}）：分值“{text}”不是数字")
@@ -363,9 +361,7 @@ def fire_targets(
                 targets.pending_kind = "adjustment"
                 targets.pending_reason = text
             kind = "adjustment" if adjusting else "initial"
-            version = _new_version(
-                targets, user, kind, targets.pending_reason if adjusting else ""
-            )
+            version = _new_version(targets, user, kind, targets.pending_reason if adjusting else "")
             db.session.flush()
             details["target_version"] = version.number
         elif effect == "put_in_force":
@@ -674,3 +670,54 @@ def targets_of_form(cycle: Cycle, scheme: Mapping[str, Any]) -> ProjectTargets:
 
     _, targets = split_scheme(scheme, shared, source="import")
     return targets
+
+
+# --- notices ---------------------------------------------------------------------------------
+
+NOTICE_TITLES = {
+    "targets_submit": "单位已提交绩效目标，待审核",
+    "targets_adjust": "单位已申请调整绩效目标，待审核",
+    "targets_approve": "主管部门已批复绩效目标",
+    "targets_return": "主管部门已退回绩效目标",
+}
+
+
+def handle_targets_notify(message_id: int, payload: Mapping[str, Any]) -> int:
+    """In-app notices for a targets step (an outbox 'notify' message naming targets_id):
+    submit/adjust → the department's reviewers, approve/return → the unit's users. Returns
+    how many notices were created; a message handled before creates none (each notice's
+    kind carries the message id)."""
+    from sqlalchemy import and_, exists
+
+    from workflow.models import Notice, User
+
+    begin_write()
+    event = str(payload.get("event", ""))
+    targets = db.session.get(TargetSet, int(payload.get("targets_id", 0)))
+    marker = f"tm{message_id}"
+    if (
+        targets is None
+        or event not in NOTICE_TITLES
+        or db.session.scalar(select(exists().where(Notice.kind == marker)))
+    ):
+        db.session.rollback()
+        return 0
+    if event in ("targets_submit", "targets_adjust"):
+        who = and_(User.role == "reviewer", User.org_id == targets.department_id)
+    else:
+        who = and_(User.role.in_(("unit_staff", "unit_head")), User.org_id == targets.unit_id)
+    query = select(User.id).where(who, User.active.is_(True))
+    if payload.get("actor_id") is not None:
+        query = query.where(User.id != int(payload["actor_id"]))
+    title = f"{NOTICE_TITLES[event]}：{targets.project.name}"
+    body = f"填报单位：{targets.unit.name}；当前状态：{targets.state_label}"
+    if payload.get("reason"):
+        body += f"\n原因：{payload['reason']}"
+    users = list(db.session.scalars(query))
+    now = utcnow()
+    for user_id in users:
+        db.session.add(
+            Notice(user_id=user_id, kind=marker, title=title[:300], body=body, created_at=now)
+        )
+    db.session.commit()
+    return len(users)
