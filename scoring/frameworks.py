@@ -40,6 +40,7 @@ __all__ = [
     "parse_date_target",
     "split_scheme",
     "target_text",
+    "targets_from_scheme",
 ]
 
 # 指标性质: the comparison a target makes.  "date" is a deadline ("2023年12月31日前").
@@ -636,6 +637,25 @@ def split_scheme(
         for indicator in child["indicators"]
     ]
     return framework, ProjectTargets(goal="", rows=tuple(rows))
+
+
+def targets_from_scheme(
+    framework: Framework, scheme: Mapping[str, Any] | Scheme, *, source: str = ""
+) -> ProjectTargets:
+    """The rows of a scheme (an imported form) under the framework's project levels, as
+    targets; the scheme's own shared levels are left to the framework. Unlike
+    :func:`split_scheme` it needs no weight on the scheme's first levels (forms often print
+    none on 决策 or 过程)."""
+    data = scheme.to_dict() if isinstance(scheme, Scheme) else scheme_from_dict(scheme).to_dict()
+    names = {level.name for level in framework.project_levels()}
+    rows = [
+        _row_from_indicator(framework, node["name"], child["name"], indicator, source)
+        for node in data["tree"]
+        if node["name"] in names
+        for child in node["children"]
+        for indicator in child["indicators"]
+    ]
+    return ProjectTargets(goal="", rows=tuple(rows))
 
 
 # The shipped frameworks: which first levels each shared scheme keeps for itself.

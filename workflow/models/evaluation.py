@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -26,17 +24,13 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from workflow.core.extensions import db
 from workflow.machine import STATE_LABELS, State
 from workflow.models.cycle import Cycle
+from workflow.models.digest import snapshot_digest
 from workflow.models.org import Org
 from workflow.models.targets import FrameworkRecord, TargetVersion, compiled_scheme
 from workflow.models.user import User, utcnow
 
 Money = Numeric(18, 2)
 Score = Numeric(7, 2)
-
-
-def snapshot_digest(content: dict[str, Any]) -> str:
-    text = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 class SchemeSnapshot(db.Model):  # type: ignore[name-defined]

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from scoring.frameworks import Framework, ProjectTargets, compile_scheme
 from workflow.core.extensions import db
 from workflow.machine import TARGET_STATE_LABELS, TargetState
+from workflow.models.digest import snapshot_digest
 from workflow.models.org import Org
 from workflow.models.user import User, utcnow
 
@@ -65,8 +66,6 @@ class FrameworkRecord(db.Model):  # type: ignore[name-defined]
 
 def framework_record_for(content: dict[str, Any]) -> FrameworkRecord:
     """The stored framework with this content, created when it is new (no commit)."""
-    from workflow.models.evaluation import snapshot_digest
-
     digest = snapshot_digest(content)
     found = db.session.scalar(select(FrameworkRecord).where(FrameworkRecord.digest == digest))
     if found is not None:
