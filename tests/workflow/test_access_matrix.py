@@ -20,7 +20,15 @@ from tests.conftest import login
 from tests.workflow.helpers import seed_evaluation
 from workflow.core.extensions import db
 from workflow.machine import Role
-from workflow.models import AuditLog, Evaluation, Evidence, Notice, User
+from workflow.models import (
+    AuditLog,
+    Evaluation,
+    Evidence,
+    LibraryIndicator,
+    Notice,
+    TargetSet,
+    User,
+)
 
 ALL_USERS = [
     "unit_a",
@@ -40,6 +48,8 @@ ANY_USER = {
     "notices.index",
     "notices.read_all",
     "evaluations.index",
+    "targets.index",
+    "targets.open_targets",  # refuses a project of another unit itself (its own test)
 }
 ROLE_BOUND: dict[str, set[str]] = {
     "review.queue": {Role.REVIEWER},
@@ -49,10 +59,19 @@ ROLE_BOUND: dict[str, set[str]] = {
     "dashboard.index": {Role.REVIEWER, Role.FINANCE, Role.ADMIN},
     "dashboard.export_xlsx": {Role.REVIEWER, Role.FINANCE, Role.ADMIN},
     "evaluations.pdf_zip": {Role.REVIEWER, Role.FINANCE, Role.ADMIN},
+    "targets.import_targets": {Role.FINANCE, Role.ADMIN},
+    "targets.library": {Role.ADMIN},
+    "targets.library_edit": {Role.ADMIN},
+    "targets.library_active": {Role.ADMIN},
+    "targets.library_export": {Role.ADMIN},
+    "targets.library_import": {Role.ADMIN},
 }
 ADMIN_PREFIX = "admin."
 # Evaluation-bound endpoints: everything under /evaluations/<id>, /review/<id>, /finance/<id>.
 EVALUATION_PARAM = "evaluation_id"
+# Targets-bound endpoints (/targets/<id>...): the seed project's targets, unit A's, are
+# hidden from the same outsiders.
+TARGETS_PARAM = "targets_id"
 # The seed evaluation belongs to unit A of department 1: these may not even learn it exists.
 OUTSIDERS = ["unit_b", "unit_c", "reviewer_2"]
 # Owned objects that are not evaluations.
@@ -68,7 +87,7 @@ def _classify(endpoint: str, arguments: set[str]) -> str:
         return "admin"
     if endpoint in ROLE_BOUND:
         return "role"
-    if EVALUATION_PARAM in arguments:
+    if EVALUATION_PARAM in arguments or TARGETS_PARAM in arguments:
         return "evaluation"
     if endpoint in OWNED:
         return "owned"
@@ -93,7 +112,14 @@ def world(app: Flask) -> dict[str, Any]:
         db.session.add_all([evidence, notice])
         db.session.commit()
         user = db.session.scalar(select(User).where(User.username == "unit_b"))
+        targets = db.session.scalar(
+            select(TargetSet).where(TargetSet.project_id == ev.project_id)
+        )
+        indicator = db.session.scalar(select(LibraryIndicator))
+        assert targets is not None and indicator is not None
         return {
+            "targets_id": targets.id,
+            "indicator_id": indicator.id,
             "evaluation_id": ev.id,
             "evidence_id": evidence.id,
             "notice_id": notice.id,

@@ -182,6 +182,10 @@ def edit_post(targets_id: int) -> Result:
 @login_required
 def review_post(targets_id: int) -> Result:
     """The department approves, or returns with a required reason."""
+    try:
+        operations.load_targets_for(current_user, targets_id)  # not visible: 404 first
+    except TargetsError as exc:
+        return _error(exc)
     event = request.form.get("event", "")
     if event not in (TargetEvent.APPROVE.value, TargetEvent.RETURN.value):
         abort(400)
