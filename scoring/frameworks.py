@@ -645,7 +645,8 @@ def targets_from_scheme(
     """The rows of a scheme (an imported form) under the framework's project levels, as
     targets; the scheme's own shared levels are left to the framework. Unlike
     :func:`split_scheme` it needs no weight on the scheme's first levels (forms often print
-    none on 决策 or 过程)."""
+    none on 决策 or 过程). A line without points (an empty 二级 group the form prints, such as
+    the seed's 生态效益) is no target and is left out."""
     data = scheme.to_dict() if isinstance(scheme, Scheme) else scheme_from_dict(scheme).to_dict()
     names = {level.name for level in framework.project_levels()}
     rows = [
@@ -654,6 +655,7 @@ def targets_from_scheme(
         if node["name"] in names
         for child in node["children"]
         for indicator in child["indicators"]
+        if Decimal(str(indicator["weight"])) > 0
     ]
     return ProjectTargets(goal="", rows=tuple(rows))
 
