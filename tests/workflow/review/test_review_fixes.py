@@ -95,7 +95,7 @@ def test_admin_web_import_leaves_an_audit_row(app: Flask) -> None:
         row, targets_row = rows
         assert row.event == "import" and row.actor.username == "admin" and row.to_state == "draft"
         assert targets_row.event == "targets_import" and targets_row.actor.username == "admin"
-        assert targets_row.targets_id is not None and "seed.tsv" in (targets_row.reason or "")
+        assert targets_row.targets_id is not None and "seed" in (targets_row.reason or "")
 
 
 def test_saving_after_a_colleague_submitted_keeps_the_typed_text(app: Flask) -> None:
