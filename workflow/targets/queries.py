@@ -22,6 +22,7 @@ from scoring.frameworks import (
     TargetRow,
     target_text,
 )
+from scoring.numbers import fmt
 from workflow import policy
 from workflow.core.extensions import db
 from workflow.machine import TARGET_STATE_LABELS, Role
@@ -258,7 +259,7 @@ def targets_page(
             (TargetRow.from_dict(r).weight for r in raw_rows if r.get("level1") == level.name),
             start=TargetRow.from_dict({}).weight,
         )
-        totals.append((level.name, str(total.normalize() if total else 0), str(level.weight)))
+        totals.append((level.name, fmt(total), fmt(level.weight)))
     action = policy.TARGETS_ADJUST_EDIT if adjusting else policy.TARGETS_EDIT
     return TargetsPage(
         targets=targets,

@@ -109,7 +109,8 @@ def _page(targets_id: int, *, adjusting: bool = False, status: int = 200) -> Res
             evaluation_id=evaluation_id,
             can_start=policy.is_role(current_user, *UNIT_ROLES)
             and targets.unit_id == current_user.org_id
-            and evaluation_id is None,
+            and evaluation_id is None
+            and targets.current_version_id is not None,
         ),
         status,
     )
