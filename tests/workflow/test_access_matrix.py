@@ -112,9 +112,7 @@ def world(app: Flask) -> dict[str, Any]:
         db.session.add_all([evidence, notice])
         db.session.commit()
         user = db.session.scalar(select(User).where(User.username == "unit_b"))
-        targets = db.session.scalar(
-            select(TargetSet).where(TargetSet.project_id == ev.project_id)
-        )
+        targets = db.session.scalar(select(TargetSet).where(TargetSet.project_id == ev.project_id))
         indicator = db.session.scalar(select(LibraryIndicator))
         assert targets is not None and indicator is not None
         return {
