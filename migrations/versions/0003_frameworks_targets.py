@@ -173,7 +173,7 @@ def _split_frozen_schemes():
              "department_id": department_id, "state": "approved", "version": 1,
              "pending_kind": "initial", "pending_reason": "", "return_reason": "",
              "goal": rows_dict.get("goal", ""), "current_version_id": None,
-             "updated_at": now, "draft": rows_dict},
+             "updated_at": now, "draft": {}},
         ).scalar()
         version_id = bind.execute(
             versions.insert().returning(versions.c.id),

@@ -107,17 +107,29 @@ def framework_of(targets: TargetSet) -> Framework:
     return cycle.framework.framework()
 
 
+def working_rows(targets: TargetSet) -> list[dict[str, Any]]:
+    """The rows the unit works on: the draft as typed, or, when there is none (approved and
+    no adjustment begun), the rows of the version in force. An approved set keeps no copy
+    of its version: the rows are stored once."""
+    data = targets.draft or {}
+    if "rows" in data:
+        return list(data["rows"])
+    version = targets.current_version
+    if version is None:
+        return []
+    return [raw_row(row) for row in version.targets().rows]
+
+
 def draft_targets(targets: TargetSet) -> ProjectTargets:
     """The working copy as the scoring package reads it (invalid numbers become 0 there;
     the typed text stays in the draft)."""
-    data = targets.draft or {}
-    return ProjectTargets.from_dict({"goal": targets.goal, "rows": data.get("rows", [])})
+    return ProjectTargets.from_dict({"goal": targets.goal, "rows": working_rows(targets)})
 
 
 def problems_of(targets: TargetSet) -> list[TargetProblem]:
     problems = check_targets(framework_of(targets), draft_targets(targets))
     # A weight typed as text would read as 0 ("分值须大于0"): say what was typed instead.
-    for index, raw in enumerate((targets.draft or {}).get("rows", []), start=1):
+    for index, raw in enumerate(working_rows(targets), start=1):
         text = str(raw.get("weight", "")).strip()
         if text and not _is_number(text):
             problems = [p for p in problems if not (p.row == index and p.field == "weight")]
@@ -240,6 +252,8 @@ def approve_version(
     targets.current_version = version
     targets.pending_kind = "initial"
     targets.pending_reason = ""
+    # The version holds the rows now; the working copy is rebuilt from it when needed.
+    targets.draft = {}
     moved: list[Evaluation] = []
     evaluations = db.session.scalars(
         select(Evaluation).where(

@@ -217,7 +217,9 @@ def targets_page(
     *,
     adjusting: bool = False,
 ) -> TargetsPage:
-    raw_rows = (targets.draft or {}).get("rows", [])
+    from workflow.targets.operations import working_rows
+
+    raw_rows = working_rows(targets)
     by_row: dict[int, list[str]] = {}
     general: list[str] = []
     for problem in problems:
