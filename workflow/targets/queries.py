@@ -340,7 +340,7 @@ def history(targets: TargetSet) -> list[VersionView]:
 # --- what the self-evaluation shows of an adjustment -----------------------------------------
 
 _LOCK = threading.Lock()
-_NOTES: OrderedDict[tuple[str, str, str], Mapping[str, str]] = OrderedDict()
+_NOTES: OrderedDict[tuple[str, int, int, str], Mapping[str, str]] = OrderedDict()
 
 
 def target_texts(version: TargetVersion | None) -> Mapping[str, str]:
@@ -352,15 +352,16 @@ def target_texts(version: TargetVersion | None) -> Mapping[str, str]:
     """
     if version is None or version.kind != "adjustment" or version.previous_id is None:
         return {}
-    previous = version.previous
-    if previous is None:
-        return {}
     day = _local_date(version.approved_at)
-    key = (version.digest, previous.digest, day)
+    # Keyed without reading the previous version: a warm form page costs no query for it.
+    key = (version.digest, version.id, version.previous_id, day)
     with _LOCK:
         found = _NOTES.get(key)
     if found is not None:
         return found
+    previous = version.previous
+    if previous is None:
+        return {}
     before = {row.code: target_text(row) for row in previous.targets().rows}
     notes: dict[str, str] = {}
     for row in version.targets().rows:
