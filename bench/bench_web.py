@@ -261,6 +261,20 @@ def build(db_path: Path, count: int) -> dict[str, object]:
             unit=unit_a, name="基准测试：40 项指标的自评表", summary="基准测试"
         )
         db.session.add(target_project)
+        # A self-evaluation starts from approved targets (issue 11): the 40-indicator
+        # scheme's own rows, put in force as finance's import does.
+        from workflow.targets import operations as targets_ops
+
+        cycle.framework = targets_ops.framework_record_of_scheme(snapshot)
+        db.session.flush()
+        targets_ops.approve_as_imported(
+            target_project,
+            cycle,
+            targets_ops.split_for_layout(snapshot)[1],
+            user=None,
+            source="bench",
+            actor_name="基准测试",
+        )
         form_ev = operations.create_evaluation(target_project, cycle, entries)
         db.session.commit()
         form_id = form_ev.id
@@ -294,6 +308,8 @@ def build(db_path: Path, count: int) -> dict[str, object]:
                         "state": state,
                         "version": 1,
                         "scheme_id": form_ev.scheme_id,
+                        "framework_id": form_ev.framework_id,
+                        "target_version_id": form_ev.target_version_id,
                         "entries": entries,
                         "self_total": total if scored else None,
                         "self_grade": scoring.grade_for(total) if scored else None,

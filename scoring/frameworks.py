@@ -33,12 +33,14 @@ __all__ = [
     "ProjectTargets",
     "TargetProblem",
     "TargetRow",
+    "assign_codes",
     "builtin_framework",
     "check_targets",
     "compile_scheme",
     "parse_date_target",
     "split_scheme",
     "target_text",
+    "targets_from_scheme",
 ]
 
 # 指标性质: the comparison a target makes.  "date" is a deadline ("2023年12月31日前").
@@ -477,6 +479,12 @@ def _assign_codes(framework: Framework, rows: Sequence[TargetRow]) -> list[Targe
     return result
 
 
+def assign_codes(framework: Framework, targets: ProjectTargets) -> ProjectTargets:
+    """The targets with every row coded (rows keep theirs): a version stores its codes, so
+    that an adjustment's rows keep the codes the evaluation's entries are keyed by."""
+    return replace(targets, rows=tuple(_assign_codes(framework, targets.rows)))
+
+
 def _target_dict(row: TargetRow) -> dict[str, Any]:
     text = target_text(row)
     if row.nature in _QUANTITATIVE:
@@ -629,6 +637,27 @@ def split_scheme(
         for indicator in child["indicators"]
     ]
     return framework, ProjectTargets(goal="", rows=tuple(rows))
+
+
+def targets_from_scheme(
+    framework: Framework, scheme: Mapping[str, Any] | Scheme, *, source: str = ""
+) -> ProjectTargets:
+    """The rows of a scheme (an imported form) under the framework's project levels, as
+    targets; the scheme's own shared levels are left to the framework. Unlike
+    :func:`split_scheme` it needs no weight on the scheme's first levels (forms often print
+    none on 决策 or 过程). A line without points (an empty 二级 group the form prints, such as
+    the seed's 生态效益) is no target and is left out."""
+    data = scheme.to_dict() if isinstance(scheme, Scheme) else scheme_from_dict(scheme).to_dict()
+    names = {level.name for level in framework.project_levels()}
+    rows = [
+        _row_from_indicator(framework, node["name"], child["name"], indicator, source)
+        for node in data["tree"]
+        if node["name"] in names
+        for child in node["children"]
+        for indicator in child["indicators"]
+        if Decimal(str(indicator["weight"])) > 0
+    ]
+    return ProjectTargets(goal="", rows=tuple(rows))
 
 
 # The shipped frameworks: which first levels each shared scheme keeps for itself.

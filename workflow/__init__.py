@@ -81,6 +81,7 @@ BLUEPRINTS = (
     "notices",
     "workbooks",
     "audit",
+    "targets",
 )
 
 

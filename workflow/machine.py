@@ -250,3 +250,159 @@ def mermaid() -> str:
     for s, label in STATE_LABELS.items():
         lines.append(f"    {s.value}: {s.value} {label}")
     return "\n".join(lines)
+
+
+# --- a project's performance targets (绩效目标申报与审核) ----------------------------------------
+
+
+class TargetState(StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    APPROVED = "approved"
+    RETURNED = "returned"
+
+
+class TargetEvent(StrEnum):
+    SUBMIT = "submit"
+    APPROVE = "approve"
+    RETURN = "return"
+    # After approval a target changes only through an adjustment (调整) with its reason; the
+    # approved version stays in force until the department approves the adjustment.
+    ADJUST = "adjust"
+
+
+TARGET_STATE_LABELS: dict[TargetState, str] = {
+    TargetState.DRAFT: "填报中",
+    TargetState.SUBMITTED: "已提交（待审核）",
+    TargetState.APPROVED: "已批复",
+    TargetState.RETURNED: "已退回（待修改）",
+}
+
+
+@dataclass(frozen=True)
+class TargetTransition:
+    event: TargetEvent
+    source: TargetState
+    target: TargetState
+    roles: frozenset[Role]
+    scope: Scope
+    label: str
+    reason_required: bool = False
+    # What the operation does on this move, by name (as for evaluations).
+    effects: tuple[str, ...] = ()
+    danger: bool = False
+
+
+TARGET_TRANSITIONS: tuple[TargetTransition, ...] = (
+    TargetTransition(
+        TargetEvent.SUBMIT,
+        TargetState.DRAFT,
+        TargetState.SUBMITTED,
+        UNIT_ROLES,
+        Scope.OWN_UNIT,
+        "提交审核",
+        effects=("check", "new_version", "notify_reviewers"),
+    ),
+    TargetTransition(
+        TargetEvent.SUBMIT,
+        TargetState.RETURNED,
+        TargetState.SUBMITTED,
+        UNIT_ROLES,
+        Scope.OWN_UNIT,
+        "重新提交",
+        effects=("check", "new_version", "notify_reviewers"),
+    ),
+    TargetTransition(
+        TargetEvent.ADJUST,
+        TargetState.APPROVED,
+        TargetState.SUBMITTED,
+        UNIT_ROLES,
+        Scope.OWN_UNIT,
+        "申请调整",
+        reason_required=True,
+        effects=("check", "new_version", "notify_reviewers"),
+    ),
+    TargetTransition(
+        TargetEvent.APPROVE,
+        TargetState.SUBMITTED,
+        TargetState.APPROVED,
+        frozenset({Role.REVIEWER}),
+        Scope.UNIT_DEPARTMENT,
+        "审核通过",
+        effects=("put_in_force", "notify_unit"),
+    ),
+    TargetTransition(
+        TargetEvent.RETURN,
+        TargetState.SUBMITTED,
+        TargetState.RETURNED,
+        frozenset({Role.REVIEWER}),
+        Scope.UNIT_DEPARTMENT,
+        "退回修改",
+        reason_required=True,
+        effects=("notify_unit",),
+        danger=True,
+    ),
+)
+
+_TARGET_BY_KEY: dict[tuple[TargetState, TargetEvent], TargetTransition] = {
+    (t.source, t.event): t for t in TARGET_TRANSITIONS
+}
+
+
+def target_transition_for(
+    state: TargetState | str, event: TargetEvent | str
+) -> TargetTransition | None:
+    try:
+        return _TARGET_BY_KEY.get((TargetState(state), TargetEvent(event)))
+    except ValueError:
+        return None
+
+
+def check_targets_event(
+    state: TargetState | str,
+    event: TargetEvent | str,
+    role: Role | str,
+    scopes: Iterable[Scope],
+    reason: str | None = None,
+) -> TargetTransition:
+    """Return the targets transition if this actor may fire this event now, else raise."""
+    transition = target_transition_for(state, event)
+    if transition is None:
+        raise IllegalTransition(f"绩效目标当前状态（{_target_state_label(state)}）不能执行此操作")
+    if Role(role) not in transition.roles or transition.scope not in set(scopes):
+        raise NotPermitted("您无权执行此操作")
+    if transition.reason_required and not (reason or "").strip():
+        raise ReasonRequired(f"“{transition.label}”必须填写原因")
+    return transition
+
+
+def available_targets(
+    state: TargetState | str, role: Role | str, scopes: Iterable[Scope]
+) -> list[TargetTransition]:
+    scope_set = set(scopes)
+    st = TargetState(state)
+    r = Role(role)
+    return [
+        t for t in TARGET_TRANSITIONS if t.source == st and r in t.roles and t.scope in scope_set
+    ]
+
+
+def _target_state_label(state: TargetState | str) -> str:
+    try:
+        return TARGET_STATE_LABELS[TargetState(state)]
+    except ValueError:
+        return str(state)
+
+
+def targets_mermaid() -> str:
+    """The targets' state diagram, drawn from their table (the README embeds it)."""
+    lines = ["stateDiagram-v2", "    [*] --> draft"]
+    for t in TARGET_TRANSITIONS:
+        who = "/".join(ROLE_LABELS[r] for r in sorted(t.roles))
+        note = "，须填原因" if t.reason_required else ""
+        lines.append(
+            f"    {t.source.value} --> {t.target.value}: {t.event.value} {t.label}（{who}{note}）"
+        )
+    for s, label in TARGET_STATE_LABELS.items():
+        lines.append(f"    {s.value}: {s.value} {label}")
+    return "\n".join(lines)

@@ -113,3 +113,65 @@ def is_role(user: Any, *roles: Role) -> bool:
     return bool(
         getattr(user, "is_authenticated", False) and user.is_active and Role(user.role) in roles
     )
+
+
+# --- a project's targets (绩效目标) ------------------------------------------------------------
+
+if TYPE_CHECKING:
+    from workflow.models import TargetSet
+
+TARGETS_EDIT = "targets_edit"  # save the working copy of draft or returned targets
+TARGETS_ADJUST_EDIT = "targets_adjust_edit"  # prepare an adjustment of approved targets
+TARGETS_IMPORT = "targets_import"  # import targets as approved (finance, admin)
+
+_TARGET_EDIT_NEEDS: dict[str, tuple[frozenset[machine.TargetState], Scope]] = {
+    TARGETS_EDIT: (
+        frozenset({machine.TargetState.DRAFT, machine.TargetState.RETURNED}),
+        Scope.OWN_UNIT,
+    ),
+    TARGETS_ADJUST_EDIT: (frozenset({machine.TargetState.APPROVED}), Scope.OWN_UNIT),
+}
+
+
+def target_scopes_for(user: Actor, targets: TargetSet) -> set[Scope]:
+    """The same organisation scopes as an evaluation's: targets carry unit and department."""
+    return scopes_for(user, targets)  # type: ignore[arg-type]
+
+
+def can_view_targets(user: Actor, targets: TargetSet) -> bool:
+    if not user.is_active:
+        return False
+    return Role(user.role) is Role.SYSADMIN or bool(target_scopes_for(user, targets))
+
+
+def can_targets(user: Actor, action: str, targets: TargetSet) -> bool:
+    """The single decision for (user, action, a project's targets)."""
+    if not can_view_targets(user, targets):
+        return False
+    if action == VIEW:
+        return True
+    scopes = target_scopes_for(user, targets)
+    state = machine.TargetState(targets.state)
+    if action in _TARGET_EDIT_NEEDS:
+        states, needed_scope = _TARGET_EDIT_NEEDS[action]
+        return state in states and needed_scope in scopes
+    try:
+        event = machine.TargetEvent(action)
+    except ValueError:
+        return False
+    return any(t.event is event for t in machine.available_targets(state, user.role, scopes))
+
+
+def available_target_events(user: Actor, targets: TargetSet) -> list[machine.TargetTransition]:
+    if not can_view_targets(user, targets):
+        return []
+    return machine.available_targets(targets.state, user.role, target_scopes_for(user, targets))
+
+
+def can_import_targets(user: Actor) -> bool:
+    """Finance and administrators import targets as approved (from the budget system)."""
+    return bool(user.is_active and Role(user.role) in (Role.FINANCE, Role.SYSADMIN))
+
+
+def can_manage_library(user: Actor) -> bool:
+    return bool(user.is_active and Role(user.role) is Role.SYSADMIN)

@@ -20,7 +20,15 @@ from tests.conftest import login
 from tests.workflow.helpers import seed_evaluation
 from workflow.core.extensions import db
 from workflow.machine import Role
-from workflow.models import AuditLog, Evaluation, Evidence, Notice, User
+from workflow.models import (
+    AuditLog,
+    Evaluation,
+    Evidence,
+    LibraryIndicator,
+    Notice,
+    TargetSet,
+    User,
+)
 
 ALL_USERS = [
     "unit_a",
@@ -47,6 +55,8 @@ ANY_USER = {
     "notices.read_all",
     "evaluations.index",
     "workbooks.index",  # shows each role its own part (upload for units, the ZIP for others)
+    "targets.index",
+    "targets.open_targets",  # refuses a project of another unit itself (its own test)
 }
 ROLE_BOUND: dict[str, set[str]] = {
     "review.queue": {Role.REVIEWER},
@@ -61,6 +71,12 @@ ROLE_BOUND: dict[str, set[str]] = {
     # 三员分立: the audit administrator's pages, nobody else's.
     "audit.index": {Role.AUDITOR},
     "audit.export_xlsx": {Role.AUDITOR},
+    "targets.import_targets": {Role.FINANCE, Role.SYSADMIN},
+    "targets.library": {Role.SYSADMIN},
+    "targets.library_edit": {Role.SYSADMIN},
+    "targets.library_active": {Role.SYSADMIN},
+    "targets.library_export": {Role.SYSADMIN},
+    "targets.library_import": {Role.SYSADMIN},
 }
 ADMIN_PREFIX = "admin."
 # 三员分立: which administrator each admin page serves (written out here, independently of
@@ -88,6 +104,9 @@ ADMIN_PAGES: dict[str, set[Role]] = {
 }
 # Evaluation-bound endpoints: everything under /evaluations/<id>, /review/<id>, /finance/<id>.
 EVALUATION_PARAM = "evaluation_id"
+# Targets-bound endpoints (/targets/<id>...): the seed project's targets, unit A's, are
+# hidden from the same outsiders.
+TARGETS_PARAM = "targets_id"
 # The seed evaluation belongs to unit A of department 1: these may not even learn it exists.
 # The security and audit administrators see no business data at all.
 OUTSIDERS = ["unit_b", "unit_c", "reviewer_2", "secadmin", "auditor"]
@@ -104,7 +123,7 @@ def _classify(endpoint: str, arguments: set[str]) -> str:
         return "admin"
     if endpoint in ROLE_BOUND:
         return "role"
-    if EVALUATION_PARAM in arguments:
+    if EVALUATION_PARAM in arguments or TARGETS_PARAM in arguments:
         return "evaluation"
     if endpoint in OWNED:
         return "owned"
@@ -129,7 +148,12 @@ def world(app: Flask) -> dict[str, Any]:
         db.session.add_all([evidence, notice])
         db.session.commit()
         user = db.session.scalar(select(User).where(User.username == "unit_b"))
+        targets = db.session.scalar(select(TargetSet).where(TargetSet.project_id == ev.project_id))
+        indicator = db.session.scalar(select(LibraryIndicator))
+        assert targets is not None and indicator is not None
         return {
+            "targets_id": targets.id,
+            "indicator_id": indicator.id,
             "evaluation_id": ev.id,
             "evidence_id": evidence.id,
             "notice_id": notice.id,

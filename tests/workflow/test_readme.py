@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from workflow.machine import mermaid
+from workflow.machine import mermaid, targets_mermaid
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -21,9 +21,25 @@ def test_state_diagram_is_generated_from_the_table() -> None:
     assert block.group(1) == mermaid()
 
 
+def test_targets_diagram_is_generated_from_its_table() -> None:
+    block = re.search(
+        r"<!-- targets-diagram:start -->\n```mermaid\n(.*?)\n```\n<!-- targets-diagram:end -->",
+        README,
+        re.S,
+    )
+    assert block is not None
+    assert block.group(1) == targets_mermaid()
+
+
 def test_ci_runs_the_readme_test_command() -> None:
     assert "make test" in README and "make run" in README
     ci = (ROOT / ".ci" / "run").read_text()
     assert re.search(r"^make test$", ci, re.M)
     makefile = (ROOT / "Makefile").read_text()
     assert re.search(r"^test:", makefile, re.M) and re.search(r"^run:", makefile, re.M)
+
+
+def test_state_diagram_command_prints_both_diagrams(app: object) -> None:
+    runner = app.test_cli_runner()  # type: ignore[attr-defined]
+    assert runner.invoke(args=["state-diagram"]).output.strip() == mermaid()
+    assert runner.invoke(args=["state-diagram", "--targets"]).output.strip() == targets_mermaid()

@@ -35,6 +35,7 @@ from workflow.models import (
     OrgKind,
     Project,
     User,
+    compiled_scheme,
     utcnow,
 )
 from workflow.models.org import ORG_KIND_LABELS
@@ -560,6 +561,9 @@ def create_cycle(
         day_kind=day_kind,
         active=active,
     )
+    from workflow.targets.operations import framework_record_of_scheme
+
+    cycle.framework = framework_record_of_scheme(cycle.scheme)
     db.session.add(cycle)
     admin_event("create_cycle", f"cycle:{cycle.name}", {"scheme": scheme_key})
     db.session.commit()
@@ -637,13 +641,29 @@ def import_form_draft(
 
     if unit.kind != OrgKind.UNIT:
         raise AdminError("请选择一个预算单位", "unit_id")
-    scheme = scoring.scheme_from_dict(cycle.scheme)
+    from workflow.targets import operations as targets_ops
+
     project = Project(
         unit=unit,
         name=str(result.header.get("project") or fallback_name)[:300],
         summary=str(result.header.get("summary") or ""),
     )
     db.session.add(project)
+    # The form's own 产出/效益/满意度 indicators become the project's approved targets, so
+    # that its names survive instead of being mapped onto another project's.
+    try:
+        targets = targets_ops.approve_as_imported(
+            project,
+            cycle,
+            targets_ops.targets_of_form(cycle, result.scheme.to_dict()),
+            user=actor,
+            source=fallback_name,
+            actor_name=None if actor is not None else "命令行导入",
+        )
+    except targets_ops.TargetsError as exc:
+        raise AdminError("；".join([exc.message, *exc.details[:10]])) from exc
+    assert targets.current_version is not None
+    scheme = scoring.scheme_from_dict(compiled_scheme(cycle.framework, targets.current_version))
     evaluation = operations.create_evaluation(project, cycle, map_entries(result, scheme))
     narratives = getattr(result, "narratives", {}) or {}
     evaluation.main_results = str(narratives.get("主要成效", ""))

@@ -36,8 +36,12 @@ def init_db_command() -> None:
 
 @click.command("state-diagram")
 @with_appcontext
-def state_diagram_command() -> None:
+@click.option("--targets", is_flag=True, help="打印绩效目标的状态图")
+def state_diagram_command(targets: bool) -> None:
     """打印状态图（Mermaid），README 中的图由此生成。"""
+    from workflow.machine import mermaid, targets_mermaid
+
+    click.echo(targets_mermaid() if targets else mermaid())
 
 
 def find(model: type[Cycle] | type[Org], ref: str) -> Cycle | Org | None:

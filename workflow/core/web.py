@@ -22,6 +22,7 @@ U = frozenset({Role.UNIT_STAFF, Role.UNIT_HEAD})
 NAV: tuple[tuple[str, str, frozenset[Role] | None], ...] = (
     ("home.index", "首页", None),
     ("evaluations.index", "评价表", None),
+    ("targets.index", "绩效目标", None),
     ("review.queue", "审核队列", frozenset({Role.REVIEWER})),
     ("finance.queue", "财政确认", frozenset({Role.FINANCE})),
     ("dashboard.index", "统计分析", frozenset({Role.REVIEWER, Role.FINANCE, Role.SYSADMIN})),

@@ -26,6 +26,7 @@ from flask import current_app
 
 from workflow.machine import STATE_LABELS, State
 from workflow.models import Evaluation
+from workflow.targets import queries as target_queries
 
 log = logging.getLogger(__name__)
 
@@ -229,6 +230,7 @@ def build_view(evaluation: Evaluation) -> FormView:
     columns = _score_columns(evaluation)
     by_code = {row.code: row for row in evaluation.rows}
     entries = evaluation.entries or {}
+    adjusted = target_queries.evaluation_target_texts(evaluation)
 
     # Walk the groups in order so that empty 二级 groups (生态效益) keep their line.
     level1 = [g.path[0] for g in scheme.groups if len(g.path) == 1]
@@ -258,7 +260,7 @@ def build_view(evaluation: Evaluation) -> FormView:
                         level1=top,
                         level2=sub,
                         name=ind.path[2],
-                        target=ind.target.text,
+                        target=adjusted.get(ind.code, ind.target.text),
                         weight=fmt_decimal(ind.weight),
                         rule_text=ind.rule_text,
                         actual=actual_text(entries.get(ind.code)) if applicable else "不适用",

@@ -92,6 +92,8 @@ _PAGE_LOADS = (
     joinedload(Evaluation.department),
     joinedload(Evaluation.cycle),
     joinedload(Evaluation.scheme_snapshot),
+    joinedload(Evaluation.framework),
+    joinedload(Evaluation.target_version),
 )
 
 
@@ -109,19 +111,22 @@ def load_for(user: Actor, evaluation_id: int, action: str = policy.VIEW) -> Eval
 
 
 def scheme_of(evaluation: Evaluation) -> scoring.Scheme:
-    """The evaluation's frozen scheme, parsed once per process and snapshot."""
-    snapshot = evaluation.scheme_snapshot
-    parsed = _PARSED.get(snapshot.digest)
+    """The evaluation's frozen scheme (framework + its target version, or a snapshot from
+    before 0003), parsed once per process and content."""
+    key = evaluation.scheme_key
+    parsed = _PARSED.get(key)
     if parsed is None:
-        parsed = scoring.scheme_from_dict(snapshot.content)
-        _PARSED[snapshot.digest] = parsed
-        if len(_PARSED) > 64:
+        parsed = scoring.scheme_from_dict(evaluation.scheme)
+        _PARSED[key] = parsed
+        if len(_PARSED) > 4096:
             _PARSED.popitem(last=False)
+    else:
+        _PARSED.move_to_end(key)
     return parsed
 
 
-# Parsing validates the whole tree against the JSON Schema (milliseconds); thousands of
-# evaluations share a handful of snapshots, so parsed schemes are kept by digest.
+# Parsing validates the whole tree against the JSON Schema (milliseconds); every project has
+# its own targets now, so parsed schemes are kept by (framework, target version) digests.
 _PARSED: OrderedDict[str, scoring.Scheme] = OrderedDict()
 
 
@@ -150,11 +155,19 @@ def scorecard(
 def create_evaluation(
     project: Project, cycle: Cycle, entries: Mapping[str, Any] | None = None
 ) -> Evaluation:
-    """A new draft evaluation with the cycle's scheme frozen into it (no commit)."""
+    """A new draft evaluation of a project with approved targets (no commit).
+
+    Its scheme is the cycle's framework plus the targets' version in force, frozen by
+    reference: both are immutable rows.
+    """
+    from workflow.targets.operations import NO_APPROVED_TARGETS, version_in_force
+
     unit = project.unit
     if unit.parent_id is None:
         raise OperationError("项目所属单位没有主管部门")
-    scheme = scheme_from_snapshot(cycle.scheme)
+    version = version_in_force(project, cycle)
+    if version is None or cycle.framework is None:
+        raise OperationError(NO_APPROVED_TARGETS)
     evaluation = Evaluation(
         project=project,
         cycle=cycle,
@@ -162,9 +175,11 @@ def create_evaluation(
         department_id=unit.parent_id,
         state=State.DRAFT.value,
         version=1,
-        scheme=cycle.scheme,
+        framework=cycle.framework,
+        target_version=version,
         entries=dict(entries or {}),
     )
+    scheme = scheme_of(evaluation)
     evaluation.rows = [
         IndicatorScore(code=ind.code, position=i, weight=ind.weight)
         for i, ind in enumerate(scheme.indicators)

@@ -23,6 +23,7 @@ from workflow.evaluations.forms import field_name
 from workflow.evaluations.operations import OperationError
 from workflow.machine import Event, State
 from workflow.models import Cycle
+from workflow.targets import queries as target_queries
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 PER_PAGE = 50
@@ -149,6 +150,8 @@ class FormRow:
     # This row's field errors (name -> message), and what names its scheme's content.
     errors: Mapping[str, str] = field(default_factory=dict)
     scheme_token: str = ""
+    # The target as printed when it was adjusted (调整): "≥95%（2022-06-30 调整，原 ≥98%）".
+    target_note: str = ""
 
     tiers = TIER_CHOICES
 
@@ -175,6 +178,7 @@ class FormRow:
             self.l2,
             self.l1_span,
             self.l2_span,
+            self.target_note,
             _frozen(self.entry),
             shown,
         )
@@ -182,6 +186,13 @@ class FormRow:
     @property
     def code(self) -> str:
         return self.indicator.code if self.indicator else ""
+
+    @property
+    def target_display(self) -> str:
+        """The 年度指标值 column: the adjusted text with the original, or the target."""
+        if self.target_note:
+            return self.target_note
+        return self.indicator.target.text if self.indicator else ""
 
     def name(self, key: str) -> str:
         return field_name(self.code, key)
@@ -302,6 +313,7 @@ def form_rows(
     entries: Mapping[str, Any],
     errors: Mapping[str, str] | None = None,
     scheme_token: str = "",
+    target_notes: Mapping[str, str] | None = None,
 ) -> list[FormRow]:
     """The indicator table with merged 一级 / 二级 cells (rowspans), as on the paper form.
 
@@ -355,6 +367,7 @@ def form_rows(
                     entry=entries.get(ind.code) or {},
                     errors=_row_errors(errors, ind.code),
                     scheme_token=scheme_token,
+                    target_note=(target_notes or {}).get(ind.code, ""),
                 )
             )
     return rows
@@ -402,7 +415,14 @@ def form_page(
             ev=evaluation,
             scheme=scheme,
             card=card,
-            rows=form_rows(scheme, card, entries, errors, evaluation.scheme_snapshot.digest),
+            rows=form_rows(
+                scheme,
+                card,
+                entries,
+                errors,
+                evaluation.scheme_key,
+                target_queries.evaluation_target_texts(evaluation),
+            ),
             blocking=blocking,
             notes=notes,
             narrative=narrative,

@@ -16,6 +16,14 @@ from workflow.models.org import Org, OrgKind
 from workflow.models.outbox import OutboxMessage
 from workflow.models.pdf import PdfFile
 from workflow.models.security import AdminRequest, EvaluationSeal, SecurityEvent
+from workflow.models.targets import (
+    FrameworkRecord,
+    LibraryIndicator,
+    TargetSet,
+    TargetVersion,
+    compiled_scheme,
+    framework_record_for,
+)
 from workflow.models.user import Actor, OrgRef, PasswordHistory, SessionUser, User, utcnow
 
 __all__ = [
@@ -28,7 +36,9 @@ __all__ = [
     "EvaluationCount",
     "EvaluationSeal",
     "Evidence",
+    "FrameworkRecord",
     "IndicatorScore",
+    "LibraryIndicator",
     "Notice",
     "Org",
     "OrgKind",
@@ -41,7 +51,11 @@ __all__ = [
     "PasswordHistory",
     "SecurityEvent",
     "SessionUser",
+    "TargetSet",
+    "TargetVersion",
     "User",
+    "compiled_scheme",
+    "framework_record_for",
     "snapshot_for",
     "utcnow",
 ]

@@ -26,6 +26,8 @@ class AuditLog(db.Model):  # type: ignore[name-defined]
     evaluation_id: Mapped[int | None] = mapped_column(
         ForeignKey("evaluations.id", ondelete="RESTRICT"), index=True
     )
+    # A change of a project's targets (绩效目标) names them instead of an evaluation.
+    targets_id: Mapped[int | None] = mapped_column(ForeignKey("project_targets.id"), index=True)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     actor_name: Mapped[str] = mapped_column(String(100))
     role: Mapped[str] = mapped_column(String(20))

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Date, DateTime, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import JSON, CheckConstraint, Date, DateTime, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from workflow.core.extensions import db
 from workflow.models.user import utcnow
@@ -35,6 +35,9 @@ class Cycle(db.Model):  # type: ignore[name-defined]
     # The scheme as it was when the cycle was set up; evaluations copy it on creation.
     # Deferred: pages read a cycle for its name and deadlines on every request.
     scheme: Mapped[dict[str, Any]] = mapped_column(JSON, deferred=True)
+    # The framework (评价框架) every project's targets fill; None only for a cycle whose
+    # scheme has no weighted first levels to share.
+    framework_id: Mapped[int | None] = mapped_column(ForeignKey("frameworks.id"))
     deadline_submit: Mapped[date] = mapped_column(Date)
     deadline_review: Mapped[date] = mapped_column(Date)
     deadline_confirm: Mapped[date] = mapped_column(Date)
@@ -42,6 +45,8 @@ class Cycle(db.Model):  # type: ignore[name-defined]
     day_kind: Mapped[str] = mapped_column(String(10), default="calendar")
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    framework: Mapped[Any] = relationship("FrameworkRecord")
 
     def deadline_for(self, stage: str) -> date:
         return {

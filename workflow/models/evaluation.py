@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -26,17 +24,14 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from workflow.core.extensions import db
 from workflow.machine import STATE_LABELS, State
 from workflow.models.cycle import Cycle
+from workflow.models.digest import snapshot_digest
 from workflow.models.org import Org
+from workflow.models.targets import FrameworkRecord, TargetVersion, compiled_scheme
 from workflow.models.types import EncryptedText
 from workflow.models.user import User, utcnow
 
 Money = Numeric(18, 2)
 Score = Numeric(7, 2)
-
-
-def snapshot_digest(content: dict[str, Any]) -> str:
-    text = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 class SchemeSnapshot(db.Model):  # type: ignore[name-defined]
@@ -87,6 +82,8 @@ class Project(db.Model):  # type: ignore[name-defined]
     id: Mapped[int] = mapped_column(primary_key=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("orgs.id", ondelete="RESTRICT"), index=True)
     name: Mapped[str] = mapped_column(String(300))
+    # 项目编码 of the budget system (预算管理一体化): imports of targets match on it.
+    code: Mapped[str | None] = mapped_column(String(60), index=True)
     summary: Mapped[str] = mapped_column(Text, default="")
     budget_initial: Mapped[Decimal | None] = mapped_column(Money)  # 年初预算数
     budget_full: Mapped[Decimal | None] = mapped_column(Money)  # 全年预算数 (A)
@@ -131,8 +128,15 @@ class Evaluation(db.Model):  # type: ignore[name-defined]
     state: Mapped[str] = mapped_column(String(30), default=State.DRAFT.value)
     version: Mapped[int] = mapped_column(Integer, default=1)
     # The scheme as it was when this evaluation was created: a later change never alters it.
-    scheme_id: Mapped[int] = mapped_column(
+    # Evaluations created before frameworks and targets existed kept a whole scheme; since
+    # migration 0003 every evaluation names its framework and the target version in force
+    # when it was created, and the scheme is compiled from the two (models/targets.py).
+    scheme_id: Mapped[int | None] = mapped_column(
         ForeignKey("scheme_snapshots.id", ondelete="RESTRICT"), index=True
+    )
+    framework_id: Mapped[int | None] = mapped_column(ForeignKey("frameworks.id"))
+    target_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("target_versions.id"), index=True
     )
     self_total: Mapped[Decimal | None] = mapped_column(Score)
     self_grade: Mapped[str | None] = mapped_column(String(4))
@@ -163,7 +167,9 @@ class Evaluation(db.Model):  # type: ignore[name-defined]
     # Published values of an imported form, kept apart from what the system computes.
     published: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
-    scheme_snapshot: Mapped[SchemeSnapshot] = relationship()
+    scheme_snapshot: Mapped[SchemeSnapshot | None] = relationship()
+    framework: Mapped[FrameworkRecord | None] = relationship()
+    target_version: Mapped[TargetVersion | None] = relationship()
     project: Mapped[Project] = relationship()
     cycle: Mapped[Cycle] = relationship()
     unit: Mapped[Org] = relationship(foreign_keys=[unit_id])
@@ -187,11 +193,23 @@ class Evaluation(db.Model):  # type: ignore[name-defined]
     @property
     def scheme(self) -> dict[str, Any]:
         """The frozen scheme (JSON), as scoring.scheme_from_dict reads it."""
+        if self.framework is not None and self.target_version is not None:
+            return compiled_scheme(self.framework, self.target_version)
+        assert self.scheme_snapshot is not None, "an evaluation without a scheme"
         return self.scheme_snapshot.content
 
     @scheme.setter
     def scheme(self, content: dict[str, Any]) -> None:
         self.scheme_snapshot = snapshot_for(content)
+
+    @property
+    def scheme_key(self) -> str:
+        """A string naming the scheme's content: keys per-process caches of parsed schemes
+        and rendered rows."""
+        if self.framework is not None and self.target_version is not None:
+            return f"{self.framework.digest}:{self.target_version.digest}"
+        assert self.scheme_snapshot is not None
+        return self.scheme_snapshot.digest
 
     @property
     def state_enum(self) -> State:

@@ -80,6 +80,13 @@ def handle_notify(message_id: int) -> list[int]:
         log.warning("notify: no notify message %s", message_id)
         return []
     payload = message.payload or {}
+    if payload.get("targets_id") is not None:
+        # A step of a project's targets: in-app notices only (no mail yet).
+        from workflow.targets.operations import handle_targets_notify
+
+        db.session.rollback()
+        handle_targets_notify(message_id, payload)
+        return []
     event = str(payload.get("event", ""))
     evaluation = db.session.get(Evaluation, int(payload.get("evaluation_id", 0)))
     if evaluation is None or event not in EVENT_TITLES:

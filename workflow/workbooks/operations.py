@@ -89,7 +89,7 @@ def _outdated(sheet: forms.SheetValues, evaluation: Evaluation, expected_id: int
             f"这个文件是另一张评价表（编号 {seal.evaluation_id}）的，不是本表（编号 {expected_id}）："
             "请上传本项目的自评表文件"
         )
-    if seal.scheme_digest != evaluation.scheme_snapshot.digest:
+    if seal.scheme_digest != evaluation.scheme_key:
         raise UploadRefused("评价表的指标体系在文件下载后已变化，文件已过期：请重新下载后填写")
     if seal.version != evaluation.version:
         raise UploadRefused(

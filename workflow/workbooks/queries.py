@@ -34,6 +34,8 @@ def visible_evaluations(user: Actor, cycle_id: int, unit_id: int | None = None) 
             joinedload(Evaluation.department),
             joinedload(Evaluation.cycle),
             joinedload(Evaluation.scheme_snapshot),
+            joinedload(Evaluation.framework),
+            joinedload(Evaluation.target_version),
         )
         .order_by(Evaluation.unit_id, Evaluation.id)
     )

@@ -98,7 +98,7 @@ def sheet_data(evaluation: Any, scheme: Scheme, narrative_fields: tuple[str, ...
     return SheetData(
         evaluation_id=evaluation.id,
         version=evaluation.version,
-        scheme_digest=evaluation.scheme_snapshot.digest,
+        scheme_digest=evaluation.scheme_key,
         scheme=scheme,
         year=f"{evaluation.cycle.year}年度",
         unit=evaluation.unit.name,

@@ -14,6 +14,7 @@ from sqlalchemy import event, select
 
 import scoring
 from tests.conftest import login
+from tests.workflow.targets_world import approve_targets, past_deadlines
 from workflow.admin import operations as admin_ops
 from workflow.core.extensions import db
 from workflow.dashboard import queries as stats
@@ -59,6 +60,7 @@ def _new_evaluation(cycle: Cycle, unit_name: str, project_name: str) -> Evaluati
     assert unit is not None
     project = Project(unit=unit, name=project_name)
     db.session.add(project)
+    approve_targets(project, cycle)
     evaluation = operations.create_evaluation(project, cycle)
     db.session.commit()
     return evaluation
@@ -94,7 +96,12 @@ def test_unknown_cycle_is_404(login_as: Any) -> None:
 # --- what each scope shows -------------------------------------------------------------------
 
 
-def test_finance_sees_every_department(login_as: Any) -> None:
+def test_finance_sees_every_department(app: Flask, login_as: Any) -> None:
+    with app.app_context():
+        cycle = db.session.scalar(select(Cycle))
+        assert cycle is not None
+        past_deadlines(cycle)
+        db.session.commit()
     html = login_as("finance").get("/dashboard/").get_data(as_text=True)
     assert "全部单位" in html
     assert {
@@ -154,11 +161,15 @@ def test_names_are_escaped(app: Flask, login_as: Any) -> None:
 def test_overdue_follows_the_deadline_of_the_current_stage(any_app: Flask) -> None:
     with any_app.app_context():
         finance = _user("finance")
-        late = stats.overdue(finance, date.today())
-        assert len(late) == 7  # everything but the confirmed one: the demo cycle is 2023
-        assert all(r.days_overdue > 0 for r in late)
         cycle = db.session.scalar(select(Cycle))
         assert cycle is not None
+        # The demo's deadlines lie ahead: nothing is late until they are in the past.
+        assert stats.overdue(finance, date.today()) == []
+        past_deadlines(cycle)
+        db.session.commit()
+        late = stats.overdue(finance, date.today())
+        assert len(late) == 7  # everything but the confirmed one: the deadlines are 2023
+        assert all(r.days_overdue > 0 for r in late)
         # Move only the review deadline into the future: drafts and finance stay late.
         cycle.deadline_review = date.today() + timedelta(days=1)
         cycle.deadline_confirm = date.today() + timedelta(days=2)

@@ -17,8 +17,9 @@ from flask import Flask
 from flask_migrate import upgrade
 from sqlalchemy import delete, func, insert, select, update
 
-from tests.conftest import PASSWORD, _config, _pg_exec, _pg_url
+from tests.conftest import _config, _pg_exec, _pg_url
 from tests.workflow.helpers import in_state, user
+from tests.workflow.legacy_world import fill_from_template
 from workflow import create_app
 from workflow.core.extensions import db
 from workflow.evaluations import operations
@@ -212,29 +213,7 @@ def test_opposite_moves_in_one_department_at_once(any_app: Flask) -> None:
         _assert_kept()
 
 
-def _demo_at_revision_0001(app: Flask) -> None:
-    """The demo world in a database at revision 0001. Today's models write columns and a
-    table that later revisions (0005) add: they are added for the demo and dropped again,
-    so that the upgrade after this starts from what 0001 had."""
-    from workflow.models import PasswordHistory, User
-
-    have = {c["name"] for c in sa.inspect(db.engine).get_columns("users")}
-    later = [c for c in User.__table__.c if c.name not in have]
-    with db.engine.begin() as conn:
-        for column in later:
-            kind = column.type.compile(dialect=conn.dialect)
-            conn.exec_driver_sql(f"ALTER TABLE users ADD COLUMN {column.name} {kind}")
-        PasswordHistory.__table__.create(conn)
-    result = app.test_cli_runner().invoke(args=["demo", "--password", PASSWORD])
-    assert result.exit_code == 0, result.output + repr(result.exception)
-    db.session.remove()
-    with db.engine.begin() as conn:
-        PasswordHistory.__table__.drop(conn)
-        for column in later:
-            conn.exec_driver_sql(f"ALTER TABLE users DROP COLUMN {column.name}")
-
-
-def test_an_upgraded_database_counts_what_it_had(tmp_path: Path) -> None:
+def test_an_upgraded_database_counts_what_it_had(tmp_path: Path, sqlite_template: Path) -> None:
     """Migration 0002 fills the table from the evaluations already there, then keeps it."""
     name = f"jixiao_cnt_{uuid.uuid4().hex[:10]}"
     _pg_exec(f'CREATE DATABASE "{name}"')
@@ -244,7 +223,9 @@ def test_an_upgraded_database_counts_what_it_had(tmp_path: Path) -> None:
             app = create_app(_config(tmp_path, url))
             with app.app_context():
                 upgrade(revision="0001")
-                _demo_at_revision_0001(app)
+                # The demo world as it was stored at 0001 (the demo writes today's schema).
+                fill_from_template(sqlite_template)
+                assert db.session.scalar(select(func.count()).select_from(Evaluation)) == 8
                 assert not sa.inspect(db.engine).has_table("evaluation_counts")
                 db.session.remove()
                 upgrade()
@@ -305,7 +286,9 @@ def test_recount_repairs_counts_that_went_wrong(any_app: Flask) -> None:
         _assert_kept()
 
 
-def test_the_upgrade_counts_a_write_still_open_on_postgresql(tmp_path: Path) -> None:
+def test_the_upgrade_counts_a_write_still_open_on_postgresql(
+    tmp_path: Path, sqlite_template: Path
+) -> None:
     """An old web process may be in the middle of a change while migration 0002 runs: the
     migration waits for it and counts it (without the table lock, the change fell between
     the count's snapshot and the triggers and was lost for good)."""
@@ -315,7 +298,8 @@ def test_the_upgrade_counts_a_write_still_open_on_postgresql(tmp_path: Path) -> 
         app = create_app(_config(tmp_path, _pg_url(name)))
         with app.app_context():
             upgrade(revision="0001")
-            _demo_at_revision_0001(app)
+            fill_from_template(sqlite_template)
+            db.session.remove()
         other = sa.create_engine(_pg_url(name))
         errors: list[BaseException] = []
         try:

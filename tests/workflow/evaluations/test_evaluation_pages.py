@@ -11,6 +11,7 @@ import pytest
 from pagehelpers import SEED, client_as, ev_id, form_values, version
 from sqlalchemy import select
 
+from tests.workflow.targets_world import approve_targets
 from workflow.core.extensions import db
 from workflow.models import Evaluation, PdfFile
 
@@ -423,7 +424,9 @@ def test_no_evaluations_queries_per_row(app, as_user):
         unit = db.session.scalar(select(Org).where(Org.kind == "unit"))
         cycle = db.session.scalar(select(Cycle))
         for i in range(10):  # more drafts: the same (state, cycle) group as existing ones
-            operations.create_evaluation(Project(unit=unit, name=f"新增项目{i}"), cycle)
+            project = Project(unit=unit, name=f"新增项目{i}")
+            approve_targets(project, cycle)
+            operations.create_evaluation(project, cycle)
         db.session.commit()
     after = statements_for_list()
     assert len(after) == len(before), (before, after)

@@ -11,6 +11,8 @@ from workflow.core.extensions import db
 from workflow.models import AuditLog, Evaluation
 
 CONFLICT = "已被他人处理，请刷新后重试"
+# Each demo project has its own targets: in IN_REVIEW quantity_1 is 知识库条目数 (10 points,
+# met) and social_1 热线一次性答复率提升 (15); in AT_FINANCE_A social_1 is 监管效能提升 (15).
 IN_REVIEW = "12345热线知识库建设"  # unit B, dept_review
 SUBMITTED = "政务服务中心窗口服务提升"  # unit B, self_scored
 AT_FINANCE_A = "“互联网+监管”系统运维"  # unit A, finance_confirmation
@@ -90,26 +92,27 @@ def test_review_side_by_side_and_change_needs_reason(app, as_user):
     client = as_user("reviewer")
     html, values = _review_values(client, target)
     assert "自评得分" in html and "审核得分" in html
-    assert values["s-quantity_1"] == "3.00"
-    values["s-quantity_1"] = "2.5"
+    assert values["s-quantity_1"] == "10.00"
+    values["s-quantity_1"] = "9.5"
     resp = client.post(f"/review/{target}", data=values)
     assert resp.status_code == 422
     body = resp.get_data(as_text=True)
     assert re.search(r'data-testid="error-r-quantity_1">调整得分须填写理由<', body)
-    assert form_values(body)["s-quantity_1"] == "2.5"
+    assert form_values(body)["s-quantity_1"] == "9.5"
     assert _state(app, target) == "dept_review"
-    values["r-quantity_1"] = "抽查发现两个站点中断"
+    values["r-quantity_1"] = "抽查发现部分条目未审核入库"
     resp = client.post(f"/review/{target}", data=values)
     assert resp.status_code == 302
     with app.app_context():
         ev = db.session.get(Evaluation, target)
         assert ev.state == "finance_confirmation"
         row = next(r for r in ev.rows if r.code == "quantity_1")
-        assert str(row.self_score) == "3.00" and str(row.dept_score) == "2.50"
-        assert row.dept_reason == "抽查发现两个站点中断"
-        assert ev.dept_total == ev.self_total - 1 + __import__("decimal").Decimal("0.5")
+        assert str(row.self_score) == "10.00" and str(row.dept_score) == "9.50"
+        assert row.dept_reason == "抽查发现部分条目未审核入库"
+        assert ev.dept_total == ev.self_total - __import__("decimal").Decimal("0.5")
     detail = client.get(f"/evaluations/{target}").get_data(as_text=True)
-    assert "审核通过" in detail and "3.00 → 2.50" in detail and "抽查发现两个站点中断" in detail
+    assert "审核通过" in detail and "10.00 → 9.50" in detail
+    assert "抽查发现部分条目未审核入库" in detail
 
 
 @pytest.mark.parametrize(
@@ -117,7 +120,7 @@ def test_review_side_by_side_and_change_needs_reason(app, as_user):
     [
         ("NaN", "不是有效数值"),
         ("-1", "不能为负数"),
-        ("3.01", "超过分值 3"),
+        ("10.01", "超过分值 10"),
         ("inf", "不是有效数值"),
     ],
 )
@@ -140,12 +143,12 @@ def test_review_full_width_and_separators(app, as_user):
     target = ev_id(app, IN_REVIEW)
     client = as_user("reviewer")
     _html, values = _review_values(client, target)
-    values["s-economic_1"] = "９．５"
-    values["r-economic_1"] = "效益证明材料不足"
+    values["s-social_1"] = "１４．５"
+    values["r-social_1"] = "效益证明材料不足"
     assert client.post(f"/review/{target}", data=values).status_code == 302
     with app.app_context():
-        row = next(r for r in db.session.get(Evaluation, target).rows if r.code == "economic_1")
-        assert str(row.dept_score) == "9.50"
+        row = next(r for r in db.session.get(Evaluation, target).rows if r.code == "social_1")
+        assert str(row.dept_score) == "14.50"
 
 
 def test_review_stale_version_is_409(app, as_user):
@@ -220,7 +223,7 @@ def test_confirm_with_final_scores(app, as_user):
         assert ev.state == "confirmed"
         row = next(r for r in ev.rows if r.code == "social_1")
         assert str(row.final_score) == "8.00" and row.final_reason == "抽查复核扣减"
-        assert ev.final_total == ev.dept_total - 2
+        assert ev.final_total == ev.dept_total - 7  # 15 → 8
 
 
 def test_finance_return_and_reopen(app, as_user):

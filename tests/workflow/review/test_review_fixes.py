@@ -89,11 +89,14 @@ def test_admin_web_import_leaves_an_audit_row(app: Flask) -> None:
     )
     assert resp.status_code == 200, resp.status_code
     with app.app_context():
-        row = db.session.scalars(select(AuditLog).order_by(AuditLog.id.desc())).first()
-        assert db.session.scalar(select(func.count()).select_from(AuditLog)) == before + 1
-        assert (
-            row.event == "import" and row.actor.username == "sysadmin" and row.to_state == "draft"
-        )
+        rows = db.session.scalars(select(AuditLog).order_by(AuditLog.id.desc()).limit(2)).all()
+        # The form's own indicators became the project's approved targets (their own audit
+        # row), then the evaluation was imported as a draft.
+        assert db.session.scalar(select(func.count()).select_from(AuditLog)) == before + 2
+        row, targets_row = rows
+        assert row.event == "import" and row.actor.username == "sysadmin" and row.to_state == "draft"
+        assert targets_row.event == "targets_import" and targets_row.actor.username == "sysadmin"
+        assert targets_row.targets_id is not None and "seed" in (targets_row.reason or "")
 
 
 def test_saving_after_a_colleague_submitted_keeps_the_typed_text(app: Flask) -> None:
