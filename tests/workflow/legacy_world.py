@@ -41,6 +41,7 @@ def fill_from_template(template: Path) -> None:
                 if "targets_id" in new.tables[table.name].c:
                     query = query.where(new.tables[table.name].c.targets_id.is_(None))
                 rows = [dict(r._mapping) for r in src.execute(query.order_by(sa.text("1")))]
+                rows = _as_stored_then(table.name, rows)
                 if table.name == "scheme_snapshots":
                     rows += list(snapshots.values())
                 if table.name == "evaluations":
@@ -67,6 +68,26 @@ def fill_from_template(template: Path) -> None:
                     )
     finally:
         source.dispose()
+
+
+# Before 0006 there was one administrator role and phones and e-mails were plain text.
+_ENCRYPTED = {"users": ("email", "phone"), "evaluations": ("phone",)}
+
+
+def _as_stored_then(table: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    from workflow.core import crypto
+
+    if table == "users":
+        rows = [r for r in rows if r["role"] not in ("secadmin", "auditor")]
+        for row in rows:
+            if row["role"] == "sysadmin":
+                row["role"] = "admin"
+    for column in _ENCRYPTED.get(table, ()):
+        for row in rows:
+            value = row.get(column)
+            if value and crypto.field_key_id(value) is not None:
+                row[column] = crypto.decrypt_field(value, f"{table}.{column}")
+    return rows
 
 
 def _snapshots(src: Any, meta: sa.MetaData) -> dict[tuple[int, int], dict[str, Any]]:
