@@ -16,10 +16,12 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import queue
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -152,9 +154,7 @@ def _send_all(celery_app: Any, engine: Engine, rows: list[Row]) -> int:
 
 @dataclass
 class _Job:
-    celery_app: Any
-    engine: Engine
-    rows: list[Row]
+    run: Callable[[], int]
     done: threading.Event = field(default_factory=threading.Event)
     sent: int = 0
 
@@ -187,7 +187,7 @@ class _Publisher:
         while True:
             job = jobs.get()
             try:
-                job.sent = _send_all(job.celery_app, job.engine, job.rows)
+                job.sent = job.run()
             except Exception:
                 log.exception("outbox publisher failed")
             finally:
@@ -195,6 +195,19 @@ class _Publisher:
 
 
 _publisher = _Publisher()
+
+
+def publish_soon(run: Callable[[], int]) -> bool:
+    """Run `run` (which publishes to the broker) on the publisher thread, and wait for it at
+    most OUTBOX_SEND_DEADLINE_MS: a request never waits longer for the broker. False when
+    the publisher is so far behind that the job was not taken."""
+    job = _Job(run)
+    if not _publisher.submit(job):
+        return False
+    deadline = _setting("OUTBOX_SEND_DEADLINE_MS", DEFAULT_SEND_DEADLINE_MS) / 1000
+    if not job.done.wait(deadline):
+        log.info("broker slow: the hand-out goes on in the background")
+    return True
 
 
 def _open_rows(ids: list[int]) -> list[Row]:
@@ -227,13 +240,8 @@ def dispatch(message_ids: list[int]) -> None:
             # Eager tasks run in this thread with this app context (unit tests only).
             _send_all(celery_app, engine, rows)
             return
-        job = _Job(celery_app, engine, rows)
-        if not _publisher.submit(job):
+        if not publish_soon(functools.partial(_send_all, celery_app, engine, rows)):
             _release(engine, [r[0] for r in rows], "publisher queue full")
-            return
-        deadline = _setting("OUTBOX_SEND_DEADLINE_MS", DEFAULT_SEND_DEADLINE_MS) / 1000
-        if not job.done.wait(deadline):
-            log.info("outbox %s: broker slow, hand-out goes on in the background", message_ids)
     except Exception:
         log.exception("outbox dispatch failed; the relay will send %s", message_ids)
         try:
