@@ -219,7 +219,7 @@ def test_broker_down_during_a_state_change(task_live: Live) -> None:
             result = operations.fire(
                 actor, w.evaluation.id, "finance_return", reason="请补充审核意见"
             )
-            # The hand-out waits at most its deadline (50 ms), never the broker's timeouts.
+            # The hand-out waits at most its deadline (20 ms), never the broker's timeouts.
             assert time.monotonic() - started < 0.5
             ids = result.outbox_ids
             db.session.remove()

@@ -39,9 +39,7 @@ def outbox_relay_command(rehand_after: int | None) -> None:
     result = relay_result(
         rehand_after=timedelta(seconds=rehand_after) if rehand_after is not None else None
     )
-    click.echo(
-        f"交付 {result.sent} 条（到期 {result.due} 条），未完成共 {open_rows_count()} 条"
-    )
+    click.echo(f"交付 {result.sent} 条（到期 {result.due} 条），未完成共 {open_rows_count()} 条")
     if result.sent < result.due:
         fail("部分记录未能交给消息队列（消息代理不可用？），稍后由定时任务重试")
 

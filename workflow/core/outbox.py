@@ -3,7 +3,7 @@
 - An operation writes its side effects as outbox rows in the transaction of the change
   (`new_message`), stamped handed_out_at = now when it will hand them out itself.
 - After its commit it calls `dispatch(ids)`: the publish runs on one background thread of
-  the process, and the request waits for it at most OUTBOX_SEND_DEADLINE_MS (50 ms). A broker
+  the process, and the request waits for it at most OUTBOX_SEND_DEADLINE_MS (20 ms). A broker
   that refuses or hangs therefore costs a request at most that; a failed publish clears
   handed_out_at so that the next relay tick sends the row.
 - The task that does the work marks the row done in its own transaction (`mark_done`).
@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 RELAY_AFTER = timedelta(seconds=5)
 RELAY_BATCH = 500
 DEFAULT_REHAND_SECONDS = 180
-DEFAULT_SEND_DEADLINE_MS = 50
+DEFAULT_SEND_DEADLINE_MS = 20
 
 # The features' tasks, by their registered names: the relay is plumbing and imports no
 # feature (the task modules are registered by workflow.core.celery).
@@ -143,7 +143,9 @@ def _send_all(celery_app: Any, engine: Engine, rows: list[Row]) -> int:
             _send(celery_app, message_id, kind, payload)
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
-            log.warning("outbox %s not handed out (%s); the relay sends it later", message_id, error)
+            log.warning(
+                "outbox %s not handed out (%s); the relay sends it later", message_id, error
+            )
             try:
                 _release(engine, [r[0] for r in rows[index:]], error)
             except Exception:
@@ -306,9 +308,7 @@ def relay_result(
 ) -> RelayResult:
     moment = now or _now()
     if rehand_after is None:
-        rehand_after = timedelta(
-            seconds=_setting("OUTBOX_REHAND_SECONDS", DEFAULT_REHAND_SECONDS)
-        )
+        rehand_after = timedelta(seconds=_setting("OUTBOX_REHAND_SECONDS", DEFAULT_REHAND_SECONDS))
     rows = _claim_due(moment, older_than, rehand_after, RELAY_BATCH)
     if not rows:
         return RelayResult(0, 0)

@@ -93,7 +93,7 @@ def test_dispatch_with_broker_down_never_raises(task_world: World, task_app: Fla
     db.session.commit()
     started = time.monotonic()
     dispatch([row.id])
-    # The request waits at most the send deadline (50 ms), whatever the broker does.
+    # The request waits at most the send deadline (20 ms), whatever the broker does.
     assert time.monotonic() - started < 0.2
     # The publish fails in the background and gives the row back to the relay.
     def released() -> bool:
