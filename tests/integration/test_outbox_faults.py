@@ -236,6 +236,7 @@ RUN_AT = "2026-03-30T09:00:00+08:00"
 
 def test_smtp_down_during_reminders_run_each_delivered_once(task_live: Live) -> None:
     w = world(task_live, state="draft")
+    task_live.app.config["MAIL_SUPPRESS_SEND"] = False  # this process sends the first attempt
     task_live.smtp.stop()
     runner = task_live.app.test_cli_runner()
     result = runner.invoke(args=["reminders", "run", "--now", RUN_AT])
@@ -263,6 +264,7 @@ def test_resend_after_a_final_failure_delivered_once(task_live: Live) -> None:
 
     task_live.env["MAIL_MAX_RETRIES"] = "1"
     w = world(task_live, state="draft")
+    task_live.app.config["MAIL_SUPPRESS_SEND"] = False
     task_live.smtp.stop()
     runner = task_live.app.test_cli_runner()
     assert runner.invoke(args=["reminders", "run", "--now", RUN_AT]).exit_code == 1
