@@ -50,12 +50,24 @@ def fail(message: str, code: int = 1) -> None:
 
 
 @click.command("init-db")
+@click.option(
+    "--app-role",
+    envvar="DB_APP_ROLE",
+    default=None,
+    help="PostgreSQL：迁移后授予此应用角色所需权限（缺省取 DB_APP_ROLE）",
+)
 @with_appcontext
-def init_db_command() -> None:
-    """创建或升级数据库（执行全部迁移）。"""
+def init_db_command(app_role: str | None) -> None:
+    """创建或升级数据库（执行全部迁移）；PostgreSQL 上再为应用角色授权。"""
     from flask_migrate import upgrade
 
+    from workflow.core.grants import apply_grants
+
     upgrade()
+    if app_role and db.engine.dialect.name == "postgresql":
+        with db.engine.begin() as conn:
+            apply_grants(conn, app_role)
+        click.echo(f"已为应用角色 {app_role} 授权")
     click.echo("数据库已就绪")
 
 
