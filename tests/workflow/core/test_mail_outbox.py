@@ -95,6 +95,7 @@ def test_dispatch_with_broker_down_never_raises(task_world: World, task_app: Fla
     dispatch([row.id])
     # The request waits at most the send deadline (20 ms), whatever the broker does.
     assert time.monotonic() - started < 0.2
+
     # The publish fails in the background and gives the row back to the relay.
     def released() -> bool:
         db.session.rollback()
