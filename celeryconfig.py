@@ -1,7 +1,8 @@
 """Celery settings, read from the environment (loaded by workflow.core.celery.init_celery).
 
 Production points CELERY_BROKER_URL / CELERY_RESULT_BACKEND at Redis. Without them the
-broker is kombu's filesystem transport under the var directory, so that `make run` needs
+broker is kombu's filesystem transport (made atomic, workflow/core/broker.py) under the var
+directory, so that `make run` needs
 no server: its folders must exist before the first message, hence the mkdir below.
 """
 
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from celery.schedules import crontab
 from kombu import Exchange, Queue
+from kombu.transport import TRANSPORT_ALIASES
 
 _PROJECT = Path(__file__).resolve().parent
 VAR_DIR = Path(os.environ.get("JIXIAO_VAR", str(_PROJECT / "var"))).resolve()
@@ -43,8 +45,14 @@ _fs_folders = {
     "control_folder": _CELERY_DIR / "control",
 }
 
-broker_url = os.environ.get("CELERY_BROKER_URL", "filesystem://")
+# The embedded broker is kombu's filesystem transport with atomic writes and a reader that
+# sets an undecodable message aside instead of dying (workflow/core/broker.py); any
+# `filesystem://` URL means it.
+TRANSPORT_ALIASES.setdefault("jixiaofs", "workflow.core.broker:AtomicFilesystemTransport")
+broker_url = os.environ.get("CELERY_BROKER_URL", "jixiaofs://")
 if broker_url.startswith("filesystem"):
+    broker_url = "jixiaofs://" + broker_url.split("://", 1)[1]
+if broker_url.startswith("jixiaofs"):
     for _folder in (*_fs_folders.values(), _CELERY_DIR / "results"):
         _folder.mkdir(parents=True, exist_ok=True)
     broker_transport_options: dict[str, object] = {

@@ -34,7 +34,14 @@ def _compose_config(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 
 
 def test_compose_file_is_valid_and_complete() -> None:
-    result = _compose_config({"SECRET_KEY": "x" * 40, "POSTGRES_PASSWORD": "pw"})
+    result = _compose_config(
+        {
+            "SECRET_KEY": "x" * 40,
+            "POSTGRES_PASSWORD": "pw",
+            "DB_OWNER_PASSWORD": "owner-pw",
+            "DB_APP_PASSWORD": "app-pw",
+        }
+    )
     assert result.returncode == 0, result.stderr
     config = json.loads(result.stdout)
     services = config["services"]
@@ -51,12 +58,26 @@ def test_compose_file_is_valid_and_complete() -> None:
         assert services[name]["environment"]["DATABASE_URL"].startswith("postgresql+psycopg://")
         assert services[name]["environment"]["CELERY_BROKER_URL"].startswith("redis://")
     assert {"pgdata", "files"} <= set(config["volumes"])
+    # Least privilege: only migrate connects as the owner; the rest as the app role, which
+    # the init script creates (the superuser is the image's bootstrap only).
+    assert "jixiao_owner:owner-pw@" in services["migrate"]["environment"]["DATABASE_URL"]
+    assert services["migrate"]["environment"]["DB_APP_ROLE"] == "jixiao_app"
+    for name in ("web", "worker", "worker-mail", "beat"):
+        assert "jixiao_app:app-pw@" in services[name]["environment"]["DATABASE_URL"], name
+    mounts = {v["target"] for v in services["postgres"]["volumes"]}
+    assert "/docker-entrypoint-initdb.d" in mounts
+    assert (ROOT / "docker" / "postgres-init" / "10-roles.sql").is_file()
 
 
 def test_compose_refuses_to_start_without_secrets() -> None:
-    result = _compose_config({"SECRET_KEY": "", "POSTGRES_PASSWORD": ""})
+    result = _compose_config(
+        {"SECRET_KEY": "", "POSTGRES_PASSWORD": "", "DB_OWNER_PASSWORD": "", "DB_APP_PASSWORD": ""}
+    )
     assert result.returncode != 0
-    assert "SECRET_KEY" in result.stderr or "POSTGRES_PASSWORD" in result.stderr
+    assert any(
+        n in result.stderr
+        for n in ("SECRET_KEY", "POSTGRES_PASSWORD", "DB_OWNER_PASSWORD", "DB_APP_PASSWORD")
+    )
 
 
 def test_dockerfile_lints_clean() -> None:

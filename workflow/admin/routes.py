@@ -638,5 +638,35 @@ def reminders() -> str:
     stage_labels = {key: label for key, (label, _states) in STAGES.items()}
     stage_labels["notify"] = "流程通知"
     return render_template(
-        "admin/reminders.html", rows=rows, limit=FAILED_LIMIT, stage_labels=stage_labels
+        "admin/reminders.html",
+        rows=rows,
+        limit=FAILED_LIMIT,
+        stage_labels=stage_labels,
+        form=ConfirmForm(),
     )
+
+
+def _resend(claim_ids: list[int] | None) -> Response:
+    from workflow.reminders.delivery import resend_failed
+    from workflow.reminders.tasks import enqueue_from_request
+
+    if not ConfirmForm().validate_on_submit():
+        flash(EXPIRED, "danger")
+        return redirect(url_for("admin.reminders"))
+    taken = resend_failed(_me(), claim_ids)
+    enqueue_from_request(taken)
+    if taken:
+        flash(f"已重新发送 {len(taken)} 封邮件（已记入审计日志）", "success")
+    else:
+        flash("没有可重新发送的邮件（可能已由他人重新发送）", "warning")
+    return redirect(url_for("admin.reminders"))
+
+
+@bp.route("/reminders/<int:claim_id>/resend", methods=["POST"])
+def resend_reminder(claim_id: int) -> Response:
+    return _resend([claim_id])
+
+
+@bp.route("/reminders/resend-all", methods=["POST"])
+def resend_all_reminders() -> Response:
+    return _resend(None)

@@ -7,7 +7,7 @@ import sys
 
 import click
 from flask import Flask
-from flask.cli import with_appcontext
+from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
 from workflow.core.extensions import db
@@ -17,6 +17,31 @@ from workflow.models import Cycle, Org
 def init_app(app: Flask) -> None:
     app.cli.add_command(init_db_command)
     app.cli.add_command(state_diagram_command)
+    app.cli.add_command(outbox_cli)
+
+
+outbox_cli = AppGroup("outbox", help="发件箱（PDF、通知等后台任务的交付记录）")
+
+
+@outbox_cli.command("relay")
+@click.option(
+    "--rehand-after",
+    type=int,
+    default=None,
+    help="未完成且上次交付早于此秒数的记录重新交付（缺省为 OUTBOX_REHAND_SECONDS）",
+)
+def outbox_relay_command(rehand_after: int | None) -> None:
+    """立即交付发件箱中未完成的记录（与定时任务同一套代码，已完成的任务不会重复执行）。"""
+    from datetime import timedelta
+
+    from workflow.core.outbox import open_rows_count, relay_result
+
+    result = relay_result(
+        rehand_after=timedelta(seconds=rehand_after) if rehand_after is not None else None
+    )
+    click.echo(f"交付 {result.sent} 条（到期 {result.due} 条），未完成共 {open_rows_count()} 条")
+    if result.sent < result.due:
+        fail("部分记录未能交给消息队列（消息代理不可用？），稍后由定时任务重试")
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -25,12 +50,24 @@ def fail(message: str, code: int = 1) -> None:
 
 
 @click.command("init-db")
+@click.option(
+    "--app-role",
+    envvar="DB_APP_ROLE",
+    default=None,
+    help="PostgreSQL：迁移后授予此应用角色所需权限（缺省取 DB_APP_ROLE）",
+)
 @with_appcontext
-def init_db_command() -> None:
-    """创建或升级数据库（执行全部迁移）。"""
+def init_db_command(app_role: str | None) -> None:
+    """创建或升级数据库（执行全部迁移）；PostgreSQL 上再为应用角色授权。"""
     from flask_migrate import upgrade
 
+    from workflow.core.grants import apply_grants
+
     upgrade()
+    if app_role and db.engine.dialect.name == "postgresql":
+        with db.engine.begin() as conn:
+            apply_grants(conn, app_role)
+        click.echo(f"已为应用角色 {app_role} 授权")
     click.echo("数据库已就绪")
 
 

@@ -76,6 +76,11 @@ def from_env() -> dict[str, object]:
         "REMINDER_TZ": os.environ.get("REMINDER_TZ", "Asia/Shanghai"),
         # The outbox is dispatched to Celery after commit; tests may switch it off.
         "OUTBOX_DISPATCH": _bool("OUTBOX_DISPATCH", True),
+        # A request waits at most this long for its hand-out to the broker; past it the
+        # publish goes on in the background and the relay covers a failure.
+        "OUTBOX_SEND_DEADLINE_MS": int(os.environ.get("OUTBOX_SEND_DEADLINE_MS", "20")),
+        # An open outbox row whose last hand-out is older than this is handed out again.
+        "OUTBOX_REHAND_SECONDS": int(os.environ.get("OUTBOX_REHAND_SECONDS", "180")),
         "BOOTSTRAP_SERVE_LOCAL": True,
         # 身份鉴别 (GB/T 22239 §8.1.4.1): lockout, second factor, password policy, sessions.
         "LOCKOUT_THRESHOLD": int(os.environ.get("LOCKOUT_THRESHOLD", "5")),

@@ -1,20 +1,35 @@
-"""The outbox, handed to Celery after the state change committed.
+"""The outbox relay: the outbox row is the truth, the broker only a way to wake a worker.
 
-`dispatch(ids)` is called by the operations after their commit; it never raises: with the
-broker down the rows stay undispatched and `relay_outbox` (beat) sends them later. A
-state change therefore never waits for, or depends on, the broker.
+- An operation writes its side effects as outbox rows in the transaction of the change
+  (`new_message`), stamped handed_out_at = now when it will hand them out itself.
+- After its commit it calls `dispatch(ids)`: the publish runs on one background thread of
+  the process, and the request waits for it at most OUTBOX_SEND_DEADLINE_MS (20 ms). A broker
+  that refuses or hangs therefore costs a request at most that; a failed publish clears
+  handed_out_at so that the next relay tick sends the row.
+- The task that does the work marks the row done in its own transaction (`mark_done`).
+- `relay()` (beat, every OUTBOX_RELAY_SECONDS, and `flask outbox relay`) hands out every
+  open row never handed out, and again every open row whose last hand-out is older than
+  OUTBOX_REHAND_SECONDS: a message lost by the broker, or held by a worker that died, comes
+  back within minutes, not after the broker's visibility timeout. Every task is idempotent,
+  so a second hand-out of a finished row does nothing.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import celery
 from celery import shared_task
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.engine import Engine
 
 from workflow.core.database import begin_write
 from workflow.core.extensions import db
@@ -22,99 +37,295 @@ from workflow.models import OutboxMessage
 
 log = logging.getLogger(__name__)
 
+# A row the request just created is its own to hand out; the relay leaves it this long.
 RELAY_AFTER = timedelta(seconds=5)
 RELAY_BATCH = 500
-
+DEFAULT_REHAND_SECONDS = 180
+DEFAULT_SEND_DEADLINE_MS = 20
 
 # The features' tasks, by their registered names: the relay is plumbing and imports no
 # feature (the task modules are registered by workflow.core.celery).
 PDF_TASK = "workflow.tasks.pdf.render_evaluation_pdf"
 NOTIFY_TASK = "workflow.tasks.notify.handle_notify_message"
 
-
-def _task(name: str) -> Any:
-    # The current Celery app, as the shared_task proxies resolved it.
-    return celery.current_app.tasks[name]
+Row = tuple[int, str, dict[str, Any]]
 
 
-def _send(message_id: int, kind: str, payload: dict[str, Any]) -> None:
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _setting(name: str, default: int) -> int:
+    try:
+        value = current_app.config.get(name)
+    except RuntimeError:
+        value = None
+    if value in (None, ""):
+        value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+def dispatch_enabled() -> bool:
+    return bool(current_app.config.get("OUTBOX_DISPATCH", True))
+
+
+def new_message(kind: str, payload: dict[str, Any]) -> OutboxMessage:
+    """An outbox row for the current transaction. When the request hands it out itself after
+    the commit, the hand-out is stamped now, so that the relay leaves it alone for
+    OUTBOX_REHAND_SECONDS instead of sending it a second time while it waits in a queue."""
+    return OutboxMessage(
+        kind=kind, payload=payload, handed_out_at=_now() if dispatch_enabled() else None
+    )
+
+
+def mark_done(message_id: int | None) -> None:
+    """Mark the row done inside the caller's write transaction (the task's own commit)."""
+    if message_id is None:
+        return
+    db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == int(message_id), OutboxMessage.done_at.is_(None))
+        .values(done_at=_now(), last_error=None)
+    )
+
+
+def mark_done_now(message_id: int | None) -> None:
+    """Mark the row done in a transaction of its own (a task that found nothing to do)."""
+    if message_id is None:
+        return
+    begin_write()
+    mark_done(message_id)
+    db.session.commit()
+
+
+# --------------------------------------------------------------------------- sending
+
+
+def _send(celery_app: Any, message_id: int, kind: str, payload: dict[str, Any]) -> None:
+    tasks = celery_app.tasks
     if kind == "pdf":
-        _task(PDF_TASK).apply_async(
-            args=[int(payload["evaluation_id"]), int(payload["version"])], queue="pdf", retry=False
+        tasks[PDF_TASK].apply_async(
+            args=[int(payload["evaluation_id"]), int(payload["version"])],
+            kwargs={"outbox_id": message_id},
+            queue="pdf",
+            retry=False,
         )
     elif kind == "notify":
-        _task(NOTIFY_TASK).apply_async(args=[message_id], queue="mail", retry=False)
+        tasks[NOTIFY_TASK].apply_async(args=[message_id], queue="mail", retry=False)
     else:
         raise ValueError(f"unknown outbox kind {kind!r}")
 
 
-def _dispatch_rows(condition: Any, limit: int | None = None) -> int:
-    """Send the undispatched rows matching `condition`, then mark them in a new transaction.
+def _release(engine: Engine, ids: list[int], error: str) -> None:
+    """The hand-out of these rows failed: clear handed_out_at so the next relay tick sends
+    them (not only after OUTBOX_REHAND_SECONDS), and count the attempt."""
+    if not ids:
+        return
+    with engine.connect() as conn:
+        conn = conn.execution_options(sqlite_begin_immediate=True)
+        conn.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids), OutboxMessage.done_at.is_(None))
+            .values(
+                handed_out_at=None,
+                attempts=OutboxMessage.attempts + 1,
+                last_error=error[:2000],
+            )
+        )
+        conn.commit()
 
-    The read transaction ends before anything is sent: a fast worker may write (the PDF
-    row, the notices) before we mark the rows, and on SQLite a read transaction that
-    later writes after another connection wrote fails with "database is locked".
-    """
-    query = (
-        select(OutboxMessage.id, OutboxMessage.kind, OutboxMessage.payload)
-        .where(condition, OutboxMessage.dispatched_at.is_(None))
-        .order_by(OutboxMessage.id)
-    )
-    if limit:
-        query = query.limit(limit)
-    rows = [(int(i), str(k), dict(p or {})) for i, k, p in db.session.execute(query)]
-    db.session.rollback()
-    if not rows:
-        return 0
-    sent: list[int] = []
-    failed: tuple[int, str] | None = None
-    for message_id, kind, payload in rows:
+
+def _send_all(celery_app: Any, engine: Engine, rows: list[Row]) -> int:
+    """Publish the rows in order; on the first failure (the broker is away) release that
+    row and every one after it. Returns how many went to the broker."""
+    for index, (message_id, kind, payload) in enumerate(rows):
         try:
-            _send(message_id, kind, payload)
-        except Exception as exc:  # broker down, or a bad row: keep it for the relay
-            failed = (message_id, f"{type(exc).__name__}: {exc}"[:2000])
-            log.warning("outbox %s not dispatched: %s", message_id, failed[1])
-            break
-        sent.append(message_id)
-    begin_write()
-    if sent:
-        db.session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id.in_(sent))
-            .values(dispatched_at=datetime.now(UTC), last_error=None)
+            _send(celery_app, message_id, kind, payload)
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            log.warning(
+                "outbox %s not handed out (%s); the relay sends it later", message_id, error
+            )
+            try:
+                _release(engine, [r[0] for r in rows[index:]], error)
+            except Exception:
+                log.exception("could not release outbox rows %s", [r[0] for r in rows[index:]])
+            return index
+    return len(rows)
+
+
+@dataclass
+class _Job:
+    run: Callable[[], int]
+    done: threading.Event = field(default_factory=threading.Event)
+    sent: int = 0
+
+
+class _Publisher:
+    """One daemon thread per process that publishes the requests' outbox rows, so that a
+    request can stop waiting for a broker that hangs. Started lazily, and again after a
+    fork (gunicorn's workers are forked from the master)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pid: int | None = None
+        self._queue: queue.Queue[_Job] = queue.Queue(maxsize=10_000)
+
+    def submit(self, job: _Job) -> bool:
+        with self._lock:
+            if self._pid != os.getpid():
+                self._queue = queue.Queue(maxsize=10_000)
+                threading.Thread(target=self._run, name="outbox-publisher", daemon=True).start()
+                self._pid = os.getpid()
+        try:
+            self._queue.put_nowait(job)
+        except queue.Full:
+            # The broker has hung for a long while: leave these rows to the relay.
+            return False
+        return True
+
+    def _run(self) -> None:
+        jobs = self._queue
+        while True:
+            job = jobs.get()
+            try:
+                job.sent = job.run()
+            except Exception:
+                log.exception("outbox publisher failed")
+            finally:
+                job.done.set()
+
+
+_publisher = _Publisher()
+
+
+def publish_soon(run: Callable[[], int]) -> bool:
+    """Run `run` (which publishes to the broker) on the publisher thread, and wait for it at
+    most OUTBOX_SEND_DEADLINE_MS: a request never waits longer for the broker. False when
+    the publisher is so far behind that the job was not taken."""
+    job = _Job(run)
+    if not _publisher.submit(job):
+        return False
+    deadline = _setting("OUTBOX_SEND_DEADLINE_MS", DEFAULT_SEND_DEADLINE_MS) / 1000
+    if not job.done.wait(deadline):
+        log.info("broker slow: the hand-out goes on in the background")
+    return True
+
+
+def _open_rows(ids: list[int]) -> list[Row]:
+    rows = [
+        (int(i), str(k), dict(p or {}))
+        for i, k, p in db.session.execute(
+            select(OutboxMessage.id, OutboxMessage.kind, OutboxMessage.payload)
+            .where(OutboxMessage.id.in_(ids), OutboxMessage.done_at.is_(None))
+            .order_by(OutboxMessage.id)
         )
-    if failed is not None:
-        db.session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == failed[0])
-            .values(attempts=OutboxMessage.attempts + 1, last_error=failed[1])
-        )
-    db.session.commit()
-    return len(sent)
+    ]
+    # End the read transaction before anything is sent: on SQLite a read transaction that
+    # later writes after another connection wrote fails with "database is locked".
+    db.session.rollback()
+    return rows
 
 
 def dispatch(message_ids: list[int]) -> None:
-    """Send these outbox rows to their queues and mark them dispatched. Never raises."""
-    if not message_ids or not current_app.config.get("OUTBOX_DISPATCH", True):
+    """Hand these rows to their queues after the commit. Never raises, and never holds the
+    request longer than OUTBOX_SEND_DEADLINE_MS."""
+    if not message_ids or not dispatch_enabled():
         return
     try:
-        _dispatch_rows(OutboxMessage.id.in_([int(i) for i in message_ids]))
+        rows = _open_rows([int(i) for i in message_ids])
+        if not rows:
+            return
+        celery_app = current_app.extensions["celery"]
+        engine = db.engine
+        if celery_app.conf.task_always_eager:
+            # Eager tasks run in this thread with this app context (unit tests only).
+            _send_all(celery_app, engine, rows)
+            return
+        if not publish_soon(functools.partial(_send_all, celery_app, engine, rows)):
+            _release(engine, [r[0] for r in rows], "publisher queue full")
     except Exception:
-        log.exception("outbox dispatch failed; the relay will retry %s", message_ids)
+        log.exception("outbox dispatch failed; the relay will send %s", message_ids)
         try:
             db.session.rollback()
         except Exception:
             log.exception("rollback after dispatch failure failed")
 
 
-def relay(now: datetime | None = None, older_than: timedelta = RELAY_AFTER) -> int:
-    """Dispatch undispatched rows older than `older_than` (younger ones are the request's own
-    dispatch, still in flight). Returns how many went to the broker."""
-    cutoff = (now or datetime.now(UTC)) - older_than
-    sent = _dispatch_rows(OutboxMessage.created_at <= cutoff, limit=RELAY_BATCH)
-    if sent:
-        log.info("outbox relay: %d dispatched", sent)
-    return sent
+# --------------------------------------------------------------------------- the relay
+
+
+@dataclass
+class RelayResult:
+    due: int
+    sent: int
+
+
+def _claim_due(now: datetime, fresh: timedelta, rehand: timedelta, limit: int) -> list[Row]:
+    """Take the due open rows and stamp their hand-out, in one write transaction, so that
+    two relays at once (beat and an operator's `flask outbox relay`) never take the same row."""
+    begin_write()
+    due = and_(
+        OutboxMessage.done_at.is_(None),
+        or_(
+            and_(OutboxMessage.handed_out_at.is_(None), OutboxMessage.created_at <= now - fresh),
+            OutboxMessage.handed_out_at <= now - rehand,
+        ),
+    )
+    rows = [
+        (int(i), str(k), dict(p or {}))
+        for i, k, p in db.session.execute(
+            select(OutboxMessage.id, OutboxMessage.kind, OutboxMessage.payload)
+            .where(due)
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    ]
+    if rows:
+        db.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_([r[0] for r in rows]))
+            .values(handed_out_at=now, attempts=OutboxMessage.attempts + 1)
+        )
+    db.session.commit()
+    return rows
+
+
+def relay(
+    now: datetime | None = None,
+    older_than: timedelta = RELAY_AFTER,
+    rehand_after: timedelta | None = None,
+) -> int:
+    """Hand out every open row that is due; returns how many went to the broker."""
+    return relay_result(now, older_than, rehand_after).sent
+
+
+def relay_result(
+    now: datetime | None = None,
+    older_than: timedelta = RELAY_AFTER,
+    rehand_after: timedelta | None = None,
+) -> RelayResult:
+    moment = now or _now()
+    if rehand_after is None:
+        rehand_after = timedelta(seconds=_setting("OUTBOX_REHAND_SECONDS", DEFAULT_REHAND_SECONDS))
+    rows = _claim_due(moment, older_than, rehand_after, RELAY_BATCH)
+    if not rows:
+        return RelayResult(0, 0)
+    sent = _send_all(current_app.extensions["celery"], db.engine, rows)
+    log.info("outbox relay: %d of %d handed out", sent, len(rows))
+    return RelayResult(len(rows), sent)
+
+
+def open_rows_count() -> int:
+    from sqlalchemy import func
+
+    return int(
+        db.session.scalar(
+            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.done_at.is_(None))
+        )
+        or 0
+    )
 
 
 @shared_task(name="workflow.tasks.outbox.relay_outbox")

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from workflow.core.database import begin_write
 from workflow.core.extensions import db
+from workflow.core.outbox import mark_done, mark_done_now
 from workflow.documents.queries import pdf_dir, pdf_path, relative_path
 from workflow.documents.render import render_pdf
 from workflow.models import Evaluation, PdfFile
@@ -41,20 +42,24 @@ def atomic_write(target: Path, data: bytes) -> None:
         raise
 
 
-def store_pdf(evaluation_id: int, version: int) -> PdfFile | None:
+def store_pdf(evaluation_id: int, version: int, outbox_id: int | None = None) -> PdfFile | None:
     """Render and keep the PDF of (evaluation, version); a no-op when it is already stored.
 
     Returns the PdfFile row, or None when the evaluation does not exist. The file is
     written before the row is committed; a retry after a crash rewrites the same path.
+    The outbox row `outbox_id` is marked done in the commit of the PdfFile row (or on its
+    own when there was nothing left to do), so a crash before it leaves it for the relay.
     """
     existing = db.session.execute(
         db.select(PdfFile).filter_by(evaluation_id=evaluation_id, version=version)
     ).scalar_one_or_none()
     if existing is not None and (pdf_dir() / existing.path).is_file():
+        mark_done_now(outbox_id)
         return existing
     evaluation = db.session.get(Evaluation, evaluation_id)
     if evaluation is None:
         log.warning("PDF: evaluation %s does not exist", evaluation_id)
+        mark_done_now(outbox_id)
         return None
     if evaluation.version != version:
         # The evaluation moved on before this task ran. What is rendered is what the row
@@ -67,6 +72,7 @@ def store_pdf(evaluation_id: int, version: int) -> PdfFile | None:
             db.select(PdfFile).filter_by(evaluation_id=evaluation_id, version=version)
         ).scalar_one_or_none()
         if existing is not None and (pdf_dir() / existing.path).is_file():
+            mark_done_now(outbox_id)
             return existing
     started = time.perf_counter()
     data, pages = render_pdf(evaluation)
@@ -82,6 +88,7 @@ def store_pdf(evaluation_id: int, version: int) -> PdfFile | None:
     ).scalar_one_or_none()
     if existing is not None:
         existing.size, existing.pages, existing.render_seconds = len(data), pages, elapsed
+        mark_done(outbox_id)
         db.session.commit()
         return existing
     row = PdfFile(
@@ -94,11 +101,13 @@ def store_pdf(evaluation_id: int, version: int) -> PdfFile | None:
         render_seconds=elapsed,
     )
     db.session.add(row)
+    mark_done(outbox_id)
     try:
         db.session.commit()
     except IntegrityError:
         # Another worker stored the same (evaluation, version) meanwhile: same path, same file.
         db.session.rollback()
+        mark_done_now(outbox_id)
         return db.session.execute(
             db.select(PdfFile).filter_by(evaluation_id=evaluation_id, version=version)
         ).scalar_one()

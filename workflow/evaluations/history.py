@@ -14,7 +14,7 @@ from workflow.machine import ROLE_LABELS, STATE_LABELS, TRANSITIONS, Event, Role
 from workflow.models import AuditLog, Evaluation
 
 EVENT_LABELS: dict[str, str] = {t.event.value: t.label for t in TRANSITIONS}
-EVENT_LABELS.update({"import": "导入", "create": "创建"})
+EVENT_LABELS.update({"import": "导入", "create": "创建", "resend_mail": "重新发送邮件"})
 COLUMN_LABELS = {"self": "自评", "dept": "审核", "final": "确认"}
 
 

@@ -23,6 +23,7 @@ from scoring.numbers import q2
 from workflow import machine, policy
 from workflow.core.database import begin_write
 from workflow.core.extensions import db
+from workflow.core.outbox import new_message
 from workflow.machine import Event, State
 from workflow.models import (
     Actor,
@@ -445,15 +446,13 @@ def _outbox(
     messages: list[OutboxMessage] = []
     if "pdf" in transition.effects:
         messages.append(
-            OutboxMessage(
-                kind="pdf", payload={"evaluation_id": evaluation.id, "version": evaluation.version}
-            )
+            new_message("pdf", {"evaluation_id": evaluation.id, "version": evaluation.version})
         )
     if any(e.startswith("notify_") for e in transition.effects):
         messages.append(
-            OutboxMessage(
-                kind="notify",
-                payload={
+            new_message(
+                "notify",
+                {
                     "evaluation_id": evaluation.id,
                     "event": transition.event.value,
                     "reason": (reason or "").strip() or None,

@@ -21,6 +21,7 @@ from sqlalchemy import and_, literal, or_, select, true, update
 
 from workflow.core.database import begin_write
 from workflow.core.extensions import db
+from workflow.core.outbox import mark_done
 from workflow.models import Evaluation, Notice, OutboxMessage, ReminderClaim, User, utcnow
 from workflow.reminders.operations import (
     NOTIFY_STAGE,
@@ -79,6 +80,9 @@ def handle_notify(message_id: int) -> list[int]:
         db.session.rollback()
         log.warning("notify: no notify message %s", message_id)
         return []
+    if message.done_at is not None:
+        db.session.rollback()
+        return []  # a second hand-out of a message already handled
     payload = message.payload or {}
     if payload.get("targets_id") is not None:
         # A step of a project's targets: in-app notices only (no mail yet).
@@ -90,8 +94,9 @@ def handle_notify(message_id: int) -> list[int]:
     event = str(payload.get("event", ""))
     evaluation = db.session.get(Evaluation, int(payload.get("evaluation_id", 0)))
     if evaluation is None or event not in EVENT_TITLES:
-        db.session.rollback()
         log.warning("notify: message %s has an unknown evaluation or event %r", message_id, event)
+        mark_done(message_id)  # nothing will ever come of it: the relay must not loop
+        db.session.commit()
         return []
     actor_id = payload.get("actor_id")
     stage_deadline = evaluation.cycle.deadline_submit
@@ -130,6 +135,8 @@ def handle_notify(message_id: int) -> list[int]:
                 for _, _, user_id in rows
             ],
         )
+    # Done in the transaction that made the claims: their mails have their own ledger.
+    mark_done(message_id)
     db.session.commit()
     return [r[0] for r in rows]
 

@@ -14,11 +14,12 @@ from sqlalchemy import select
 
 from workflow.core.database import begin_write
 from workflow.core.extensions import db
-from workflow.models import STAGES, Evaluation, ReminderClaim, User
+from workflow.models import STAGES, Actor, AuditLog, Evaluation, ReminderClaim, User
 from workflow.notices.operations import build_notify_mail
 from workflow.reminders.operations import (
     NOTIFY_STAGE,
     SENDING_STALE,
+    STATUS_CLAIMED,
     STATUS_FAILED,
     STATUS_RETRYING,
     STATUS_SENDING,
@@ -136,27 +137,96 @@ class RunSummary:
     claimed: int
     sent: int
     skipped: int
+    # Failed now and handed to the mail queue, which retries with the beat's back-off.
+    retrying: int
+    # Failed now and not even queued (the broker away too): the next scan requeues them.
     failed: int
     errors: list[str] = field(default_factory=list)
 
 
 def run_now(now: datetime) -> RunSummary:
-    """Claim and send synchronously (the `flask reminders run` command); the beat task does
-    the same claim and hands each claim to the mail queue instead."""
+    """Claim and send what is due now (the `flask reminders run` command): one attempt here,
+    and a claim that fails goes on through the same mail task as the beat's, with the same
+    back-off, so a mail server that is down only delays the mail."""
     from workflow.core.mail import MailError
+    from workflow.reminders.tasks import retry_later
 
     scan = claim_due(now)
-    summary = RunSummary(claimed=len(scan.claim_ids), sent=0, skipped=0, failed=0)
+    summary = RunSummary(claimed=len(scan.claim_ids), sent=0, skipped=0, retrying=0, failed=0)
     for claim_id in scan.claim_ids:
         try:
             outcome = deliver(claim_id, as_of=now)
         except MailError as exc:
-            record_failure(claim_id, str(exc), final=True)
-            summary.failed += 1
+            record_failure(claim_id, str(exc), final=False)
             summary.errors.append(str(exc))
+            if retry_later(claim_id, now.isoformat()):
+                summary.retrying += 1
+            else:
+                summary.failed += 1
             continue
         if outcome == Delivery.SENT:
             summary.sent += 1
         else:
             summary.skipped += 1
     return summary
+
+
+def resend_failed(actor: Actor, claim_ids: list[int] | None = None) -> list[int]:
+    """An administrator sends failed deliveries again: these claims, or every failed one.
+
+    Exactly once: the claim goes from "failed" back to "claimed" in a conditional UPDATE, so
+    of two administrators pressing at once only one takes it, and only that one writes the
+    audit row and queues the mail (whose delivery the ledger again makes exactly-once).
+    Returns the claims taken; the caller hands them to the mail queue after the commit.
+    """
+    from sqlalchemy import update
+
+    begin_write()
+    condition = ReminderClaim.status == STATUS_FAILED
+    if claim_ids is not None:
+        condition = condition & ReminderClaim.id.in_([int(i) for i in claim_ids])
+    failed = {
+        int(claim_id): (evaluation_id, attempts, error)
+        for claim_id, evaluation_id, attempts, error in db.session.execute(
+            select(
+                ReminderClaim.id,
+                ReminderClaim.evaluation_id,
+                ReminderClaim.attempts,
+                ReminderClaim.last_error,
+            )
+            .where(condition)
+            .with_for_update()
+        )
+    }
+    if not failed:
+        db.session.rollback()
+        return []
+    taken = [
+        int(i)
+        for i in db.session.execute(
+            update(ReminderClaim)
+            .where(ReminderClaim.id.in_(list(failed)), ReminderClaim.status == STATUS_FAILED)
+            # attempts 0 and "claimed": should the queueing below be lost, the scan's
+            # stale-claim check hands it out again.
+            .values(status=STATUS_CLAIMED, attempts=0, last_error=None)
+            .returning(ReminderClaim.id)
+        ).scalars()
+    ]
+    org = getattr(actor, "org", None)
+    for claim_id in taken:
+        evaluation_id, attempts, error = failed[claim_id]
+        db.session.add(
+            AuditLog(
+                evaluation_id=evaluation_id,
+                actor_id=actor.id,
+                actor_name=actor.name,
+                role=actor.role,
+                org_id=actor.org_id,
+                org_name=getattr(org, "name", "") or "",
+                event="resend_mail",
+                reason=f"重新发送失败的邮件（投递记录 {claim_id}，此前尝试 {attempts} 次）",
+                scores={"claim_id": claim_id, "attempts": attempts, "last_error": error},
+            )
+        )
+    db.session.commit()
+    return taken

@@ -40,6 +40,8 @@ STATUS_SENDING = "sending"
 # A "sending" mark older than this belongs to a worker that died mid-send: deliver again.
 SENDING_STALE = timedelta(minutes=10)
 STATUS_RETRYING = "retrying"
+# Longer than any back-off delay (celeryconfig caps them at 15 minutes) plus a send.
+RETRY_STALE = timedelta(minutes=30)
 STATUS_SENT = "sent"
 STATUS_FAILED = "failed"
 STATUS_SKIPPED = "skipped"
@@ -289,6 +291,12 @@ def stale_claims(now: datetime, older_than: timedelta = timedelta(minutes=15)) -
                     and_(
                         ReminderClaim.status == STATUS_SENDING,
                         ReminderClaim.sending_at < now - SENDING_STALE,
+                    ),
+                    # A retry that never came (its message lost with the broker, or never
+                    # queued by `flask reminders run`): past the longest back-off, requeue.
+                    and_(
+                        ReminderClaim.status == STATUS_RETRYING,
+                        ReminderClaim.sending_at < now - RETRY_STALE,
                     ),
                 )
             )

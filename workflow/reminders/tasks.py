@@ -28,16 +28,10 @@ def backoff(retries: int, base: int, cap: int) -> int:
 
 @shared_task(name="workflow.tasks.mail.send_claim_mail", bind=True, max_retries=None)
 def send_claim_mail(self: Any, claim_id: int, as_of_iso: str | None = None) -> str:
-    import celeryconfig
     from workflow.core.mail import MailError
     from workflow.reminders.delivery import deliver, record_failure
 
-    max_retries = _setting("MAIL_MAX_RETRIES", celeryconfig.MAIL_MAX_RETRIES)
-    base = _setting("MAIL_RETRY_BASE_SECONDS", 30)
-    cap = min(
-        _setting("MAIL_RETRY_MAX_SECONDS", celeryconfig.RETRY_BACKOFF_MAX),
-        celeryconfig.RETRY_BACKOFF_MAX,
-    )
+    max_retries, base, cap = retry_settings()
     try:
         return deliver(int(claim_id), datetime.fromisoformat(as_of_iso) if as_of_iso else None)
     except MailError as exc:
@@ -54,6 +48,34 @@ def send_claim_mail(self: Any, claim_id: int, as_of_iso: str | None = None) -> s
         countdown = backoff(self.request.retries, base, cap)
         log.warning("mail for claim %s failed (%s); retry in %d s", claim_id, exc, countdown)
         raise self.retry(exc=exc, countdown=countdown) from exc
+
+
+def retry_settings() -> tuple[int, int, int]:
+    """(max retries, base delay, cap) of the mail task, the same for beat and the CLI."""
+    import celeryconfig
+
+    max_retries = _setting("MAIL_MAX_RETRIES", celeryconfig.MAIL_MAX_RETRIES)
+    base = _setting("MAIL_RETRY_BASE_SECONDS", 30)
+    cap = min(
+        _setting("MAIL_RETRY_MAX_SECONDS", celeryconfig.RETRY_BACKOFF_MAX),
+        celeryconfig.RETRY_BACKOFF_MAX,
+    )
+    return max_retries, base, cap
+
+
+def retry_later(claim_id: int, as_of_iso: str | None = None) -> bool:
+    """After a first attempt failed outside the mail task (`flask reminders run`): hand the
+    claim to the mail task as its first retry, after the first back-off delay. False when
+    the broker is away too (the claim stays "retrying"; the next scan requeues it)."""
+    _max, base, cap = retry_settings()
+    try:
+        send_claim_mail.apply_async(
+            args=[claim_id, as_of_iso], queue="mail", countdown=backoff(0, base, cap), retries=1
+        )
+    except Exception:
+        log.exception("claim %s could not be queued for retry", claim_id)
+        return False
+    return True
 
 
 def enqueue_claims(claim_ids: list[int], as_of_iso: str | None = None) -> int:
@@ -76,3 +98,25 @@ def scan_reminders(now_iso: str | None = None) -> dict[str, int]:
     enqueue_claims(scan.claim_ids, now.isoformat())
     enqueue_claims(stale)
     return {"claimed": len(scan.claim_ids), "requeued": len(stale)}
+
+
+def enqueue_from_request(claim_ids: list[int]) -> None:
+    """Queue these claims' mails from a web request: on the outbox's publisher thread, so the
+    request never waits for the broker. A claim whose queueing is lost stays "claimed" with
+    no attempt, and the next scan requeues it."""
+    from workflow.core.outbox import publish_soon
+
+    if not claim_ids:
+        return
+    if current_app.extensions["celery"].conf.task_always_eager:
+        enqueue_claims(claim_ids)
+        return
+
+    def run() -> int:
+        try:
+            return enqueue_claims(claim_ids)
+        except Exception:
+            log.exception("claims %s not queued; the next scan requeues them", claim_ids)
+            return 0
+
+    publish_soon(run)

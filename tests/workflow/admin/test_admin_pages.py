@@ -623,3 +623,63 @@ def test_admin_forms_carry_a_working_csrf_token(sqlite_template: Any, tmp_path: 
         assert html.count('name="csrf_token"') == html.count('method="post"'), page
     token = _token(client.get("/admin/orgs").get_data(as_text=True))
     assert client.post("/admin/orgs", data={**org, "csrf_token": token}).status_code == 302
+
+
+def _failed_claims(app: Flask, n: int) -> list[int]:
+    with app.app_context():
+        ev = db.session.scalars(select(Evaluation).order_by(Evaluation.id)).first()
+        users = db.session.scalars(select(User).order_by(User.id).limit(n)).all()
+        claims = [
+            ReminderClaim(
+                evaluation_id=ev.id,
+                stage="submit",
+                step="d3",
+                user_id=u.id,
+                deadline=date(2026, 3, 31),
+                status="failed",
+                attempts=7,
+                last_error="SMTP 连接被拒绝",
+            )
+            for u in users
+        ]
+        db.session.add_all(claims)
+        db.session.commit()
+        return [c.id for c in claims]
+
+
+def test_admin_resends_one_then_all_exactly_once(app: Flask, login_as: Any) -> None:
+    from workflow.models import AuditLog
+
+    app.config["OUTBOX_DISPATCH"] = True
+    app.extensions["celery"].conf.update(task_always_eager=True, task_eager_propagates=True)
+    first, *rest = _failed_claims(app, 3)
+    client = login_as("admin")
+    page = client.get("/admin/reminders").get_data(as_text=True)
+    assert f'data-testid="resend-{first}"' in page and 'data-testid="resend-all"' in page
+    resp = client.post(f"/admin/reminders/{first}/resend", follow_redirects=True)
+    assert "已重新发送 1 封邮件" in resp.get_data(as_text=True)
+    again = client.post(f"/admin/reminders/{first}/resend", follow_redirects=True)
+    assert "没有可重新发送的邮件" in again.get_data(as_text=True)
+    resp = client.post("/admin/reminders/resend-all", follow_redirects=True)
+    assert "已重新发送 2 封邮件" in resp.get_data(as_text=True)
+    with app.app_context():
+        audit = db.session.scalars(select(AuditLog).where(AuditLog.event == "resend_mail")).all()
+        assert sorted(a.scores["claim_id"] for a in audit) == sorted([first, *rest])
+        statuses = {c.status for c in db.session.scalars(select(ReminderClaim))}
+        # Sent (suppressed mail), or skipped when the user has no address: never failed.
+        assert statuses <= {"sent", "skipped"}
+    assert client.post("/admin/reminders/resend-all").status_code == 302
+
+
+def test_resend_command(app: Flask) -> None:
+    ids = _failed_claims(app, 1)
+    app.extensions["celery"].conf.update(task_always_eager=True, task_eager_propagates=True)
+    runner = app.test_cli_runner()
+    both = runner.invoke(args=["reminders", "resend", str(ids[0]), "--all", "--as", "admin"])
+    assert both.exit_code == 2 and "二者选一" in both.output
+    not_admin = runner.invoke(args=["reminders", "resend", "--all", "--as", "finance"])
+    assert not_admin.exit_code == 2 and "不是有效的系统管理员" in not_admin.output
+    ok = runner.invoke(args=["reminders", "resend", str(ids[0]), "--as", "admin"])
+    assert ok.exit_code == 0 and "重新发送 1 条，已排队 1 条" in ok.output, ok.output
+    twice = runner.invoke(args=["reminders", "resend", "--all", "--as", "admin"])
+    assert twice.exit_code == 0 and "重新发送 0 条" in twice.output

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -79,7 +80,8 @@ def outbox(world: World, kind: str = "pdf", age: timedelta = timedelta(0)) -> Ou
 def test_dispatch_off_does_nothing(task_world: World) -> None:
     row = outbox(task_world)
     dispatch([row.id])
-    assert db.session.get(OutboxMessage, row.id).dispatched_at is None
+    row = db.session.get(OutboxMessage, row.id)
+    assert row.handed_out_at is None and row.done_at is None and row.attempts == 0
 
 
 def test_dispatch_with_broker_down_never_raises(task_world: World, task_app: Flask) -> None:
@@ -87,12 +89,25 @@ def test_dispatch_with_broker_down_never_raises(task_world: World, task_app: Fla
     celery = task_app.extensions["celery"]
     celery.conf.update(broker_url=f"redis://127.0.0.1:{free_port()}/0")
     row = outbox(task_world)
+    row.handed_out_at = datetime.now(UTC)
+    db.session.commit()
     started = time.monotonic()
     dispatch([row.id])
-    assert time.monotonic() - started < 15
-    db.session.expire_all()
-    row = db.session.get(OutboxMessage, row.id)
-    assert row.dispatched_at is None and row.attempts == 1 and row.last_error
+    # The request waits at most the send deadline (20 ms), whatever the broker does.
+    assert time.monotonic() - started < 0.2
+
+    # The publish fails in the background and gives the row back to the relay.
+    def released() -> bool:
+        db.session.rollback()
+        db.session.expire_all()
+        found = db.session.get(OutboxMessage, row.id)
+        return found.handed_out_at is None and found.attempts == 1 and bool(found.last_error)
+
+    deadline = time.monotonic() + 15
+    while not released():
+        assert time.monotonic() < deadline, "the failed hand-out was never released"
+        time.sleep(0.05)
+    assert db.session.get(OutboxMessage, row.id).done_at is None
 
 
 def test_dispatch_and_relay_eager(task_world: World, task_app: Flask) -> None:
@@ -102,16 +117,17 @@ def test_dispatch_and_relay_eager(task_world: World, task_app: Flask) -> None:
     pdf = outbox(task_world, "pdf")
     dispatch([pdf.id])
     db.session.expire_all()
-    assert db.session.get(OutboxMessage, pdf.id).dispatched_at is not None
+    # The task marked its row done: the relay never sends it again.
+    assert db.session.get(OutboxMessage, pdf.id).done_at is not None
     assert db.session.query(PdfFile).count() == 1
     fresh = outbox(task_world, "notify")
     old = outbox(task_world, "notify", age=timedelta(minutes=1))
     assert relay() == 1  # the fresh one is still its request's own
     db.session.expire_all()
-    assert db.session.get(OutboxMessage, old.id).dispatched_at is not None
-    assert db.session.get(OutboxMessage, fresh.id).dispatched_at is None
+    assert db.session.get(OutboxMessage, old.id).done_at is not None
+    assert db.session.get(OutboxMessage, fresh.id).done_at is None
     assert relay(now=datetime.now(UTC) + timedelta(seconds=10)) == 1
-    assert relay() == 0
+    assert relay(now=datetime.now(UTC) + timedelta(hours=1)) == 0  # all done
 
 
 def test_pdf_task_is_idempotent(task_world: World, task_app: Flask) -> None:
@@ -122,3 +138,48 @@ def test_pdf_task_is_idempotent(task_world: World, task_app: Flask) -> None:
     assert first == second
     files = list(Path(task_app.config["PDF_DIR"]).rglob("*"))
     assert [f.name for f in files if f.is_file()] == ["v2.pdf"]
+
+
+def test_relay_hands_out_again_until_the_task_marks_done(
+    task_world: World, task_app: Flask
+) -> None:
+    """A row handed out but never done (the message was lost, or its worker died) goes out
+    again after OUTBOX_REHAND_SECONDS; once done, never again."""
+    task_app.config.update(OUTBOX_DISPATCH=True, OUTBOX_REHAND_SECONDS=60)
+    celery = task_app.extensions["celery"]
+    row = outbox(task_world, "pdf")
+    row.handed_out_at = datetime.now(UTC)  # handed out by its request; the message is lost
+    db.session.commit()
+    sent: list[tuple[Any, ...]] = []
+
+    def record(_app: Any, *args: Any) -> None:
+        sent.append(args)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("workflow.core.outbox._send", record)
+        assert relay() == 0  # within the re-hand-out interval: still the request's
+        assert relay(now=datetime.now(UTC) + timedelta(seconds=61)) == 1
+        assert sent == [(row.id, "pdf", row.payload)]
+        db.session.expire_all()
+        again = db.session.get(OutboxMessage, row.id)
+        assert again.attempts == 1 and again.handed_out_at is not None
+        assert relay(now=datetime.now(UTC) + timedelta(seconds=61)) == 0  # just handed out
+        assert relay(now=datetime.now(UTC) + timedelta(seconds=125)) == 1
+    # The real task runs (eagerly) and marks the row done; nothing is handed out again.
+    celery.conf.update(task_always_eager=True, task_eager_propagates=True)
+    assert relay(now=datetime.now(UTC) + timedelta(seconds=190)) == 1
+    db.session.expire_all()
+    assert db.session.get(OutboxMessage, row.id).done_at is not None
+    assert relay(now=datetime.now(UTC) + timedelta(days=1)) == 0
+    assert db.session.query(PdfFile).count() == 1
+
+
+def test_outbox_relay_command(task_world: World, task_app: Flask) -> None:
+    task_app.config.update(OUTBOX_DISPATCH=True, MAIL_SUPPRESS_SEND=True)
+    task_app.extensions["celery"].conf.update(task_always_eager=True, task_eager_propagates=True)
+    row = outbox(task_world, "notify", age=timedelta(minutes=1))
+    result = task_app.test_cli_runner().invoke(args=["outbox", "relay"])
+    assert result.exit_code == 0, result.output
+    assert "交付 1 条" in result.output and "未完成共 0 条" in result.output
+    db.session.expire_all()
+    assert db.session.get(OutboxMessage, row.id).done_at is not None
