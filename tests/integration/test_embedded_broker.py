@@ -214,6 +214,8 @@ def embedded(tmp_path: Path) -> Iterator[Embedded]:
 
 def copies(app: Flask, base_id: int, n: int, state: str) -> list[int]:
     """n evaluations of the seed form, each its own project, made as `flask demo` makes them."""
+    from targets_world import approve_targets
+
     from scoring.schemes import scheme_from_dict
     from workflow.admin.cli import seed_entries
     from workflow.evaluations.operations import create_evaluation
@@ -228,6 +230,7 @@ def copies(app: Flask, base_id: int, n: int, state: str) -> list[int]:
             project = Project(unit_id=base.unit_id, name=f"项目 {state} {i + 1}", summary="概况")
             db.session.add(project)
             db.session.flush()
+            approve_targets(project, cycle)  # a self-evaluation starts from approved targets
             evaluation = create_evaluation(project, cycle, entries)
             evaluation.state = state
             made.append(evaluation)

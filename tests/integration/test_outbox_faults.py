@@ -279,7 +279,7 @@ def test_resend_after_a_final_failure_delivered_once(task_live: Live) -> None:
     def press() -> None:
         with task_live.app.app_context():
             admin = db.session.get(
-                User, db.session.query(User.id).filter_by(username="admin").scalar()
+                User, db.session.query(User.id).filter_by(username="sysadmin").scalar()
             )
             barrier.wait()
             mine = resend_failed(admin)
@@ -293,7 +293,7 @@ def test_resend_after_a_final_failure_delivered_once(task_live: Live) -> None:
     for t in threads:
         t.join()
     assert sorted(len(t) for t in taken) == [0, 2]
-    repeat = runner.invoke(args=["reminders", "resend", "--all", "--as", "admin"])
+    repeat = runner.invoke(args=["reminders", "resend", "--all", "--as", "sysadmin"])
     assert repeat.exit_code == 0 and "重新发送 0 条" in repeat.output, repeat.output
     wait_for(lambda: claims_by_status(task_live) == {"sent": 2}, timeout=60)
     time.sleep(3)

@@ -167,7 +167,7 @@ def test_a_reset_forces_a_change_and_names_both(app: Flask) -> None:
     for url in ("/", "/finance/", f"/evaluations/{in_state_id(app)}"):
         resp = client.get(url)
         assert resp.status_code == 302 and resp.headers["Location"].endswith("/password"), url
-    assert "须先设置自己的新密码" in client.get("/password").get_data(as_text=True)
+    assert "密码被重设后，须先修改密码" in client.get("/password").get_data(as_text=True)
     client.post(
         "/password",
         data={"current": "temporary-pass-1", "new": "my-own-pass-22", "confirm": "my-own-pass-22"},

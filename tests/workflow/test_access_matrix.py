@@ -101,6 +101,8 @@ ADMIN_PAGES: dict[str, set[Role]] = {
     "admin.schemes": SYS,
     "admin.import_form": SYS,
     "admin.reminders": SYS,
+    "admin.resend_reminder": SYS,
+    "admin.resend_all_reminders": SYS,
 }
 # Evaluation-bound endpoints: everything under /evaluations/<id>, /review/<id>, /finance/<id>.
 EVALUATION_PARAM = "evaluation_id"
@@ -162,6 +164,7 @@ def world(app: Flask) -> dict[str, Any]:
             "event": "submit",
             "org_id": ev.unit_id,
             "request_id": 1,
+            "claim_id": 1,  # a reminder delivery: the page refuses before it looks
         }
 
 

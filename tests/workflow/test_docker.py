@@ -40,6 +40,9 @@ def test_compose_file_is_valid_and_complete() -> None:
             "POSTGRES_PASSWORD": "pw",
             "DB_OWNER_PASSWORD": "owner-pw",
             "DB_APP_PASSWORD": "app-pw",
+            "AUDIT_HMAC_KEY": "h" * 40,
+            "FIELD_KEYRING": '{"active": "k1", "keys": {"k1": "00112233445566778899aabbccddeeff"}}',
+            "SEAL_PRIVATE_KEY": "-----BEGIN PRIVATE KEY-----",
         }
     )
     assert result.returncode == 0, result.stderr
@@ -70,13 +73,20 @@ def test_compose_file_is_valid_and_complete() -> None:
 
 
 def test_compose_refuses_to_start_without_secrets() -> None:
-    result = _compose_config(
-        {"SECRET_KEY": "", "POSTGRES_PASSWORD": "", "DB_OWNER_PASSWORD": "", "DB_APP_PASSWORD": ""}
+    names = (
+        "SECRET_KEY",
+        "POSTGRES_PASSWORD",
+        "DB_OWNER_PASSWORD",
+        "DB_APP_PASSWORD",
+        "AUDIT_HMAC_KEY",
+        "FIELD_KEYRING",
+        "SEAL_PRIVATE_KEY",
     )
+    result = _compose_config(dict.fromkeys(names, ""))
     assert result.returncode != 0
     assert any(
         n in result.stderr
-        for n in ("SECRET_KEY", "POSTGRES_PASSWORD", "DB_OWNER_PASSWORD", "DB_APP_PASSWORD")
+        for n in names
     )
 
 

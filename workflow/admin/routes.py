@@ -91,6 +91,8 @@ ENDPOINT_ROLES: dict[str, frozenset[Role]] = {
     "admin.schemes": SYS,
     "admin.import_form": SYS,
     "admin.reminders": SYS,
+    "admin.resend_reminder": SYS,
+    "admin.resend_all_reminders": SYS,
 }
 
 

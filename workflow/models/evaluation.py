@@ -200,7 +200,11 @@ class Evaluation(db.Model):  # type: ignore[name-defined]
 
     @scheme.setter
     def scheme(self, content: dict[str, Any]) -> None:
+        """Freeze exactly this scheme, with no framework and targets behind it (what the
+        migration leaves for a scheme it could not split)."""
         self.scheme_snapshot = snapshot_for(content)
+        self.framework = None
+        self.target_version = None
 
     @property
     def scheme_key(self) -> str:

@@ -41,7 +41,7 @@ def _parse_now(value: str | None) -> datetime:
 )
 def reminders_run_command(now_text: str | None) -> None:
     """发送此刻到期的截止提醒（与定时任务同一套代码，同一时刻重复执行不会重复发送）。"""
-    from workflow.reminders.delivery import run_now
+    from workflow.reminders.tasks import run_now
 
     now = _parse_now(now_text)
     summary = run_now(now)
@@ -74,7 +74,7 @@ def reminders_resend_command(claim_ids: tuple[int, ...], resend_all: bool, usern
     if bool(claim_ids) == resend_all:
         fail("错误：请指定投递记录编号，或使用 --all（二者选一）", 2)
     admin = db.session.execute(select(User).where(User.username == username)).scalar_one_or_none()
-    if admin is None or admin.role != "admin" or not admin.active:
+    if admin is None or admin.role != "sysadmin" or not admin.active:
         fail(f"错误：{username} 不是有效的系统管理员", 2)
         return
     taken = resend_failed(admin, None if resend_all else list(claim_ids))

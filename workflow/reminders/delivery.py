@@ -7,7 +7,6 @@ both kinds of claim go out here, so neither of those imports the other's mail.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -26,7 +25,6 @@ from workflow.reminders.operations import (
     STATUS_SENT,
     STATUS_SKIPPED,
     build_reminder_mail,
-    claim_due,
 )
 
 
@@ -130,45 +128,6 @@ def record_failure(claim_id: int, error: str, final: bool) -> None:
     claim.last_error = error[:2000]
     claim.status = STATUS_FAILED if final else STATUS_RETRYING
     db.session.commit()
-
-
-@dataclass
-class RunSummary:
-    claimed: int
-    sent: int
-    skipped: int
-    # Failed now and handed to the mail queue, which retries with the beat's back-off.
-    retrying: int
-    # Failed now and not even queued (the broker away too): the next scan requeues them.
-    failed: int
-    errors: list[str] = field(default_factory=list)
-
-
-def run_now(now: datetime) -> RunSummary:
-    """Claim and send what is due now (the `flask reminders run` command): one attempt here,
-    and a claim that fails goes on through the same mail task as the beat's, with the same
-    back-off, so a mail server that is down only delays the mail."""
-    from workflow.core.mail import MailError
-    from workflow.reminders.tasks import retry_later
-
-    scan = claim_due(now)
-    summary = RunSummary(claimed=len(scan.claim_ids), sent=0, skipped=0, retrying=0, failed=0)
-    for claim_id in scan.claim_ids:
-        try:
-            outcome = deliver(claim_id, as_of=now)
-        except MailError as exc:
-            record_failure(claim_id, str(exc), final=False)
-            summary.errors.append(str(exc))
-            if retry_later(claim_id, now.isoformat()):
-                summary.retrying += 1
-            else:
-                summary.failed += 1
-            continue
-        if outcome == Delivery.SENT:
-            summary.sent += 1
-        else:
-            summary.skipped += 1
-    return summary
 
 
 def resend_failed(actor: Actor, claim_ids: list[int] | None = None) -> list[int]:

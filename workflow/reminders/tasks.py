@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -120,3 +121,45 @@ def enqueue_from_request(claim_ids: list[int]) -> None:
             return 0
 
     publish_soon(run)
+
+
+# `flask reminders run`: the scan without beat; a claim whose mail fails goes on through
+# the same mail task as the beat's (retry_later above).
+@dataclass
+class RunSummary:
+    claimed: int
+    sent: int
+    skipped: int
+    # Failed now and handed to the mail queue, which retries with the beat's back-off.
+    retrying: int
+    # Failed now and not even queued (the broker away too): the next scan requeues them.
+    failed: int
+    errors: list[str] = field(default_factory=list)
+
+
+def run_now(now: datetime) -> RunSummary:
+    """Claim and send what is due now (the `flask reminders run` command): one attempt here,
+    and a claim that fails goes on through the same mail task as the beat's, with the same
+    back-off, so a mail server that is down only delays the mail."""
+    from workflow.core.mail import MailError
+    from workflow.reminders.delivery import Delivery, deliver, record_failure
+    from workflow.reminders.operations import claim_due
+
+    scan = claim_due(now)
+    summary = RunSummary(claimed=len(scan.claim_ids), sent=0, skipped=0, retrying=0, failed=0)
+    for claim_id in scan.claim_ids:
+        try:
+            outcome = deliver(claim_id, as_of=now)
+        except MailError as exc:
+            record_failure(claim_id, str(exc), final=False)
+            summary.errors.append(str(exc))
+            if retry_later(claim_id, now.isoformat()):
+                summary.retrying += 1
+            else:
+                summary.failed += 1
+            continue
+        if outcome == Delivery.SENT:
+            summary.sent += 1
+        else:
+            summary.skipped += 1
+    return summary

@@ -653,7 +653,7 @@ def test_admin_resends_one_then_all_exactly_once(app: Flask, login_as: Any) -> N
     app.config["OUTBOX_DISPATCH"] = True
     app.extensions["celery"].conf.update(task_always_eager=True, task_eager_propagates=True)
     first, *rest = _failed_claims(app, 3)
-    client = login_as("admin")
+    client = login_as("sysadmin")
     page = client.get("/admin/reminders").get_data(as_text=True)
     assert f'data-testid="resend-{first}"' in page and 'data-testid="resend-all"' in page
     resp = client.post(f"/admin/reminders/{first}/resend", follow_redirects=True)
@@ -675,11 +675,11 @@ def test_resend_command(app: Flask) -> None:
     ids = _failed_claims(app, 1)
     app.extensions["celery"].conf.update(task_always_eager=True, task_eager_propagates=True)
     runner = app.test_cli_runner()
-    both = runner.invoke(args=["reminders", "resend", str(ids[0]), "--all", "--as", "admin"])
+    both = runner.invoke(args=["reminders", "resend", str(ids[0]), "--all", "--as", "sysadmin"])
     assert both.exit_code == 2 and "二者选一" in both.output
     not_admin = runner.invoke(args=["reminders", "resend", "--all", "--as", "finance"])
     assert not_admin.exit_code == 2 and "不是有效的系统管理员" in not_admin.output
-    ok = runner.invoke(args=["reminders", "resend", str(ids[0]), "--as", "admin"])
+    ok = runner.invoke(args=["reminders", "resend", str(ids[0]), "--as", "sysadmin"])
     assert ok.exit_code == 0 and "重新发送 1 条，已排队 1 条" in ok.output, ok.output
-    twice = runner.invoke(args=["reminders", "resend", "--all", "--as", "admin"])
+    twice = runner.invoke(args=["reminders", "resend", "--all", "--as", "sysadmin"])
     assert twice.exit_code == 0 and "重新发送 0 条" in twice.output

@@ -14,7 +14,7 @@ from task_world import World
 
 from workflow.core.extensions import db
 from workflow.models import Notice, ReminderClaim
-from workflow.reminders.delivery import deliver, run_now
+from workflow.reminders.delivery import deliver
 from workflow.reminders.operations import (
     claim_due,
     days_left,
@@ -23,6 +23,7 @@ from workflow.reminders.operations import (
     find_due,
     is_working_day,
 )
+from workflow.reminders.tasks import run_now
 
 CST = ZoneInfo("Asia/Shanghai")
 
