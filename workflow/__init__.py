@@ -78,6 +78,7 @@ BLUEPRINTS = (
     "finance",
     "dashboard",
     "admin",
+    "accounts",
     "notices",
     "workbooks",
     "audit",
@@ -95,6 +96,7 @@ def _register_blueprints(app: Flask) -> None:
 
 def _register_commands(app: Flask) -> None:
     """Each feature's flask commands (its cli.py)."""
+    from workflow.accounts import cli as accounts_cli
     from workflow.admin import cli as admin_cli
     from workflow.audit import cli as audit_cli
     from workflow.core import cli as core_cli
@@ -105,6 +107,7 @@ def _register_commands(app: Flask) -> None:
 
     core_cli.init_app(app)
     admin_cli.init_app(app)
+    accounts_cli.init_app(app)
     audit_cli.init_app(app)
     evaluations_cli.init_app(app)
     documents_cli.init_app(app)  # adds `evaluations pdf` to the evaluations group

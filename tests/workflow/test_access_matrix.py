@@ -78,23 +78,23 @@ ROLE_BOUND: dict[str, set[str]] = {
     "targets.library_export": {Role.SYSADMIN},
     "targets.library_import": {Role.SYSADMIN},
 }
-ADMIN_PREFIX = "admin."
+ADMIN_PREFIXES = ("admin.", "accounts.")
 # 三员分立: which administrator each admin page serves (written out here, independently of
 # the routes' own table, so that a page given to the wrong administrator fails).
 SYS, SEC = {Role.SYSADMIN}, {Role.SECADMIN}
 ADMIN_PAGES: dict[str, set[Role]] = {
     "admin.index": SYS | SEC,
     "admin.orgs": SYS,
-    "admin.users": SYS | SEC,
-    "admin.disable_user": SYS,
-    "admin.enable_user": SYS,
-    "admin.reset_password": SEC,
-    "admin.unlock_user": SEC,
-    "admin.reset_totp": SEC,
-    "admin.change_role": SEC,
-    "admin.admins": SYS | SEC,
-    "admin.approve_admin": SYS | SEC,
-    "admin.reject_admin": SYS | SEC,
+    "accounts.users": SYS | SEC,
+    "accounts.disable_user": SYS,
+    "accounts.enable_user": SYS,
+    "accounts.reset_password": SEC,
+    "accounts.unlock_user": SEC,
+    "accounts.reset_totp": SEC,
+    "accounts.change_role": SEC,
+    "accounts.admins": SYS | SEC,
+    "accounts.approve_admin": SYS | SEC,
+    "accounts.reject_admin": SYS | SEC,
     "admin.cycles": SYS,
     "admin.cycle_new": SYS,
     "admin.cycle_edit": SYS,
@@ -121,7 +121,7 @@ def _classify(endpoint: str, arguments: set[str]) -> str:
         return "public"
     if endpoint in ANY_USER:
         return "any"
-    if endpoint.startswith(ADMIN_PREFIX):
+    if endpoint.startswith(ADMIN_PREFIXES):
         return "admin"
     if endpoint in ROLE_BOUND:
         return "role"

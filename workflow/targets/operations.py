@@ -602,7 +602,7 @@ def parse_json_upload(data: bytes) -> Any:
 # --- frameworks from schemes -----------------------------------------------------------------
 
 # Which first levels a layout's framework keeps for itself, and per-level rule overrides
-# (the shipped frameworks' own, scoring.frameworks._BUILTIN).
+# (the shipped frameworks' own, scoring.frameworks.compile._BUILTIN).
 LAYOUT_SHARED: Mapping[str, tuple[tuple[str, ...], Mapping[str, Mapping[str, Any]]]] = {
     "jiangsu": (("决策", "过程"), {}),
     "central": (("预算执行",), {"满意度指标": {">=": {"kind": "satisfaction"}}}),
