@@ -263,14 +263,14 @@ def build(db_path: Path, count: int) -> dict[str, object]:
         db.session.add(target_project)
         # A self-evaluation starts from approved targets (issue 11): the 40-indicator
         # scheme's own rows, put in force as finance's import does.
-        from workflow.targets import operations as targets_ops
+        from workflow.targets import imports as targets_imports
 
-        cycle.framework = targets_ops.framework_record_of_scheme(snapshot)
+        cycle.framework = targets_imports.framework_record_of_scheme(snapshot)
         db.session.flush()
-        targets_ops.approve_as_imported(
+        targets_imports.approve_as_imported(
             target_project,
             cycle,
-            targets_ops.split_for_layout(snapshot)[1],
+            targets_imports.split_for_layout(snapshot)[1],
             user=None,
             source="bench",
             actor_name="基准测试",

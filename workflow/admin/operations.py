@@ -290,7 +290,7 @@ def create_cycle(
         day_kind=day_kind,
         active=active,
     )
-    from workflow.targets.operations import framework_record_of_scheme
+    from workflow.targets.imports import framework_record_of_scheme
 
     cycle.framework = framework_record_of_scheme(cycle.scheme)
     db.session.add(cycle)
@@ -370,6 +370,7 @@ def import_form_draft(
 
     if unit.kind != OrgKind.UNIT:
         raise AdminError("请选择一个预算单位", "unit_id")
+    from workflow.targets import imports as targets_imports
     from workflow.targets import operations as targets_ops
 
     project = Project(
@@ -381,10 +382,10 @@ def import_form_draft(
     # The form's own 产出/效益/满意度 indicators become the project's approved targets, so
     # that its names survive instead of being mapped onto another project's.
     try:
-        targets = targets_ops.approve_as_imported(
+        targets = targets_imports.approve_as_imported(
             project,
             cycle,
-            targets_ops.targets_of_form(cycle, result.scheme.to_dict()),
+            targets_imports.targets_of_form(cycle, result.scheme.to_dict()),
             user=actor,
             source=fallback_name,
             actor_name=None if actor is not None else "命令行导入",

@@ -86,7 +86,7 @@ def handle_notify(message_id: int) -> list[int]:
     payload = message.payload or {}
     if payload.get("targets_id") is not None:
         # A step of a project's targets: in-app notices only (no mail yet).
-        from workflow.targets.operations import handle_targets_notify
+        from workflow.targets.notices import handle_targets_notify
 
         db.session.rollback()
         handle_targets_notify(message_id, payload)

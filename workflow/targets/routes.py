@@ -23,8 +23,8 @@ from workflow.core.extensions import db
 from workflow.evaluations import operations as evaluation_ops
 from workflow.machine import TARGET_STATE_LABELS, UNIT_ROLES, TargetEvent, TargetState
 from workflow.models import Cycle, LibraryIndicator, Project
+from workflow.targets import imports, operations, queries
 from workflow.targets import library as library_ops
-from workflow.targets import operations, queries
 from workflow.targets.forms import apply_row_action, parse_targets_post
 from workflow.targets.operations import TargetsError, TargetsInvalid
 
@@ -264,10 +264,10 @@ def import_targets() -> Result:
         data = upload.read()
         try:
             if name.lower().endswith(".json"):
-                payload = operations.parse_json_upload(data)
+                payload = imports.parse_json_upload(data)
             else:
                 raise TargetsError("目前只能导入预算系统导出的 JSON 文件")
-            result = operations.import_approved_targets(
+            result = imports.import_approved_targets(
                 current_user, payload, filename=name, cycle=cycle
             )
         except TargetsError as exc:
