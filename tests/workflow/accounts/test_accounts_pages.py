@@ -7,55 +7,15 @@ import re
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import select
 
 from tests.conftest import PASSWORD, login
-from workflow.core.extensions import db
-from workflow.models import Cycle, Org, User
-
-
-def _ids(app: Flask) -> dict[str, int]:
-    with app.app_context():
-        uid = db.session.scalar(select(User.id).where(User.username == "unit_b"))
-        cid = db.session.scalar(select(Cycle.id))
-        assert uid and cid
-        return {"uid": uid, "cid": cid}
-
-
-def _get_user(app: Flask, username: str) -> User:
-    with app.app_context():
-        user = db.session.scalar(select(User).where(User.username == username))
-        assert user is not None
-        db.session.expunge(user)
-        return user
-
-
-def _org_id(app: Flask, name: str) -> int:
-    with app.app_context():
-        org_id = db.session.scalar(select(Org.id).where(Org.name == name))
-        assert org_id is not None
-        return org_id
-
-
-def _field_error(html: str, field: str) -> str:
-    match = re.search(rf'data-testid="error-{field}">([^<]*)<', html)
-    assert match, f"no error next to {field}"
-    return match.group(1)
-
-
-def _value(html: str, field: str) -> str:
-    match = re.search(rf'<input[^>]*name="{field}"[^>]*value="([^"]*)"', html) or re.search(
-        rf'<input[^>]*value="([^"]*)"[^>]*name="{field}"', html
-    )
-    assert match, f"no value kept in {field}"
-    return match.group(1)
-
+from tests.workflow.adminhelpers import demo_ids, field_error, get_user, kept_value, org_id
 
 # --- users -----------------------------------------------------------------------------------
 
 
 def test_create_user_and_log_in(app: Flask, login_as: Any) -> None:
-    unit_id = _org_id(app, "江苏省政务服务中心")
+    unit_id = org_id(app, "江苏省政务服务中心")
     resp = login_as("sysadmin").post(
         "/admin/users",
         data={
@@ -74,7 +34,7 @@ def test_create_user_and_log_in(app: Flask, login_as: Any) -> None:
 
 
 def test_bad_user_input_keeps_typed_values(app: Flask, login_as: Any) -> None:
-    dept_id = _org_id(app, "江苏省数据局")
+    dept_id = org_id(app, "江苏省数据局")
     resp = login_as("sysadmin").post(
         "/admin/users",
         data={
@@ -88,15 +48,15 @@ def test_bad_user_input_keeps_typed_values(app: Flask, login_as: Any) -> None:
     )
     assert resp.status_code == 422
     html = resp.get_data(as_text=True)
-    assert _field_error(html, "email") == "电子邮箱格式不正确"
-    assert _field_error(html, "password") == "密码至少 10 个字符"
-    assert _value(html, "username") == "坏 名字"
-    assert _value(html, "name") == "王五"
-    assert _value(html, "email") == "not-an-email"
+    assert field_error(html, "email") == "电子邮箱格式不正确"
+    assert field_error(html, "password") == "密码至少 10 个字符"
+    assert kept_value(html, "username") == "坏 名字"
+    assert kept_value(html, "name") == "王五"
+    assert kept_value(html, "email") == "not-an-email"
 
 
 def test_role_must_match_org_kind(app: Flask, login_as: Any) -> None:
-    dept_id = _org_id(app, "江苏省数据局")
+    dept_id = org_id(app, "江苏省数据局")
     resp = login_as("sysadmin").post(
         "/admin/users",
         data={
@@ -108,7 +68,7 @@ def test_role_must_match_org_kind(app: Flask, login_as: Any) -> None:
         },
     )
     html = resp.get_data(as_text=True)
-    assert _field_error(html, "org_id") == "该角色须属于预算单位"
+    assert field_error(html, "org_id") == "该角色须属于预算单位"
     resp = login_as("sysadmin").post(
         "/admin/users",
         data={
@@ -119,14 +79,14 @@ def test_role_must_match_org_kind(app: Flask, login_as: Any) -> None:
             "password": "Long-enough-1",
         },
     )
-    assert _field_error(resp.get_data(as_text=True), "username") == "用户名 unit_a 已存在"
+    assert field_error(resp.get_data(as_text=True), "username") == "用户名 unit_a 已存在"
 
 
 def test_disable_kills_existing_sessions(app: Flask, login_as: Any) -> None:
     victim = app.test_client()
     login(victim, "unit_b")
     assert victim.get("/password").status_code == 200
-    uid = _ids(app)["uid"]
+    uid = demo_ids(app)["uid"]
     resp = login_as("sysadmin").post(f"/admin/users/{uid}/disable")
     assert resp.status_code == 302
     resp = victim.get("/password")
@@ -140,17 +100,17 @@ def test_disable_kills_existing_sessions(app: Flask, login_as: Any) -> None:
 
 
 def test_admin_cannot_disable_self(app: Flask, login_as: Any) -> None:
-    admin_id = _get_user(app, "sysadmin").id
+    admin_id = get_user(app, "sysadmin").id
     client = login_as("sysadmin")
     resp = client.post(f"/admin/users/{admin_id}/disable", follow_redirects=True)
     assert "不能停用自己的账号" in resp.get_data(as_text=True)
-    assert _get_user(app, "sysadmin").active
+    assert get_user(app, "sysadmin").active
 
 
 def test_reset_password_with_given_password(app: Flask, login_as: Any) -> None:
     victim = app.test_client()
     login(victim, "unit_b")
-    uid = _ids(app)["uid"]
+    uid = demo_ids(app)["uid"]
     assert (
         login_as("secadmin")
         .post(f"/admin/users/{uid}/password", data={"password": "Brand-new-pass"})
@@ -166,7 +126,7 @@ def test_reset_password_with_given_password(app: Flask, login_as: Any) -> None:
 
 
 def test_reset_password_generates_one(app: Flask, login_as: Any) -> None:
-    uid = _ids(app)["uid"]
+    uid = demo_ids(app)["uid"]
     resp = login_as("secadmin").post(
         f"/admin/users/{uid}/password", data={"password": ""}, follow_redirects=True
     )
@@ -176,7 +136,7 @@ def test_reset_password_generates_one(app: Flask, login_as: Any) -> None:
 
 
 def test_reset_password_too_short(app: Flask, login_as: Any) -> None:
-    uid = _ids(app)["uid"]
+    uid = demo_ids(app)["uid"]
     resp = login_as("secadmin").post(f"/admin/users/{uid}/password", data={"password": "short"})
     assert resp.status_code == 422
-    assert _field_error(resp.get_data(as_text=True), "password") == "密码至少 10 个字符"
+    assert field_error(resp.get_data(as_text=True), "password") == "密码至少 10 个字符"
