@@ -350,7 +350,9 @@ def library() -> str:
             LibraryIndicator.level1, LibraryIndicator.level2, LibraryIndicator.id
         )
     ).all()
-    return render_template("targets/library.html", items=items)
+    return render_template(
+        "targets/library.html", items=items, symbols=dict(queries.NATURE_CHOICES)
+    )
 
 
 def _library_input() -> library_ops.LibraryInput:

@@ -296,6 +296,13 @@ def read_sheet(filename: str, data: bytes, key: str | bytes, max_bytes: int) -> 
                 sheet.problems.append(f"D{r} 指标性质：“{nature}”应为 ≥、≤、=、定性 或 日期")
             else:
                 values["nature"] = known
+        value = values["value"]
+        if value and values["nature"] in (">=", "<=", "="):
+            try:
+                if not Decimal(value.replace(",", "")).is_finite():
+                    raise InvalidOperation
+            except InvalidOperation:
+                sheet.problems.append(f"E{r} 指标值：“{value}”不是数字（定量指标）")
         weight = values["weight"]
         if weight:
             try:

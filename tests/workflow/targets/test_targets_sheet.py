@@ -165,6 +165,7 @@ def test_every_bad_cell_is_named_and_nothing_typed_is_lost(app: Flask) -> None:
     html = resp.get_data(as_text=True)
     assert "D9 指标性质：“大约”应为 ≥、≤、=、定性 或 日期" in html
     assert "G9 分值：“十”不是数字" in html
+    assert "E12 指标值：“七百”不是数字（定量指标）" in html
     # The framework's own check names the row, as on the page.
     assert "第4行（人均培训成本）：定量指标的指标值须为数字" in html
     assert 'value="十"' in html and 'value="七百"' in html
@@ -319,3 +320,16 @@ def test_finance_imports_many_sheets_and_exports_at_once_with_a_result_per_file(
         ).first()
         assert audit is not None and audit.event == "targets_import"
         assert audit.actor_name == "孙丽" and "自助终端.xlsx" in (audit.reason or "")
+
+
+def test_a_value_the_page_cannot_offer_stays_selected_as_typed(app: Flask) -> None:
+    """An uploaded 指标性质 or 二级指标 outside the lists is shown as typed and selected, so
+    that 保存 on the page never swaps it silently for the first choice."""
+    tid = _targets_id(app, TRAINING)
+    client = _as(app, "unit_a")
+    rows = list(VALID)
+    rows[1] = ("产出", "经济效益指标", "培训考核合格率", "约为", 95, "%", 10)
+    html = _upload(client, tid, _fill(_download(client, tid), rows)).get_data(as_text=True)
+    assert '<option value="约为" selected>约为</option>' in html
+    assert '<option value="经济效益指标" selected>经济效益指标</option>' in html
+    assert "D10 指标性质：“约为”应为 ≥、≤、=、定性 或 日期" in html
