@@ -199,10 +199,11 @@ def write_sheet(data: SheetData, key: str | bytes) -> bytes:
             value: Any = row.get(name, "")
             if name == "nature":
                 value = NATURE_SYMBOLS.get(str(value), value)
-            elif name == "weight":
+            elif name == "weight" or (name == "value" and row.get("nature") in (">=", "<=", "=")):
+                # Numbers as numbers: Excel flags a number stored as text.
                 with contextlib.suppress(InvalidOperation):
                     value = Decimal(str(value)) if str(value).strip() else None
-                if isinstance(value, Decimal):
+                if isinstance(value, Decimal) and value.is_finite():
                     value = int(value) if value == value.to_integral() else float(value)
             put(f"{letter}{r}", value if value != "" else None, editable=True)
         ws[f"G{r}"].number_format = "0.##"
