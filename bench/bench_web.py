@@ -589,6 +589,11 @@ def main() -> None:
         action="store_true",
         help="build on PostgreSQL, every evaluation on its own targets (bench_web_pg.py)",
     )
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="with --postgresql: measure the database an earlier run built, if it is there",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed")
@@ -600,7 +605,8 @@ def main() -> None:
         import bench_web_pg
 
         db_path: Path | str = bench_web_pg.database_url()
-        info = bench_web_pg.build(_config(db_path), args.evaluations, PASSWORD)
+        found = bench_web_pg.reuse(_config(db_path), args.evaluations) if args.reuse else None
+        info = found or bench_web_pg.build(_config(db_path), args.evaluations, PASSWORD)
         db_url = str(db_path)
         raw_baseline = bench_web_pg.BASELINE_RAW
     else:
