@@ -352,9 +352,11 @@ def build(db_path: Path, count: int) -> dict[str, object]:
     }
 
 
-def _config(db_path: Path) -> dict[str, object]:
+def _config(db_path: Path | str) -> dict[str, object]:
+    """The app's settings for a SQLite file (a path) or a database URL (PostgreSQL)."""
+    url = db_path if isinstance(db_path, str) else f"sqlite:///{db_path}"
     return {
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}",
+        "SQLALCHEMY_DATABASE_URI": url,
         "SECRET_KEY": SECRET,
         "OUTBOX_DISPATCH": False,
         "RATELIMIT_ENABLED": False,
@@ -367,7 +369,7 @@ def _config(db_path: Path) -> dict[str, object]:
 USER_AGENT = "jixiao-bench"
 
 
-def session_cookie(db_path: Path, username: str) -> str:
+def session_cookie(db_path: Path | str, username: str) -> str:
     """Log in through the login page, as a browser does, and keep the signed session cookie
     for wrk. The login page puts the CSRF secret in the session; a cookie without it (a login
     with CSRF switched off) would make every measured page add one and set a new cookie."""
@@ -411,9 +413,20 @@ def session_cookie(db_path: Path, username: str) -> str:
         environ_base=env,
     )
     assert resp.status_code == 302, resp.get_data(as_text=True)[:300]
+    # The second factor starts a new session: a page with a form puts its CSRF secret in
+    # it, as the browser's first page after signing in does.
+    client.get(resp.headers["Location"], headers=headers, environ_base=env)
     cookie = client.get_cookie("session")
     assert cookie is not None
-    return f"session={cookie.value}"
+    # A browser keeps the cookie the app refreshes every 15 s (the idle timeout's "seen");
+    # wrk sends one cookie for the whole run, so after 15 s every measured request would
+    # sign and send a new one that no browser pays for. The session is signed again with
+    # "seen" a few hours ahead: the server then neither refreshes nor times it out.
+    serializer = app.session_interface.get_signing_serializer(app)
+    assert serializer is not None
+    data = serializer.loads(cookie.value)
+    data["seen"] = int(time.time()) + 6 * 3600
+    return f"session={serializer.dumps(data)}"
 
 
 BASELINE_ORM = """
@@ -449,7 +462,7 @@ class Evaluation(db.Model):
 
 
 app = Flask(__name__)
-app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.environ["BENCH_DB"]
+app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["BENCH_DB_URL"]
 db.init_app(app)
 
 
@@ -571,29 +584,54 @@ def main() -> None:
     parser.add_argument(
         "--rounds", type=int, default=7, help="passes over the five URLs (the machine is shared)"
     )
+    parser.add_argument(
+        "--postgresql",
+        action="store_true",
+        help="build on PostgreSQL, every evaluation on its own targets (bench_web_pg.py)",
+    )
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="with --postgresql: measure the database an earlier run built, if it is there",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed")
     if OUT.exists():
         shutil.rmtree(OUT)
     OUT.mkdir(parents=True)
-    db_path = OUT / "bench.sqlite3"
     t0 = time.time()
-    info = build(db_path, args.evaluations)
+    if args.postgresql:
+        import bench_web_pg
+
+        db_path: Path | str = bench_web_pg.database_url()
+        found = bench_web_pg.reuse(_config(db_path), args.evaluations) if args.reuse else None
+        info = found or bench_web_pg.build(_config(db_path), args.evaluations, PASSWORD)
+        db_url = str(db_path)
+        raw_baseline = bench_web_pg.BASELINE_RAW
+    else:
+        db_path = OUT / "bench.sqlite3"
+        info = build(db_path, args.evaluations)
+        db_url = f"sqlite:///{db_path}"
+        raw_baseline = BASELINE
     print(f"built {info['evaluations']} evaluations in {time.time() - t0:.1f} s", flush=True)
+    if "targets_storage" in info:
+        print("targets storage:", json.dumps(info["targets_storage"], ensure_ascii=False))
     reviewer = session_cookie(db_path, "reviewer")
     unit = session_cookie(db_path, "unit_a")
-    (OUT / "baseline_app.py").write_text(BASELINE, encoding="utf-8")
+    (OUT / "baseline_app.py").write_text(raw_baseline, encoding="utf-8")
     (OUT / "baseline_orm_app.py").write_text(BASELINE_ORM, encoding="utf-8")
     (OUT / "templates").mkdir(exist_ok=True)
     (OUT / "templates" / "rows.html").write_text(ROWS_TEMPLATE, encoding="utf-8")
     env = {
         **os.environ,
-        "DATABASE_URL": f"sqlite:///{db_path}",
+        "DATABASE_URL": db_url,
         "SECRET_KEY": SECRET,
         "JIXIAO_VAR": str(OUT / "var"),
         "OUTBOX_DISPATCH": "0",
         "BENCH_DB": str(db_path),
+        "BENCH_DB_URL": db_url,
+        "BENCH_PG_DSN": db_url.replace("postgresql+psycopg://", "postgresql://", 1),
         "PYTHONPATH": str(ROOT),
         # wrk sends the same cookie for the whole run and never keeps a refreshed one: the
         # idle timeout would end it after 30 minutes of measuring.
@@ -664,7 +702,10 @@ def main() -> None:
         return round(min(r[name]["rps"] / r[base]["rps"] for r in rounds), 3)
 
     summary = {
-        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "database": "postgresql" if args.postgresql else "sqlite",
+        "load_average_at_end": os.getloadavg(),
+        "targets_storage": info.get("targets_storage"),
         "evaluations": info["evaluations"],
         "indicators": info["indicators"],
         "connections": args.connections,

@@ -60,6 +60,8 @@ DEMO_ORGS = {
     "unit_b": ("江苏省政务服务中心", OrgKind.UNIT, "dept_1"),
     "unit_c": ("江苏省大数据管理中心", OrgKind.UNIT, "dept_2"),
 }
+# The budget system's unit codes: finance's imports of approved targets match on them.
+DEMO_ORG_CODES = {"unit_a": "320002", "unit_b": "320001", "unit_c": "320003"}
 
 
 def seed_entries(
@@ -135,7 +137,12 @@ def demo_command(password: str | None) -> None:
     for key, (name, kind, parent) in DEMO_ORGS.items():
         org = db.session.scalar(select(Org).where(Org.name == name))
         if org is None:
-            org = Org(name=name, kind=kind.value, parent=orgs[parent] if parent else None)
+            org = Org(
+                name=name,
+                kind=kind.value,
+                parent=orgs[parent] if parent else None,
+                code=DEMO_ORG_CODES.get(key),
+            )
             db.session.add(org)
         orgs[key] = org
     db.session.flush()
