@@ -313,6 +313,8 @@ def list_evaluations(user: Actor, filters: ListFilters, per_page: int = PER_PAGE
                 if n:
                     counts.append((state, cycle_id, n, submit, review, confirm))
     on = views.today()  # looked up on views: a test moves the day there
+    # Each cycle counts its days its own way (calendar or working days): a handful of rows.
+    kinds: dict[int, str] = dict(db.session.execute(select(Cycle.id, Cycle.day_kind)).all())  # type: ignore[arg-type]
     groups: list[tuple[bool, date, int, int, str, int, Deadline]] = []
     total = 0
     for state, cycle_id, n, submit, review, confirm in counts:
@@ -321,7 +323,15 @@ def list_evaluations(user: Actor, filters: ListFilters, per_page: int = PER_PAGE
         day = {"submit": submit, "review": review, "confirm": confirm}[stage] if stage else None
         rank = _STATE_RANK[state]
         groups.append(
-            (day is None, day or date.max, rank, cycle_id, state, n, _deadline(stage, day, on))
+            (
+                day is None,
+                day or date.max,
+                rank,
+                cycle_id,
+                state,
+                n,
+                _deadline(stage, day, on, kinds.get(cycle_id, "calendar")),
+            )
         )
     groups.sort(key=lambda g: g[:4])
     # The groups this page touches, with the offset and number of rows taken from each.

@@ -16,7 +16,7 @@ from workflow.core.extensions import db
 from workflow.core.inputs import parse_int
 from workflow.evaluations import operations, queries, views
 from workflow.evaluations.operations import OperationError
-from workflow.evaluations.stage import STAGES, fire_stage, render_stage
+from workflow.evaluations.stage import STAGES, fire_stage, render_stage, render_stage_total
 from workflow.machine import STATE_LABELS, Event, Role, State
 from workflow.models import Evaluation
 
@@ -72,6 +72,14 @@ def confirm_post(evaluation_id: int) -> Result:
     ev = result.evaluation
     flash(f"已确认定级：{ev.final_total:.2f} 分，{ev.final_grade}", "success")
     return redirect(url_for("finance.queue"))
+
+
+@bp.route("/<int:evaluation_id>/total", methods=["POST"])
+@login_required
+def total(evaluation_id: int) -> Result:
+    """The live confirmation total while scores are typed (htmx fragment)."""
+    _require_finance()
+    return render_stage_total(current_user, evaluation_id, SPEC)
 
 
 # --- bulk confirmation -----------------------------------------------------------------------
