@@ -17,7 +17,7 @@ from workflow.core.extensions import db
 from workflow.core.inputs import parse_int
 from workflow.evaluations import views
 from workflow.evaluations.views import PER_PAGE, STATE_ORDER, STATE_STAGE, Deadline, _deadline
-from workflow.machine import STATE_LABELS, Role
+from workflow.machine import STATE_LABELS, Role, State
 from workflow.models import Actor, Cycle, Evaluation, EvaluationCount, Org, Project
 
 
@@ -80,6 +80,7 @@ class ListRow(NamedTuple):
     final_grade: str | None
     submitted_at: datetime | None  # shown with |local_time
     deadline: Deadline
+    returned: bool = False  # sent back (退回) and not moved forward since
 
 
 @dataclass
@@ -269,6 +270,7 @@ def _rows_statement(shape: _Shape, groups: int) -> Any:
             unit.c.name.label("unit"),
             dept.c.name.label("department"),
             cy.c.name.label("cycle"),
+            ev.c.returned_reason.is_not(None).label("returned"),
         )
         .join_from(ev, pr, pr.c.id == ev.c.project_id)
         .join(unit, unit.c.id == ev.c.unit_id)
@@ -372,6 +374,7 @@ def list_evaluations(user: Actor, filters: ListFilters, per_page: int = PER_PAGE
         unit,
         department,
         cycle,
+        returned,
     ) in found:
         if final_total is not None:
             total_now, grade_now = final_total, final_grade
@@ -399,9 +402,24 @@ def list_evaluations(user: Actor, filters: ListFilters, per_page: int = PER_PAGE
                 final_grade,
                 submitted_at,
                 touched[(state, cycle_id)][1],
+                bool(returned),
             )
         )
     return Page(rows, total, filters.page, per_page)
+
+
+def returned_count(user: Actor) -> int:
+    """How many of the forms this user may see were sent back (退回) and wait in draft."""
+    stmt = (
+        select(func.count())
+        .select_from(Evaluation)
+        .where(
+            visible_filter(user),
+            Evaluation.state == State.DRAFT.value,
+            Evaluation.returned_reason.is_not(None),
+        )
+    )
+    return int(db.session.scalar(stmt) or 0)
 
 
 @functools.lru_cache(maxsize=8)

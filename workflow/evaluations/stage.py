@@ -230,9 +230,12 @@ def render_stage_total(user: Actor, evaluation_id: int, spec: StageSpec) -> tupl
     except OperationError as exc:
         return views.error_page(exc)
     form = parse_stage_form(request.form, list(evaluation.rows), spec.base_attr)
-    totals = stage_totals(evaluation, spec, form if form.valid else None)
+    # A score that does not parse is left out (the stage's value counts); a changed score
+    # still waiting for its reason counts: the total shows what the scores would give.
+    bad_scores = any(name.startswith("s-") for name in form.errors)
+    totals = stage_totals(evaluation, spec, form)
     return render_template(
-        "review/_stage_total.html", spec=spec, totals=totals, invalid=not form.valid
+        "review/_stage_total.html", spec=spec, totals=totals, invalid=bad_scores
     ), 200
 
 

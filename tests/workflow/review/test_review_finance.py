@@ -114,7 +114,10 @@ def test_review_side_by_side_and_change_needs_reason(app, as_user):
     assert _state(app, target) == "dept_review"
     # 返回修改 keeps everything typed.
     back = client.post(f"/review/{target}", data={**values, "do": "back"})
-    assert back.status_code == 200 and form_values(back.get_data(as_text=True))["s-quantity_1"] == "9.5"
+    assert (
+        back.status_code == 200
+        and form_values(back.get_data(as_text=True))["s-quantity_1"] == "9.5"
+    )
     resp = client.post(f"/review/{target}", data={**form_values(page), "do": "fire"})
     assert resp.status_code == 302
     with app.app_context():
