@@ -286,12 +286,25 @@ def test_bulk_confirm_shows_selection_then_each_result(app, as_user):
         "/finance/bulk/confirm",
         data={"ids": [str(a), str(b)], **{k: v for k, v in values.items() if k.startswith("v-")}},
     )
-    assert resp.status_code == 200
-    body = resp.get_data(as_text=True)
+    # Redirect after POST: the result is a page of its own.
+    assert resp.status_code == 303
+    result_url = resp.headers["Location"]
+    body = client.get(result_url).get_data(as_text=True)
     assert "成功 1 份，未成功 1 份" in body
     item_b = re.search(rf'data-testid="bulk-item-{b}">(.*?)</tr>', body, re.S).group(1)
     assert CONFLICT in item_b
     assert _state(app, a) == "confirmed" and _state(app, b) == "dept_review"
+    # Reloading the result shows the same, and confirms nothing again (no audit row more).
+    with app.app_context():
+        before = db.session.query(AuditLog).filter_by(event="confirm").count()
+    again = client.get(result_url).get_data(as_text=True)
+    assert "成功 1 份，未成功 1 份" in again
+    item_a = re.search(rf'data-testid="bulk-item-{a}">(.*?)</tr>', again, re.S).group(1)
+    assert "已确认定级" in item_a
+    with app.app_context():
+        assert db.session.query(AuditLog).filter_by(event="confirm").count() == before
+    # Only finance reads result pages; the reviewer's is a 404 and shows no names.
+    assert as_user("reviewer").get(result_url).status_code == 404
 
 
 def test_bulk_selection_ignores_what_finance_may_not_confirm(app, as_user):
