@@ -13,7 +13,6 @@ from tests.workflow.pagehelpers import client_as
 from workflow.core.extensions import db
 from workflow.models import Evaluation, Org, PdfFile
 
-
 TWO_VERSIONS = 4  # 12345热线知识库建设, in review: its PDF of v2 is the newest
 
 
