@@ -63,6 +63,7 @@ ROLE_BOUND: dict[str, set[str]] = {
     "finance.queue": {Role.FINANCE},
     "finance.bulk": {Role.FINANCE},
     "finance.bulk_confirm": {Role.FINANCE},
+    "finance.bulk_result": {Role.FINANCE},
     "dashboard.index": {Role.REVIEWER, Role.FINANCE, Role.SYSADMIN},
     "dashboard.export_xlsx": {Role.REVIEWER, Role.FINANCE, Role.SYSADMIN},
     "evaluations.pdf_zip": {Role.REVIEWER, Role.FINANCE, Role.SYSADMIN},

@@ -15,6 +15,14 @@ from workflow.models import AuditLog, Evaluation
 
 EVENT_LABELS: dict[str, str] = {t.event.value: t.label for t in TRANSITIONS}
 EVENT_LABELS.update({"import": "导入", "create": "创建", "resend_mail": "重新发送邮件"})
+# What the audit row's reason is for each event: approvals and confirmations carry the
+# overall opinion (审核意见), returns the reason that is also the opinion of the return.
+REASON_LABELS = {
+    Event.APPROVE.value: "审核意见",
+    Event.CONFIRM.value: "确认意见",
+    Event.RETURN.value: "退回原因（审核意见）",
+    Event.FINANCE_RETURN.value: "退回原因（财政意见）",
+}
 COLUMN_LABELS = {"self": "自评", "dept": "审核", "final": "确认"}
 
 
@@ -41,6 +49,7 @@ class HistoryItem:
     totals: list[str] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
     danger: bool = False
+    reason_label: str = "原因"
 
 
 def _state_label(value: str | None) -> str:
@@ -97,6 +106,7 @@ def timeline(evaluation: Evaluation, names: Mapping[str, tuple[str, ...]]) -> li
                 totals=totals,
                 changes=changes,
                 danger=danger,
+                reason_label=REASON_LABELS.get(row.event, "原因"),
             )
         )
     return items

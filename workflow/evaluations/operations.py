@@ -244,6 +244,7 @@ def fire(
 
     from_state = evaluation.state
     changes = _apply_effects(evaluation, transition, user, scores or {})
+    _keep_opinion(evaluation, transition.event, (reason or "").strip() or None)
     evaluation.state = transition.target.value
     now = utcnow()
     evaluation.stage_entered_at = now
@@ -339,6 +340,24 @@ def _apply_effects(
         elif effect not in _SIDE_EFFECTS:
             raise RuntimeError(f"state machine effect {effect!r} has no implementation")
     return changes
+
+
+def _keep_opinion(evaluation: Evaluation, event: Event, text: str | None) -> None:
+    """The review trail on the evaluation itself: the opinion of an approval or a
+    confirmation (审核意见), and the reason of a return until the form moves forward again.
+    The same text is the audit row's reason, so the history shows it too."""
+    if event in (Event.RETURN, Event.FINANCE_RETURN):
+        evaluation.returned_reason = text
+    elif event in (Event.SUBMIT, Event.APPROVE, Event.CONFIRM):
+        evaluation.returned_reason = None
+    if event is Event.APPROVE:
+        evaluation.dept_opinion = text
+    elif event is Event.CONFIRM:
+        evaluation.final_opinion = text
+    elif event is Event.RETURN:
+        evaluation.dept_opinion = None
+    elif event is Event.REOPEN:
+        evaluation.final_opinion = None
 
 
 def _apply_stage_scores(

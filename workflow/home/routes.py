@@ -29,6 +29,14 @@ WAITING_TITLES = {
     Role.REVIEWER: "待审核的自评表",
     Role.FINANCE: "待财政确认的评价表",
 }
+# What a unit has handed on, with where each form is now (its state).
+SUBMITTED_STATES = (
+    State.SELF_SCORED.value,
+    State.DEPT_REVIEW.value,
+    State.FINANCE_CONFIRMATION.value,
+    State.CONFIRMED.value,
+)
+UNIT_ROLES = (Role.UNIT_STAFF, Role.UNIT_HEAD)
 # Which list page shows the whole of "what waits".
 MORE = {Role.REVIEWER: "review.queue", Role.FINANCE: "finance.queue"}
 
@@ -43,6 +51,12 @@ def index() -> str:
         page = queries.list_evaluations(
             current_user, queries.ListFilters(states=list(states)), per_page=10
         )
+    submitted = returned = None
+    if role in UNIT_ROLES:
+        submitted = queries.list_evaluations(
+            current_user, queries.ListFilters(states=list(SUBMITTED_STATES)), per_page=10
+        )
+        returned = queries.returned_count(current_user)
     active = db.session.scalars(
         select(Cycle).where(Cycle.active.is_(True)).order_by(Cycle.year.desc())
     ).all()
@@ -71,4 +85,7 @@ def index() -> str:
         today=on,
         unread=unread,
         notices=latest,
+        submitted=submitted,
+        submitted_args={"state": list(SUBMITTED_STATES)},
+        returned=returned,
     )

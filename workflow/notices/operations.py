@@ -42,6 +42,16 @@ EVENT_TITLES = {
 }
 
 
+# Notices that ask someone to act, and the states in which that act is still to be done. A
+# notice handled after the form moved on (the demo confirms right after approving; a worker
+# that was down) would ask finance to confirm a form already confirmed: it is not sent.
+ASKS_TO_ACT = {
+    "submit": ("self_scored", "dept_review"),
+    "approve": ("finance_confirmation",),
+    "finance_return": ("dept_review",),
+}
+
+
 def recipients_condition(event: str, evaluation: Evaluation) -> Any:
     unit_users = and_(User.role.in_(UNIT_ROLES), User.org_id == evaluation.unit_id)
     reviewers = and_(User.role == "reviewer", User.org_id == evaluation.department_id)
@@ -96,6 +106,16 @@ def handle_notify(message_id: int) -> list[int]:
     if evaluation is None or event not in EVENT_TITLES:
         log.warning("notify: message %s has an unknown evaluation or event %r", message_id, event)
         mark_done(message_id)  # nothing will ever come of it: the relay must not loop
+        db.session.commit()
+        return []
+    if event in ASKS_TO_ACT and evaluation.state not in ASKS_TO_ACT[event]:
+        log.info(
+            "notify: %s of evaluation %s not sent, the form is now %s",
+            event,
+            evaluation.id,
+            evaluation.state,
+        )
+        mark_done(message_id)
         db.session.commit()
         return []
     actor_id = payload.get("actor_id")
