@@ -18,7 +18,7 @@ from flask import flash, render_template
 from scoring.engine import RowScore, Scorecard
 from scoring.model import TIERS, Indicator, Scheme
 from scoring.numbers import fmt
-from workflow.evaluations import operations
+from workflow.evaluations import checks, operations
 from workflow.evaluations.forms import field_name
 from workflow.evaluations.operations import OperationError
 from workflow.machine import Event, State
@@ -28,8 +28,8 @@ from workflow.targets import queries as target_queries
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 PER_PAGE = 50
 TIER_CHOICES = tuple(TIERS)
-# The label a unit would print for each tier in the 实际完成值 column.
-TIER_LABELS = ("达成预期目标", "部分达成并具有一定效果", "未达成预期目标且效果较差")
+# The label a unit would print for each tier in the 实际完成值 column (JS follows the tier).
+TIER_LABELS = tuple(checks.TIER_LABELS.values())
 
 # The stage (and so the deadline) an evaluation in each state is waiting on.
 STATE_STAGE = {
@@ -380,14 +380,43 @@ def _row_errors(errors: Mapping[str, str] | None, code: str) -> Mapping[str, str
     return {name: message for name, message in errors.items() if name.startswith(prefix)}
 
 
-def summary_flags(scheme: Scheme, card: Scorecard) -> tuple[list[str], list[str]]:
-    """(blocking problems, notes) with the indicator's name in front."""
+class Problem(NamedTuple):
+    """One line of the form's problem list: its text, and the row it links to ("" for none)."""
+
+    code: str
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def summary_flags(
+    scheme: Scheme,
+    card: Scorecard,
+    entries: Mapping[str, Any] | None = None,
+    errors: Mapping[str, str] | None = None,
+) -> tuple[list[Problem], list[Problem]]:
+    """(blocking problems, notes) with the indicator's name in front, each naming its row.
+
+    With `entries`, the field errors of what is stored (a draft is saved as typed) are
+    blocking problems too, as submit will say; `errors` are those of what was just typed."""
     names = {ind.code: ind.path[2] or ind.path[1] for ind in scheme.indicators}
-    blocking: list[str] = []
-    notes: list[str] = []
+    blocking: list[Problem] = []
+    notes: list[Problem] = []
     for f in card.flags:
         text = f"{names[f.indicator]}：{f.message}" if f.indicator in names else f.message
-        (blocking if f.blocking else notes).append(text)
+        (blocking if f.blocking else notes).append(Problem(f.indicator or "", text))
+    if entries is not None or errors:
+        said: dict[str, list[str]] = {}
+        for f in card.flags:
+            if f.blocking:
+                said.setdefault(f.indicator or "", []).append(f.message)
+        found = dict(errors) if errors else checks.entry_errors(scheme, entries or {})
+        for name, message in checks.unsaid(found, said).items():
+            code = checks.code_of(name)
+            if code in names:
+                texts = checks.problem_texts(scheme, {name: message})
+                blocking += [Problem(code, t) for t in texts]
     return blocking, notes
 
 
@@ -405,7 +434,10 @@ def form_page(
     (`upload_errors`: its cell messages, listed on top): what was typed is always shown."""
     scheme = scheme_for(evaluation)
     card = scorecard(evaluation, entries)
-    blocking, notes = summary_flags(scheme, card)
+    if errors is None:
+        # A draft is saved as typed: what is stored may still be wrong; say so by its field.
+        errors = checks.entry_errors(scheme, entries)
+    blocking, notes = summary_flags(scheme, card, errors=errors)
     narrative = narrative or {
         name: getattr(evaluation, name) or "" for name in operations.NARRATIVE_FIELDS
     }
