@@ -380,11 +380,27 @@ def _row_errors(errors: Mapping[str, str] | None, code: str) -> Mapping[str, str
     return {name: message for name, message in errors.items() if name.startswith(prefix)}
 
 
+# The field a flag of the scoring engine is about, for the problem list's links.
+FLAG_FIELDS = {
+    "invalid_number": "score",
+    "score_above_weight": "score",
+    "score_outside_band": "score",
+    "score_above_formula": "score",
+    "label_score_mismatch": "score",
+    "reason_required": "reason",
+    "invalid_tier": "tier",
+    "missing_input": "actual",
+    "negative_actual": "actual",
+}
+
+
 class Problem(NamedTuple):
-    """One line of the form's problem list: its text, and the row it links to ("" for none)."""
+    """One line of the form's problem list: the row it links to ("" for none), its text, and
+    the field it is about (brought into focus by the link; "" for the row's first)."""
 
     code: str
     text: str
+    field: str = ""
 
     def __str__(self) -> str:
         return self.text
@@ -405,7 +421,9 @@ def summary_flags(
     notes: list[Problem] = []
     for f in card.flags:
         text = f"{names[f.indicator]}：{f.message}" if f.indicator in names else f.message
-        (blocking if f.blocking else notes).append(Problem(f.indicator or "", text))
+        key = FLAG_FIELDS.get(f.code)
+        name = field_name(f.indicator, key) if f.indicator and key else ""
+        (blocking if f.blocking else notes).append(Problem(f.indicator or "", text, name))
     if entries is not None or errors:
         said: dict[str, list[str]] = {}
         for f in card.flags:
@@ -416,7 +434,7 @@ def summary_flags(
             code = checks.code_of(name)
             if code in names:
                 texts = checks.problem_texts(scheme, {name: message})
-                blocking += [Problem(code, t) for t in texts]
+                blocking += [Problem(code, t, name) for t in texts]
     return blocking, notes
 
 

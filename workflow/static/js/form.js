@@ -246,9 +246,12 @@
     var row = document.getElementById(link.getAttribute("href").slice(1));
     if (!row) { return; }
     e.preventDefault();
-    row.scrollIntoView({ block: "center" });
-    var field = row.querySelector(".is-invalid") ||
-      row.querySelector("input:not([type=hidden]):not([type=checkbox]), select, textarea:not(.d-none textarea)");
+    var named = document.getElementById(link.getAttribute("data-field") || "");
+    var field = (named && named.offsetParent !== null ? named : null) ||
+      row.querySelector(".is-invalid") ||
+      focusables().filter(function (el) { return row.contains(el) && el.type !== "checkbox"; })[0];
+    // The field, not the row: a row's box takes in the 一级/二级 cells it spans.
+    (field || row).scrollIntoView({ block: "center", behavior: "instant" });
     if (field) { field.focus({ preventScroll: true }); }
     if (history.replaceState) { history.replaceState(null, "", link.getAttribute("href")); }
   });
