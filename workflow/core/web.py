@@ -33,6 +33,16 @@ NAV: tuple[tuple[str, str, frozenset[Role] | None], ...] = (
 )
 
 
+# The nav item that carries the count of what waits for the role (待办), and the one that
+# carries the unread notices.
+WAITING_NAV: dict[Role, str] = {
+    Role.UNIT_STAFF: "evaluations.index",
+    Role.UNIT_HEAD: "evaluations.index",
+    Role.REVIEWER: "review.queue",
+    Role.FINANCE: "finance.queue",
+}
+UNREAD_NAV = "notices.index"
+
 _PROBE_ID = 987654321
 
 
@@ -99,8 +109,14 @@ def init_app(app: Flask) -> None:
     # script tags are built once per (role, page, script root), not by a dozen url_for calls
     # on every request.
     def _nav_items(role: Role) -> list[dict[str, object]]:
+        counted = {WAITING_NAV.get(role): "waiting", UNREAD_NAV: "unread"}
         return [
-            {"url": url_for(endpoint), "label": label, "active": request.endpoint == endpoint}
+            {
+                "url": url_for(endpoint),
+                "label": label,
+                "active": request.endpoint == endpoint,
+                "count": counted.get(endpoint),
+            }
             for endpoint, label, roles in NAV
             if (roles is None or role in roles) and endpoint in app.view_functions
         ]
@@ -110,7 +126,16 @@ def init_app(app: Flask) -> None:
         root = request.script_root
         assets = _built(("assets", root), lambda: (bootstrap.load_css(), bootstrap.load_js()))
         items: object = []
+        counts: dict[str, int] = {}
         if current_user.is_authenticated:
             role = Role(current_user.role)
             items = _built(("nav", role, request.endpoint, root), lambda: _nav_items(role))
-        return {"nav_items": items, "bootstrap_css": assets[0], "bootstrap_js": assets[1]}  # type: ignore[index]
+            from workflow.home.queries import nav_counts
+
+            counts = nav_counts(current_user)
+        return {
+            "nav_items": items,
+            "nav_counts": counts,
+            "bootstrap_css": assets[0],  # type: ignore[index]
+            "bootstrap_js": assets[1],  # type: ignore[index]
+        }

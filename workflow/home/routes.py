@@ -8,21 +8,12 @@ from sqlalchemy import func, select
 
 from workflow.core.extensions import db
 from workflow.evaluations import queries, views
-from workflow.machine import Role, State
+from workflow.home.queries import WAITING
+from workflow.machine import Role
 from workflow.models import Cycle, Notice
 
 bp = Blueprint("home", __name__)
 
-# The states in which an evaluation waits for someone of this role to act.
-WAITING: dict[Role, tuple[str, ...]] = {
-    Role.UNIT_STAFF: (State.DRAFT.value,),
-    Role.UNIT_HEAD: (State.DRAFT.value,),
-    Role.REVIEWER: (State.SELF_SCORED.value, State.DEPT_REVIEW.value),
-    Role.FINANCE: (State.FINANCE_CONFIRMATION.value,),
-    Role.SYSADMIN: (),
-    Role.SECADMIN: (),
-    Role.AUDITOR: (),
-}
 WAITING_TITLES = {
     Role.UNIT_STAFF: "待填报、待提交的自评表",
     Role.UNIT_HEAD: "待填报、待提交的自评表",
