@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 from flask_login import current_user, login_required
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from workflow.core.extensions import db
 from workflow.evaluations import queries, views
+from workflow.home import queries as home_queries
 from workflow.home.queries import WAITING
-from workflow.machine import Role
+from workflow.machine import Role, State
 from workflow.models import Cycle, Notice
 
 bp = Blueprint("home", __name__)
@@ -52,14 +53,7 @@ def index() -> str:
         select(Cycle).where(Cycle.active.is_(True)).order_by(Cycle.year.desc())
     ).all()
     on = views.today()
-    unread = (
-        db.session.scalar(
-            select(func.count())
-            .select_from(Notice)
-            .where(Notice.user_id == current_user.id, Notice.read_at.is_(None))
-        )
-        or 0
-    )
+    unread = home_queries.unread_count(current_user)
     latest = db.session.scalars(
         select(Notice)
         .where(Notice.user_id == current_user.id, Notice.read_at.is_(None))
