@@ -82,6 +82,7 @@ BLUEPRINTS = (
     "workbooks",
     "audit",
     "targets",
+    "bulk",
 )
 
 
@@ -97,6 +98,7 @@ def _register_commands(app: Flask) -> None:
     """Each feature's flask commands (its cli.py)."""
     from workflow.admin import cli as admin_cli
     from workflow.audit import cli as audit_cli
+    from workflow.bulk import cli as bulk_cli
     from workflow.core import cli as core_cli
     from workflow.documents import cli as documents_cli
     from workflow.evaluations import cli as evaluations_cli
@@ -110,6 +112,7 @@ def _register_commands(app: Flask) -> None:
     documents_cli.init_app(app)  # adds `evaluations pdf` to the evaluations group
     reminders_cli.init_app(app)
     workbooks_cli.init_app(app)  # adds `evaluations xlsx`
+    bulk_cli.init_app(app)
 
 
 def _refuse_insecure_production(app: Flask) -> None:
