@@ -38,8 +38,8 @@ def _outbox_kinds(old, new):
         bind.exec_driver_sql(f"PRAGMA schema_version = {int(version) + 1}")
         bind.exec_driver_sql("PRAGMA writable_schema = OFF")
     else:
-        op.drop_constraint('ck_outbox_kind', 'outbox', type_='check')
-        op.create_check_constraint('ck_outbox_kind', 'outbox', new)
+        op.drop_constraint(op.f('ck_outbox_kind'), 'outbox', type_='check')
+        op.create_check_constraint(op.f('ck_outbox_kind'), 'outbox', new)
 
 
 def upgrade():

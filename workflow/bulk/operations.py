@@ -185,7 +185,8 @@ def run_bulk_import(
         )
         if file_id is None:
             break
-        if budget_seconds is not None and time.monotonic() - started > budget_seconds:
+        # At least one file per run, so that a continuation always makes progress.
+        if budget_seconds is not None and done and time.monotonic() - started > budget_seconds:
             db.session.rollback()
             _release(bulk_id)
             return RunOutcome(claimed=True, finished=False, processed=done)

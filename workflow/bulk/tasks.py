@@ -9,6 +9,7 @@ worker holds the import does nothing (operations.run_bulk_import claims it).
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from celery import shared_task
@@ -19,7 +20,9 @@ BULK_QUEUE = "bulk"
 
 
 def _budget() -> float:
-    configured = current_app.config.get("BULK_TASK_BUDGET_SECONDS")
+    configured = current_app.config.get("BULK_TASK_BUDGET_SECONDS") or os.environ.get(
+        "BULK_TASK_BUDGET_SECONDS"
+    )
     if configured:
         return float(configured)
     soft = current_app.extensions["celery"].conf.task_soft_time_limit or 240
