@@ -90,10 +90,11 @@ def import_forms_command(
         return
     bulk_id = bulk.id
     if enqueue:
-        from workflow.core.outbox import dispatch
+        from workflow.core.outbox import dispatch_now
 
-        dispatch(outbox_ids)
-        click.echo(f"已排入后台队列：批量导入 #{bulk_id}，{len(files)} 个文件")
+        sent = dispatch_now(outbox_ids)
+        later = "" if sent else "（消息队列暂不可用，稍后由发件箱中继交付）"
+        click.echo(f"已排入后台队列：批量导入 #{bulk_id}，{len(files)} 个文件{later}")
         return
     with click.progressbar(length=len(files), label="导入中", show_pos=True, file=None) as bar:
         outcome = operations.run_bulk_import(bulk_id, progress=lambda _f: bar.update(1))

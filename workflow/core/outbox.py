@@ -260,6 +260,18 @@ def dispatch(message_ids: list[int]) -> None:
             log.exception("rollback after dispatch failure failed")
 
 
+def dispatch_now(message_ids: list[int]) -> int:
+    """Hand these rows out in the caller's thread (a command, which exits right after and
+    would take the publisher thread with it). Returns how many went to the broker; the
+    rest stay for the relay."""
+    if not message_ids or not dispatch_enabled():
+        return 0
+    rows = _open_rows([int(i) for i in message_ids])
+    if not rows:
+        return 0
+    return _send_all(current_app.extensions["celery"], db.engine, rows)
+
+
 # --------------------------------------------------------------------------- the relay
 
 
