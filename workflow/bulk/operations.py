@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -249,13 +248,7 @@ def match_unit(name: str, units: Sequence[tuple[str, int, str]]) -> int | None:
 
 
 def _read(name: str, data: bytes) -> list[scoring.ImportResult]:
-    suffix = Path(name).suffix.lower() or ".txt"
-    if not re.fullmatch(r"\.[a-z0-9]{1,5}", suffix):
-        suffix = ".txt"
-    with tempfile.TemporaryDirectory(prefix="bulk-") as tmp:
-        path = Path(tmp) / f"form{suffix}"
-        path.write_bytes(data)
-        return scoring.import_forms(path)
+    return scoring.import_forms(Path(name).name or "form.txt", data=data)
 
 
 def _duplicate_of(file: BulkImportFile, cycle_id: int | None) -> BulkImportFile | None:

@@ -283,3 +283,13 @@ def test_match_unit(name: str, expected: int | None) -> None:
 def test_flags_text() -> None:
     flags = [{"code": "x", "message": "说明", "blocking": True, "indicator": "满意度"}]
     assert report.flags_text(flags) == "【阻止】满意度：说明（x）"
+
+
+def test_a_form_read_from_its_bytes_is_the_form_read_from_its_path(tmp_path: Path) -> None:
+    from scoring import import_forms
+    from tests.scoring.importers.importer_files import rows_of, write_xlsx
+
+    path = write_xlsx(rows_of(generated_form(KNOWN_UNITS[0], "字节")), tmp_path / "表.xlsx")
+    (by_path,) = import_forms(path)
+    (by_bytes,) = import_forms("表.xlsx", data=path.read_bytes())
+    assert by_bytes.entries == by_path.entries and by_bytes.source_kind == "xlsx"
