@@ -15,6 +15,7 @@ point resumes at the first file not done, and no file is stored twice.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -44,6 +45,8 @@ from workflow.models import (
     User,
     utcnow,
 )
+
+log = logging.getLogger(__name__)
 
 CLI_ACTOR = "命令行导入"
 CLAIM_STALE = timedelta(minutes=5)
@@ -189,7 +192,12 @@ def run_bulk_import(
             db.session.rollback()
             _release(bulk_id)
             return RunOutcome(claimed=True, finished=False, processed=done)
-        file = process_file(context, file_id)
+        try:
+            file = process_file(context, file_id)
+        except Exception as exc:  # noqa: BLE001 - one file never stops (nor loops) an import
+            log.exception("bulk import %s: file %s failed", bulk_id, file_id)
+            db.session.rollback()
+            file = _mark_failed(context, file_id, exc)
         done += 1
         if progress is not None:
             progress(file)
@@ -316,6 +324,10 @@ def _store_form(
     except admin_ops.AdminError as exc:
         row["stored"] = f"未保存：{exc.message}"
         return False
+    except Exception as exc:  # noqa: BLE001 - this form is reported, the others go on
+        log.exception("bulk import %s: storing a form of %s failed", context.bulk_id, file.name)
+        row["stored"] = f"未保存：保存时出错（{type(exc).__name__}）"
+        return False
     row["evaluation_id"] = evaluation.id
     row["stored"] = f"已保存为评价表 #{evaluation.id}（草稿）"
     return True
@@ -395,6 +407,24 @@ def _mark_duplicate_late(context: _Context, file_id: int) -> BulkImportFile:
     rows = _duplicate_rows(file, original) if original is not None else []
     file.rows, file.status, file.content = rows, "done", None
     file.duplicate_of_id = original.id if original is not None else None
+    db.session.execute(
+        update(BulkImport)
+        .where(BulkImport.id == context.bulk_id)
+        .values(processed=BulkImport.processed + 1, claimed_at=utcnow())
+    )
+    db.session.commit()
+    return file
+
+
+def _mark_failed(context: _Context, file_id: int, exc: Exception) -> BulkImportFile:
+    """A file whose processing failed unexpectedly: done, with one row saying so."""
+    begin_write()
+    file = db.session.get(BulkImportFile, file_id)
+    assert file is not None
+    file.rows = [
+        report.unread_row(file.name, f"处理时出错（{type(exc).__name__}），请单独检查该文件")
+    ]
+    file.status, file.content = "done", None
     db.session.execute(
         update(BulkImport)
         .where(BulkImport.id == context.bulk_id)

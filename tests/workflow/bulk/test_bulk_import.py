@@ -293,3 +293,27 @@ def test_a_form_read_from_its_bytes_is_the_form_read_from_its_path(tmp_path: Pat
     (by_path,) = import_forms(path)
     (by_bytes,) = import_forms("表.xlsx", data=path.read_bytes())
     assert by_bytes.entries == by_path.entries and by_bytes.source_kind == "xlsx"
+
+
+def test_a_file_that_fails_unexpectedly_is_reported_and_the_rest_goes_on(
+    app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "f"
+    folder.mkdir()
+    for n in range(3):
+        (folder / f"{n}.txt").write_text(
+            generated_form(KNOWN_UNITS[0], f"项目{n}"), encoding="utf-8"
+        )
+    real = operations._duplicate_of
+
+    def flaky(file: BulkImportFile, cycle_id: int | None) -> Any:
+        if file.name.endswith("1.txt"):
+            raise RuntimeError("disk on fire")
+        return real(file, cycle_id)
+
+    monkeypatch.setattr(operations, "_duplicate_of", flaky)
+    result = run(app, str(folder), "--report", str(tmp_path / "r"))
+    assert result.exit_code == 0, result.output
+    rows = _report(tmp_path / "r")["forms"]
+    assert [r["ok"] for r in rows] == [True, False, True]
+    assert "处理时出错（RuntimeError）" in rows[1]["read"]
