@@ -317,3 +317,14 @@ def test_a_file_that_fails_unexpectedly_is_reported_and_the_rest_goes_on(
     rows = _report(tmp_path / "r")["forms"]
     assert [r["ok"] for r in rows] == [True, False, True]
     assert "处理时出错（RuntimeError）" in rows[1]["read"]
+
+
+def test_import_form_refuses_a_form_that_does_not_fit_with_a_message(app: Flask) -> None:
+    """The single-form command said so with a traceback (found checking issue 12)."""
+    putuo = str(Path(__file__).resolve().parents[3] / ".." / "shared" / "forms")
+    result = app.test_cli_runner().invoke(
+        args=["import-form", f"{putuo}/putuo_tiyu_2022_two_forms.txt", "--cycle", "1",
+              "--unit", "江苏省政务服务中心"]
+    )  # fmt: skip
+    assert result.exit_code == 1 and "未导入：绩效目标与本年度评价框架不符" in result.output
+    assert "Traceback" not in result.output
