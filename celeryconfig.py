@@ -88,6 +88,8 @@ task_queues = (
     Queue("default", Exchange("default"), routing_key="default"),
     Queue("pdf", Exchange("pdf"), routing_key="pdf"),
     Queue("mail", Exchange("mail"), routing_key="mail"),
+    # Bulk imports of published forms: minutes of work that must not hold up a PDF or a mail.
+    Queue("bulk", Exchange("bulk"), routing_key="bulk"),
 )
 task_routes = {
     "workflow.tasks.pdf.*": {"queue": "pdf"},
@@ -95,6 +97,7 @@ task_routes = {
     "workflow.tasks.reminders.*": {"queue": "mail"},
     "workflow.tasks.notify.*": {"queue": "mail"},
     "workflow.tasks.outbox.*": {"queue": "default"},
+    "workflow.tasks.bulk.*": {"queue": "bulk"},
 }
 
 task_serializer = "json"

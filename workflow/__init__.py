@@ -83,6 +83,7 @@ BLUEPRINTS = (
     "workbooks",
     "audit",
     "targets",
+    "bulk",
 )
 
 
@@ -99,6 +100,7 @@ def _register_commands(app: Flask) -> None:
     from workflow.accounts import cli as accounts_cli
     from workflow.admin import cli as admin_cli
     from workflow.audit import cli as audit_cli
+    from workflow.bulk import cli as bulk_cli
     from workflow.core import cli as core_cli
     from workflow.documents import cli as documents_cli
     from workflow.evaluations import cli as evaluations_cli
@@ -113,6 +115,7 @@ def _register_commands(app: Flask) -> None:
     documents_cli.init_app(app)  # adds `evaluations pdf` to the evaluations group
     reminders_cli.init_app(app)
     workbooks_cli.init_app(app)  # adds `evaluations xlsx`
+    bulk_cli.init_app(app)
 
 
 def _refuse_insecure_production(app: Flask) -> None:

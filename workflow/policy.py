@@ -173,5 +173,11 @@ def can_import_targets(user: Actor) -> bool:
     return bool(user.is_active and Role(user.role) in (Role.FINANCE, Role.SYSADMIN))
 
 
+def can_bulk_import(user: Actor) -> bool:
+    """Finance and the system administrator import published forms in bulk and read the
+    reports (the same people who import targets as approved)."""
+    return can_import_targets(user)
+
+
 def can_manage_library(user: Actor) -> bool:
     return bool(user.is_active and Role(user.role) is Role.SYSADMIN)

@@ -22,6 +22,7 @@ from workflow.core.extensions import db
 from workflow.machine import Role
 from workflow.models import (
     AuditLog,
+    BulkImport,
     Evaluation,
     Evidence,
     LibraryIndicator,
@@ -78,6 +79,12 @@ ROLE_BOUND: dict[str, set[str]] = {
     "targets.library_active": {Role.SYSADMIN},
     "targets.library_export": {Role.SYSADMIN},
     "targets.library_import": {Role.SYSADMIN},
+    # Bulk import of published forms: finance and the system administrator.
+    "bulk.index": {Role.FINANCE, Role.SYSADMIN},
+    "bulk.detail": {Role.FINANCE, Role.SYSADMIN},
+    "bulk.status": {Role.FINANCE, Role.SYSADMIN},
+    "bulk.report_xlsx": {Role.FINANCE, Role.SYSADMIN},
+    "bulk.report_json": {Role.FINANCE, Role.SYSADMIN},
 }
 ADMIN_PREFIXES = ("admin.", "accounts.")
 # 三员分立: which administrator each admin page serves (written out here, independently of
@@ -148,7 +155,8 @@ def world(app: Flask) -> dict[str, Any]:
             uploaded_by_id=unit_a.id,
         )
         notice = Notice(user_id=unit_a.id, evaluation_id=ev.id, kind="probe", title="probe")
-        db.session.add_all([evidence, notice])
+        bulk = BulkImport(actor_name="probe", source="cli", status="done", total=0, processed=0)
+        db.session.add_all([evidence, notice, bulk])
         db.session.commit()
         user = db.session.scalar(select(User).where(User.username == "unit_b"))
         targets = db.session.scalar(select(TargetSet).where(TargetSet.project_id == ev.project_id))
@@ -159,6 +167,7 @@ def world(app: Flask) -> dict[str, Any]:
             "indicator_id": indicator.id,
             "evaluation_id": ev.id,
             "evidence_id": evidence.id,
+            "bulk_import_id": bulk.id,
             "notice_id": notice.id,
             "user_id": user.id,
             "cycle_id": ev.cycle_id,

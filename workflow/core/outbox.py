@@ -47,6 +47,7 @@ DEFAULT_SEND_DEADLINE_MS = 20
 # feature (the task modules are registered by workflow.core.celery).
 PDF_TASK = "workflow.tasks.pdf.render_evaluation_pdf"
 NOTIFY_TASK = "workflow.tasks.notify.handle_notify_message"
+BULK_TASK = "workflow.tasks.bulk.run_bulk_import"
 
 Row = tuple[int, str, dict[str, Any]]
 
@@ -112,6 +113,13 @@ def _send(celery_app: Any, message_id: int, kind: str, payload: dict[str, Any]) 
         )
     elif kind == "notify":
         tasks[NOTIFY_TASK].apply_async(args=[message_id], queue="mail", retry=False)
+    elif kind == "bulk_import":
+        tasks[BULK_TASK].apply_async(
+            args=[int(payload["bulk_import_id"])],
+            kwargs={"outbox_id": message_id},
+            queue="bulk",
+            retry=False,
+        )
     else:
         raise ValueError(f"unknown outbox kind {kind!r}")
 
@@ -250,6 +258,18 @@ def dispatch(message_ids: list[int]) -> None:
             db.session.rollback()
         except Exception:
             log.exception("rollback after dispatch failure failed")
+
+
+def dispatch_now(message_ids: list[int]) -> int:
+    """Hand these rows out in the caller's thread (a command, which exits right after and
+    would take the publisher thread with it). Returns how many went to the broker; the
+    rest stay for the relay."""
+    if not message_ids or not dispatch_enabled():
+        return 0
+    rows = _open_rows([int(i) for i in message_ids])
+    if not rows:
+        return 0
+    return _send_all(current_app.extensions["celery"], db.engine, rows)
 
 
 # --------------------------------------------------------------------------- the relay

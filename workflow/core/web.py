@@ -27,6 +27,7 @@ NAV: tuple[tuple[str, str, frozenset[Role] | None], ...] = (
     ("finance.queue", "财政确认", frozenset({Role.FINANCE})),
     ("dashboard.index", "统计分析", frozenset({Role.REVIEWER, Role.FINANCE, Role.SYSADMIN})),
     ("admin.index", "系统管理", frozenset({Role.SYSADMIN, Role.SECADMIN})),
+    ("bulk.index", "批量导入", frozenset({Role.FINANCE, Role.SYSADMIN})),
     ("audit.index", "安全审计", frozenset({Role.AUDITOR})),
     ("workbooks.index", "Excel 填报", U | {Role.REVIEWER, Role.FINANCE}),
     ("notices.index", "消息", None),

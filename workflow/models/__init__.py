@@ -1,6 +1,7 @@
 """The data model, one module per aggregate."""
 
 from workflow.models.audit import AuditLog
+from workflow.models.bulk import BulkImport, BulkImportFile
 from workflow.models.counts import EvaluationCount
 from workflow.models.cycle import STAGES, Cycle
 from workflow.models.evaluation import (
@@ -31,6 +32,8 @@ __all__ = [
     "Actor",
     "AdminRequest",
     "AuditLog",
+    "BulkImport",
+    "BulkImportFile",
     "Cycle",
     "Evaluation",
     "EvaluationCount",
