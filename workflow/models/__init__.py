@@ -15,6 +15,15 @@ from workflow.models.notice import Notice, ReminderClaim
 from workflow.models.org import Org, OrgKind
 from workflow.models.outbox import OutboxMessage
 from workflow.models.pdf import PdfFile
+from workflow.models.recheck import (
+    BudgetAdvice,
+    EvidenceRequest,
+    RecheckBatch,
+    RecheckItem,
+    RecheckScore,
+    Rectification,
+    RiskFacts,
+)
 from workflow.models.security import AdminRequest, EvaluationSeal, SecurityEvent
 from workflow.models.targets import (
     FrameworkRecord,
@@ -31,11 +40,13 @@ __all__ = [
     "Actor",
     "AdminRequest",
     "AuditLog",
+    "BudgetAdvice",
     "Cycle",
     "Evaluation",
     "EvaluationCount",
     "EvaluationSeal",
     "Evidence",
+    "EvidenceRequest",
     "FrameworkRecord",
     "IndicatorScore",
     "LibraryIndicator",
@@ -45,6 +56,11 @@ __all__ = [
     "OrgRef",
     "OutboxMessage",
     "PdfFile",
+    "RecheckBatch",
+    "RecheckItem",
+    "RecheckScore",
+    "Rectification",
+    "RiskFacts",
     "Project",
     "ReminderClaim",
     "SchemeSnapshot",
