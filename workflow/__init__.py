@@ -82,6 +82,7 @@ BLUEPRINTS = (
     "workbooks",
     "audit",
     "targets",
+    "rechecks",
 )
 
 
@@ -100,6 +101,7 @@ def _register_commands(app: Flask) -> None:
     from workflow.core import cli as core_cli
     from workflow.documents import cli as documents_cli
     from workflow.evaluations import cli as evaluations_cli
+    from workflow.rechecks import cli as rechecks_cli
     from workflow.reminders import cli as reminders_cli
     from workflow.workbooks import cli as workbooks_cli
 
@@ -110,6 +112,7 @@ def _register_commands(app: Flask) -> None:
     documents_cli.init_app(app)  # adds `evaluations pdf` to the evaluations group
     reminders_cli.init_app(app)
     workbooks_cli.init_app(app)  # adds `evaluations xlsx`
+    rechecks_cli.init_app(app)
 
 
 def _refuse_insecure_production(app: Flask) -> None:

@@ -24,6 +24,7 @@ TASK_MODULES = (
     "workflow.reminders.tasks",
     "workflow.core.outbox",
     "workflow.notices.tasks",
+    "workflow.rechecks.tasks",
 )
 
 

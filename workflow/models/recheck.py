@@ -39,9 +39,7 @@ class RecheckBatch(db.Model):  # type: ignore[name-defined]
 
     __tablename__ = "recheck_batches"
     __table_args__ = (
-        CheckConstraint(
-            "method IN ('uniform', 'department', 'grade', 'risk')", name="method"
-        ),
+        CheckConstraint("method IN ('uniform', 'department', 'grade', 'risk')", name="method"),
         CheckConstraint("(rate IS NULL) <> (sample_count IS NULL)", name="rate_or_count"),
     )
 
@@ -198,9 +196,7 @@ class BudgetAdvice(db.Model):  # type: ignore[name-defined]
     __tablename__ = "budget_advice"
     __table_args__ = (
         UniqueConstraint("evaluation_id", name="uq_budget_advice_evaluation"),
-        CheckConstraint(
-            "advice IN ('prioritise', 'keep', 'cut', 'suspend')", name="advice"
-        ),
+        CheckConstraint("advice IN ('prioritise', 'keep', 'cut', 'suspend')", name="advice"),
         CheckConstraint("cut_share IS NULL OR (cut_share >= 0 AND cut_share <= 1)", name="share"),
     )
 

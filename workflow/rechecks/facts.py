@@ -13,6 +13,8 @@ import scoring
 from scoring.model import QUANTITATIVE_KINDS
 from workflow.core.extensions import db
 from workflow.models import Evaluation, RiskFacts, utcnow
+
+__all__ = ["RiskFacts"]
 from workflow.rechecks import risk
 
 SUBMITTED_STATES = ("self_scored", "dept_review", "finance_confirmation", "confirmed")

@@ -269,7 +269,7 @@ def fire(
 ) -> RecheckItem:
     """Fire one re-check event as this user; the single path for pages and commands."""
     begin_write()
-    item = _load_for_event(user, item_id)
+    item = load_for_event(user, item_id)
     _check_version(item, expected_version)
     try:
         transition = machine.check_recheck_event(
@@ -341,7 +341,7 @@ def fire(
     return item
 
 
-def _load_for_event(user: Actor, item_id: int) -> RecheckItem:
+def load_for_event(user: Actor, item_id: int) -> RecheckItem:
     item = db.session.get(RecheckItem, item_id)
     if item is None:
         raise NotFound("未找到该复核事项")

@@ -361,3 +361,35 @@ def project_names(evaluation_ids: list[int]) -> dict[int, tuple[str, str, str]]:
 
 def as_dict(value: Any) -> dict[str, Any]:
     return dict(value)
+
+
+@dataclass(frozen=True)
+class RiskyRow:
+    evaluation_id: int
+    project: str
+    unit: str
+    badge: Badge
+
+
+def risky(user: Actor, limit: int = 10) -> tuple[int, list[RiskyRow]]:
+    """How many evaluations in the user's scope carry risk findings, and the ones with the
+    most (for the dashboard)."""
+    from workflow.evaluations.queries import visible_filter
+
+    if Role(user.role) not in (Role.REVIEWER, Role.FINANCE, Role.SYSADMIN):
+        return 0, []
+    ids = list(
+        db.session.scalars(
+            select(Evaluation.id)
+            .join(facts.RiskFacts, facts.RiskFacts.evaluation_id == Evaluation.id)
+            .where(visible_filter(user), Evaluation.state.in_(facts.SUBMITTED_STATES))
+        )
+    )
+    badges = risk_badges(ids)
+    top = sorted(badges.values(), key=lambda b: (-len(b.labels), b.evaluation_id))[:limit]
+    names = project_names([b.evaluation_id for b in top])
+    return len(badges), [
+        RiskyRow(b.evaluation_id, names[b.evaluation_id][0], names[b.evaluation_id][1], b)
+        for b in top
+        if b.evaluation_id in names
+    ]
