@@ -26,14 +26,13 @@ class Thresholds:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Thresholds:
+        d = cls()
         return cls(
-            high_total=Decimal(str(config.get("RISK_HIGH_TOTAL", cls.high_total))),
-            low_execution=Decimal(str(config.get("RISK_LOW_EXECUTION", cls.low_execution))),
-            over_ratio=Decimal(str(config.get("RISK_OVER_RATIO", cls.over_ratio))),
-            above_department=Decimal(
-                str(config.get("RISK_ABOVE_DEPARTMENT", cls.above_department))
-            ),
-            late_month=int(config.get("RISK_LATE_MONTH", cls.late_month)),
+            high_total=Decimal(str(config.get("RISK_HIGH_TOTAL", d.high_total))),
+            low_execution=Decimal(str(config.get("RISK_LOW_EXECUTION", d.low_execution))),
+            over_ratio=Decimal(str(config.get("RISK_OVER_RATIO", d.over_ratio))),
+            above_department=Decimal(str(config.get("RISK_ABOVE_DEPARTMENT", d.above_department))),
+            late_month=int(config.get("RISK_LATE_MONTH", d.late_month)),
         )
 
 
