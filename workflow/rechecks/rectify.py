@@ -32,13 +32,14 @@ from workflow.models import (
 
 RECTIFY_STAGE = "rectify"
 STATE_LABELS = {"open": "整改中", "closed": "已销号"}
-_SPLIT = re.compile(r"[\n；;]+|(?:^|\s)(?:[0-9]+[.、]|[（(][0-9一二三四五六七八九十]+[)）])")
+_SPLIT = re.compile(r"[\n；;]+|\s+(?=(?:[0-9]+[.、]|[（(][0-9一二三四五六七八九十]+[)）]))")
+_NUMBER = re.compile(r"^\s*(?:[0-9]+[.、]|[（(][0-9一二三四五六七八九十]+[)）]|[一二三四五六七八九十]+、)\s*")
 _NOTHING = {"", "无", "无。", "暂无", "暂无。", "没有"}
 
 
 def split_points(text: str) -> list[str]:
     """The separate points of a 存在问题 or 整改措施 text (numbered, or one per line)."""
-    parts = [p.strip(" 。.，,") for p in _SPLIT.split(text or "")]
+    parts = [_NUMBER.sub("", p).strip(" 。.，,") for p in _SPLIT.split(text or "")]
     return [p for p in parts if p and p not in _NOTHING]
 
 
