@@ -7,10 +7,9 @@ import io
 import re
 import subprocess
 import zipfile
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from flask import Flask
 from openpyxl import load_workbook
 from sqlalchemy import func, select
@@ -370,10 +369,6 @@ def _personal(app: Flask) -> list[str]:
         return [n for n in names if n and len(n) >= 2]
 
 
-@pytest.mark.skipif(
-    subprocess.run(["which", "pdftotext"], capture_output=True).returncode != 0,
-    reason="pdftotext missing",
-)
 def test_the_public_bundle_holds_no_personal_field(app: Flask, tmp_path: Path) -> None:
     with app.app_context():
         ev = db.session.scalar(select(Evaluation).where(Evaluation.state == "confirmed"))
