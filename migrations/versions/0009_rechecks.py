@@ -163,7 +163,7 @@ def upgrade():
     sa.Column('over_no_reason', sa.Numeric(precision=9, scale=4), nullable=True),
     sa.Column('tier_mismatch', sa.Integer(), nullable=False),
     sa.Column('adjusted_on', sa.Date(), nullable=True),
-    sa.Column('year', sa.Integer(), nullable=True),
+    sa.Column('adjusted_month', sa.Integer(), nullable=True),
     sa.Column('computed_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['cycle_id'], ['cycles.id'], name=op.f('fk_risk_facts_cycle_id_cycles'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['evaluation_id'], ['evaluations.id'], name=op.f('fk_risk_facts_evaluation_id_evaluations'), ondelete='CASCADE'),

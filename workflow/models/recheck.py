@@ -185,7 +185,8 @@ class RiskFacts(db.Model):  # type: ignore[name-defined]
     over_no_reason: Mapped[Decimal | None] = mapped_column(Numeric(9, 4))
     tier_mismatch: Mapped[int] = mapped_column(Integer, default=0)
     adjusted_on: Mapped[date | None] = mapped_column(Date)
-    year: Mapped[int | None] = mapped_column(Integer)
+    # The adjustment's month counted from January of the cycle's year (risk.Facts).
+    adjusted_month: Mapped[int | None] = mapped_column(Integer)
     computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

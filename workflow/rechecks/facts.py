@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from decimal import Decimal
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import or_, select
+from sqlalchemy import and_, case, literal, or_, select
 
 import scoring
 from scoring.model import QUANTITATIVE_KINDS
@@ -70,10 +71,11 @@ def facts_of(evaluation: Evaluation) -> RiskFacts:
             if target.op in (">=", ">") and target.value > 0 and not reason:
                 ratio = (actual / target.value).quantize(Decimal("0.0001"))
                 over = ratio if over is None or ratio > over else over
-    adjusted = None
+    adjusted = month = None
     version = evaluation.target_version
     if version is not None and version.kind == "adjustment" and version.approved_at is not None:
         adjusted = version.approved_at.date()
+        month = (adjusted.year - evaluation.cycle.year) * 12 + adjusted.month
     project = evaluation.project
     return RiskFacts(
         evaluation_id=evaluation.id,
@@ -90,7 +92,7 @@ def facts_of(evaluation: Evaluation) -> RiskFacts:
         over_no_reason=over,
         tier_mismatch=mismatch,
         adjusted_on=adjusted,
-        year=evaluation.cycle.year,
+        adjusted_month=month,
         computed_at=utcnow(),
     )
 
@@ -134,8 +136,42 @@ def as_plain(row: RiskFacts) -> risk.Facts:
         over_no_reason=row.over_no_reason,
         tier_mismatch=row.tier_mismatch,
         adjusted_on=row.adjusted_on,
-        year=row.year,
+        adjusted_month=row.adjusted_month,
     )
+
+
+def mask_expression(limits: risk.Thresholds, per_rule: list[Any] | None = None) -> Any:
+    """The rules (risk.RULES, as data) compiled into one SQL expression over risk_facts: the
+    sum of 2**i for every rule i that fires (or of per_rule[i]). Thresholds are literals."""
+    columns = RiskFacts.__table__.c
+    terms = []
+    for i, rule in enumerate(risk.RULES):
+        parts = []
+        for fact, op, right in rule.conditions:
+            left = columns[fact]
+            if isinstance(right, int):
+                value: Any = literal(right)
+            elif isinstance(right, tuple):
+                value = columns[right[0]] + literal(getattr(limits, right[1]))
+                parts.append(columns[right[0]].is_not(None))
+            elif right.startswith("fact:"):
+                value = columns[right[5:]]
+                parts.append(value.is_not(None))
+            else:
+                value = literal(getattr(limits, right))
+            parts.append(left.is_not(None))
+            parts.append(_COMPARE[op](left, value))
+        value_if = literal(per_rule[i] if per_rule is not None else 1 << i)
+        terms.append(case((and_(*parts), value_if), else_=literal(0)))
+    return sum(terms[1:], terms[0])
+
+
+_COMPARE = {
+    ">=": lambda a, b: a >= b,
+    ">": lambda a, b: a > b,
+    "<": lambda a, b: a < b,
+}
+BITS = [bin(m).count("1") for m in range(1 << len(risk.RULES))]
 
 
 def thresholds() -> risk.Thresholds:

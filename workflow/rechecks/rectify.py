@@ -33,7 +33,9 @@ from workflow.models import (
 RECTIFY_STAGE = "rectify"
 STATE_LABELS = {"open": "整改中", "closed": "已销号"}
 _SPLIT = re.compile(r"[\n；;]+|\s+(?=(?:[0-9]+[.、]|[（(][0-9一二三四五六七八九十]+[)）]))")
-_NUMBER = re.compile(r"^\s*(?:[0-9]+[.、]|[（(][0-9一二三四五六七八九十]+[)）]|[一二三四五六七八九十]+、)\s*")
+_NUMBER = re.compile(
+    r"^\s*(?:[0-9]+[.、]|[（(][0-9一二三四五六七八九十]+[)）]|[一二三四五六七八九十]+、)\s*"
+)
 _NOTHING = {"", "无", "无。", "暂无", "暂无。", "没有"}
 
 

@@ -49,15 +49,50 @@ class Facts:
     over_no_reason: Decimal | None = None  # the highest achievement ratio without a reason
     tier_mismatch: int = 0  # a tier label that disagrees with its score
     adjusted_on: date | None = None  # the last approved adjustment of the targets
-    year: int | None = None
+    # The month of that adjustment counted from January of the cycle's year (November of
+    # the year is 11, January after it 13).
+    adjusted_month: int | None = None
+
+
+# A condition: (fact, operator, right side). The right side is a threshold's name, a fact's
+# name ("fact:<name>"), a whole number, or (fact, threshold) for "fact + threshold". Every
+# fact named must be known (not None) for the condition to hold. The same data is read by
+# ``assess`` here and compiled into SQL by workflow/rechecks/facts.py, so that a batch over a
+# million evaluations asks the database which rules fire, and the reasons are written here.
+Right = str | int | tuple[str, str]
+Condition = tuple[str, str, Right]
+OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
+    ">=": lambda a, b: bool(a >= b),
+    ">": lambda a, b: bool(a > b),
+    "<": lambda a, b: bool(a < b),
+}
 
 
 @dataclass(frozen=True, slots=True)
 class RiskRule:
     key: str
     label: str
-    applies: Callable[[Facts, Thresholds], bool]
+    conditions: tuple[Condition, ...]
     reason: Callable[[Facts, Thresholds], str]
+
+    def applies(self, facts: Facts, thresholds: Thresholds) -> bool:
+        for fact, op, right in self.conditions:
+            left = getattr(facts, fact)
+            value = right_value(right, facts, thresholds)
+            if left is None or value is None or not OPERATORS[op](left, value):
+                return False
+        return True
+
+
+def right_value(right: Right, facts: Facts, thresholds: Thresholds) -> Any:
+    if isinstance(right, int):
+        return right
+    if isinstance(right, tuple):
+        base = getattr(facts, right[0])
+        return None if base is None else base + getattr(thresholds, right[1])
+    if right.startswith("fact:"):
+        return getattr(facts, right[5:])
+    return getattr(thresholds, right)
 
 
 def _pct(value: Decimal) -> str:
@@ -68,12 +103,7 @@ RULES: tuple[RiskRule, ...] = (
     RiskRule(
         "high_total_low_execution",
         "高分低执行",
-        lambda f, t: (
-            f.self_total is not None
-            and f.execution_rate is not None
-            and f.self_total >= t.high_total
-            and f.execution_rate < t.low_execution
-        ),
+        (("self_total", ">=", "high_total"), ("execution_rate", "<", "low_execution")),
         lambda f, t: (
             f"自评 {f.self_total} 分（≥{t.high_total}）而预算执行率 "
             f"{_pct(f.execution_rate or Decimal(0))}（<{_pct(t.low_execution)}）"
@@ -82,19 +112,19 @@ RULES: tuple[RiskRule, ...] = (
     RiskRule(
         "qualitative_all_full",
         "定性指标全部满分",
-        lambda f, t: f.qualitative_rows > 0 and f.qualitative_full >= f.qualitative_rows,
+        (("qualitative_rows", ">", 0), ("qualitative_full", ">=", "fact:qualitative_rows")),
         lambda f, t: f"{f.qualitative_rows} 项定性指标全部自评满分",
     ),
     RiskRule(
         "shortfall_full",
         "未达标仍满分",
-        lambda f, t: f.shortfall_full > 0,
+        (("shortfall_full", ">", 0),),
         lambda f, t: f"{f.shortfall_full} 项指标未达目标值（或突破上限）仍自评满分",
     ),
     RiskRule(
         "over_without_reason",
         "超额完成无说明",
-        lambda f, t: f.over_no_reason is not None and f.over_no_reason >= t.over_ratio,
+        (("over_no_reason", ">=", "over_ratio"),),
         lambda f, t: (
             f"完成值达目标的 {_pct(f.over_no_reason or Decimal(0))}"
             f"（≥{_pct(t.over_ratio)}）未说明原因"
@@ -103,17 +133,13 @@ RULES: tuple[RiskRule, ...] = (
     RiskRule(
         "tier_mismatch",
         "档次与得分不符",
-        lambda f, t: f.tier_mismatch > 0,
+        (("tier_mismatch", ">", 0),),
         lambda f, t: f"{f.tier_mismatch} 项指标所选档次与得分不符",
     ),
     RiskRule(
         "above_department",
         "自评高于审核",
-        lambda f, t: (
-            f.self_total is not None
-            and f.dept_total is not None
-            and f.self_total - f.dept_total >= t.above_department
-        ),
+        (("self_total", ">=", ("dept_total", "above_department")),),
         lambda f, t: (
             f"自评 {f.self_total} 分，高出主管部门审核 "
             f"{(f.self_total or Decimal(0)) - (f.dept_total or Decimal(0))} 分"
@@ -123,12 +149,8 @@ RULES: tuple[RiskRule, ...] = (
     RiskRule(
         "late_adjustment",
         "年末调整目标",
-        lambda f, t: (
-            f.adjusted_on is not None
-            and f.year is not None
-            and f.adjusted_on >= date(f.year, t.late_month, 1)
-        ),
-        lambda f, t: f"绩效目标于 {f.adjusted_on} 调整（{t.late_month} 月及以后）",
+        (("adjusted_month", ">=", "late_month"),),
+        lambda f, t: f"绩效目标于 {f.adjusted_on or ''} 调整（{t.late_month} 月及以后）",
     ),
 )
 RULE_LABELS = {rule.key: rule.label for rule in RULES}
@@ -147,6 +169,15 @@ def assess(facts: Facts, thresholds: Thresholds) -> list[Finding]:
         Finding(rule.key, rule.label, rule.reason(facts, thresholds))
         for rule in RULES
         if rule.applies(facts, thresholds)
+    ]
+
+
+def assess_mask(mask: int, facts: Facts, thresholds: Thresholds) -> list[Finding]:
+    """The findings of the rules whose bits are set (bit i = RULES[i]), from the facts."""
+    return [
+        Finding(rule.key, rule.label, rule.reason(facts, thresholds))
+        for i, rule in enumerate(RULES)
+        if mask >> i & 1
     ]
 
 

@@ -12,7 +12,8 @@ import math
 import random
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from operator import itemgetter
+from typing import Any, NamedTuple
 
 METHODS: dict[str, str] = {
     "uniform": "简单随机",
@@ -26,8 +27,9 @@ class SamplingError(ValueError):
     """Bad parameters; the message is shown to the user (Chinese)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
+class Candidate(NamedTuple):
+    # Read by position below: any (id, department, grade, weight) tuple will do, such as the
+    # rows a batch reads from the database (a million of them).
     id: int
     department_id: int = 0
     grade: str = ""
@@ -62,7 +64,7 @@ def draw(
     """The sampled ids, in id order."""
     if method not in METHODS:
         raise SamplingError(f"未知的抽样方法：{method}")
-    pool = sorted(candidates, key=lambda c: c.id)
+    pool = sorted(candidates)  # by id first: ids are unique
     n = sample_size(len(pool), rate=rate, count=count)
     rng = random.Random(seed)
     if n == 0:
@@ -72,9 +74,9 @@ def draw(
     elif method == "risk":
         chosen = _weighted(pool, n, rng)
     else:
-        key = (lambda c: c.department_id) if method == "department" else (lambda c: c.grade)
+        key = itemgetter(1) if method == "department" else itemgetter(2)
         chosen = _stratified(pool, n, rng, key)
-    return sorted(c.id for c in chosen)
+    return sorted(c[0] for c in chosen)
 
 
 def allocate(sizes: Sequence[int], n: int) -> list[int]:
@@ -101,10 +103,12 @@ def allocate(sizes: Sequence[int], n: int) -> list[int]:
     return given
 
 
-def _stratified(pool: list[Candidate], n: int, rng: random.Random, key: object) -> list[Candidate]:
+def _stratified(
+    pool: list[Candidate], n: int, rng: random.Random, key: itemgetter[Any]
+) -> list[Candidate]:
     strata: dict[object, list[Candidate]] = defaultdict(list)
     for c in pool:
-        strata[key(c)].append(c)  # type: ignore[operator]
+        strata[key(c)].append(c)
     names = sorted(strata, key=str)
     shares = allocate([len(strata[s]) for s in names], n)
     chosen: list[Candidate] = []
@@ -119,5 +123,5 @@ def _weighted(pool: list[Candidate], n: int, rng: random.Random) -> list[Candida
     drawn first."""
     rand = rng.random
     log = math.log
-    keyed = ((log(1.0 - rand()) / c.weight, c.id, c) for c in pool if c.weight > 0)
+    keyed = ((log(1.0 - rand()) / c[3], c[0], c) for c in pool if c[3] > 0)
     return [c for _, _, c in heapq.nlargest(n, keyed)]

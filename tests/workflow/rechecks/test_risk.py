@@ -25,8 +25,8 @@ CASES = [
     ("above_department", risk.Facts(self_total=D(90), dept_total=D(85)), True),
     ("above_department", risk.Facts(self_total=D("89.99"), dept_total=D(85)), False),
     ("above_department", risk.Facts(self_total=D(90), dept_total=None), False),
-    ("late_adjustment", risk.Facts(adjusted_on=date(2022, 10, 1), year=2022), True),
-    ("late_adjustment", risk.Facts(adjusted_on=date(2022, 9, 30), year=2022), False),
+    ("late_adjustment", risk.Facts(adjusted_on=date(2022, 10, 1), adjusted_month=10), True),
+    ("late_adjustment", risk.Facts(adjusted_on=date(2022, 9, 30), adjusted_month=9), False),
 ]
 
 
