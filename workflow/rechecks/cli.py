@@ -105,3 +105,11 @@ def seed_demo(cycle: Cycle, finance: User, expert: User) -> None:
             RecheckEvent.REQUEST_EVIDENCE,
             reason="请补充系统运维合同验收报告及用户满意度调查原始记录。",
         )
+
+
+@rechecks_cli.command("diagram")
+def diagram_command() -> None:
+    """打印复核状态图（Mermaid，README 中的图由此生成）。"""
+    from workflow.machine import rechecks_mermaid
+
+    click.echo(rechecks_mermaid())

@@ -95,3 +95,16 @@ def test_diagram_lists_every_transition() -> None:
     diagram = machine.rechecks_mermaid()
     for t in machine.RECHECK_TRANSITIONS:
         assert f"{t.source.value} --> {t.target.value}: {t.event.value}" in diagram
+
+
+def test_readme_diagram_is_the_table() -> None:
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
+    block = re.search(
+        r"<!-- rechecks-diagram:start -->\n```mermaid\n(.*?)\n```\n<!-- rechecks-diagram:end -->",
+        readme,
+        re.S,
+    )
+    assert block is not None and block.group(1) == machine.rechecks_mermaid()
