@@ -84,6 +84,7 @@ BLUEPRINTS = (
     "audit",
     "targets",
     "bulk",
+    "rechecks",
 )
 
 
@@ -104,6 +105,7 @@ def _register_commands(app: Flask) -> None:
     from workflow.core import cli as core_cli
     from workflow.documents import cli as documents_cli
     from workflow.evaluations import cli as evaluations_cli
+    from workflow.rechecks import cli as rechecks_cli
     from workflow.reminders import cli as reminders_cli
     from workflow.workbooks import cli as workbooks_cli
 
@@ -116,6 +118,7 @@ def _register_commands(app: Flask) -> None:
     reminders_cli.init_app(app)
     workbooks_cli.init_app(app)  # adds `evaluations xlsx`
     bulk_cli.init_app(app)
+    rechecks_cli.init_app(app)
 
 
 def _refuse_insecure_production(app: Flask) -> None:

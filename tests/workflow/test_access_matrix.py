@@ -10,6 +10,7 @@ here fails the test, so none can be left out.
 from __future__ import annotations
 
 import io
+from datetime import date
 from typing import Any
 
 import pytest
@@ -27,6 +28,8 @@ from workflow.models import (
     Evidence,
     LibraryIndicator,
     Notice,
+    RecheckItem,
+    Rectification,
     TargetSet,
     User,
 )
@@ -42,6 +45,7 @@ ALL_USERS = [
     "sysadmin",
     "secadmin",
     "auditor",
+    "expert",
 ]
 PUBLIC = {"auth.login", "healthz", "static", "bootstrap.static"}
 ANY_USER = {
@@ -85,6 +89,28 @@ ROLE_BOUND: dict[str, set[str]] = {
     "bulk.status": {Role.FINANCE, Role.SYSADMIN},
     "bulk.report_xlsx": {Role.FINANCE, Role.SYSADMIN},
     "bulk.report_json": {Role.FINANCE, Role.SYSADMIN},
+    # 抽查复核: finance runs it; the 复核专家 sees the list and the items assigned to it (the
+    # world's item is assigned to "expert"); units, departments and administrators see none.
+    "rechecks.index": {Role.FINANCE, Role.EXPERT},
+    "rechecks.create_batch": {Role.FINANCE},
+    "rechecks.batch": {Role.FINANCE},
+    "rechecks.assign": {Role.FINANCE},
+    "rechecks.item": {Role.FINANCE, Role.EXPERT},
+    "rechecks.item_post": {Role.FINANCE, Role.EXPERT},
+    "rechecks.deviation": {Role.FINANCE},
+    "rechecks.deviation_xlsx": {Role.FINANCE},
+    "rechecks.results": {Role.FINANCE},
+    "rechecks.set_advice": {Role.FINANCE},
+    "rechecks.advice_xlsx": {Role.FINANCE},
+    "rechecks.public_bundle": {Role.FINANCE},
+    "rechecks.generate_rectifications": {Role.FINANCE},
+    "rechecks.rectifications": {Role.FINANCE, Role.REVIEWER, Role.UNIT_STAFF, Role.UNIT_HEAD},
+}
+# Objects of a re-check that belong to one unit: the users who may use them (the world's
+# evidence request and 整改 item are unit A's).
+RECHECK_OWNED: dict[str, set[str]] = {
+    "rechecks.answer": {"unit_a", "unit_a_head"},
+    "rechecks.close_rectification": {"unit_a", "unit_a_head", "finance"},
 }
 ADMIN_PREFIXES = ("admin.", "accounts.")
 # 三员分立: which administrator each admin page serves (written out here, independently of
@@ -119,7 +145,7 @@ EVALUATION_PARAM = "evaluation_id"
 TARGETS_PARAM = "targets_id"
 # The seed evaluation belongs to unit A of department 1: these may not even learn it exists.
 # The security and audit administrators see no business data at all.
-OUTSIDERS = ["unit_b", "unit_c", "reviewer_2", "secadmin", "auditor"]
+OUTSIDERS = ["unit_b", "unit_c", "reviewer_2", "secadmin", "auditor", "expert"]
 # Owned objects that are not evaluations.
 OWNED = {"notices.read": "notice_id"}
 
@@ -133,6 +159,8 @@ def _classify(endpoint: str, arguments: set[str]) -> str:
         return "admin"
     if endpoint in ROLE_BOUND:
         return "role"
+    if endpoint in RECHECK_OWNED:
+        return "recheck"
     if EVALUATION_PARAM in arguments or TARGETS_PARAM in arguments:
         return "evaluation"
     if endpoint in OWNED:
@@ -160,10 +188,30 @@ def world(app: Flask) -> dict[str, Any]:
         db.session.commit()
         user = db.session.scalar(select(User).where(User.username == "unit_b"))
         targets = db.session.scalar(select(TargetSet).where(TargetSet.project_id == ev.project_id))
+        # The demo batch's item waiting for unit A's evidence, and a 整改 item of unit A.
+        item = db.session.scalar(
+            select(RecheckItem).where(RecheckItem.state == "awaiting_evidence")
+        )
+        assert item is not None and item.unit_id == ev.unit_id
+        rectification = Rectification(
+            evaluation_id=item.evaluation_id,
+            cycle_id=ev.cycle_id,
+            unit_id=item.unit_id,
+            department_id=item.department_id,
+            problem="probe",
+            measure="probe",
+            owner_id=unit_a.id,
+            due_on=date(2030, 1, 1),
+        )
+        db.session.add(rectification)
+        db.session.commit()
         indicator = db.session.scalar(select(LibraryIndicator))
         assert targets is not None and indicator is not None
         return {
             "targets_id": targets.id,
+            "batch_id": item.batch_id,
+            "item_id": item.id,
+            "rectification_id": rectification.id,
             "indicator_id": indicator.id,
             "evaluation_id": ev.id,
             "evidence_id": evidence.id,
@@ -252,6 +300,8 @@ def test_matrix(app: Flask, world: dict[str, Any], username: str) -> None:
             allowed = role in ADMIN_PAGES[endpoint]
         elif kind == "role":
             allowed = role in ROLE_BOUND[endpoint]
+        elif kind == "recheck":
+            allowed = username in RECHECK_OWNED[endpoint]
         elif kind == "evaluation":
             allowed = None if username not in OUTSIDERS else False
         else:  # owned by unit_a

@@ -51,6 +51,7 @@ DEMO_USERS = (
     ("sysadmin", "周系统", Role.SYSADMIN, "finance"),
     ("secadmin", "吴安全", Role.SECADMIN, "finance"),
     ("auditor", "郑审计", Role.AUDITOR, "finance"),
+    ("expert", "钱复核", Role.EXPERT, "finance"),  # 复核专家 (抽查复核)
 )
 DEMO_ORGS = {
     "finance": ("江苏省财政厅", OrgKind.FINANCE, None),
@@ -170,6 +171,9 @@ def demo_command(password: str | None) -> None:
     library.seed_library()
     if db.session.scalar(select(Evaluation).where(Evaluation.cycle_id == cycle.id)) is None:
         _demo_evaluations(cycle, orgs, users)
+        from workflow.rechecks.cli import seed_demo
+
+        seed_demo(cycle, users["finance"], users["expert"])
     db.session.commit()
     click.echo("演示数据已载入。账号（登录须输入密码和动态口令；密钥可手工加入任一 TOTP 认证器，")
     click.echo("开发环境下 `flask --app wsgi users totp 用户名` 打印当前口令）：")

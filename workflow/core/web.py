@@ -25,6 +25,8 @@ NAV: tuple[tuple[str, str, frozenset[Role] | None], ...] = (
     ("targets.index", "绩效目标", None),
     ("review.queue", "审核队列", frozenset({Role.REVIEWER})),
     ("finance.queue", "财政确认", frozenset({Role.FINANCE})),
+    ("rechecks.index", "抽查复核", frozenset({Role.FINANCE, Role.EXPERT})),
+    ("rechecks.rectifications", "整改", U | {Role.REVIEWER, Role.FINANCE}),
     ("dashboard.index", "统计分析", frozenset({Role.REVIEWER, Role.FINANCE, Role.SYSADMIN})),
     ("admin.index", "系统管理", frozenset({Role.SYSADMIN, Role.SECADMIN})),
     ("bulk.index", "批量导入", frozenset({Role.FINANCE, Role.SYSADMIN})),

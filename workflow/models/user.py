@@ -61,7 +61,7 @@ class User(Signed, db.Model):  # type: ignore[name-defined]
     __table_args__ = (
         CheckConstraint(
             "role IN ('unit_staff', 'unit_head', 'reviewer', 'finance', "
-            "'sysadmin', 'secadmin', 'auditor')",
+            "'sysadmin', 'secadmin', 'auditor', 'expert')",
             name="role",
         ),
     )

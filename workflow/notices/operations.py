@@ -101,6 +101,13 @@ def handle_notify(message_id: int) -> list[int]:
         db.session.rollback()
         handle_targets_notify(message_id, payload)
         return []
+    if payload.get("recheck_item_id") is not None:
+        # A step of a re-check (抽查复核): in-app notices only.
+        from workflow.rechecks.notify import handle_recheck_notify
+
+        db.session.rollback()
+        handle_recheck_notify(message_id, payload)
+        return []
     event = str(payload.get("event", ""))
     evaluation = db.session.get(Evaluation, int(payload.get("evaluation_id", 0)))
     if evaluation is None or event not in EVENT_TITLES:
