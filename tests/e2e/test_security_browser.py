@@ -187,7 +187,7 @@ def test_second_administrator_approves(
     form.locator("input[name=username]").fill(wanted)
     form.locator("input[name=name]").fill("新审计员")
     form.locator("select[name=role]").select_option(label="审计管理员")
-    form.locator("select[name=org_id]").select_option(index=1)
+    form.locator("select[name=org_id]").select_option(label="江苏省财政厅")
     form.get_by_role("button", name="提交申请").click()
     expect(sysadmin.locator(".alert-success")).to_contain_text("须由另一名管理员批准")
     mine = sysadmin.get_by_test_id(f"request-{wanted}")

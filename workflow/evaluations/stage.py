@@ -15,7 +15,7 @@ from flask import render_template, request
 from scoring.engine import RowScore
 from workflow import policy
 from workflow.core.extensions import db
-from workflow.evaluations import operations, views
+from workflow.evaluations import operations, seal, views
 from workflow.evaluations.forms import StageForm, parse_stage_form
 from workflow.evaluations.history import timeline
 from workflow.evaluations.operations import OperationError
@@ -148,6 +148,8 @@ def render_stage(
             details=details or [],
             history=timeline(evaluation, names),
             deadline=deadline_for(evaluation.state, deadlines),
+            # The confirmed grade is shown: its SM2 seal is checked (seal.py).
+            seal=seal.check(evaluation, user),
         ),
         status,
     )
