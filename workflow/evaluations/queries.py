@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, bindparam, false, func, or_, select, true,
 from workflow import policy
 from workflow.core.extensions import db
 from workflow.core.inputs import parse_int
-from workflow.evaluations import views
+from workflow.evaluations import seal, views
 from workflow.evaluations.views import PER_PAGE, STATE_ORDER, STATE_STAGE, Deadline, _deadline
 from workflow.machine import STATE_LABELS, Role
 from workflow.models import Actor, Cycle, Evaluation, EvaluationCount, Org, Project
@@ -80,6 +80,8 @@ class ListRow(NamedTuple):
     final_grade: str | None
     submitted_at: datetime | None  # shown with |local_time
     deadline: Deadline
+    # A confirmed grade that differs from what its SM2 seal signed (seal.tampered_among).
+    tampered: bool = False
 
 
 @dataclass
@@ -391,6 +393,10 @@ def list_evaluations(user: Actor, filters: ListFilters, per_page: int = PER_PAGE
                 touched[(state, cycle_id)][1],
             )
         )
+    confirmed = [(r.id, r.final_total, r.final_grade) for r in rows if r.state == "confirmed"]
+    if confirmed:
+        bad = seal.tampered_among(confirmed)
+        rows = [r._replace(tampered=True) if r.id in bad else r for r in rows]
     return Page(rows, total, filters.page, per_page)
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from workflow.core import crypto
 from workflow.core.audit import record_security_event
@@ -150,6 +150,36 @@ def verify(evaluation: Evaluation) -> Verdict:
     if problems:
         return Verdict(TAMPERED, tuple(problems), code, seal.key_id)
     return Verdict(VALID, (), code, seal.key_id)
+
+
+def tampered_among(listed: list[tuple[int, Decimal | None, str | None]]) -> set[int]:
+    """The lists' check: of these confirmed evaluations (id, final total, final grade as a
+    list shows them), those whose total or grade differs from what their latest seal signed.
+    One query and a JSON read per row, no signature check (the detail and stage pages, the
+    PDF and `flask evaluations verify` check the signature too). An evaluation confirmed
+    before sealing existed has no seal and is not flagged here."""
+    if not listed:
+        return set()
+    shown = {i: (_d(total), grade) for i, total, grade in listed}
+    newest = (
+        select(func.max(EvaluationSeal.id))
+        .where(EvaluationSeal.evaluation_id.in_(shown))
+        .group_by(EvaluationSeal.evaluation_id)
+    )
+    bad: set[int] = set()
+    for evaluation_id, text in db.session.execute(
+        select(EvaluationSeal.evaluation_id, EvaluationSeal.snapshot).where(
+            EvaluationSeal.id.in_(newest)
+        )
+    ):
+        try:
+            data = json.loads(text)
+            signed = (data["totals"]["final"], data["grades"]["final"])
+        except (ValueError, KeyError, TypeError):
+            signed = None
+        if signed != shown[evaluation_id]:
+            bad.add(evaluation_id)
+    return bad
 
 
 def check(evaluation: Evaluation, user: Any = None) -> Verdict:
