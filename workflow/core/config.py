@@ -81,6 +81,8 @@ def from_env() -> dict[str, object]:
         "OUTBOX_SEND_DEADLINE_MS": int(os.environ.get("OUTBOX_SEND_DEADLINE_MS", "20")),
         # An open outbox row whose last hand-out is older than this is handed out again.
         "OUTBOX_REHAND_SECONDS": int(os.environ.get("OUTBOX_REHAND_SECONDS", "180")),
+        # After a failed hand-out the requests' rows go straight to the relay this long.
+        "OUTBOX_BROKER_BACKOFF_SECONDS": int(os.environ.get("OUTBOX_BROKER_BACKOFF_SECONDS", "5")),
         "BOOTSTRAP_SERVE_LOCAL": True,
         # 身份鉴别 (GB/T 22239 §8.1.4.1): lockout, second factor, password policy, sessions.
         "LOCKOUT_THRESHOLD": int(os.environ.get("LOCKOUT_THRESHOLD", "5")),

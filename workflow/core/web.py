@@ -17,12 +17,14 @@ from workflow.machine import Role
 bootstrap = Bootstrap5()
 
 U = frozenset({Role.UNIT_STAFF, Role.UNIT_HEAD})
+# The security and audit administrators see no business data (三员分立): no links to it.
+BUSINESS_AND_SYSADMIN = frozenset(Role) - {Role.SECADMIN, Role.AUDITOR}
 # (endpoint, label, roles that see it; None = everyone logged in). An entry whose endpoint
 # does not exist is not shown.
 NAV: tuple[tuple[str, str, frozenset[Role] | None], ...] = (
     ("home.index", "首页", None),
-    ("evaluations.index", "评价表", None),
-    ("targets.index", "绩效目标", None),
+    ("evaluations.index", "评价表", BUSINESS_AND_SYSADMIN),
+    ("targets.index", "绩效目标", BUSINESS_AND_SYSADMIN),
     ("review.queue", "审核队列", frozenset({Role.REVIEWER})),
     ("finance.queue", "财政确认", frozenset({Role.FINANCE})),
     ("rechecks.index", "抽查复核", frozenset({Role.FINANCE, Role.EXPERT})),

@@ -256,7 +256,7 @@ def fire(
         # The SM2 seal over what was confirmed, in the same transaction (evaluations/seal.py).
         from workflow.evaluations import seal
 
-        seal.sign(evaluation)
+        seal.sign(evaluation, user)
     audit = _audit(evaluation, user, transition.event.value, from_state, reason, changes)
     outbox = _outbox(evaluation, transition, user, reason)
     _commit()

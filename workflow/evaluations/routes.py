@@ -120,7 +120,7 @@ def _detail(
             evidence_limit=evidence_ops.limit_text(),
             money=views.money,
             # The grade is shown: check its SM2 seal against the live rows (seal.py).
-            seal=seal_ops.verify(evaluation),
+            seal=seal_ops.check(evaluation, current_user._get_current_object()),
             phone=mask_phone(evaluation.phone),
             evidence=trail.evidence_items(evaluation),
             **trail.trail_context(evaluation),
