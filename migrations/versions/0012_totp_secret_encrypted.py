@@ -1,7 +1,7 @@
 """密评 8.4 e: the TOTP secrets encrypted at rest (SM4-GCM), like phones and e-mails
 
 Revision ID: 0012
-Revises: 0006
+Revises: 0009
 Create Date: 2026-12-07 13:20:00
 
 users.totp_secret becomes text holding `sm4gcm:<key id>:<base64>` (the column type
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 
 revision = "0012"
-down_revision = "0006"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
