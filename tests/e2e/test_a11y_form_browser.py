@@ -296,7 +296,7 @@ def test_tier_moves_the_score_and_the_label(
     tier.select_option("部分达成")
     expect(actual).to_have_value("部分达成并具有一定效果")
     expect(shown).not_to_have_text(full)
-    expect(score).to_have_attribute("placeholder", re.compile(r"留空按规则计 \d"))
+    expect(score).to_have_attribute("placeholder", re.compile(r"按规则计 \d"))
     # A score the person typed is theirs: a later tier change leaves it.
     score.fill("1")
     tier.select_option("未达成")
@@ -326,6 +326,7 @@ def test_autosave_and_a_lost_session_lose_nothing(
     page.context.clear_cookies()
     page.evaluate("document.dispatchEvent(new Event('jixiao:autosave'))")
     expect(page.get_by_test_id("session-lost")).to_be_visible()
+    expect(page.get_by_test_id("session-lost")).to_be_in_viewport()  # where the person types
     expect(page.get_by_test_id("autosave-status")).to_contain_text("登录已失效")
     shot(page, screenshots, "33-form-session-lost")
     # Log in again in a new tab, come back, resume: the text reaches the server.

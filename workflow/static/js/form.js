@@ -40,6 +40,7 @@
     if (!status) { return; }
     status.textContent = text;
     status.classList.toggle("text-danger", !!bad);
+    status.classList.toggle("text-body-secondary", !bad);
   }
 
   // --- kept in this tab until the server has it -------------------------------------------
@@ -202,7 +203,7 @@
       var score = row && row.querySelector("[data-score]");
       var shown = box.getAttribute("data-suggested");
       if (score) {
-        score.placeholder = shown && shown !== "—" && shown !== "不适用" ? "留空按规则计 " + shown : "留空按规则计分";
+        score.placeholder = shown && shown !== "—" && shown !== "不适用" ? "按规则计 " + shown : "留空按规则计分";
       }
     });
   }
