@@ -1,13 +1,14 @@
 """What the header counts on every page: the evaluations waiting for this user (待办) and the
-unread notices (消息). Two small indexed counts per request, made once per request: the
+unread notices (消息). Two small indexed counts in one statement, once per request: the
 review queue's speed is benchmarked (bench/web.md) and every page pays for its header."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from flask import g
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, literal, select
 
 from workflow import policy
 from workflow.core.extensions import db
@@ -27,40 +28,41 @@ WAITING: dict[Role, tuple[str, ...]] = {
 }
 
 
-def waiting_count(user: Any) -> int:
-    """How many evaluations wait for this user: from the kept counts (models/counts.py) for
-    a department or everyone, from the (unit, state, cycle) index for a unit."""
-    states = WAITING.get(Role(user.role), ())
-    if not states:
-        return 0
-    scope, scope_id = policy.visible_scope(user)
-    if scope == "unit_id":
-        stmt = select(func.count()).where(
-            Evaluation.unit_id == scope_id, Evaluation.state.in_(states)
+@functools.cache
+def _statement(scope: str, states: tuple[str, ...]) -> Any:
+    """The header's one statement for a scope, built once (building it cost more than running
+    it): the waiting count (from the kept counts for a department or everyone, from the
+    (unit, state, cycle) index for a unit; 0 when nothing waits for the role) and the unread
+    notices, with the user and organisation as bound parameters."""
+    waiting: Any = literal(0)
+    if states and scope == "unit_id":
+        waiting = (
+            select(func.count())
+            .where(Evaluation.unit_id == bindparam("org_id"), Evaluation.state.in_(states))
+            .scalar_subquery()
         )
-    elif scope in ("department_id", "all"):
-        stmt = select(func.coalesce(func.sum(EvaluationCount.n), 0)).where(
+    elif states and scope in ("department_id", "all"):
+        kept = select(func.coalesce(func.sum(EvaluationCount.n), 0)).where(
             EvaluationCount.state.in_(states)
         )
         if scope == "department_id":
-            stmt = stmt.where(EvaluationCount.department_id == scope_id)
-    else:
-        return 0
-    return int(db.session.scalar(stmt) or 0)
-
-
-def unread_count(user: Any) -> int:
-    stmt = (
+            kept = kept.where(EvaluationCount.department_id == bindparam("org_id"))
+        waiting = kept.scalar_subquery()
+    unread = (
         select(func.count())
         .select_from(Notice)
-        .where(Notice.user_id == user.id, Notice.read_at.is_(None))
+        .where(Notice.user_id == bindparam("user_id"), Notice.read_at.is_(None))
+        .scalar_subquery()
     )
-    return int(db.session.scalar(stmt) or 0)
+    return select(waiting, unread)
 
 
 def nav_counts(user: Any) -> dict[str, int]:
-    """{"waiting": n, "unread": n} for the header, counted once per request."""
+    """{"waiting": n, "unread": n} for the header: one statement, once per request."""
     counts: dict[str, int] | None = g.get("nav_counts")
     if counts is None:
-        counts = g.nav_counts = {"waiting": waiting_count(user), "unread": unread_count(user)}
+        scope, scope_id = policy.visible_scope(user)
+        stmt = _statement(scope, WAITING.get(Role(user.role), ()))
+        row = db.session.execute(stmt, {"org_id": scope_id, "user_id": user.id}).one()
+        counts = g.nav_counts = {"waiting": int(row[0] or 0), "unread": int(row[1] or 0)}
     return counts

@@ -39,6 +39,27 @@
     });
   }
 
+  // In a table form (marked data-enter-next), Enter in a cell moves to the next cell
+  // (Shift+Enter to the one before) instead of submitting with the form's first button.
+  // Not while an input method is composing: Enter then confirms the Chinese characters.
+  document.addEventListener("keydown", function (e) {
+    var el = e.target;
+    var form = el.form || (el.closest && el.closest("form"));
+    if (e.key !== "Enter" || e.isComposing || e.keyCode === 229 || !form ||
+        !form.hasAttribute("data-enter-next")) { return; }
+    if (!(el.tagName === "INPUT" || el.tagName === "SELECT") ||
+        el.type === "submit" || el.type === "button" || el.type === "file") { return; }
+    e.preventDefault();
+    var list = Array.prototype.filter.call(
+      form.querySelectorAll("input:not([type=hidden]):not([type=file]), select, textarea"),
+      function (f) { return !f.disabled && !f.readOnly && f.offsetParent !== null; });
+    var next = list[list.indexOf(el) + (e.shiftKey ? -1 : 1)];
+    if (next) {
+      next.focus();
+      if (next.tagName === "INPUT" && next.select && next.type !== "checkbox") { next.select(); }
+    }
+  });
+
   window.addEventListener("resize", function () { scrollRegions(document); });
   document.addEventListener("htmx:afterSettle", function () { syncReasons(document); scrollRegions(document); });
   document.addEventListener("DOMContentLoaded", function () {

@@ -1,6 +1,7 @@
 // The unit's self-evaluation form, for people who fill it over several days: what is typed
 // is kept in this tab (sessionStorage) until the server has it, saved every minute while
-// typing, and survives a lost session; Enter moves to the next cell; a tier change moves the
+// typing, and survives a lost session (Enter moving to the next cell is app.js's); a tier
+// change moves the
 // suggested score and the tier's label. The page works without this script (plain posts).
 (function () {
   "use strict";
@@ -39,6 +40,7 @@
     if (!status) { return; }
     status.textContent = text;
     status.classList.toggle("text-danger", !!bad);
+    status.classList.toggle("text-body-secondary", !bad);
   }
 
   // --- kept in this tab until the server has it -------------------------------------------
@@ -171,17 +173,6 @@
       function (el) { return !el.disabled && el.offsetParent !== null; });
   }
 
-  form.addEventListener("keydown", function (e) {
-    var el = e.target;
-    if (e.key !== "Enter" || e.isComposing || e.keyCode === 229 || el.tagName === "TEXTAREA" ||
-        el.tagName === "BUTTON" || el.type === "submit" || el.type === "file") { return; }
-    if (!form.contains(el) || !(el.tagName === "INPUT" || el.tagName === "SELECT")) { return; }
-    e.preventDefault();
-    var list = focusables();
-    var next = list[list.indexOf(el) + (e.shiftKey ? -1 : 1)];
-    if (next) { next.focus(); if (next.select && next.tagName === "INPUT") { next.select(); } }
-  });
-
   form.addEventListener("input", function (e) {
     if (e.target.matches && e.target.matches("[data-score]")) { e.target.setAttribute("data-touched", "1"); }
   });
@@ -212,7 +203,7 @@
       var score = row && row.querySelector("[data-score]");
       var shown = box.getAttribute("data-suggested");
       if (score) {
-        score.placeholder = shown && shown !== "—" && shown !== "不适用" ? "留空按规则计 " + shown : "留空按规则计分";
+        score.placeholder = shown && shown !== "—" && shown !== "不适用" ? "按规则计 " + shown : "留空按规则计分";
       }
     });
   }
