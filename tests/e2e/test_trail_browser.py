@@ -166,9 +166,15 @@ def test_the_review_trail(page_as: Callable[[str], Page], screenshots: Path) -> 
     reviewer.fill("textarea[name='r-quantity_1']", "抽查发现 20% 条目未审核入库，扣 2 分")
     reviewer.fill("#opinion", "同意报送财政；知识库条目数按抽查结果扣 2 分。")
     _shot(reviewer, screenshots, "review")
+    reviewer.set_viewport_size(PHONE)  # the same page on a phone: the table scrolls in its box
+    _no_sideways_scroll(reviewer)
+    _shot(reviewer, screenshots, "review")
     reviewer.get_by_test_id("stage-submit").click()
     expect(reviewer.get_by_test_id("confirm-total")).to_contain_text(f"{before - 2:.2f}")
     expect(reviewer.get_by_test_id("confirm-changes")).to_contain_text("扣 2 分")
+    _no_sideways_scroll(reviewer)
+    _shot(reviewer, screenshots, "review-confirm")
+    reviewer.set_viewport_size(DESKTOP)
     _shot(reviewer, screenshots, "review-confirm")
     reviewer.get_by_test_id("confirm-back").click()  # back: everything typed is kept
     expect(reviewer.locator("input[name='s-quantity_1']")).to_have_value(str(base - 2))
