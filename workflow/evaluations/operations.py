@@ -24,6 +24,7 @@ from workflow import machine, policy
 from workflow.core.database import begin_write
 from workflow.core.extensions import db
 from workflow.core.outbox import new_message
+from workflow.evaluations import checks
 from workflow.machine import Event, State
 from workflow.models import (
     Actor,
@@ -255,7 +256,7 @@ def fire(
         # The SM2 seal over what was confirmed, in the same transaction (evaluations/seal.py).
         from workflow.evaluations import seal
 
-        seal.sign(evaluation)
+        seal.sign(evaluation, user)
     audit = _audit(evaluation, user, transition.event.value, from_state, reason, changes)
     outbox = _outbox(evaluation, transition, user, reason)
     _commit()
@@ -284,11 +285,9 @@ def _apply_effects(
     for effect in transition.effects:
         if effect == "score_self":
             card = scoring.score(scheme, evaluation.entries or {})
-            blocking = [f for f in card.flags if f.blocking]
-            if blocking:
-                raise ValidationFailed(
-                    "自评表尚有问题，不能提交", [_flag_text(scheme, f) for f in blocking]
-                )
+            problems = blocking_problems(scheme, card, evaluation.entries or {})
+            if problems:
+                raise ValidationFailed("自评表尚有问题，不能提交", problems)
             for r in card.rows:
                 row = rows[r.code]
                 row.self_score = r.score
@@ -403,6 +402,19 @@ def _apply_stage_scores(
     if problems:
         raise ValidationFailed("得分调整有误", problems)
     return changes
+
+
+def blocking_problems(
+    scheme: scoring.Scheme, card: scoring.Scorecard, entries: Mapping[str, Any]
+) -> list[str]:
+    """What stops a submit: the engine's blocking flags, and the field errors of a draft
+    saved as typed (checks.py) that the engine has not already said."""
+    flags = [f for f in card.flags if f.blocking]
+    said: dict[str, list[str]] = {}
+    for f in flags:
+        said.setdefault(f.indicator or "", []).append(f.message)
+    errors = checks.unsaid(checks.entry_errors(scheme, entries), said)
+    return [_flag_text(scheme, f) for f in flags] + checks.problem_texts(scheme, errors)
 
 
 def _flag_text(scheme: scoring.Scheme, flag: scoring.Flag) -> str:

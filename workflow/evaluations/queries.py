@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, bindparam, false, func, or_, select, true,
 from workflow import policy
 from workflow.core.extensions import db
 from workflow.core.inputs import parse_int
-from workflow.evaluations import views
+from workflow.evaluations import seal, views
 from workflow.evaluations.views import PER_PAGE, STATE_ORDER, STATE_STAGE, Deadline, _deadline
 from workflow.machine import STATE_LABELS, Role, State
 from workflow.models import Actor, Cycle, Evaluation, EvaluationCount, Org, Project
@@ -81,6 +81,8 @@ class ListRow(NamedTuple):
     submitted_at: datetime | None  # shown with |local_time
     deadline: Deadline
     returned: bool = False  # sent back (退回) and not moved forward since
+    # A confirmed grade that differs from what its SM2 seal signed (seal.tampered_among).
+    tampered: bool = False
 
 
 @dataclass
@@ -405,6 +407,10 @@ def list_evaluations(user: Actor, filters: ListFilters, per_page: int = PER_PAGE
                 bool(returned),
             )
         )
+    confirmed = [(r.id, r.final_total, r.final_grade) for r in rows if r.state == "confirmed"]
+    if confirmed:
+        bad = seal.tampered_among(confirmed)
+        rows = [r._replace(tampered=True) if r.id in bad else r for r in rows]
     return Page(rows, total, filters.page, per_page)
 
 

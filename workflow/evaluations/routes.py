@@ -18,6 +18,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -119,7 +120,7 @@ def _detail(
             evidence_limit=evidence_ops.limit_text(),
             money=views.money,
             # The grade is shown: check its SM2 seal against the live rows (seal.py).
-            seal=seal_ops.verify(evaluation),
+            seal=seal_ops.check(evaluation, current_user._get_current_object()),
             phone=mask_phone(evaluation.phone),
             evidence=trail.evidence_items(evaluation),
             **trail.trail_context(evaluation),
@@ -202,8 +203,9 @@ def edit_post(evaluation_id: int) -> Result:
 
     if action == "recalc":
         return again(422 if form.errors else 200)
-    if not form.valid:
-        return again(422, "表中有填写错误，请按提示修改后再保存（已填写的内容均已保留）")
+    if form.too_long:
+        # The one thing a draft cannot keep: text longer than its column.
+        return again(422, "有内容超过长度限制，请按提示删减后再保存（已填写的内容均已保留）")
     try:
         operations.save_draft(
             current_user, evaluation_id, form.entries, form.narrative, expected_version=form.version
@@ -225,8 +227,34 @@ def edit_post(evaluation_id: int) -> Result:
         )
     if action == "submit":
         return redirect(url_for("evaluations.submit", evaluation_id=evaluation_id))
-    flash("草稿已保存", "success")
+    if form.errors:
+        flash(f"草稿已保存（含 {len(form.errors)} 处填写错误，提交前须按提示修改）", "warning")
+    else:
+        flash("草稿已保存", "success")
     return redirect(url_for("evaluations.edit", evaluation_id=evaluation_id))
+
+
+@bp.route("/<int:evaluation_id>/autosave", methods=["POST"])
+@login_required
+def autosave(evaluation_id: int) -> Response | tuple[Response, int]:
+    """The page's autosave (app.js, every minute while typing): the same draft save as
+    保存草稿, answered with the new version as JSON instead of a page."""
+    try:
+        evaluation = operations.load_for(current_user, evaluation_id, policy.EDIT)
+        form = _parse(evaluation)
+        if form.too_long:
+            raise OperationError("有内容超过长度限制，未能自动保存，请按提示删减")
+        saved = operations.save_draft(
+            current_user, evaluation_id, form.entries, form.narrative, expected_version=form.version
+        )
+    except OperationError as exc:
+        db.session.rollback()
+        return jsonify(error=exc.message), exc.status
+    return jsonify(
+        version=saved.version,
+        saved_at=views.local_time(saved.updated_at)[-5:],
+        problems=len(form.errors),
+    )
 
 
 @bp.route("/<int:evaluation_id>/preview", methods=["POST"])
@@ -242,7 +270,7 @@ def preview(evaluation_id: int) -> Result:
         return _form_page(evaluation, form.entries, form.narrative, form.errors, form.version)
     scheme = views.scheme_for(evaluation)
     card = views.scorecard(evaluation, form.entries)
-    blocking, notes = views.summary_flags(scheme, card)
+    blocking, notes = views.summary_flags(scheme, card, errors=form.errors)
     return render_template(
         "evaluations/_preview.html",
         card=card,
@@ -262,7 +290,7 @@ def _submit_page(
 ) -> tuple[str, int]:
     scheme = views.scheme_for(evaluation)
     card = views.scorecard(evaluation)
-    blocking, notes = views.summary_flags(scheme, card)
+    blocking, notes = views.summary_flags(scheme, card, evaluation.entries or {})
     return (
         render_template(
             "evaluations/submit.html",

@@ -17,7 +17,7 @@ from scoring.engine import RowScore
 from scoring.numbers import q2
 from workflow import policy
 from workflow.core.extensions import db
-from workflow.evaluations import operations, trail, views
+from workflow.evaluations import operations, seal, trail, views
 from workflow.evaluations.forms import EVENT_REASON_MAX, StageForm, parse_stage_form
 from workflow.evaluations.history import timeline
 from workflow.evaluations.operations import OperationError
@@ -218,6 +218,8 @@ def render_stage(
             evidence=trail.evidence_items(evaluation),
             money=views.money,
             **trail.trail_context(evaluation),
+            # The confirmed grade is shown: its SM2 seal is checked (seal.py).
+            seal=seal.check(evaluation, user),
         ),
         status,
     )

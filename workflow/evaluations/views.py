@@ -19,7 +19,7 @@ from scoring.engine import RowScore, Scorecard
 from scoring.model import TIERS, Indicator, Scheme
 from scoring.numbers import fmt
 from workflow.core.days import days_left, days_text
-from workflow.evaluations import operations
+from workflow.evaluations import checks, operations
 from workflow.evaluations.forms import field_name
 from workflow.evaluations.operations import OperationError
 from workflow.evaluations.trail import returned
@@ -30,8 +30,8 @@ from workflow.targets import queries as target_queries
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 PER_PAGE = 50
 TIER_CHOICES = tuple(TIERS)
-# The label a unit would print for each tier in the 实际完成值 column.
-TIER_LABELS = ("达成预期目标", "部分达成并具有一定效果", "未达成预期目标且效果较差")
+# The label a unit would print for each tier in the 实际完成值 column (JS follows the tier).
+TIER_LABELS = tuple(checks.TIER_LABELS.values())
 
 # The stage (and so the deadline) an evaluation in each state is waiting on.
 STATE_STAGE = {
@@ -378,14 +378,61 @@ def _row_errors(errors: Mapping[str, str] | None, code: str) -> Mapping[str, str
     return {name: message for name, message in errors.items() if name.startswith(prefix)}
 
 
-def summary_flags(scheme: Scheme, card: Scorecard) -> tuple[list[str], list[str]]:
-    """(blocking problems, notes) with the indicator's name in front."""
+# The field a flag of the scoring engine is about, for the problem list's links.
+FLAG_FIELDS = {
+    "invalid_number": "score",
+    "score_above_weight": "score",
+    "score_outside_band": "score",
+    "score_above_formula": "score",
+    "label_score_mismatch": "score",
+    "reason_required": "reason",
+    "invalid_tier": "tier",
+    "missing_input": "actual",
+    "negative_actual": "actual",
+}
+
+
+class Problem(NamedTuple):
+    """One line of the form's problem list: the row it links to ("" for none), its text, and
+    the field it is about (brought into focus by the link; "" for the row's first)."""
+
+    code: str
+    text: str
+    field: str = ""
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def summary_flags(
+    scheme: Scheme,
+    card: Scorecard,
+    entries: Mapping[str, Any] | None = None,
+    errors: Mapping[str, str] | None = None,
+) -> tuple[list[Problem], list[Problem]]:
+    """(blocking problems, notes) with the indicator's name in front, each naming its row.
+
+    With `entries`, the field errors of what is stored (a draft is saved as typed) are
+    blocking problems too, as submit will say; `errors` are those of what was just typed."""
     names = {ind.code: ind.path[2] or ind.path[1] for ind in scheme.indicators}
-    blocking: list[str] = []
-    notes: list[str] = []
+    blocking: list[Problem] = []
+    notes: list[Problem] = []
     for f in card.flags:
         text = f"{names[f.indicator]}：{f.message}" if f.indicator in names else f.message
-        (blocking if f.blocking else notes).append(text)
+        key = FLAG_FIELDS.get(f.code)
+        name = field_name(f.indicator, key) if f.indicator and key else ""
+        (blocking if f.blocking else notes).append(Problem(f.indicator or "", text, name))
+    if entries is not None or errors:
+        said: dict[str, list[str]] = {}
+        for f in card.flags:
+            if f.blocking:
+                said.setdefault(f.indicator or "", []).append(f.message)
+        found = dict(errors) if errors else checks.entry_errors(scheme, entries or {})
+        for name, message in checks.unsaid(found, said).items():
+            code = checks.code_of(name)
+            if code in names:
+                texts = checks.problem_texts(scheme, {name: message})
+                blocking += [Problem(code, t, name) for t in texts]
     return blocking, notes
 
 
@@ -403,7 +450,10 @@ def form_page(
     (`upload_errors`: its cell messages, listed on top): what was typed is always shown."""
     scheme = scheme_for(evaluation)
     card = scorecard(evaluation, entries)
-    blocking, notes = summary_flags(scheme, card)
+    if errors is None:
+        # A draft is saved as typed: what is stored may still be wrong; say so by its field.
+        errors = checks.entry_errors(scheme, entries)
+    blocking, notes = summary_flags(scheme, card, errors=errors)
     narrative = narrative or {
         name: getattr(evaluation, name) or "" for name in operations.NARRATIVE_FIELDS
     }

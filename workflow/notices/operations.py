@@ -42,13 +42,14 @@ EVENT_TITLES = {
 }
 
 
-# Notices that ask someone to act, and the states in which that act is still to be done. A
-# notice handled after the form moved on (the demo confirms right after approving; a worker
-# that was down) would ask finance to confirm a form already confirmed: it is not sent.
-ASKS_TO_ACT = {
-    "submit": ("self_scored", "dept_review"),
-    "approve": ("finance_confirmation",),
-    "finance_return": ("dept_review",),
+# Notices that ask someone to act, and the states in which that act has been done. A notice
+# handled after the act (the demo confirms right after approving; a worker that was down)
+# would ask finance to confirm a form already confirmed: it is not sent. A form that went
+# back (withdrawn, returned) keeps its notice: each event is told exactly once.
+ACTED_ON = {
+    "submit": ("finance_confirmation", "confirmed"),
+    "approve": ("confirmed",),
+    "finance_return": ("finance_confirmation", "confirmed"),
 }
 
 
@@ -96,10 +97,17 @@ def handle_notify(message_id: int) -> list[int]:
     payload = message.payload or {}
     if payload.get("targets_id") is not None:
         # A step of a project's targets: in-app notices only (no mail yet).
-        from workflow.targets.operations import handle_targets_notify
+        from workflow.targets.notices import handle_targets_notify
 
         db.session.rollback()
         handle_targets_notify(message_id, payload)
+        return []
+    if payload.get("recheck_item_id") is not None:
+        # A step of a re-check (抽查复核): in-app notices only.
+        from workflow.rechecks.notify import handle_recheck_notify
+
+        db.session.rollback()
+        handle_recheck_notify(message_id, payload)
         return []
     event = str(payload.get("event", ""))
     evaluation = db.session.get(Evaluation, int(payload.get("evaluation_id", 0)))
@@ -108,7 +116,7 @@ def handle_notify(message_id: int) -> list[int]:
         mark_done(message_id)  # nothing will ever come of it: the relay must not loop
         db.session.commit()
         return []
-    if event in ASKS_TO_ACT and evaluation.state not in ASKS_TO_ACT[event]:
+    if evaluation.state in ACTED_ON.get(event, ()):
         log.info(
             "notify: %s of evaluation %s not sent, the form is now %s",
             event,

@@ -67,7 +67,7 @@ TARGET_STATE = {
 
 @pytest.mark.parametrize(
     ("event", "now"),
-    [("approve", "confirmed"), ("submit", "draft"), ("finance_return", "finance_confirmation")],
+    [("approve", "confirmed"), ("submit", "finance_confirmation"), ("finance_return", "confirmed")],
 )
 def test_no_notice_asks_to_act_on_a_form_that_moved_on(
     task_world: World, event: str, now: str
@@ -79,6 +79,16 @@ def test_no_notice_asks_to_act_on_a_form_that_moved_on(
     assert handle_notify(message_id) == []
     assert db.session.query(Notice).count() == 0
     assert db.session.get(OutboxMessage, message_id).done_at is not None  # never handed again
+
+
+def test_a_withdrawn_submission_is_still_told_once(task_world: World) -> None:
+    """Submitted, then withdrawn before the worker ran: the reviewer is told of the
+    submission all the same (each event exactly once; the act is not done)."""
+    task_world.evaluation.state = "draft"
+    db.session.commit()
+    message_id = message(task_world, "submit", task_world.staff)
+    assert len(handle_notify(message_id)) == 1
+    assert db.session.query(Notice).count() == 1
 
 
 def test_informational_notices_stay_after_the_form_moved_on(task_world: World) -> None:
