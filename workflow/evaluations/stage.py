@@ -237,7 +237,7 @@ def render_stage_total(user: Actor, evaluation_id: int, spec: StageSpec) -> tupl
     bad_scores = any(name.startswith("s-") for name in form.errors)
     totals = stage_totals(evaluation, spec, form)
     return render_template(
-        "review/_stage_total.html", spec=spec, totals=totals, invalid=bad_scores
+        "review/_stage_total.html", spec=spec, totals=totals, bad_scores=bad_scores
     ), 200
 
 

@@ -96,6 +96,8 @@ def test_submit_stage_reminds_the_units_users_once(task_world: World) -> None:
     notices = db.session.query(Notice).filter_by(kind="reminder").all()
     assert len(notices) == 4
     assert "还剩 7 天" in notices[0].title
+    # Every notice names its project, as the e-mail's subject does (issue 13).
+    assert all(n.title.endswith(f"：{evaluation.project.name}") for n in notices)
 
 
 def test_review_stage_reminds_only_the_departments_reviewers(task_world: World) -> None:

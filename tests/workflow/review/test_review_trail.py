@@ -81,6 +81,8 @@ def test_review_page_shows_deviation_narrative_and_evidence(app, as_user):
     assert f"/evaluations/{target}/evidence/{ids['验收报告.pdf']}/view" in html
     assert f"/evaluations/{target}/evidence/{ids['台账.docx']}/view" not in html
     assert "台账.docx" in html
+    # The live total as first shown: the stage's own, no error claimed.
+    assert 'data-testid="live-total"' in html and "有填写错误" not in html
     # The unit sees its reason on the detail page too.
     detail = as_user("unit_b").get(f"/evaluations/{target}").get_data(as_text=True)
     assert re.search(r'data-testid="deviation-quantity_1">[^<]*部分条目在年底尚未审核入库', detail)
