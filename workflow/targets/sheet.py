@@ -279,7 +279,10 @@ def read_sheet(filename: str, data: bytes, key: str | bytes, max_bytes: int) -> 
         payload, mac = _text(seal["A1"].value), _text(seal["A2"].value)
         if not hmac.compare_digest(_mac(key, payload), mac):
             raise SheetError(f"{filename}：文件的校验信息被修改，请重新下载申报表")
-        targets_id = int(payload.split("|", 1)[0].removeprefix("targets:"))
+        head = payload.split("|", 1)[0]
+        if not head.startswith("targets:") or not head[8:].isdigit():
+            raise SheetError(f"{filename}：文件不是绩效目标申报表，请重新下载")
+        targets_id = int(head[8:])
     sheet = ReadSheet(
         targets_id=targets_id,
         project_name=_text(ws["B3"].value),
