@@ -109,6 +109,16 @@ def test_the_sheet_is_laid_out_like_the_paper_form_and_locked(app: Flask) -> Non
     assert ws.page_setup.orientation == "landscape" and ws.freeze_panes == "A9"
 
 
+def test_the_page_offers_the_sheet_once_below_the_form(app: Flask) -> None:
+    tid = _targets_id(app, TRAINING)
+    html = _as(app, "unit_a").get(f"/targets/{tid}").get_data(as_text=True)
+    title = html[html.index("<title>") : html.index("</title>")]
+    assert "<" not in title[len("<title>") :] and TRAINING in title
+    assert html.count('data-testid="sheet-download"') == 1
+    assert html.count('data-testid="sheet-upload"') == 1
+    assert html.index('data-testid="sheet-upload"') > html.index('id="targets-form"')
+
+
 def test_others_cannot_download_a_units_sheet(app: Flask) -> None:
     tid = _targets_id(app, TRAINING)
     for username in ("unit_b", "reviewer_2", "auditor"):
