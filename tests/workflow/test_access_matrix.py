@@ -78,6 +78,7 @@ ROLE_BOUND: dict[str, set[str]] = {
     "audit.index": {Role.AUDITOR},
     "audit.export_xlsx": {Role.AUDITOR},
     "targets.import_targets": {Role.FINANCE, Role.SYSADMIN},
+    "targets.import_template": {Role.FINANCE, Role.SYSADMIN},
     "targets.library": {Role.SYSADMIN},
     "targets.library_edit": {Role.SYSADMIN},
     "targets.library_active": {Role.SYSADMIN},

@@ -333,6 +333,36 @@ def import_targets() -> Result:
     return render_template("targets/import.html", cycles=cycles, results=results)
 
 
+@bp.route("/import/template.xlsx")
+@login_required
+def import_template() -> Result:
+    """A blank 申报表 of a cycle's framework: finance types the project block and the rows."""
+    import io
+
+    if not policy.can_import_targets(current_user):
+        abort(404)
+    cycle_id = request.args.get("cycle_id", type=int)
+    cycle = (
+        db.session.get(Cycle, cycle_id)
+        if cycle_id
+        else db.session.scalars(
+            select(Cycle).where(Cycle.framework_id.is_not(None)).order_by(Cycle.year.desc())
+        ).first()
+    )
+    if cycle is None:
+        abort(404)
+    try:
+        data = sheet_operations.blank_sheet(current_user, cycle)
+    except TargetsError as exc:
+        return _error(exc)
+    return send_file(
+        io.BytesIO(data),
+        mimetype=XLSX_MIMETYPE,
+        as_attachment=True,
+        download_name=f"绩效目标申报表-{cycle.year}-空白.xlsx",
+    )
+
+
 # --- the indicator library (指标库) ----------------------------------------------------------
 
 

@@ -130,7 +130,9 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
-def write_sheet(data: SheetData, key: str | bytes) -> bytes:
+def write_sheet(data: SheetData, key: str | bytes, *, blank: bool = False) -> bytes:
+    """The sheet of one project's targets; ``blank``: finance's template, the project block
+    left for them to type (unlocked) and no seal (an import matches on the codes)."""
     wb = Workbook()
     ws = wb.active
     ws.title = SHEET_TITLE
@@ -165,10 +167,10 @@ def write_sheet(data: SheetData, key: str | bytes) -> bytes:
     for row, left, left_value, right, right_value in block:
         put(f"A{row}", left, head=True)
         ws.merge_cells(f"B{row}:D{row}")
-        put(f"B{row}", left_value)
+        put(f"B{row}", left_value, editable=blank and row != 5)
         put(f"E{row}", right, head=True)
         ws.merge_cells(f"F{row}:H{row}")
-        put(f"F{row}", right_value)
+        put(f"F{row}", right_value, editable=blank and row != 5)
     put("A6", "年度总体目标", head=True)
     ws.merge_cells("B6:H6")
     put("B6", data.goal, editable=True)
@@ -237,13 +239,16 @@ def write_sheet(data: SheetData, key: str | bytes) -> bytes:
     ws.page_setup.fitToHeight = 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
 
+    out = io.BytesIO()
+    if blank:
+        wb.save(out)
+        return out.getvalue()
     hidden = wb.create_sheet(SEAL_SHEET)
     hidden.sheet_state = "veryHidden"
     payload = _seal_payload(data.targets_id, data.project_code, data.year)
     hidden["A1"] = payload
     hidden["A2"] = _mac(key, payload)
     hidden.protection.sheet = True
-    out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
 
@@ -274,7 +279,10 @@ def read_sheet(filename: str, data: bytes, key: str | bytes, max_bytes: int) -> 
         payload, mac = _text(seal["A1"].value), _text(seal["A2"].value)
         if not hmac.compare_digest(_mac(key, payload), mac):
             raise SheetError(f"{filename}：文件的校验信息被修改，请重新下载申报表")
-        targets_id = int(payload.split("|", 1)[0].removeprefix("targets:"))
+        head = payload.split("|", 1)[0]
+        if not head.startswith("targets:") or not head[8:].isdigit():
+            raise SheetError(f"{filename}：文件不是绩效目标申报表，请重新下载")
+        targets_id = int(head[8:])
     sheet = ReadSheet(
         targets_id=targets_id,
         project_name=_text(ws["B3"].value),

@@ -50,6 +50,27 @@ def sheet_of(user: Actor, targets_id: int) -> tuple[TargetSet, bytes]:
     return targets, write_sheet(data, _key())
 
 
+def blank_sheet(user: Actor, cycle: Cycle) -> bytes:
+    """Finance's template for importing a project's approved targets from Excel."""
+    if not policy.can_import_targets(user):
+        raise operations.TargetsForbidden("只有财政或系统管理员可以导入已批复的绩效目标")
+    if cycle.framework is None:
+        raise TargetsError("本年度评价任务没有评价框架")
+    data = SheetData(
+        targets_id=0,
+        project_name="",
+        project_code="",
+        unit_name="",
+        unit_code="",
+        department_name="",
+        year=cycle.year,
+        goal="",
+        rows=[],
+        framework=cycle.framework.framework(),
+    )
+    return write_sheet(data, _key(), blank=True)
+
+
 def _with_codes(
     rows: list[dict[str, str]], known: Iterable[dict[str, Any]]
 ) -> list[dict[str, Any]]:

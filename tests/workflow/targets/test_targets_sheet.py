@@ -109,6 +109,16 @@ def test_the_sheet_is_laid_out_like_the_paper_form_and_locked(app: Flask) -> Non
     assert ws.page_setup.orientation == "landscape" and ws.freeze_panes == "A9"
 
 
+def test_the_page_offers_the_sheet_once_below_the_form(app: Flask) -> None:
+    tid = _targets_id(app, TRAINING)
+    html = _as(app, "unit_a").get(f"/targets/{tid}").get_data(as_text=True)
+    title = html[html.index("<title>") : html.index("</title>")]
+    assert "<" not in title[len("<title>") :] and TRAINING in title
+    assert html.count('data-testid="sheet-download"') == 1
+    assert html.count('data-testid="sheet-upload"') == 1
+    assert html.index('data-testid="sheet-upload"') > html.index('id="targets-form"')
+
+
 def test_others_cannot_download_a_units_sheet(app: Flask) -> None:
     tid = _targets_id(app, TRAINING)
     for username in ("unit_b", "reviewer_2", "auditor"):
@@ -333,3 +343,35 @@ def test_a_value_the_page_cannot_offer_stays_selected_as_typed(app: Flask) -> No
     assert '<option value="约为" selected>约为</option>' in html
     assert '<option value="经济效益指标" selected>经济效益指标</option>' in html
     assert "D10 指标性质：“约为”应为 ≥、≤、=、定性 或 日期" in html
+
+
+def test_finance_fills_a_blank_sheet_for_a_new_project_and_imports_it(app: Flask) -> None:
+    finance = _as(app, "finance")
+    assert _as(app, "unit_a").get("/targets/import/template.xlsx").status_code == 404
+    resp = finance.get("/targets/import/template.xlsx")
+    assert resp.status_code == 200 and resp.mimetype == XLSX
+    wb = load_workbook(BytesIO(resp.data))
+    assert wb.sheetnames == ["绩效目标申报表"]  # no seal: an import matches on the codes
+    ws = wb["绩效目标申报表"]
+    assert ws["B3"].protection.locked is False and ws["F4"].protection.locked is False
+    assert ws["F5"].value == 2022 and ws["F5"].protection.locked is True
+    ws["B3"], ws["F3"], ws["F4"] = "政务服务“好差评”系统运维", "320000221000000088", "320001"
+    out = BytesIO()
+    wb.save(out)
+    filled = _fill(out.getvalue(), VALID, goal="保障好差评系统全年稳定运行")
+    with app.app_context():
+        cycle_id = db.session.scalar(select(Cycle.id))
+    resp = finance.post(
+        "/targets/import",
+        data={"cycle_id": cycle_id, "file": [(BytesIO(filled), "好差评.xlsx")]},
+        content_type="multipart/form-data",
+    )
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    assert "已导入：政务服务“好差评”系统运维" in resp.get_data(as_text=True)
+    with app.app_context():
+        found = db.session.scalar(
+            select(TargetSet).join(Project).where(Project.code == "320000221000000088")
+        )
+        assert found is not None and found.state == "approved"
+        assert found.unit.name == "江苏省政务服务中心"
+        assert found.goal == "保障好差评系统全年稳定运行"
