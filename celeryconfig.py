@@ -131,4 +131,10 @@ beat_schedule = {
         "schedule": timedelta(seconds=_int("OUTBOX_RELAY_SECONDS", 30)),
         "options": {"queue": "default", "expires": 25},
     },
+    # 整改 items: the owners of open items due soon or overdue, once a day at 08:30.
+    "rectification-reminders": {
+        "task": "workflow.tasks.rechecks.remind_rectifications",
+        "schedule": crontab(hour=8, minute=30),
+        "options": {"queue": "mail", "expires": 6 * 3600},
+    },
 }

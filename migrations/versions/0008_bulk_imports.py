@@ -1,7 +1,7 @@
 """bulk imports of published forms: bulk_imports, bulk_import_files, outbox kind bulk_import
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-07 13:30:00
 
 On SQLite the outbox's CHECK constraint is changed in the schema text, as 0006 does for
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 
 revision = '0008'
-down_revision = '0006'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 

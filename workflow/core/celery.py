@@ -25,6 +25,7 @@ TASK_MODULES = (
     "workflow.core.outbox",
     "workflow.notices.tasks",
     "workflow.bulk.tasks",
+    "workflow.rechecks.tasks",
 )
 
 

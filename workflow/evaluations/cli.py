@@ -171,7 +171,7 @@ def evaluations_verify(evaluation_id: int) -> None:
     if evaluation is None:
         fail(f"找不到评价表：{evaluation_id}")
         return
-    verdict = seal.verify(evaluation)
+    verdict = seal.check(evaluation)
     click.echo(f"评价表 {evaluation_id}：{verdict.label}")
     if verdict.code:
         click.echo(f"验证码 {verdict.code}　密钥 {verdict.key_id}")

@@ -16,6 +16,15 @@ from workflow.models.notice import Notice, ReminderClaim
 from workflow.models.org import Org, OrgKind
 from workflow.models.outbox import OutboxMessage
 from workflow.models.pdf import PdfFile
+from workflow.models.recheck import (
+    BudgetAdvice,
+    EvidenceRequest,
+    RecheckBatch,
+    RecheckItem,
+    RecheckScore,
+    Rectification,
+    RiskFacts,
+)
 from workflow.models.security import AdminRequest, EvaluationSeal, SecurityEvent
 from workflow.models.targets import (
     FrameworkRecord,
@@ -34,11 +43,13 @@ __all__ = [
     "AuditLog",
     "BulkImport",
     "BulkImportFile",
+    "BudgetAdvice",
     "Cycle",
     "Evaluation",
     "EvaluationCount",
     "EvaluationSeal",
     "Evidence",
+    "EvidenceRequest",
     "FrameworkRecord",
     "IndicatorScore",
     "LibraryIndicator",
@@ -48,6 +59,11 @@ __all__ = [
     "OrgRef",
     "OutboxMessage",
     "PdfFile",
+    "RecheckBatch",
+    "RecheckItem",
+    "RecheckScore",
+    "Rectification",
+    "RiskFacts",
     "Project",
     "ReminderClaim",
     "SchemeSnapshot",

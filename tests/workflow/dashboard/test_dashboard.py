@@ -303,7 +303,7 @@ def test_export_neutralises_formula_like_project_names(app: Flask, login_as: Any
         unit.name = "@cmd|' /C calc'!A0"
         db.session.commit()
     wb = _workbook(login_as("finance").get("/dashboard/export.xlsx"))
-    assert set(wb.sheetnames) == {"汇总", "等级分布", "逾期", "各阶段平均天数", "明细"}
+    assert set(wb.sheetnames) == {"汇总", "等级分布", "逾期", "各阶段平均天数", "明细", "指标明细"}
     values = [c.value for ws in wb.worksheets for row in ws.iter_rows() for c in row]
     formulas = [
         c for ws in wb.worksheets for row in ws.iter_rows() for c in row if c.data_type == "f"

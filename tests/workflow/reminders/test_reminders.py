@@ -190,7 +190,9 @@ def test_run_sends_chinese_mail_once(task_mail_app: Flask, task_smtp: SmtpServer
             assert "江苏省政务服务管理办公室（机关）" in part
             assert "2026-03-31" in part
             assert f"http://jixiao.test/evaluations/{world.evaluation.id}" in part
-        assert "剩余时间：3 天" in text
+            # The page's words, from the same function (workflow.core.days.days_text).
+            assert "还剩 3 天" in part
+        assert "期限：还剩 3 天" in text
         statuses = {c.status for c in db.session.query(ReminderClaim)}
         assert statuses == {"sent"}
 
