@@ -112,6 +112,9 @@ ROLE_BOUND: dict[str, set[str]] = {
 RECHECK_OWNED: dict[str, set[str]] = {
     "rechecks.answer": {"unit_a", "unit_a_head"},
     "rechecks.close_rectification": {"unit_a", "unit_a_head", "finance"},
+    # The world's evidence file belongs to the seed evaluation, not to the item's: nobody may
+    # fetch it through the item (test_recheck_pages checks the expert gets the item's own).
+    "rechecks.evidence": set(),
 }
 ADMIN_PREFIXES = ("admin.", "accounts.")
 # 三员分立: which administrator each admin page serves (written out here, independently of

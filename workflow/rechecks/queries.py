@@ -201,7 +201,7 @@ class ItemPage:
     requests: list[EvidenceRequest]
     events: list[machine.RecheckTransition]
     can_score: bool
-    evidence: list[str] = field(default_factory=list)
+    evidence: list[tuple[int, str]] = field(default_factory=list)
 
 
 def item_page(user: Actor, item: RecheckItem) -> ItemPage:
@@ -246,7 +246,7 @@ def item_page(user: Actor, item: RecheckItem) -> ItemPage:
         list(item.requests),
         policy.available_recheck_events(user, item),
         policy.can_recheck(user, policy.RECHECK_SCORE, item),
-        [e.original_name for e in evaluation.evidence],
+        [(e.id, e.original_name) for e in evaluation.evidence],
     )
 
 
@@ -393,3 +393,25 @@ def risky(user: Actor, limit: int = 10) -> tuple[int, list[RiskyRow]]:
         for b in top
         if b.evaluation_id in names
     ]
+
+
+def evidence_file(user: Actor, item_id: int, evidence_id: int) -> tuple[Any, Any]:
+    """An evidence file of the evaluation of a re-check item, for whoever may see the item
+    (the assigned expert sees no evaluation page, but needs the unit's evidence)."""
+    from pathlib import Path
+
+    from flask import current_app
+
+    from workflow.evaluations.operations import NotFound
+    from workflow.models import Evidence
+
+    item = db.session.get(RecheckItem, item_id)
+    if item is None or not policy.can_view_recheck(user, item):
+        raise NotFound("未找到该文件")
+    evidence = db.session.get(Evidence, evidence_id)
+    if evidence is None or evidence.evaluation_id != item.evaluation_id:
+        raise NotFound("未找到该文件")
+    path = Path(current_app.config["EVIDENCE_DIR"]) / evidence.stored_name
+    if not path.is_file():
+        raise NotFound("未找到该文件")
+    return evidence, path

@@ -217,20 +217,20 @@ def counts(user: Actor, today: date | None = None) -> dict[str, int]:
     """整改 states for the dashboard, in the user's scope: open, overdue, closed."""
     today = today or date.today()
     role = Role(user.role)
-    query = select(Rectification.state, Rectification.due_on < today, func.count()).group_by(
-        Rectification.state, Rectification.due_on < today
+    query = select(Rectification.state, Rectification.due_on, func.count()).group_by(
+        Rectification.state, Rectification.due_on
     )
     if role is Role.REVIEWER:
         query = query.where(Rectification.department_id == user.org_id)
     elif role not in (Role.FINANCE, Role.SYSADMIN):
         return {}
     out = {"open": 0, "overdue": 0, "closed": 0}
-    for state, late, n in db.session.execute(query):
+    for state, due_on, n in db.session.execute(query):
         if state == "closed":
             out["closed"] += n
         else:
             out["open"] += n
-            if late:
+            if due_on < today:
                 out["overdue"] += n
     return out
 

@@ -11,6 +11,7 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from workflow import policy
+from workflow.core.audit import log_access
 from workflow.core.extensions import db
 from workflow.core.inputs import parse_int
 from workflow.evaluations import views
@@ -210,6 +211,20 @@ def item_post(item_id: int) -> Result:
             "rechecks/item.html", page=page, typed=form.typed, reason=reason
         ), exc.status
     return redirect(url_for("rechecks.item", item_id=item_id))
+
+
+@bp.route("/items/<int:item_id>/evidence/<int:evidence_id>")
+@login_required
+def evidence(item_id: int, evidence_id: int) -> Result:
+    _require_rechecker()
+    try:
+        item, path = queries.evidence_file(current_user, item_id, evidence_id)
+    except OperationError as exc:
+        return views.error_page(exc)
+    log_access("download", f"evidence:{evidence_id}", {"recheck_item_id": item_id})
+    return send_file(
+        path, mimetype=item.content_type, as_attachment=True, download_name=item.original_name
+    )
 
 
 @bp.route("/items/<int:item_id>/answer", methods=["POST"])

@@ -408,3 +408,34 @@ def test_the_public_bundle_holds_no_personal_field(app: Flask, tmp_path: Path) -
         assert person not in everything, person
     assert not re.search(r"1[3-9]\d{9}|@|025-0", everything)
     assert "填报人" not in everything and "联系电话" not in everything
+
+
+def test_the_expert_downloads_the_evidence_of_its_item_only(app: Flask) -> None:
+    from workflow.models import Evidence
+
+    item = _items(app)["公共数据平台运维"]
+    evidence_dir = Path(app.config["EVIDENCE_DIR"])
+    evidence_dir.mkdir(parents=True, exist_ok=True)
+    (evidence_dir / "probe-recheck.pdf").write_bytes(b"%PDF-1.4 probe")
+    with app.app_context():
+        unit_c = user("unit_c")
+        evidence = Evidence(
+            evaluation_id=item.evaluation_id,
+            original_name="验收报告.pdf",
+            stored_name="probe-recheck.pdf",
+            content_type="application/pdf",
+            size=14,
+            sha256="0" * 64,
+            uploaded_by_id=unit_c.id,
+        )
+        db.session.add(evidence)
+        db.session.commit()
+        evidence_id = evidence.id
+    client = app.test_client()
+    login(client, "expert")
+    page = client.get(f"/rechecks/items/{item.id}").get_data(as_text=True)
+    assert "验收报告.pdf" in page
+    resp = client.get(f"/rechecks/items/{item.id}/evidence/{evidence_id}")
+    assert resp.status_code == 200 and resp.data == b"%PDF-1.4 probe"
+    other = _items(app)["政务服务事项标准化"]
+    assert client.get(f"/rechecks/items/{other.id}/evidence/{evidence_id}").status_code == 404
