@@ -71,7 +71,10 @@ CLAIMS: dict[str, tuple[str, list[str]]] = {
     ),
     "8.1.4.4 e": (
         "发现已知漏洞与恶意代码：佐证材料经 ClamAV 扫描 (L3-CES1-21)",
-        ["tests/security/test_holes.py::test_eicar_refused_by_clamd"],
+        [
+            "tests/security/test_holes.py::test_eicar_refused_by_clamd",
+            "tests/security/test_holes.py::test_clamd_is_started_by_make_run_and_by_compose",
+        ],
     ),
     # 8.1.4.10 剩余信息保护 (the application's part: nothing kept in caches)
     "8.1.4.10 a": (
