@@ -53,16 +53,19 @@ def test_form_rows_follow_entries_errors_and_scores(app: Flask) -> None:
     )
     assert 'id="reason-quantity_1" class="reason-box"' in html
 
-    # The same entries with an error on one row and on another field of the same row.
+    # The same entries with an error on one row and on another field of the same row: 保存草稿
+    # keeps what was typed, and the form shows it again with its message.
     for field, typed in (("e-quantity_1-score", "NaN"), ("e-quantity_1-actual", "很多")):
-        bad = {**changed, field: typed, "do": "save"}
-        html = _same_with_and_without_cache(
-            app, lambda bad=bad: unit.post(url, data=bad).get_data(as_text=True)
-        )
+        version = form_values(unit.get(url).get_data(as_text=True))["version"]
+        bad = {**changed, field: typed, "version": version}
+        assert unit.post(url, data={**bad, "do": "save"}).status_code == 302
+        unit.get(url)  # the saved message, shown once
+        html = _same_with_and_without_cache(app, lambda: unit.get(url).get_data(as_text=True))
+        assert typed in html
         assert f'data-testid="error-{field}"' in html or field.endswith("-actual")
 
     # Saved, then shown again.
-    saved = {**values, "e-quantity_2-tier": "部分达成", "e-quantity_2-score": "1.5"}
+    saved = {**_form(unit, seed), "e-quantity_2-tier": "部分达成", "e-quantity_2-score": "1.5"}
     saved["e-quantity_2-reason"] = "旗舰店迁移期间短时不可用"
     assert unit.post(url, data={**saved, "do": "save"}).status_code == 302
     assert "草稿已保存" in unit.get(url).get_data(as_text=True)  # the message, shown once
