@@ -245,8 +245,6 @@ def rechecker_conflict(
     r = Role(role)
     if r not in machine.RECHECKERS:
         return "只能指派财政人员或复核专家"
-    if r is Role.EXPERT and (
-        org_id in (unit_id, department_id) or org_parent_id == department_id
-    ):
+    if r is Role.EXPERT and (org_id in (unit_id, department_id) or org_parent_id == department_id):
         return "复核专家属于被评价单位或其主管部门，须回避"
     return None
