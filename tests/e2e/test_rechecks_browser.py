@@ -51,7 +51,9 @@ def test_a_batch_from_sample_to_report_and_budget_advice(
     first = rows.first
     project = first.locator("td").first.inner_text()
     item_url = first.get_by_role("link", name="查看").get_attribute("href")
-    first.locator("select[name=rechecker_id]").select_option(label="钱复核（复核专家 · 江苏省财政厅）")
+    first.locator("select[name=rechecker_id]").select_option(
+        label="钱复核（复核专家 · 江苏省财政厅）"
+    )
     first.get_by_role("button", name="指派").click()
     expect(finance.locator(".alert-success")).to_contain_text("已指派复核人")
     _shots(finance, screenshots, "41-rechecks-batch-finance")
