@@ -484,3 +484,16 @@ def test_the_whole_round_on_both_databases(any_app: Flask) -> None:
     assert 'data-testid="queue-risks"' in finance.get(
         "/finance/?states=finance_confirmation&states=confirmed"
     ).get_data(as_text=True)
+
+
+def test_beat_keeps_the_risk_facts_current(app: Flask) -> None:
+    from workflow.models import RiskFacts
+    from workflow.rechecks.tasks import refresh_facts
+
+    with app.app_context():
+        db.session.execute(RiskFacts.__table__.delete())
+        db.session.commit()
+        assert refresh_facts.run() == 5  # every submitted evaluation of the demo
+        assert refresh_facts.run() == 0  # nothing moved since
+        ev = db.session.scalar(select(Evaluation).where(Evaluation.state == "self_scored"))
+        assert db.session.get(RiskFacts, ev.id).evaluation_version == ev.version
