@@ -131,6 +131,12 @@ beat_schedule = {
         "schedule": timedelta(seconds=_int("OUTBOX_RELAY_SECONDS", 30)),
         "options": {"queue": "default", "expires": 25},
     },
+    # 抽查复核: the risk facts of evaluations submitted or moved on since the last run.
+    "risk-facts": {
+        "task": "workflow.tasks.rechecks.refresh_facts",
+        "schedule": timedelta(minutes=10),
+        "options": {"queue": "default", "expires": 9 * 60},
+    },
     # 整改 items: the owners of open items due soon or overdue, once a day at 08:30.
     "rectification-reminders": {
         "task": "workflow.tasks.rechecks.remind_rectifications",

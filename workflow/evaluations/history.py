@@ -11,13 +11,11 @@ from sqlalchemy import select
 from workflow.core.extensions import db
 from workflow.evaluations.views import local_time
 from workflow.machine import (
-    RECHECK_STATE_LABELS,
     RECHECK_TRANSITIONS,
     ROLE_LABELS,
     STATE_LABELS,
     TRANSITIONS,
     Event,
-    RecheckState,
     Role,
     State,
 )
@@ -76,10 +74,6 @@ def _state_label(value: str | None) -> str:
         return ""
     try:
         return STATE_LABELS[State(value)]
-    except ValueError:
-        pass
-    try:
-        return "复核" + RECHECK_STATE_LABELS[RecheckState(value)]
     except ValueError:
         return value
 

@@ -165,9 +165,6 @@ def set_advice(
             org_id=user.org_id,
             org_name=user.org.name if user.org else "",
             event="budget_advice",
-            from_state=evaluation.state,
-            to_state=evaluation.state,
-            version=evaluation.version,
             reason=f"预算建议：{advice_text(advice, row.cut_share)}；{row.reason}",
             scores={
                 "advice": advice,

@@ -464,10 +464,14 @@ def _audit(
     reason: str | None,
     extra: dict[str, Any],
 ) -> None:
+    # The evaluation's own state columns stay for the evaluation's moves (its history and
+    # the dashboard's stage times read them); the re-check's states go with the scores.
     scores: dict[str, Any] = dict(extra)
     if item is not None:
         scores.update(
             {
+                "recheck_from": from_state,
+                "recheck_to": to_state,
                 "recheck_item_id": item.id,
                 "batch_id": item.batch_id,
                 "recheck_total": None if item.recheck_total is None else str(item.recheck_total),
@@ -483,8 +487,6 @@ def _audit(
             org_id=user.org_id,
             org_name=user.org.name if user.org else "",
             event=event,
-            from_state=from_state,
-            to_state=to_state,
             version=item.version if item is not None else None,
             reason=reason,
             scores=scores,

@@ -439,3 +439,61 @@ def test_the_expert_downloads_the_evidence_of_its_item_only(app: Flask) -> None:
     assert resp.status_code == 200 and resp.data == b"%PDF-1.4 probe"
     other = _items(app)["政务服务事项标准化"]
     assert client.get(f"/rechecks/items/{other.id}/evidence/{evidence_id}").status_code == 404
+
+
+def test_the_whole_round_on_both_databases(any_app: Flask) -> None:
+    """Batch, re-check, report, advice, 整改 and the dashboard on SQLite and PostgreSQL."""
+    app = any_app
+    with app.app_context():
+        cycle_id = db.session.scalar(select(RecheckBatch.cycle_id))
+    finance = app.test_client()
+    login(finance, "finance")
+    resp = finance.post(
+        "/rechecks/batches",
+        data={"cycle_id": str(cycle_id), "method": "grade", "size_kind": "rate", "rate": "60",
+              "seed": "9", "name": "两库"},
+    )  # fmt: skip
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
+    batch_id = int(resp.headers["Location"].rsplit("/", 1)[1])
+    with app.app_context():
+        item = db.session.scalar(
+            select(RecheckItem).where(RecheckItem.batch_id == batch_id).order_by(RecheckItem.id)
+        )
+        expert_id, item_id, version = user("expert").id, item.id, item.version
+    assert (
+        finance.post(
+            f"/rechecks/items/{item_id}/assign",
+            data={"rechecker_id": str(expert_id), "version": str(version)},
+        ).status_code
+        == 302
+    )
+    expert = app.test_client()
+    login(expert, "expert")
+    for action in ("start", "complete"):
+        version = _item(app, item_id).version
+        resp = expert.post(
+            f"/rechecks/items/{item_id}", data={"action": action, "version": str(version)}
+        )
+        assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
+    assert _item(app, item_id).state == "done"
+    assert finance.get(f"/rechecks/batches/{batch_id}/report").status_code == 200
+    assert finance.get(f"/rechecks/batches/{batch_id}/report.xlsx").status_code == 200
+    assert finance.get("/rechecks/results").status_code == 200
+    finance.post("/rechecks/rectifications/generate", data={"cycle": str(cycle_id)})
+    assert 'data-testid="rectify-counts"' in finance.get("/dashboard/").get_data(as_text=True)
+    assert 'data-testid="queue-risks"' in finance.get(
+        "/finance/?states=finance_confirmation&states=confirmed"
+    ).get_data(as_text=True)
+
+
+def test_beat_keeps_the_risk_facts_current(app: Flask) -> None:
+    from workflow.models import RiskFacts
+    from workflow.rechecks.tasks import refresh_facts
+
+    with app.app_context():
+        db.session.execute(RiskFacts.__table__.delete())
+        db.session.commit()
+        assert refresh_facts.run() == 5  # every submitted evaluation of the demo
+        assert refresh_facts.run() == 0  # nothing moved since
+        ev = db.session.scalar(select(Evaluation).where(Evaluation.state == "self_scored"))
+        assert db.session.get(RiskFacts, ev.id).evaluation_version == ev.version
