@@ -158,6 +158,34 @@ def test_after_a_failed_hand_out_the_requests_rows_go_straight_to_the_relay(
     assert tries == [handed[0], handed[2]]
 
 
+def test_behind_a_hung_hand_out_a_request_does_not_wait(task_app: Flask) -> None:
+    """The first request waits its deadline (20 ms) for a hand-out the broker never answers;
+    once that hand-out is past the deadline, the next requests do not wait at all."""
+    import threading
+
+    from workflow.core.outbox import publish_soon, publisher_backlog
+
+    release = threading.Event()
+    with task_app.app_context():
+        started = time.perf_counter()
+        assert publish_soon(lambda: int(release.wait(10)))
+        first = time.perf_counter() - started
+        time.sleep(0.03)
+        waits = []
+        for _ in range(5):
+            started = time.perf_counter()
+            assert publish_soon(lambda: 0)
+            waits.append(time.perf_counter() - started)
+        assert publisher_backlog() == 6
+        release.set()
+        deadline = time.monotonic() + 5
+        while publisher_backlog():
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+    assert 0.015 < first < 0.2, first
+    assert max(waits) < 0.01, waits
+
+
 def test_dispatch_and_relay_eager(task_world: World, task_app: Flask) -> None:
     """Eager mode only checks the wiring; tests/integration runs a real worker."""
     task_app.config.update(OUTBOX_DISPATCH=True, MAIL_SUPPRESS_SEND=True)
