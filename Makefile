@@ -9,6 +9,10 @@ BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export JIXIAO_VAR ?= $(CURDIR)/var
 HTMX_VERSION := 2.0.11
+# axe-core checks every main page for accessibility in the browser tests; the test serves it
+# to the page itself (the app never does), so it lives with the tests, not in static/.
+AXE_VERSION := 4.14.1
+AXE_JS := tests/e2e/vendor/axe.min.js
 
 # Debian packages: WeasyPrint's Pango, HarfBuzz subsetting (without it PDFs take 15x
 # longer), a CJK font (without it every character is an empty box), and npm for the
@@ -22,7 +26,7 @@ APT_RUN := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk f
 APT_TEST := poppler-utils chromium wrk
 STAMP_VENV := $(VENV)/.stamp-$(shell cat pyproject.toml | md5sum | cut -c1-12)
 
-.PHONY: help run test setup system-packages system-packages-test venv assets db lint typecheck clean
+.PHONY: help run test setup system-packages system-packages-test venv assets test-assets db lint typecheck clean
 
 help:
 	@echo "make run   安装依赖、建库并载入演示数据，启动 web + worker + beat（http://127.0.0.1:5000）"
@@ -57,6 +61,13 @@ workflow/static/vendor/htmx.min.js:
 
 assets: workflow/static/vendor/htmx.min.js
 
+$(AXE_JS):
+	mkdir -p $(JIXIAO_VAR)/npm $(dir $(AXE_JS))
+	npm install --silent --no-save --no-package-lock --no-audit --no-fund --prefix $(JIXIAO_VAR)/npm axe-core@$(AXE_VERSION)
+	cp $(JIXIAO_VAR)/npm/node_modules/axe-core/axe.min.js $@
+
+test-assets: $(AXE_JS)
+
 setup: system-packages venv assets
 
 db: setup
@@ -76,8 +87,8 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy scoring workflow/machine.py
 
-test: system-packages-test venv assets lint typecheck
+test: system-packages-test venv assets test-assets lint typecheck
 	$(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) var workflow/static/vendor .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) var workflow/static/vendor tests/e2e/vendor .pytest_cache .ruff_cache .mypy_cache

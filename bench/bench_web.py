@@ -33,8 +33,6 @@ import os
 import random
 import re
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -43,6 +41,18 @@ import urllib.request
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+
+from web_servers import (  # bench/ is the script's own folder on sys.path
+    BASELINE,
+    BASELINE_ORM,
+    ROWS_TEMPLATE,
+    USER_AGENT,
+    NoRedirect,
+    free_port,
+    start_gunicorn,
+    stop,
+    wrk,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -263,14 +273,14 @@ def build(db_path: Path, count: int) -> dict[str, object]:
         db.session.add(target_project)
         # A self-evaluation starts from approved targets (issue 11): the 40-indicator
         # scheme's own rows, put in force as finance's import does.
-        from workflow.targets import operations as targets_ops
+        from workflow.targets import imports as targets_imports
 
-        cycle.framework = targets_ops.framework_record_of_scheme(snapshot)
+        cycle.framework = targets_imports.framework_record_of_scheme(snapshot)
         db.session.flush()
-        targets_ops.approve_as_imported(
+        targets_imports.approve_as_imported(
             target_project,
             cycle,
-            targets_ops.split_for_layout(snapshot)[1],
+            targets_imports.split_for_layout(snapshot)[1],
             user=None,
             source="bench",
             actor_name="基准测试",
@@ -366,9 +376,6 @@ def _config(db_path: Path | str) -> dict[str, object]:
     }
 
 
-USER_AGENT = "jixiao-bench"
-
-
 def session_cookie(db_path: Path | str, username: str) -> str:
     """Log in through the login page, as a browser does, and keep the signed session cookie
     for wrk. The login page puts the CSRF secret in the session; a cookie without it (a login
@@ -427,153 +434,6 @@ def session_cookie(db_path: Path | str, username: str) -> str:
     data = serializer.loads(cookie.value)
     data["seen"] = int(time.time()) + 6 * 3600
     return f"session={serializer.dumps(data)}"
-
-
-BASELINE_ORM = """
-import os
-from decimal import Decimal
-
-from flask import Flask, render_template
-from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import ForeignKey, Numeric, String, select
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-
-
-class Base(DeclarativeBase):
-    pass
-
-
-db = SQLAlchemy(model_class=Base)
-
-
-class Project(db.Model):
-    __tablename__ = "projects"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
-
-
-class Evaluation(db.Model):
-    __tablename__ = "evaluations"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
-    state: Mapped[str] = mapped_column(String(30))
-    self_total: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
-    self_grade: Mapped[str | None] = mapped_column(String(2))
-
-
-app = Flask(__name__)
-app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["BENCH_DB_URL"]
-db.init_app(app)
-
-
-@app.route("/")
-def index():
-    rows = db.session.execute(
-        select(Evaluation, Project.name)
-        .join(Project, Project.id == Evaluation.project_id)
-        .order_by(Evaluation.id)
-        .limit(50)
-    ).all()
-    return render_template("rows.html", rows=rows)
-"""
-
-ROWS_TEMPLATE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>baseline</title></head>
-<body><table>{% for e, name in rows %}<tr><td>{{ e.id }}</td><td>{{ name }}</td><td>{{ e.state }}</td><td>{{ e.self_total }}</td><td>{{ e.self_grade }}</td></tr>{% endfor %}</table></body></html>
-"""
-
-BASELINE = '''
-import sqlite3, os
-from flask import Flask
-from jinja2 import Environment
-
-app = Flask(__name__)
-DB = os.environ["BENCH_DB"]
-TEMPLATE = Environment(autoescape=True).from_string("""<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>baseline</title></head>
-<body><table>{% for r in rows %}<tr><td>{{ r[0] }}</td><td>{{ r[1] }}</td><td>{{ r[2] }}</td><td>{{ r[3] }}</td><td>{{ r[4] }}</td></tr>{% endfor %}</table></body></html>""")
-
-
-_con = None
-
-
-@app.route("/")
-def index():
-    # One connection per worker process, kept open: the cheapest way to read SQLite.
-    global _con
-    if _con is None:
-        _con = sqlite3.connect(DB, check_same_thread=False)
-    rows = _con.execute(
-        "SELECT e.id, p.name, e.state, e.self_total, e.self_grade FROM evaluations e "
-        "JOIN projects p ON p.id = e.project_id ORDER BY e.id LIMIT 50"
-    ).fetchall()
-    return TEMPLATE.render(rows=rows)
-'''
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_gunicorn(
-    app_spec: str, port: int, env: dict[str, str], cwd: Path
-) -> subprocess.Popen[bytes]:
-    cmd = [
-        str(ROOT / ".venv" / "bin" / "gunicorn"),
-        "-w",
-        "2",
-        "-b",
-        f"127.0.0.1:{port}",
-        "--log-level",
-        "warning",
-        app_spec,
-    ]
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env)  # noqa: S603 - fixed argv
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return proc
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError(f"gunicorn {app_spec} did not start")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: object, **kwargs: object) -> None:
-        return None
-
-
-def wrk(url: str, duration: int, connections: int, cookie: str | None = None) -> dict[str, float]:
-    cmd = ["wrk", "-t", "2", "-c", str(connections), "-d", f"{duration}s", "--latency", url]
-    cmd[1:1] = ["-H", f"User-Agent: {USER_AGENT}"]
-    if cookie:
-        cmd[1:1] = ["-H", f"Cookie: {cookie}"]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout  # noqa: S603
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-
-    def ms(label: str) -> float:
-        m = re.search(rf"^\s+{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
-        assert m, out
-        value = float(m.group(1))
-        return value / 1000 if m.group(2) == "us" else value * 1000 if m.group(2) == "s" else value
-
-    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    return {
-        "rps": rps,
-        "p50_ms": ms("50%"),
-        "p99_ms": ms("99%"),
-        "non_2xx": float(non2xx.group(1)) if non2xx else 0.0,
-    }
 
 
 def main() -> None:
@@ -677,7 +537,7 @@ def main() -> None:
             # that the session cookie is not re-issued on every request.
             headers = {"User-Agent": USER_AGENT, **({"Cookie": cookie} if cookie else {})}
             request = urllib.request.Request(url, headers=headers)
-            with urllib.request.build_opener(_NoRedirect()).open(request, timeout=30) as resp:
+            with urllib.request.build_opener(NoRedirect()).open(request, timeout=30) as resp:
                 body = resp.read()
                 assert resp.status == 200, (name, resp.status)
                 assert resp.headers.get("Set-Cookie") is None, (name, "session re-issued")

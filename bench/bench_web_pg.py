@@ -131,7 +131,7 @@ def build(app_config: Any, count: int, password: str) -> dict[str, Any]:
     from workflow.models import Cycle, Evaluation, IndicatorScore, Org, Project
     from workflow.models.digest import snapshot_digest
     from workflow.models.targets import TargetSet, TargetVersion
-    from workflow.targets import operations as targets_ops
+    from workflow.targets import imports as targets_imports
 
     recreate_database()
     app = create_app(app_config)
@@ -162,12 +162,12 @@ def build(app_config: Any, count: int, password: str) -> dict[str, Any]:
         unit_a = next(u for u in units if u.name == "江苏省政务服务管理办公室（机关）")
         form_project = Project(unit=unit_a, name="基准测试：40 项指标的自评表", summary="基准测试")
         db.session.add(form_project)
-        cycle.framework = targets_ops.framework_record_of_scheme(snapshot)
+        cycle.framework = targets_imports.framework_record_of_scheme(snapshot)
         db.session.flush()
-        form_targets = targets_ops.approve_as_imported(
+        form_targets = targets_imports.approve_as_imported(
             form_project,
             cycle,
-            targets_ops.split_for_layout(snapshot)[1],
+            targets_imports.split_for_layout(snapshot)[1],
             user=None,
             source="bench",
             actor_name="基准测试",

@@ -17,21 +17,36 @@ from workflow.machine import Role
 bootstrap = Bootstrap5()
 
 U = frozenset({Role.UNIT_STAFF, Role.UNIT_HEAD})
+# The security and audit administrators see no business data (三员分立): no links to it.
+BUSINESS_AND_SYSADMIN = frozenset(Role) - {Role.SECADMIN, Role.AUDITOR}
 # (endpoint, label, roles that see it; None = everyone logged in). An entry whose endpoint
 # does not exist is not shown.
 NAV: tuple[tuple[str, str, frozenset[Role] | None], ...] = (
     ("home.index", "首页", None),
-    ("evaluations.index", "评价表", None),
-    ("targets.index", "绩效目标", None),
+    ("evaluations.index", "评价表", BUSINESS_AND_SYSADMIN),
+    ("targets.index", "绩效目标", BUSINESS_AND_SYSADMIN),
     ("review.queue", "审核队列", frozenset({Role.REVIEWER})),
     ("finance.queue", "财政确认", frozenset({Role.FINANCE})),
+    ("rechecks.index", "抽查复核", frozenset({Role.FINANCE, Role.EXPERT})),
+    ("rechecks.rectifications", "整改", U | {Role.REVIEWER, Role.FINANCE}),
     ("dashboard.index", "统计分析", frozenset({Role.REVIEWER, Role.FINANCE, Role.SYSADMIN})),
     ("admin.index", "系统管理", frozenset({Role.SYSADMIN, Role.SECADMIN})),
+    ("bulk.index", "批量导入", frozenset({Role.FINANCE, Role.SYSADMIN})),
     ("audit.index", "安全审计", frozenset({Role.AUDITOR})),
     ("workbooks.index", "Excel 填报", U | {Role.REVIEWER, Role.FINANCE}),
     ("notices.index", "消息", None),
 )
 
+
+# The nav item that carries the count of what waits for the role (待办), and the one that
+# carries the unread notices.
+WAITING_NAV: dict[Role, str] = {
+    Role.UNIT_STAFF: "evaluations.index",
+    Role.UNIT_HEAD: "evaluations.index",
+    Role.REVIEWER: "review.queue",
+    Role.FINANCE: "finance.queue",
+}
+UNREAD_NAV = "notices.index"
 
 _PROBE_ID = 987654321
 
@@ -99,8 +114,14 @@ def init_app(app: Flask) -> None:
     # script tags are built once per (role, page, script root), not by a dozen url_for calls
     # on every request.
     def _nav_items(role: Role) -> list[dict[str, object]]:
+        counted = {WAITING_NAV.get(role): "waiting", UNREAD_NAV: "unread"}
         return [
-            {"url": url_for(endpoint), "label": label, "active": request.endpoint == endpoint}
+            {
+                "url": url_for(endpoint),
+                "label": label,
+                "active": request.endpoint == endpoint,
+                "count": counted.get(endpoint),
+            }
             for endpoint, label, roles in NAV
             if (roles is None or role in roles) and endpoint in app.view_functions
         ]
@@ -110,7 +131,16 @@ def init_app(app: Flask) -> None:
         root = request.script_root
         assets = _built(("assets", root), lambda: (bootstrap.load_css(), bootstrap.load_js()))
         items: object = []
+        counts: dict[str, int] = {}
         if current_user.is_authenticated:
             role = Role(current_user.role)
             items = _built(("nav", role, request.endpoint, root), lambda: _nav_items(role))
-        return {"nav_items": items, "bootstrap_css": assets[0], "bootstrap_js": assets[1]}  # type: ignore[index]
+            from workflow.home.queries import nav_counts
+
+            counts = nav_counts(current_user)
+        return {
+            "nav_items": items,
+            "nav_counts": counts,
+            "bootstrap_css": assets[0],  # type: ignore[index]
+            "bootstrap_js": assets[1],  # type: ignore[index]
+        }

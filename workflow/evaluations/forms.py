@@ -13,13 +13,19 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from scoring.engine import NA_MARKS
-from scoring.model import QUANTITATIVE_KINDS, TIERS, Scheme, tier_from_label
-from scoring.numbers import InputError, fmt, parse_decimal, parse_quantity, q2
+from scoring.model import Scheme
+from scoring.numbers import InputError, fmt, parse_decimal, q2
 from workflow.core.inputs import parse_int
+from workflow.evaluations.checks import (
+    REASON_MAX,
+    STANDARD_LABELS,
+    TIER_LABELS,
+    field_name,
+    row_errors,
+    shows_tier,
+)
 from workflow.evaluations.operations import NARRATIVE_FIELDS, ScoreChange
 
-REASON_MAX = 2000
 NARRATIVE_MAX = {
     "main_results": 20000,
     "problems": 5000,
@@ -39,10 +45,6 @@ NARRATIVE_LABELS = {
 EVENT_REASON_MAX = 2000
 
 
-def field_name(code: str, name: str) -> str:
-    return f"e-{code}-{name}"
-
-
 @dataclass
 class EntryForm:
     """The unit's form as submitted: entries by code, narrative texts, version, errors."""
@@ -56,36 +58,16 @@ class EntryForm:
     def valid(self) -> bool:
         return not self.errors
 
+    @property
+    def too_long(self) -> bool:
+        """A text over its limit: the only error that stops saving a draft."""
+        # The narrative and the reasons are checked for length only.
+        return any(name in NARRATIVE_FIELDS or name.endswith("-reason") for name in self.errors)
+
 
 def parse_version(form: Mapping[str, str]) -> int | None:
     raw = (form.get("version") or "").strip()
     return parse_int(raw)
-
-
-def _check_number(raw: str, weight: Decimal | None = None) -> str | None:
-    """The Chinese message for a number a person typed, or None when it is acceptable."""
-    try:
-        value = parse_decimal(raw)
-    except InputError as exc:
-        return str(exc)
-    if weight is not None and value > weight:
-        return f"得分 {raw.strip()} 超过分值 {fmt(weight)}"
-    return None
-
-
-def _check_actual(raw: str) -> str | None:
-    text = raw.strip()
-    if not text or text in NA_MARKS or tier_from_label(text) is not None:
-        return None
-    lowered = text.lower()
-    if "nan" in lowered or "inf" in lowered:
-        return f"“{text}”不是有效数值"
-    parsed = parse_quantity(text)
-    if parsed is None:
-        return "请填写数值（可带单位，如 95% 或 1,234.5 万元），或达成档次"
-    if parsed[1] < 0:
-        return f"“{text}”不能为负数"
-    return None
 
 
 def _same(entry: Mapping[str, Any], stored: Mapping[str, Any]) -> bool:
@@ -100,7 +82,8 @@ def _same(entry: Mapping[str, Any], stored: Mapping[str, Any]) -> bool:
         if len(set(points)) == 1 and points[0] == stored.get("tier"):
             entry = {k: v for k, v in entry.items() if k != "points"}
             entry = {**entry, "tier": stored.get("tier")}
-    keys = set(entry) | set(stored)
+    # The reason is the unit's commentary on the published score, not a change of it.
+    keys = (set(entry) | set(stored)) - {"reason"}
     return all(norm(entry.get(k)) == norm(stored.get(k)) for k in keys)
 
 
@@ -109,7 +92,9 @@ def parse_entry_form(
     scheme: Scheme,
     current: Mapping[str, Any] | None = None,
 ) -> EntryForm:
-    """Read every indicator's fields; keys not rendered on the page are kept from `current`."""
+    """Read every indicator's fields; keys not rendered on the page are kept from `current`.
+
+    The field errors are checks.py's, the same that submit applies to the stored draft."""
     current = current or {}
     entries: dict[str, dict[str, Any]] = {}
     errors: dict[str, str] = {}
@@ -126,9 +111,6 @@ def parse_entry_form(
         kind = ind.rule.kind
         if kind == "checklist":
             points = [text(f"p{i}") for i in range(len(ind.rule.points))]
-            for i, value in enumerate(points):
-                if value and value not in TIERS:
-                    errors[field_name(code, f"p{i}")] = "请选择达成 / 部分达成 / 未达成"
             if any(points):
                 entry["points"] = points
             else:
@@ -136,38 +118,21 @@ def parse_entry_form(
                 entry.pop("points", None)
                 entry["tier"] = ""
                 entry["actual"] = ""
-        if kind == "tier" or (kind in QUANTITATIVE_KINDS and not ind.target.numeric):
-            tier = text("tier")
-            if tier and tier not in TIERS:
-                errors[field_name(code, "tier")] = "请选择达成 / 部分达成 / 未达成"
-            entry["tier"] = tier
+        if shows_tier(ind):
+            entry["tier"] = text("tier")
         if kind in ("ratio", "budget"):
             for name in ("numerator", "denominator"):
-                value = text(name)
-                entry[name] = value
-                if value:
-                    message = _check_number(value)
-                    if message:
-                        errors[field_name(code, name)] = message
+                entry[name] = text(name)
         if kind != "checklist":
-            actual = text("actual")
-            entry["actual"] = actual
-            message = _check_actual(actual)
-            if message:
-                errors[field_name(code, "actual")] = message
-        score = text("score")
-        entry["score"] = score
-        if score:
-            message = _check_number(score, ind.weight)
-            if message:
-                errors[field_name(code, "score")] = message
-        reason = (form.get(field_name(code, "reason")) or "").strip()
-        entry["reason"] = reason
-        if len(reason) > REASON_MAX:
-            errors[field_name(code, "reason")] = f"不能超过 {REASON_MAX} 个字"
+            chosen = entry.get("tier") if shows_tier(ind) else None
+            entry["actual"] = _actual_following_tier(text("actual"), chosen)
+        entry["score"] = text("score")
+        entry["reason"] = (form.get(field_name(code, "reason")) or "").strip()
+        errors.update(row_errors(ind, entry))
         if imported and _same(entry, stored):
-            # An imported (published) row the person did not touch stays as published; once
-            # edited it is the unit's own entry and every rule applies to it.
+            # An imported (published) row whose score the person did not touch stays as
+            # published; once a scored field is edited it is the unit's own entry and every
+            # rule applies to it. Writing the 偏差原因分析 the row asks for is not such an edit.
             entry["imported"] = True
         entries[code] = entry
     narrative: dict[str, str] = {}
@@ -177,6 +142,14 @@ def parse_entry_form(
         if len(value) > NARRATIVE_MAX[name]:
             errors[name] = f"{NARRATIVE_LABELS[name]}不能超过 {NARRATIVE_MAX[name]} 个字"
     return EntryForm(entries, narrative, parse_version(form), errors)
+
+
+def _actual_following_tier(actual: str, tier: Any) -> str:
+    """A 实际完成值 that is a tier's printed label follows the tier chosen beside it, so the
+    form never keeps a stale 「达成预期目标」 next to 部分达成."""
+    if tier not in TIER_LABELS or actual not in STANDARD_LABELS or actual == TIER_LABELS[tier]:
+        return actual
+    return TIER_LABELS[tier]
 
 
 # --- stage scores (department review, finance confirmation) ---------------------------------

@@ -24,6 +24,7 @@ from workflow import machine, policy
 from workflow.core.database import begin_write
 from workflow.core.extensions import db
 from workflow.core.outbox import new_message
+from workflow.evaluations import checks
 from workflow.machine import Event, State
 from workflow.models import (
     Actor,
@@ -244,6 +245,7 @@ def fire(
 
     from_state = evaluation.state
     changes = _apply_effects(evaluation, transition, user, scores or {})
+    _keep_opinion(evaluation, transition.event, (reason or "").strip() or None)
     evaluation.state = transition.target.value
     now = utcnow()
     evaluation.stage_entered_at = now
@@ -254,7 +256,7 @@ def fire(
         # The SM2 seal over what was confirmed, in the same transaction (evaluations/seal.py).
         from workflow.evaluations import seal
 
-        seal.sign(evaluation)
+        seal.sign(evaluation, user)
     audit = _audit(evaluation, user, transition.event.value, from_state, reason, changes)
     outbox = _outbox(evaluation, transition, user, reason)
     _commit()
@@ -283,11 +285,9 @@ def _apply_effects(
     for effect in transition.effects:
         if effect == "score_self":
             card = scoring.score(scheme, evaluation.entries or {})
-            blocking = [f for f in card.flags if f.blocking]
-            if blocking:
-                raise ValidationFailed(
-                    "自评表尚有问题，不能提交", [_flag_text(scheme, f) for f in blocking]
-                )
+            problems = blocking_problems(scheme, card, evaluation.entries or {})
+            if problems:
+                raise ValidationFailed("自评表尚有问题，不能提交", problems)
             for r in card.rows:
                 row = rows[r.code]
                 row.self_score = r.score
@@ -341,6 +341,24 @@ def _apply_effects(
     return changes
 
 
+def _keep_opinion(evaluation: Evaluation, event: Event, text: str | None) -> None:
+    """The review trail on the evaluation itself: the opinion of an approval or a
+    confirmation (审核意见), and the reason of a return until the form moves forward again.
+    The same text is the audit row's reason, so the history shows it too."""
+    if event in (Event.RETURN, Event.FINANCE_RETURN):
+        evaluation.returned_reason = text
+    elif event in (Event.SUBMIT, Event.APPROVE, Event.CONFIRM):
+        evaluation.returned_reason = None
+    if event is Event.APPROVE:
+        evaluation.dept_opinion = text
+    elif event is Event.CONFIRM:
+        evaluation.final_opinion = text
+    elif event is Event.RETURN:
+        evaluation.dept_opinion = None
+    elif event is Event.REOPEN:
+        evaluation.final_opinion = None
+
+
 def _apply_stage_scores(
     scheme: scoring.Scheme,
     rows: Mapping[str, IndicatorScore],
@@ -384,6 +402,19 @@ def _apply_stage_scores(
     if problems:
         raise ValidationFailed("得分调整有误", problems)
     return changes
+
+
+def blocking_problems(
+    scheme: scoring.Scheme, card: scoring.Scorecard, entries: Mapping[str, Any]
+) -> list[str]:
+    """What stops a submit: the engine's blocking flags, and the field errors of a draft
+    saved as typed (checks.py) that the engine has not already said."""
+    flags = [f for f in card.flags if f.blocking]
+    said: dict[str, list[str]] = {}
+    for f in flags:
+        said.setdefault(f.indicator or "", []).append(f.message)
+    errors = checks.unsaid(checks.entry_errors(scheme, entries), said)
+    return [_flag_text(scheme, f) for f in flags] + checks.problem_texts(scheme, errors)
 
 
 def _flag_text(scheme: scoring.Scheme, flag: scoring.Flag) -> str:

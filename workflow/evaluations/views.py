@@ -18,9 +18,11 @@ from flask import flash, render_template
 from scoring.engine import RowScore, Scorecard
 from scoring.model import TIERS, Indicator, Scheme
 from scoring.numbers import fmt
-from workflow.evaluations import operations
+from workflow.core.days import days_left, days_text
+from workflow.evaluations import checks, operations
 from workflow.evaluations.forms import field_name
 from workflow.evaluations.operations import OperationError
+from workflow.evaluations.trail import returned
 from workflow.machine import Event, State
 from workflow.models import Cycle
 from workflow.targets import queries as target_queries
@@ -28,8 +30,8 @@ from workflow.targets import queries as target_queries
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 PER_PAGE = 50
 TIER_CHOICES = tuple(TIERS)
-# The label a unit would print for each tier in the 实际完成值 column.
-TIER_LABELS = ("达成预期目标", "部分达成并具有一定效果", "未达成预期目标且效果较差")
+# The label a unit would print for each tier in the 实际完成值 column (JS follows the tier).
+TIER_LABELS = tuple(checks.TIER_LABELS.values())
 
 # The stage (and so the deadline) an evaluation in each state is waiting on.
 STATE_STAGE = {
@@ -88,6 +90,7 @@ class Deadline(NamedTuple):
     label: str
     day: date | None
     days_left: int | None
+    day_kind: str = "calendar"  # the cycle's: calendar days or working days
 
     @property
     def overdue(self) -> bool:
@@ -97,38 +100,33 @@ class Deadline(NamedTuple):
     def text(self) -> str:
         if self.days_left is None:
             return ""
-        if self.days_left < 0:
-            return f"已逾期 {-self.days_left} 天"
-        if self.days_left == 0:
-            return "今天截止"
-        return f"剩 {self.days_left} 天"
+        return days_text(self.days_left, self.day_kind)
 
 
 _NO_DEADLINE = Deadline("", "", None, None)
 
 
-def _deadline(stage: str | None, day: date | None, on: date) -> Deadline:
+def _deadline(stage: str | None, day: date | None, on: date, kind: str = "calendar") -> Deadline:
     if stage is None:
         return _NO_DEADLINE
-    return Deadline(stage, STAGE_LABELS[stage], day, None if day is None else (day - on).days)
+    left = None if day is None else days_left(on, day, kind)
+    return Deadline(stage, STAGE_LABELS[stage], day, left, kind)
 
 
 def deadline_for(
-    state: str, deadlines: Mapping[str, date | None], on: date | None = None
+    state: str,
+    deadlines: Mapping[str, date | None],
+    on: date | None = None,
+    kind: str = "calendar",
 ) -> Deadline:
     stage = STATE_STAGE.get(state)
-    return _deadline(stage, deadlines.get(stage) if stage else None, on or today())
+    return _deadline(stage, deadlines.get(stage) if stage else None, on or today(), kind)
 
 
 def cycle_deadlines(cycle: Cycle, on: date | None = None) -> list[Deadline]:
     on = on or today()
     return [
-        Deadline(
-            stage,
-            STAGE_LABELS[stage],
-            cycle.deadline_for(stage),
-            (cycle.deadline_for(stage) - on).days,
-        )
+        _deadline(stage, cycle.deadline_for(stage), on, cycle.day_kind)
         for stage in ("submit", "review", "confirm")
     ]
 
@@ -380,14 +378,61 @@ def _row_errors(errors: Mapping[str, str] | None, code: str) -> Mapping[str, str
     return {name: message for name, message in errors.items() if name.startswith(prefix)}
 
 
-def summary_flags(scheme: Scheme, card: Scorecard) -> tuple[list[str], list[str]]:
-    """(blocking problems, notes) with the indicator's name in front."""
+# The field a flag of the scoring engine is about, for the problem list's links.
+FLAG_FIELDS = {
+    "invalid_number": "score",
+    "score_above_weight": "score",
+    "score_outside_band": "score",
+    "score_above_formula": "score",
+    "label_score_mismatch": "score",
+    "reason_required": "reason",
+    "invalid_tier": "tier",
+    "missing_input": "actual",
+    "negative_actual": "actual",
+}
+
+
+class Problem(NamedTuple):
+    """One line of the form's problem list: the row it links to ("" for none), its text, and
+    the field it is about (brought into focus by the link; "" for the row's first)."""
+
+    code: str
+    text: str
+    field: str = ""
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def summary_flags(
+    scheme: Scheme,
+    card: Scorecard,
+    entries: Mapping[str, Any] | None = None,
+    errors: Mapping[str, str] | None = None,
+) -> tuple[list[Problem], list[Problem]]:
+    """(blocking problems, notes) with the indicator's name in front, each naming its row.
+
+    With `entries`, the field errors of what is stored (a draft is saved as typed) are
+    blocking problems too, as submit will say; `errors` are those of what was just typed."""
     names = {ind.code: ind.path[2] or ind.path[1] for ind in scheme.indicators}
-    blocking: list[str] = []
-    notes: list[str] = []
+    blocking: list[Problem] = []
+    notes: list[Problem] = []
     for f in card.flags:
         text = f"{names[f.indicator]}：{f.message}" if f.indicator in names else f.message
-        (blocking if f.blocking else notes).append(text)
+        key = FLAG_FIELDS.get(f.code)
+        name = field_name(f.indicator, key) if f.indicator and key else ""
+        (blocking if f.blocking else notes).append(Problem(f.indicator or "", text, name))
+    if entries is not None or errors:
+        said: dict[str, list[str]] = {}
+        for f in card.flags:
+            if f.blocking:
+                said.setdefault(f.indicator or "", []).append(f.message)
+        found = dict(errors) if errors else checks.entry_errors(scheme, entries or {})
+        for name, message in checks.unsaid(found, said).items():
+            code = checks.code_of(name)
+            if code in names:
+                texts = checks.problem_texts(scheme, {name: message})
+                blocking += [Problem(code, t, name) for t in texts]
     return blocking, notes
 
 
@@ -405,7 +450,10 @@ def form_page(
     (`upload_errors`: its cell messages, listed on top): what was typed is always shown."""
     scheme = scheme_for(evaluation)
     card = scorecard(evaluation, entries)
-    blocking, notes = summary_flags(scheme, card)
+    if errors is None:
+        # A draft is saved as typed: what is stored may still be wrong; say so by its field.
+        errors = checks.entry_errors(scheme, entries)
+    blocking, notes = summary_flags(scheme, card, errors=errors)
     narrative = narrative or {
         name: getattr(evaluation, name) or "" for name in operations.NARRATIVE_FIELDS
     }
@@ -431,7 +479,12 @@ def form_page(
             message=message,
             tiers=TIER_CHOICES,
             tier_labels=TIER_LABELS,
-            deadline=deadline_for(evaluation.state, {"submit": evaluation.cycle.deadline_submit}),
+            deadline=deadline_for(
+                evaluation.state,
+                {"submit": evaluation.cycle.deadline_submit},
+                kind=evaluation.cycle.day_kind,
+            ),
+            returned=returned(evaluation),
             money=money,
             upload_errors=upload_errors or [],
         ),

@@ -15,7 +15,7 @@ from flask import current_app
 
 from workflow import policy
 from workflow.models import Actor, Cycle, TargetSet
-from workflow.targets import operations
+from workflow.targets import imports, operations
 from workflow.targets.operations import TargetsError
 from workflow.targets.sheet import ReadSheet, SheetData, SheetError, read_sheet, write_sheet
 
@@ -160,7 +160,7 @@ def import_files(
         results.append(result)
         try:
             if filename.lower().endswith(".json"):
-                payload: Any = operations.parse_json_upload(data)
+                payload: Any = imports.parse_json_upload(data)
             else:
                 sheet = read_sheet(filename, data, _key(), _max_bytes())
                 if sheet.problems:
@@ -179,9 +179,7 @@ def import_files(
                     result.problems = [f"{'、'.join(missing)}未填写"]
                     continue
                 payload = [_item(sheet)]
-            outcome = operations.import_approved_targets(
-                user, payload, filename=filename, cycle=cycle
-            )
+            outcome = imports.import_approved_targets(user, payload, filename=filename, cycle=cycle)
         except SheetError as exc:
             result.problems = [exc.message]
             continue

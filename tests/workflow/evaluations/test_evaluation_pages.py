@@ -142,15 +142,19 @@ def test_recalculate_without_javascript(as_user, seed):
         ("e-quantity_1-tier", "全部达成", "请选择"),
     ],
 )
-def test_bad_input_is_refused_next_to_the_field_and_kept(app, as_user, seed, field, typed, message):
+def test_bad_input_is_saved_as_a_draft_shown_beside_the_field_and_refused_by_submit(
+    app, as_user, seed, field, typed, message
+):
     client = as_user("unit_a")
     _html, values = _form(client, seed)
     values[field] = typed
     values["problems"] = "我写的问题说明<script>"
     before = version(app, seed)
     resp = client.post(f"/evaluations/{seed}/edit", data={**values, "do": "save"})
-    assert resp.status_code == 422
-    body = resp.get_data(as_text=True)
+    assert resp.status_code == 302  # 保存草稿 keeps what was typed, valid or not
+    assert version(app, seed) == before + 1
+    body = client.get(f"/evaluations/{seed}/edit").get_data(as_text=True)
+    assert "草稿已保存（含 1 处填写错误" in body
     error = re.search(rf'data-testid="error-{re.escape(field)}">([^<]*)<', body)
     assert error and message in error.group(1)
     kept = form_values(body)
@@ -158,7 +162,89 @@ def test_bad_input_is_refused_next_to_the_field_and_kept(app, as_user, seed, fie
         assert kept[field] == typed
     assert kept["problems"] == "我写的问题说明<script>"
     assert "我写的问题说明&lt;script&gt;" in body
-    assert version(app, seed) == before  # nothing saved
+    # The problem list names the row and links to it.
+    code = field.split("-")[1]
+    assert f'href="#row-{code}"' in body
+    # Only submit refuses, with the same message.
+    resp = client.post(f"/evaluations/{seed}/submit", data={"version": str(version(app, seed))})
+    assert resp.status_code == 422
+    assert message in resp.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(Evaluation, seed).state == "draft"
+
+
+def test_text_over_its_limit_is_not_saved_but_kept(app, as_user, seed):
+    client = as_user("unit_a")
+    _html, values = _form(client, seed)
+    values["filled_by"] = "张" * 101
+    values["measures"] = "加强运维"
+    before = version(app, seed)
+    resp = client.post(f"/evaluations/{seed}/edit", data={**values, "do": "save"})
+    assert resp.status_code == 422
+    body = resp.get_data(as_text=True)
+    assert "超过长度限制" in body
+    assert form_values(body)["filled_by"] == "张" * 101
+    assert form_values(body)["measures"] == "加强运维"
+    assert version(app, seed) == before
+
+
+def test_writing_the_requested_reason_on_a_published_row_creates_no_blocking_error(
+    app, as_user, seed
+):
+    """The seed's 预算执行率 row is published at 1.5 for 部分达成 (band [1.8, 2.4)): a warning,
+    with another asking for the 偏差原因分析. Writing that reason used to turn the row into
+    the unit's own entry, and the warning into a blocking 「不在区间」 that could not be
+    cleared. The reason is commentary, not an edit of the published score."""
+    client = as_user("unit_a")
+    _html, values = _form(client, seed)
+    resp = client.post(f"/evaluations/{seed}/edit", data={**values, "do": "recalc"})
+    before = resp.get_data(as_text=True)
+    assert "不在“部分达成”对应区间" in before
+    assert "须填写偏差原因分析及改进措施" in before
+    values["e-budget_execution_rate-reason"] = "部分合同尾款按约定于次年支付"
+    resp = client.post(f"/evaluations/{seed}/edit", data={**values, "do": "save"})
+    assert resp.status_code == 302
+    body = client.get(f"/evaluations/{seed}/edit").get_data(as_text=True)
+    assert 'data-testid="blocking-count"' not in body
+    assert "可以提交" in body
+    with app.app_context():
+        entry = db.session.get(Evaluation, seed).entries["budget_execution_rate"]
+        assert entry["reason"] == "部分合同尾款按约定于次年支付"
+        assert entry.get("imported") is True
+    # Changing the published score makes it the unit's own: then the band applies.
+    values = form_values(body)
+    values["e-budget_execution_rate-score"] = "1.6"
+    resp = client.post(f"/evaluations/{seed}/edit", data={**values, "do": "recalc"})
+    assert resp.status_code == 200
+    assert "1.6 占分值" in resp.get_data(as_text=True)
+    assert 'data-testid="blocking-count"' in resp.get_data(as_text=True)
+
+
+def test_actual_label_follows_the_tier(app, as_user, seed):
+    client = as_user("unit_a")
+    html, values = _form(client, seed)
+    tier_rows = [n[2:-5] for n in values if n.endswith("-tier") and n.startswith("e-")]
+    code = next(c for c in tier_rows if values[f"e-{c}-actual"] == "达成预期目标")
+    values[f"e-{code}-tier"] = "部分达成"
+    values[f"e-{code}-score"] = ""
+    values[f"e-{code}-reason"] = "部分完成"
+    assert (
+        client.post(f"/evaluations/{seed}/edit", data={**values, "do": "save"}).status_code == 302
+    )
+    with app.app_context():
+        entry = db.session.get(Evaluation, seed).entries[code]
+        assert entry["tier"] == "部分达成"
+        assert entry["actual"] == "部分达成并具有一定效果"
+    # A text of the unit's own is never rewritten.
+    _html, values = _form(client, seed)
+    assert values[f"e-{code}-actual"] == "部分达成并具有一定效果"
+    values[f"e-{code}-actual"] = "基本完成全年任务"
+    values[f"e-{code}-tier"] = "达成"
+    assert (
+        client.post(f"/evaluations/{seed}/edit", data={**values, "do": "save"}).status_code == 302
+    )
+    with app.app_context():
+        assert db.session.get(Evaluation, seed).entries[code]["actual"] == "基本完成全年任务"
 
 
 @pytest.mark.parametrize("typed", ["1,234.5", "１，２３４．５", " 1234.5 "])

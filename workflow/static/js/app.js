@@ -3,6 +3,9 @@
 // "重新计算" button does the same by a plain form post.
 (function () {
   "use strict";
+  // base.html loads this on every page; a page that also names it must not run it twice.
+  if (window.jixiaoApp) { return; }
+  window.jixiaoApp = true;
 
   // Show the 偏差原因分析及改进措施 box where the server's scorecard says a reason is needed
   // (and keep it shown while it holds text, so nothing typed is ever hidden).
@@ -18,9 +21,50 @@
     });
   }
 
-  document.addEventListener("htmx:afterSettle", function () { syncReasons(document); });
+  // A table wider than a phone scrolls sideways in its wrapper: the wrapper is then a stop
+  // of the keyboard (arrow keys scroll it) with a name for screen readers.
+  function scrollRegions(root) {
+    (root || document).querySelectorAll(".table-responsive").forEach(function (box) {
+      var scrolls = box.scrollWidth > box.clientWidth + 1;
+      if (scrolls && !box.hasAttribute("tabindex")) {
+        box.setAttribute("tabindex", "0");
+        box.setAttribute("role", "region");
+        var caption = box.querySelector("caption, h2, h3");
+        box.setAttribute("aria-label", (caption && caption.textContent.trim()) || "表格（可左右滚动）");
+      } else if (!scrolls && box.getAttribute("tabindex") === "0") {
+        box.removeAttribute("tabindex");
+        box.removeAttribute("role");
+        box.removeAttribute("aria-label");
+      }
+    });
+  }
+
+  // In a table form (marked data-enter-next), Enter in a cell moves to the next cell
+  // (Shift+Enter to the one before) instead of submitting with the form's first button.
+  // Not while an input method is composing: Enter then confirms the Chinese characters.
+  document.addEventListener("keydown", function (e) {
+    var el = e.target;
+    var form = el.form || (el.closest && el.closest("form"));
+    if (e.key !== "Enter" || e.isComposing || e.keyCode === 229 || !form ||
+        !form.hasAttribute("data-enter-next")) { return; }
+    if (!(el.tagName === "INPUT" || el.tagName === "SELECT") ||
+        el.type === "submit" || el.type === "button" || el.type === "file") { return; }
+    e.preventDefault();
+    var list = Array.prototype.filter.call(
+      form.querySelectorAll("input:not([type=hidden]):not([type=file]), select, textarea"),
+      function (f) { return !f.disabled && !f.readOnly && f.offsetParent !== null; });
+    var next = list[list.indexOf(el) + (e.shiftKey ? -1 : 1)];
+    if (next) {
+      next.focus();
+      if (next.tagName === "INPUT" && next.select && next.type !== "checkbox") { next.select(); }
+    }
+  });
+
+  window.addEventListener("resize", function () { scrollRegions(document); });
+  document.addEventListener("htmx:afterSettle", function () { syncReasons(document); scrollRegions(document); });
   document.addEventListener("DOMContentLoaded", function () {
     syncReasons(document);
+    scrollRegions(document);
     // Bulk selection: a "select all" checkbox for the finance queue.
     document.querySelectorAll("[data-select-all]").forEach(function (master) {
       master.addEventListener("change", function () {
