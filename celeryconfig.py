@@ -88,6 +88,8 @@ task_queues = (
     Queue("default", Exchange("default"), routing_key="default"),
     Queue("pdf", Exchange("pdf"), routing_key="pdf"),
     Queue("mail", Exchange("mail"), routing_key="mail"),
+    # Bulk imports of published forms: minutes of work that must not hold up a PDF or a mail.
+    Queue("bulk", Exchange("bulk"), routing_key="bulk"),
 )
 task_routes = {
     "workflow.tasks.pdf.*": {"queue": "pdf"},
@@ -95,6 +97,7 @@ task_routes = {
     "workflow.tasks.reminders.*": {"queue": "mail"},
     "workflow.tasks.notify.*": {"queue": "mail"},
     "workflow.tasks.outbox.*": {"queue": "default"},
+    "workflow.tasks.bulk.*": {"queue": "bulk"},
 }
 
 task_serializer = "json"
@@ -127,5 +130,11 @@ beat_schedule = {
         "task": "workflow.tasks.outbox.relay_outbox",
         "schedule": timedelta(seconds=_int("OUTBOX_RELAY_SECONDS", 30)),
         "options": {"queue": "default", "expires": 25},
+    },
+    # 整改 items: the owners of open items due soon or overdue, once a day at 08:30.
+    "rectification-reminders": {
+        "task": "workflow.tasks.rechecks.remind_rectifications",
+        "schedule": crontab(hour=8, minute=30),
+        "options": {"queue": "mail", "expires": 6 * 3600},
     },
 }

@@ -10,12 +10,25 @@ notice) with the hand-out to Celery on. Each round measures, one after the other
 - hung:    the same server paused with SIGSTOP (connections are accepted, nothing answers);
 - refused: the server stopped (nothing listens on its port).
 
-Prints the median and p99 of each (all rounds together) and per round.
+Prints the median and p99 of each (all rounds together) and per round, and after each
+phase how many hand-outs still wait on the process's publisher thread.
+
+The app is configured as compose configures it: CELERY_BROKER_URL and CELERY_RESULT_BACKEND
+point at the private server before the app is made, so celeryconfig applies the production
+transport options (socket_connect_timeout 2 s, socket_timeout 10 s). The first version set
+only `broker_url` through the app's CELERY overrides; celeryconfig had already chosen the
+embedded transport's options, so the Redis connection had no socket timeout, and a publish
+to the paused server waited on its socket for as long as the server stayed paused. The
+submits never waited (the request waits at most the deadline), but the publisher thread's
+backlog grew without bound and the run could hang in its teardown behind it. Now every phase
+runs under a watchdog (a stall prints every thread's stack and exits 3), and the run ends
+only when the publisher has caught up with the broker up again.
 """
 
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import os
 import shutil
 import signal
@@ -37,6 +50,7 @@ from bench_submit import ADMIN_URL, entries_for, forty_indicator_scheme  # noqa:
 
 import scoring  # noqa: E402
 from workflow import create_app  # noqa: E402
+from workflow.core import outbox  # noqa: E402
 from workflow.core.extensions import db  # noqa: E402
 from workflow.evaluations import operations  # noqa: E402
 from workflow.models import (  # noqa: E402
@@ -44,6 +58,7 @@ from workflow.models import (  # noqa: E402
     Evaluation,
     IndicatorScore,
     Org,
+    OutboxMessage,
     Project,
     User,
     snapshot_for,
@@ -87,6 +102,17 @@ class Redis:
             self.process = None
 
 
+def wait_for_publisher(limit: float) -> None:
+    """With the broker up again, the hand-outs queued while it was away go out; wait for
+    them, so that the next phase starts from an empty backlog."""
+    deadline = time.monotonic() + limit
+    while outbox.publisher_backlog():
+        if time.monotonic() > deadline:
+            faulthandler.dump_traceback(all_threads=True)
+            raise SystemExit(f"the publisher did not catch up within {limit} s")
+        time.sleep(0.05)
+
+
 def q(values: list[float], p: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, int(round(p * (len(values) - 1))))] * 1000
@@ -97,6 +123,12 @@ def main() -> None:
     parser.add_argument("--evaluations", type=int, default=2000)
     parser.add_argument("--submits", type=int, default=40, help="per phase and round")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--watchdog",
+        type=float,
+        default=300,
+        help="seconds a phase may take before the run is stopped",
+    )
     args = parser.parse_args()
 
     name = f"jixiao_bench_{uuid.uuid4().hex[:8]}"
@@ -107,6 +139,9 @@ def main() -> None:
     redis = Redis(tmp)
     redis.start()
     url = f"redis://127.0.0.1:{redis.port}/0"
+    # As compose sets them, before the app (and celeryconfig) is made.
+    os.environ["CELERY_BROKER_URL"] = url
+    os.environ["CELERY_RESULT_BACKEND"] = f"redis://127.0.0.1:{redis.port}/1"
     app = create_app(
         {
             "SQLALCHEMY_DATABASE_URI": ADMIN_URL.rsplit("/", 1)[0] + "/" + name,
@@ -115,12 +150,13 @@ def main() -> None:
             "EVIDENCE_DIR": str(tmp / "ev"),
             "OUTBOX_DISPATCH": True,
             "SECRET_KEY": "bench",
-            # The production transport options (celeryconfig), on this private server.
-            "CELERY": {"broker_url": url, "result_backend": None},
         }
     )
+    options = app.extensions["celery"].conf.broker_transport_options
+    assert options.get("socket_timeout") and options.get("socket_connect_timeout"), options
     phases = ("off", "up", "hung", "refused")
     results: dict[str, list[list[float]]] = {p: [] for p in phases}
+    backlog: dict[str, list[int]] = {p: [] for p in phases}
     try:
         with app.test_request_context():
             db.create_all()
@@ -184,20 +220,31 @@ def main() -> None:
                     out.append(time.perf_counter() - t)
                 return out
 
+            def phase(name: str) -> None:
+                faulthandler.dump_traceback_later(args.watchdog, exit=True)
+                results[name].append(submits(args.submits))
+                faulthandler.cancel_dump_traceback_later()
+                backlog[name].append(outbox.publisher_backlog())
+
             submits(5)  # warm-up: scheme, templates, the broker connection
             for _round in range(args.rounds):
                 app.config["OUTBOX_DISPATCH"] = False
-                results["off"].append(submits(args.submits))
+                phase("off")
                 app.config["OUTBOX_DISPATCH"] = True
-                results["up"].append(submits(args.submits))
+                phase("up")
                 assert redis.process is not None
                 os.kill(redis.process.pid, signal.SIGSTOP)
-                results["hung"].append(submits(args.submits))
+                phase("hung")
                 os.kill(redis.process.pid, signal.SIGCONT)
                 redis.stop()
-                results["refused"].append(submits(args.submits))
+                phase("refused")
                 redis.start()
-            time.sleep(1)  # let the publisher thread finish before the database goes
+                wait_for_publisher(args.watchdog)
+            rows_left = db.session.scalar(
+                sa.select(sa.func.count())
+                .select_from(OutboxMessage)
+                .where(OutboxMessage.handed_out_at.is_(None), OutboxMessage.done_at.is_(None))
+            )
     finally:
         redis.stop()
         with app.app_context():
@@ -213,14 +260,18 @@ def main() -> None:
         f"{args.evaluations} evaluations, 40 indicators, PostgreSQL, hand-out deadline "
         f"{app.config['OUTBOX_SEND_DEADLINE_MS']} ms"
     )
-    print(f"{'broker':<10}{'median ms':>10}{'p99 ms':>9}{'max ms':>9}   per-round medians")
-    for phase in phases:
-        values = [v for r in results[phase] for v in r]
-        rounds = ", ".join(f"{statistics.median(r) * 1000:.1f}" for r in results[phase])
+    print(
+        f"{'broker':<10}{'median ms':>10}{'p99 ms':>9}{'max ms':>9}   per-round medians"
+        "   publisher backlog after each round"
+    )
+    for name in phases:
+        values = [v for r in results[name] for v in r]
+        rounds = ", ".join(f"{statistics.median(r) * 1000:.1f}" for r in results[name])
         print(
-            f"{phase:<10}{statistics.median(values) * 1000:>10.1f}{q(values, 0.99):>9.1f}"
-            f"{max(values) * 1000:>9.1f}   {rounds}"
+            f"{name:<10}{statistics.median(values) * 1000:>10.1f}{q(values, 0.99):>9.1f}"
+            f"{max(values) * 1000:>9.1f}   {rounds}   {backlog[name]}"
         )
+    print(f"rows given back to the relay (hand-out failed) at the end: {rows_left}")
 
 
 if __name__ == "__main__":

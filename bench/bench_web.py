@@ -33,8 +33,6 @@ import os
 import random
 import re
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -43,6 +41,18 @@ import urllib.request
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+
+from web_servers import (  # bench/ is the script's own folder on sys.path
+    BASELINE,
+    BASELINE_ORM,
+    ROWS_TEMPLATE,
+    USER_AGENT,
+    NoRedirect,
+    free_port,
+    start_gunicorn,
+    stop,
+    wrk,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -263,14 +273,14 @@ def build(db_path: Path, count: int) -> dict[str, object]:
         db.session.add(target_project)
         # A self-evaluation starts from approved targets (issue 11): the 40-indicator
         # scheme's own rows, put in force as finance's import does.
-        from workflow.targets import operations as targets_ops
+        from workflow.targets import imports as targets_imports
 
-        cycle.framework = targets_ops.framework_record_of_scheme(snapshot)
+        cycle.framework = targets_imports.framework_record_of_scheme(snapshot)
         db.session.flush()
-        targets_ops.approve_as_imported(
+        targets_imports.approve_as_imported(
             target_project,
             cycle,
-            targets_ops.split_for_layout(snapshot)[1],
+            targets_imports.split_for_layout(snapshot)[1],
             user=None,
             source="bench",
             actor_name="基准测试",
@@ -352,9 +362,11 @@ def build(db_path: Path, count: int) -> dict[str, object]:
     }
 
 
-def _config(db_path: Path) -> dict[str, object]:
+def _config(db_path: Path | str) -> dict[str, object]:
+    """The app's settings for a SQLite file (a path) or a database URL (PostgreSQL)."""
+    url = db_path if isinstance(db_path, str) else f"sqlite:///{db_path}"
     return {
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_path}",
+        "SQLALCHEMY_DATABASE_URI": url,
         "SECRET_KEY": SECRET,
         "OUTBOX_DISPATCH": False,
         "RATELIMIT_ENABLED": False,
@@ -364,10 +376,7 @@ def _config(db_path: Path) -> dict[str, object]:
     }
 
 
-USER_AGENT = "jixiao-bench"
-
-
-def session_cookie(db_path: Path, username: str) -> str:
+def session_cookie(db_path: Path | str, username: str) -> str:
     """Log in through the login page, as a browser does, and keep the signed session cookie
     for wrk. The login page puts the CSRF secret in the session; a cookie without it (a login
     with CSRF switched off) would make every measured page add one and set a new cookie."""
@@ -411,156 +420,20 @@ def session_cookie(db_path: Path, username: str) -> str:
         environ_base=env,
     )
     assert resp.status_code == 302, resp.get_data(as_text=True)[:300]
+    # The second factor starts a new session: a page with a form puts its CSRF secret in
+    # it, as the browser's first page after signing in does.
+    client.get(resp.headers["Location"], headers=headers, environ_base=env)
     cookie = client.get_cookie("session")
     assert cookie is not None
-    return f"session={cookie.value}"
-
-
-BASELINE_ORM = """
-import os
-from decimal import Decimal
-
-from flask import Flask, render_template
-from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import ForeignKey, Numeric, String, select
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-
-
-class Base(DeclarativeBase):
-    pass
-
-
-db = SQLAlchemy(model_class=Base)
-
-
-class Project(db.Model):
-    __tablename__ = "projects"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
-
-
-class Evaluation(db.Model):
-    __tablename__ = "evaluations"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
-    state: Mapped[str] = mapped_column(String(30))
-    self_total: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
-    self_grade: Mapped[str | None] = mapped_column(String(2))
-
-
-app = Flask(__name__)
-app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.environ["BENCH_DB"]
-db.init_app(app)
-
-
-@app.route("/")
-def index():
-    rows = db.session.execute(
-        select(Evaluation, Project.name)
-        .join(Project, Project.id == Evaluation.project_id)
-        .order_by(Evaluation.id)
-        .limit(50)
-    ).all()
-    return render_template("rows.html", rows=rows)
-"""
-
-ROWS_TEMPLATE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>baseline</title></head>
-<body><table>{% for e, name in rows %}<tr><td>{{ e.id }}</td><td>{{ name }}</td><td>{{ e.state }}</td><td>{{ e.self_total }}</td><td>{{ e.self_grade }}</td></tr>{% endfor %}</table></body></html>
-"""
-
-BASELINE = '''
-import sqlite3, os
-from flask import Flask
-from jinja2 import Environment
-
-app = Flask(__name__)
-DB = os.environ["BENCH_DB"]
-TEMPLATE = Environment(autoescape=True).from_string("""<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>baseline</title></head>
-<body><table>{% for r in rows %}<tr><td>{{ r[0] }}</td><td>{{ r[1] }}</td><td>{{ r[2] }}</td><td>{{ r[3] }}</td><td>{{ r[4] }}</td></tr>{% endfor %}</table></body></html>""")
-
-
-_con = None
-
-
-@app.route("/")
-def index():
-    # One connection per worker process, kept open: the cheapest way to read SQLite.
-    global _con
-    if _con is None:
-        _con = sqlite3.connect(DB, check_same_thread=False)
-    rows = _con.execute(
-        "SELECT e.id, p.name, e.state, e.self_total, e.self_grade FROM evaluations e "
-        "JOIN projects p ON p.id = e.project_id ORDER BY e.id LIMIT 50"
-    ).fetchall()
-    return TEMPLATE.render(rows=rows)
-'''
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_gunicorn(
-    app_spec: str, port: int, env: dict[str, str], cwd: Path
-) -> subprocess.Popen[bytes]:
-    cmd = [
-        str(ROOT / ".venv" / "bin" / "gunicorn"),
-        "-w",
-        "2",
-        "-b",
-        f"127.0.0.1:{port}",
-        "--log-level",
-        "warning",
-        app_spec,
-    ]
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env)  # noqa: S603 - fixed argv
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return proc
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError(f"gunicorn {app_spec} did not start")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: object, **kwargs: object) -> None:
-        return None
-
-
-def wrk(url: str, duration: int, connections: int, cookie: str | None = None) -> dict[str, float]:
-    cmd = ["wrk", "-t", "2", "-c", str(connections), "-d", f"{duration}s", "--latency", url]
-    cmd[1:1] = ["-H", f"User-Agent: {USER_AGENT}"]
-    if cookie:
-        cmd[1:1] = ["-H", f"Cookie: {cookie}"]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout  # noqa: S603
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-
-    def ms(label: str) -> float:
-        m = re.search(rf"^\s+{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
-        assert m, out
-        value = float(m.group(1))
-        return value / 1000 if m.group(2) == "us" else value * 1000 if m.group(2) == "s" else value
-
-    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    return {
-        "rps": rps,
-        "p50_ms": ms("50%"),
-        "p99_ms": ms("99%"),
-        "non_2xx": float(non2xx.group(1)) if non2xx else 0.0,
-    }
+    # A browser keeps the cookie the app refreshes every 15 s (the idle timeout's "seen");
+    # wrk sends one cookie for the whole run, so after 15 s every measured request would
+    # sign and send a new one that no browser pays for. The session is signed again with
+    # "seen" a few hours ahead: the server then neither refreshes nor times it out.
+    serializer = app.session_interface.get_signing_serializer(app)
+    assert serializer is not None
+    data = serializer.loads(cookie.value)
+    data["seen"] = int(time.time()) + 6 * 3600
+    return f"session={serializer.dumps(data)}"
 
 
 def main() -> None:
@@ -571,41 +444,75 @@ def main() -> None:
     parser.add_argument(
         "--rounds", type=int, default=7, help="passes over the five URLs (the machine is shared)"
     )
+    parser.add_argument(
+        "--postgresql",
+        action="store_true",
+        help="build on PostgreSQL, every evaluation on its own targets (bench_web_pg.py)",
+    )
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="with --postgresql: measure the database an earlier run built, if it is there",
+    )
+    parser.add_argument(
+        "--experiment",
+        action="store_true",
+        help="with --postgresql: also measure the queue without pre-ping and with autocommit "
+        "reads (bench_web_pg.EXPERIMENT_APP)",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed")
     if OUT.exists():
         shutil.rmtree(OUT)
     OUT.mkdir(parents=True)
-    db_path = OUT / "bench.sqlite3"
     t0 = time.time()
-    info = build(db_path, args.evaluations)
+    if args.postgresql:
+        import bench_web_pg
+
+        db_path: Path | str = bench_web_pg.database_url()
+        found = bench_web_pg.reuse(_config(db_path), args.evaluations) if args.reuse else None
+        info = found or bench_web_pg.build(_config(db_path), args.evaluations, PASSWORD)
+        db_url = str(db_path)
+        raw_baseline = bench_web_pg.BASELINE_RAW
+    else:
+        db_path = OUT / "bench.sqlite3"
+        info = build(db_path, args.evaluations)
+        db_url = f"sqlite:///{db_path}"
+        raw_baseline = BASELINE
     print(f"built {info['evaluations']} evaluations in {time.time() - t0:.1f} s", flush=True)
+    if "targets_storage" in info:
+        print("targets storage:", json.dumps(info["targets_storage"], ensure_ascii=False))
     reviewer = session_cookie(db_path, "reviewer")
     unit = session_cookie(db_path, "unit_a")
-    (OUT / "baseline_app.py").write_text(BASELINE, encoding="utf-8")
+    (OUT / "baseline_app.py").write_text(raw_baseline, encoding="utf-8")
     (OUT / "baseline_orm_app.py").write_text(BASELINE_ORM, encoding="utf-8")
     (OUT / "templates").mkdir(exist_ok=True)
     (OUT / "templates" / "rows.html").write_text(ROWS_TEMPLATE, encoding="utf-8")
     env = {
         **os.environ,
-        "DATABASE_URL": f"sqlite:///{db_path}",
+        "DATABASE_URL": db_url,
         "SECRET_KEY": SECRET,
         "JIXIAO_VAR": str(OUT / "var"),
         "OUTBOX_DISPATCH": "0",
         "BENCH_DB": str(db_path),
+        "BENCH_DB_URL": db_url,
+        "BENCH_PG_DSN": db_url.replace("postgresql+psycopg://", "postgresql://", 1),
         "PYTHONPATH": str(ROOT),
         # wrk sends the same cookie for the whole run and never keeps a refreshed one: the
         # idle timeout would end it after 30 minutes of measuring.
         "SESSION_IDLE_MINUTES": "720",
     }
-    ports = {name: free_port() for name in ("app", "cold", "orm", "raw")}
+    ports = {name: free_port() for name in ("app", "cold", "orm", "raw", "fewer")}
     procs = [
         start_gunicorn("wsgi:app", ports["app"], env, ROOT),
         start_gunicorn("wsgi:app", ports["cold"], {**env, "LIST_ROW_CACHE": "0"}, ROOT),
         start_gunicorn("baseline_orm_app:app", ports["orm"], env, OUT),
         start_gunicorn("baseline_app:app", ports["raw"], env, OUT),
     ]
+    if args.postgresql and args.experiment:
+        (OUT / "experiment_app.py").write_text(bench_web_pg.EXPERIMENT_APP, encoding="utf-8")
+        procs.append(start_gunicorn("experiment_app:app", ports["fewer"], env, OUT))
     results: dict[str, dict[str, float]] = {}
     rounds: list[dict[str, dict[str, float]]] = []
     try:
@@ -616,13 +523,21 @@ def main() -> None:
             "queue_cold_rows": (f"http://127.0.0.1:{ports['cold']}/review/", reviewer),
             "form": (f"http://127.0.0.1:{ports['app']}/evaluations/{info['form_id']}/edit", unit),
         }
+        if args.postgresql and args.experiment:
+            # Beside the queue it is compared with, the order reversed every pass like the rest.
+            urls = {
+                "baseline_orm": urls["baseline_orm"],
+                "queue": urls["queue"],
+                "queue_fewer_round_trips": (f"http://127.0.0.1:{ports['fewer']}/review/", reviewer),
+                **{k: v for k, v in urls.items() if k not in ("baseline_orm", "queue")},
+            }
         for name, (url, cookie) in urls.items():
             # wrk counts redirects as successes: make sure each URL really answers 200 with
             # its page (a stale cookie would measure the redirect to /login instead), and
             # that the session cookie is not re-issued on every request.
             headers = {"User-Agent": USER_AGENT, **({"Cookie": cookie} if cookie else {})}
             request = urllib.request.Request(url, headers=headers)
-            with urllib.request.build_opener(_NoRedirect()).open(request, timeout=30) as resp:
+            with urllib.request.build_opener(NoRedirect()).open(request, timeout=30) as resp:
                 body = resp.read()
                 assert resp.status == 200, (name, resp.status)
                 assert resp.headers.get("Set-Cookie") is None, (name, "session re-issued")
@@ -664,7 +579,10 @@ def main() -> None:
         return round(min(r[name]["rps"] / r[base]["rps"] for r in rounds), 3)
 
     summary = {
-        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "database": "postgresql" if args.postgresql else "sqlite",
+        "load_average_at_end": os.getloadavg(),
+        "targets_storage": info.get("targets_storage"),
         "evaluations": info["evaluations"],
         "indicators": info["indicators"],
         "connections": args.connections,
@@ -674,6 +592,16 @@ def main() -> None:
         "queue_vs_baseline_orm": ratio("queue", "baseline_orm"),
         "queue_vs_baseline_raw": ratio("queue", "baseline_raw"),
         "queue_cold_rows_vs_baseline_orm": ratio("queue_cold_rows", "baseline_orm"),
+        "form_vs_baseline_orm": ratio("form", "baseline_orm"),
+        **(
+            {
+                "queue_fewer_round_trips_vs_baseline_orm": ratio(
+                    "queue_fewer_round_trips", "baseline_orm"
+                )
+            }
+            if "queue_fewer_round_trips" in urls
+            else {}
+        ),
         "worst_round": {
             "queue_vs_baseline_orm": worst("queue", "baseline_orm"),
             "queue_vs_baseline_raw": worst("queue", "baseline_raw"),

@@ -351,9 +351,25 @@ def _rule_problems(leaf: Mapping[str, Any], label: str) -> list[str]:
 
 
 def validate_scheme(data: Any) -> list[str]:
-    """Every problem of a scheme dict, in Chinese; an empty list means it is valid."""
+    """Every problem of a scheme dict, in Chinese; an empty list means it is valid.
+
+    The same scheme is often validated several times in a row (an imported form's scheme is
+    compiled, stored and compiled again): the answer is kept per JSON text."""
     if not isinstance(data, Mapping):
         return ["指标体系：文件内容应为一个对象（JSON object / YAML mapping）"]
+    try:
+        text = json.dumps(data, sort_keys=True, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return _validate_now(data)
+    return list(_validate_text(text))
+
+
+@functools.lru_cache(maxsize=256)
+def _validate_text(text: str) -> tuple[str, ...]:
+    return tuple(_validate_now(json.loads(text)))
+
+
+def _validate_now(data: Mapping[str, Any]) -> list[str]:
     errors = sorted(_VALIDATOR.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
     if errors:
         return [_schema_problem(data, error) for error in errors]

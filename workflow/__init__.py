@@ -78,10 +78,13 @@ BLUEPRINTS = (
     "finance",
     "dashboard",
     "admin",
+    "accounts",
     "notices",
     "workbooks",
     "audit",
     "targets",
+    "bulk",
+    "rechecks",
 )
 
 
@@ -95,21 +98,27 @@ def _register_blueprints(app: Flask) -> None:
 
 def _register_commands(app: Flask) -> None:
     """Each feature's flask commands (its cli.py)."""
+    from workflow.accounts import cli as accounts_cli
     from workflow.admin import cli as admin_cli
     from workflow.audit import cli as audit_cli
+    from workflow.bulk import cli as bulk_cli
     from workflow.core import cli as core_cli
     from workflow.documents import cli as documents_cli
     from workflow.evaluations import cli as evaluations_cli
+    from workflow.rechecks import cli as rechecks_cli
     from workflow.reminders import cli as reminders_cli
     from workflow.workbooks import cli as workbooks_cli
 
     core_cli.init_app(app)
     admin_cli.init_app(app)
+    accounts_cli.init_app(app)
     audit_cli.init_app(app)
     evaluations_cli.init_app(app)
     documents_cli.init_app(app)  # adds `evaluations pdf` to the evaluations group
     reminders_cli.init_app(app)
     workbooks_cli.init_app(app)  # adds `evaluations xlsx`
+    bulk_cli.init_app(app)
+    rechecks_cli.init_app(app)
 
 
 def _refuse_insecure_production(app: Flask) -> None:

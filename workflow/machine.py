@@ -41,6 +41,9 @@ class Role(StrEnum):
     SYSADMIN = "sysadmin"  # organisations, cycles, frameworks, business users
     SECADMIN = "secadmin"  # roles, locks, password resets, security settings
     AUDITOR = "auditor"  # reads the audit and security logs, nothing else
+    # 抽查复核: an outside expert who re-checks the sampled evaluations assigned to them and
+    # sees nothing else (created by the system administrator like every business user).
+    EXPERT = "expert"
 
 
 class Scope(StrEnum):
@@ -49,6 +52,7 @@ class Scope(StrEnum):
     OWN_UNIT = "own_unit"  # staff of the unit that owns the project
     UNIT_DEPARTMENT = "unit_department"  # reviewer of the department the unit belongs to
     FINANCE = "finance"  # the finance office sees every unit
+    ASSIGNED = "assigned"  # the re-checker a sampled evaluation is assigned to (抽查复核)
     NONE = "none"
 
 
@@ -68,6 +72,7 @@ ROLE_LABELS: dict[Role, str] = {
     Role.SYSADMIN: "系统管理员",
     Role.SECADMIN: "安全管理员",
     Role.AUDITOR: "审计管理员",
+    Role.EXPERT: "复核专家",
 }
 
 UNIT_ROLES = frozenset({Role.UNIT_STAFF, Role.UNIT_HEAD})
@@ -404,5 +409,161 @@ def targets_mermaid() -> str:
             f"    {t.source.value} --> {t.target.value}: {t.event.value} {t.label}（{who}{note}）"
         )
     for s, label in TARGET_STATE_LABELS.items():
+        lines.append(f"    {s.value}: {s.value} {label}")
+    return "\n".join(lines)
+
+
+# --- a sampled evaluation's re-check (抽查复核) ---------------------------------------------
+
+
+class RecheckState(StrEnum):
+    ASSIGNED = "assigned"
+    CHECKING = "checking"
+    AWAITING_EVIDENCE = "awaiting_evidence"
+    DONE = "done"
+
+
+class RecheckEvent(StrEnum):
+    START = "start"
+    REQUEST_EVIDENCE = "request_evidence"
+    ANSWER = "answer"
+    COMPLETE = "complete"
+    REOPEN = "reopen"
+
+
+RECHECK_STATE_LABELS: dict[RecheckState, str] = {
+    RecheckState.ASSIGNED: "待复核",
+    RecheckState.CHECKING: "复核中",
+    RecheckState.AWAITING_EVIDENCE: "待单位补充材料",
+    RecheckState.DONE: "复核完成",
+}
+
+RECHECKERS = frozenset({Role.FINANCE, Role.EXPERT})
+
+
+@dataclass(frozen=True)
+class RecheckTransition:
+    event: RecheckEvent
+    source: RecheckState
+    target: RecheckState
+    roles: frozenset[Role]
+    scope: Scope
+    label: str
+    reason_required: bool = False
+    effects: tuple[str, ...] = ()
+    danger: bool = False
+
+
+RECHECK_TRANSITIONS: tuple[RecheckTransition, ...] = (
+    RecheckTransition(
+        RecheckEvent.START,
+        RecheckState.ASSIGNED,
+        RecheckState.CHECKING,
+        RECHECKERS,
+        Scope.ASSIGNED,
+        "开始复核",
+    ),
+    RecheckTransition(
+        RecheckEvent.REQUEST_EVIDENCE,
+        RecheckState.CHECKING,
+        RecheckState.AWAITING_EVIDENCE,
+        RECHECKERS,
+        Scope.ASSIGNED,
+        "请单位补充材料",
+        reason_required=True,
+        effects=("open_request", "notify_unit"),
+    ),
+    RecheckTransition(
+        RecheckEvent.ANSWER,
+        RecheckState.AWAITING_EVIDENCE,
+        RecheckState.CHECKING,
+        UNIT_ROLES,
+        Scope.OWN_UNIT,
+        "提交补充说明",
+        reason_required=True,
+        effects=("close_request", "notify_rechecker"),
+    ),
+    RecheckTransition(
+        RecheckEvent.COMPLETE,
+        RecheckState.CHECKING,
+        RecheckState.DONE,
+        RECHECKERS,
+        Scope.ASSIGNED,
+        "完成复核",
+        effects=("score_recheck", "notify_result"),
+    ),
+    RecheckTransition(
+        RecheckEvent.REOPEN,
+        RecheckState.DONE,
+        RecheckState.CHECKING,
+        frozenset({Role.FINANCE}),
+        Scope.FINANCE,
+        "重新复核",
+        reason_required=True,
+        effects=("clear_recheck",),
+        danger=True,
+    ),
+)
+
+_RECHECK_BY_KEY: dict[tuple[RecheckState, RecheckEvent], RecheckTransition] = {
+    (t.source, t.event): t for t in RECHECK_TRANSITIONS
+}
+
+
+def recheck_transition_for(
+    state: RecheckState | str, event: RecheckEvent | str
+) -> RecheckTransition | None:
+    try:
+        return _RECHECK_BY_KEY.get((RecheckState(state), RecheckEvent(event)))
+    except ValueError:
+        return None
+
+
+def check_recheck_event(
+    state: RecheckState | str,
+    event: RecheckEvent | str,
+    role: Role | str,
+    scopes: Iterable[Scope],
+    reason: str | None = None,
+) -> RecheckTransition:
+    """Return the re-check transition if this actor may fire this event now, else raise."""
+    transition = recheck_transition_for(state, event)
+    if transition is None:
+        raise IllegalTransition(f"复核当前状态（{_recheck_state_label(state)}）不能执行此操作")
+    if Role(role) not in transition.roles or transition.scope not in set(scopes):
+        raise NotPermitted("您无权执行此操作")
+    if transition.reason_required and not (reason or "").strip():
+        raise ReasonRequired(f"“{transition.label}”必须填写内容")
+    return transition
+
+
+def available_rechecks(
+    state: RecheckState | str, role: Role | str, scopes: Iterable[Scope]
+) -> list[RecheckTransition]:
+    scope_set = set(scopes)
+    st = RecheckState(state)
+    r = Role(role)
+    return [
+        t for t in RECHECK_TRANSITIONS if t.source == st and r in t.roles and t.scope in scope_set
+    ]
+
+
+def _recheck_state_label(state: RecheckState | str) -> str:
+    try:
+        return RECHECK_STATE_LABELS[RecheckState(state)]
+    except ValueError:
+        return str(state)
+
+
+def rechecks_mermaid() -> str:
+    """The re-check's state diagram, drawn from its table (the README embeds it)."""
+    lines = ["stateDiagram-v2", "    [*] --> assigned"]
+    for t in RECHECK_TRANSITIONS:
+        who = "/".join(ROLE_LABELS[r] for r in sorted(t.roles))
+        note = "，须填写" if t.reason_required else ""
+        lines.append(
+            f"    {t.source.value} --> {t.target.value}: {t.event.value} {t.label}（{who}{note}）"
+        )
+    for s, label in RECHECK_STATE_LABELS.items():
         lines.append(f"    {s.value}: {s.value} {label}")
     return "\n".join(lines)

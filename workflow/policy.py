@@ -173,5 +173,84 @@ def can_import_targets(user: Actor) -> bool:
     return bool(user.is_active and Role(user.role) in (Role.FINANCE, Role.SYSADMIN))
 
 
+def can_bulk_import(user: Actor) -> bool:
+    """Finance and the system administrator import published forms in bulk and read the
+    reports (the same people who import targets as approved)."""
+    return can_import_targets(user)
+
+
 def can_manage_library(user: Actor) -> bool:
     return bool(user.is_active and Role(user.role) is Role.SYSADMIN)
+
+
+# --- 抽查复核 (re-checks of sampled evaluations) ----------------------------------------------
+
+if TYPE_CHECKING:
+    from workflow.models import RecheckItem
+
+
+def can_manage_rechecks(user: Actor) -> bool:
+    """Finance creates batches, assigns re-checkers, reads reports, applies the results."""
+    return bool(user.is_active and Role(user.role) is Role.FINANCE)
+
+
+def can_recheck_at_all(user: Actor) -> bool:
+    """Whoever may be assigned a re-check: finance officers and 复核专家."""
+    return bool(user.is_active and Role(user.role) in machine.RECHECKERS)
+
+
+def recheck_scopes_for(user: Actor, item: RecheckItem) -> set[Scope]:
+    """ASSIGNED for the item's re-checker; the evaluation's own scopes otherwise (the unit
+    answers evidence requests; finance oversees every item)."""
+    if not user.is_active:
+        return set()
+    scopes: set[Scope] = set()
+    if item.rechecker_id is not None and item.rechecker_id == user.id:
+        scopes.add(Scope.ASSIGNED)
+    role = Role(user.role)
+    if role in machine.UNIT_ROLES and item.unit_id == user.org_id:
+        scopes.add(Scope.OWN_UNIT)
+    if role is Role.FINANCE:
+        scopes.add(Scope.FINANCE)
+    return scopes
+
+
+def can_view_recheck(user: Actor, item: RecheckItem) -> bool:
+    """The re-check page: finance and the assigned re-checker. The unit sees its evidence
+    requests on its evaluation page, not the re-check itself."""
+    scopes = recheck_scopes_for(user, item)
+    return Scope.ASSIGNED in scopes or Scope.FINANCE in scopes
+
+
+def can_recheck(user: Actor, action: str, item: RecheckItem) -> bool:
+    """The single decision for (user, event or "score", re-check item)."""
+    scopes = recheck_scopes_for(user, item)
+    state = machine.RecheckState(item.state)
+    if action == RECHECK_SCORE:
+        return state is machine.RecheckState.CHECKING and Scope.ASSIGNED in scopes
+    try:
+        event = machine.RecheckEvent(action)
+    except ValueError:
+        return False
+    return any(t.event is event for t in machine.available_rechecks(state, user.role, scopes))
+
+
+RECHECK_SCORE = "recheck_score"  # enter 复核 scores (the re-checker, while checking)
+
+
+def available_recheck_events(user: Actor, item: RecheckItem) -> list[machine.RecheckTransition]:
+    return machine.available_rechecks(item.state, user.role, recheck_scopes_for(user, item))
+
+
+def rechecker_conflict(
+    role: str, org_id: int, org_parent_id: int | None, unit_id: int, department_id: int
+) -> str | None:
+    """Why this account may not re-check an evaluation of this unit and department, or None.
+    An expert who belongs to the evaluated unit or to its department (or to any unit of that
+    department) is refused: nobody re-checks their own house."""
+    r = Role(role)
+    if r not in machine.RECHECKERS:
+        return "只能指派财政人员或复核专家"
+    if r is Role.EXPERT and (org_id in (unit_id, department_id) or org_parent_id == department_id):
+        return "复核专家属于被评价单位或其主管部门，须回避"
+    return None

@@ -43,11 +43,15 @@ def _has_table(rows: list[list[str]]) -> bool:
     )
 
 
-def import_forms(source: str | Path, layout: str | None = None) -> list[ImportResult]:
-    """Every form of a file (path, or the text of a text form), in file order, never merged."""
+def import_forms(
+    source: str | Path, layout: str | None = None, *, data: bytes | None = None
+) -> list[ImportResult]:
+    """Every form of a file (path, or the text of a text form), in file order, never merged.
+    With ``data``, the file's bytes (``source`` then only names it: a bulk import's files
+    come from a ZIP or the database, not from a path)."""
     if layout is not None and layout not in LAYOUTS:
         raise FormReadError(f"未知的表格样式：{layout}（可用：{', '.join(LAYOUTS)}）")
-    book = read_book(source)
+    book = read_book(source, data)
     results: list[ImportResult] = []
     lines = 0
     for original in book.sheets:

@@ -158,12 +158,16 @@ def split_text(text: str, csv_file: bool = False) -> list[list[str]]:
     return [[line] for line in lines]
 
 
-def read_book(source: str | Path) -> Book:
-    """Read a form file (or the text of a text form) into sheets of rows of strings."""
-    if isinstance(source, str) and ("\n" in source or "\t" in source):
+def read_book(source: str | Path, data: bytes | None = None) -> Book:
+    """Read a form file (or the text of a text form) into sheets of rows of strings.  With
+    ``data``, those are the file's bytes and ``source`` only names it (its suffix counts)."""
+    if data is None and isinstance(source, str) and ("\n" in source or "\t" in source):
         return Book("txt", [split_text(source)])
     path = Path(source)
-    data = _read_bytes(path)
+    if data is None:
+        data = _read_bytes(path)
+    elif len(data) > _MAX_BYTES:
+        raise FormReadError(f"{path.name} 超过 20 MB，不像是一张自评表")
     name = path.name
     suffix = path.suffix.lower()
     if data.startswith(b"PK\x03\x04"):

@@ -140,9 +140,12 @@ def test_the_whole_path(page_as: Callable[[str], Page], screenshots: Path) -> No
     score_input.fill(str(changed))
     reviewer.fill(f"textarea[name='r-{code}']", "立项依据中缺少可行性研究报告，扣 0.5 分")
     _shot(reviewer, screenshots, "06-review", full_page=False)
-    reviewer.get_by_test_id("stage-table").locator("xpath=ancestor::form").get_by_role(
-        "button", name="审核通过"
-    ).click()
+    reviewer.get_by_test_id("stage-submit").click()
+    # The confirmation page: the new total and grade, then 确认.
+    expect(reviewer.get_by_test_id("confirm-total")).to_contain_text(
+        f"{Decimal(total) - Decimal('0.5'):.2f}"
+    )
+    reviewer.get_by_test_id("confirm-fire").click()
     reviewer.goto(f"/evaluations/{seed_id}")
     expected_dept = Decimal(total) - Decimal("0.5")
     expect(reviewer.get_by_test_id("dept-total")).to_contain_text(f"{expected_dept:.2f}")

@@ -34,12 +34,12 @@ from workflow.models import AuditLog, Evaluation, Notice, OutboxMessage, Project
 
 pytestmark = pytest.mark.integration
 
-# Mixed load lasts this long (seconds). 20 s by default: at the rates reached here (a few
-# hundred broker messages, each polled by two workers every 0.1 s) a reader meeting a
-# half-written file showed up within the first seconds with kombu's own transport, and the
-# deterministic test below covers that exact window; a minute would add 40 s to every run
-# for no new case. JIXIAO_LOAD_SECONDS=60 runs the full minute.
-LOAD_SECONDS = float(os.environ.get("JIXIAO_LOAD_SECONDS", "20"))
+# Mixed load lasts this long (seconds): the minute issue 15 asks for. With kombu's own
+# transport a reader met a half-written file within the first seconds at these rates (a
+# few hundred broker messages, each polled by two workers every 0.1 s), and the
+# deterministic test below covers that exact window; JIXIAO_LOAD_SECONDS=20 shortens it
+# for a quick local run.
+LOAD_SECONDS = float(os.environ.get("JIXIAO_LOAD_SECONDS", "60"))
 
 
 def folders(root: Path) -> dict[str, str]:

@@ -71,15 +71,17 @@ def submittable(live: Live, evaluation_id: int) -> None:
 def test_submits_never_wait_for_a_stopped_or_paused_broker(task_live: Live) -> None:
     """Submit (PDF + notice to the reviewer) and withdraw, with the broker up, paused with
     SIGSTOP (it accepts connections and never answers) and stopped (refused; its queued
-    messages are gone with it): every submit under 200 ms, and afterwards every notice and
-    mail there exactly once and every outbox row done, with the worker alive."""
+    messages are gone with it): every submit under 200 ms (or within 100 ms of the same
+    submit with no hand-out, when the shared machine is slower than that), and afterwards
+    every notice and mail there exactly once and every outbox row done, with the worker
+    alive."""
     from workflow.evaluations import operations
 
     w = world(task_live, state="draft")
     submittable(task_live, w.evaluation.id)
     redis = task_live.redis
     assert redis.process is not None
-    timings: dict[str, list[float]] = {"up": [], "paused": [], "stopped": []}
+    timings: dict[str, list[float]] = {"off": [], "up": [], "paused": [], "stopped": []}
 
     def cycles(phase: str, n: int = 3) -> None:
         for _ in range(n):
@@ -95,6 +97,10 @@ def test_submits_never_wait_for_a_stopped_or_paused_broker(task_live: Live) -> N
     # the broker connection (about 0.2 s, whatever the broker does).
     cycles("up", 1)
     timings["up"].clear()
+    # The same submits with no hand-out at all: what this machine takes right now.
+    task_live.app.config["OUTBOX_DISPATCH"] = False
+    cycles("off")
+    task_live.app.config["OUTBOX_DISPATCH"] = True
     cycles("up")
     os.kill(redis.process.pid, signal.SIGSTOP)
     try:
@@ -105,8 +111,12 @@ def test_submits_never_wait_for_a_stopped_or_paused_broker(task_live: Live) -> N
     cycles("stopped")
     redis.start()  # same port, empty: the messages it held are lost
     print("submit seconds:", timings)
-    for phase, values in timings.items():
-        assert max(values) < 0.2, (phase, values)
+    # Under 200 ms, or, when the shared machine itself is slower than that right now (the
+    # submit with no hand-out above), under that plus 100 ms: a broker's timeouts (2 s
+    # refused, 10 s hung before issue 15) are far beyond either.
+    limit = max(0.2, max(timings["off"]) + 0.1)
+    for phase in ("up", "paused", "stopped"):
+        assert max(timings[phase]) < limit, (phase, timings[phase], limit)
     submits = 1 + sum(len(v) for v in timings.values())  # with the warm-up
     # The worker starts after the timed submits, so that its PDF renders do not compete with
     # them for this machine's two cores; it meets the restarted broker and the relay.

@@ -170,31 +170,43 @@ def test_a_refused_object_is_a_security_event(any_app: Flask) -> None:
 
 
 def test_archive_keeps_the_retention_and_the_chain(any_app: Flask, tmp_path: Path) -> None:
+    """The archive takes the prefix of each chain older than the retention. A year from
+    now, everything the world wrote so far (the demo's seals, two events dated a year back)
+    is old; an event written then is recent and stays."""
+    import time_machine
+
     runner = any_app.test_cli_runner()
     too_recent = (datetime.now(UTC).date() - timedelta(days=179)).isoformat()
     refused = runner.invoke(args=["audit", "archive", "--before", too_recent, str(tmp_path / "a")])
     assert refused.exit_code == 1 and "只能归档 180 天以前的记录" in refused.output
     with any_app.app_context():
-        # Two events from a year ago, written through the insert path (so chained).
         old = datetime.now(UTC) - timedelta(days=365)
-        for name in ("old1", "old2"):
+        for name in ("old1", "old2"):  # written through the insert path (so chained)
             db.session.add(
                 SecurityEvent(kind="login", outcome="success", username=name, created_at=old)
             )
         db.session.commit()
-        record_security_event("login", user=None, username="recent", outcome="success")
-        db.session.commit()
-        before_audit = db.session.scalar(sa.select(sa.func.count()).select_from(AuditLog))
-    cutoff = (datetime.now(UTC).date() - timedelta(days=200)).isoformat()
+        audit_rows = db.session.scalar(sa.select(sa.func.count()).select_from(AuditLog))
+        event_rows = db.session.scalar(sa.select(sa.func.count()).select_from(SecurityEvent))
     out = tmp_path / "archive.jsonl"
-    result = runner.invoke(args=["audit", "archive", "--before", cutoff, str(out)])
+    with time_machine.travel(datetime.now(UTC) + timedelta(days=400)):
+        with any_app.app_context():
+            record_security_event("login", user=None, username="recent", outcome="success")
+            db.session.commit()
+        cutoff = (datetime.now(UTC).date() - timedelta(days=200)).isoformat()
+        result = runner.invoke(args=["audit", "archive", "--before", cutoff, str(out)])
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
-    assert [line["row"]["username"] for line in lines] == ["old1", "old2"]
+    archived = [line["row"].get("username") for line in lines if line["table"] == "security_events"]
+    assert archived[-2:] == ["old1", "old2"] and len(archived) == event_rows
+    assert sum(line["table"] == "audit_log" for line in lines) == audit_rows
     with any_app.app_context():
         names = set(db.session.scalars(sa.select(SecurityEvent.username)))
         assert "old1" not in names and "recent" in names
-        assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditLog)) == before_audit
+        anchors = db.session.scalars(
+            sa.select(SecurityEvent).where(SecurityEvent.kind == "audit_archive")
+        ).all()
+        assert {a.detail["table"] for a in anchors} == {"audit_log", "security_events"}
         assert chain.verify(db.session()) == []
         # The triggers are back.
         with pytest.raises(sa.exc.DatabaseError, match="append-only"):

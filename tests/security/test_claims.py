@@ -53,6 +53,7 @@ CLAIMS: dict[str, tuple[str, list[str]]] = {
             "tests/security/test_identity.py::test_enrolment_with_qr_and_recovery_codes",
             "tests/security/test_identity.py::test_unit_staff_policy",
             "tests/security/test_identity.py::test_totp_command_only_in_development",
+            "tests/e2e/test_security_browser.py::test_enrol_lock_unlock_reset_and_forced_change",
         ],
     ),
     # 8.1.4.4 入侵防范
@@ -70,7 +71,10 @@ CLAIMS: dict[str, tuple[str, list[str]]] = {
     ),
     "8.1.4.4 e": (
         "发现已知漏洞与恶意代码：佐证材料经 ClamAV 扫描 (L3-CES1-21)",
-        ["tests/security/test_holes.py::test_eicar_refused_by_clamd"],
+        [
+            "tests/security/test_holes.py::test_eicar_refused_by_clamd",
+            "tests/security/test_holes.py::test_clamd_is_started_by_make_run_and_by_compose",
+        ],
     ),
     # 8.1.4.10 剩余信息保护 (the application's part: nothing kept in caches)
     "8.1.4.10 a": (
@@ -97,6 +101,7 @@ CLAIMS: dict[str, tuple[str, list[str]]] = {
             "tests/security/test_three_admins.py::test_a_reset_forces_a_change_and_names_both",
             "tests/security/test_three_admins.py::test_an_administrator_cannot_log_in_as_another_user",
             "tests/security/test_three_admins.py::test_the_security_administrator_changes_business_roles_only",
+            "tests/e2e/test_security_browser.py::test_second_administrator_approves",
         ],
     ),
     "8.1.4.3 a 审计覆盖每个用户和重要事件 (L3-CES1-12)": (
@@ -106,11 +111,17 @@ CLAIMS: dict[str, tuple[str, list[str]]] = {
             "tests/security/test_audit_chain.py::test_a_failing_event_insert_rolls_the_action_back",
             "tests/security/test_audit_chain.py::test_an_export_is_a_security_event",
             "tests/security/test_three_admins.py::test_the_auditor_filters_and_exports_and_that_is_logged",
+            "tests/security/test_security_events.py::test_every_kind_is_written_by_its_action",
+            "tests/security/test_security_events.py::test_every_file_that_leaves_is_logged_once",
+            "tests/security/test_security_events.py::test_the_viewer_has_a_label_for_every_kind_written",
         ],
     ),
     "8.1.4.3 b 审计记录内容 (L3-CES1-13)": (
         "时间、用户、角色、IP、浏览器、对象、结果",
-        ["tests/security/test_audit_chain.py::test_a_refused_object_is_a_security_event"],
+        [
+            "tests/security/test_audit_chain.py::test_a_refused_object_is_a_security_event",
+            "tests/security/test_security_events.py::test_every_kind_is_written_by_its_action",
+        ],
     ),
     "8.1.4.3 c 审计记录保护与留存 (L3-CES1-14)": (
         "只增不改（触发器）、HMAC-SM3 链、≥180 天保留与归档",

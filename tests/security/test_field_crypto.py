@@ -12,7 +12,7 @@ from flask import Flask
 from tests.conftest import login
 from workflow.core import crypto
 from workflow.core.extensions import db
-from workflow.models import Evaluation, EvaluationSeal, User
+from workflow.models import Evaluation, EvaluationSeal, SecurityEvent, User
 
 KEY1 = "0123456789abcdeffedcba9876543210"
 KEY2 = "00112233445566778899aabbccddeeff"
@@ -65,6 +65,12 @@ def test_the_database_holds_no_plaintext(any_app: Flask) -> None:
         assert all(p.startswith("sm4gcm:") and "025" not in p for p in phones)
         user = db.session.scalar(sa.select(User).where(User.username == "unit_a"))
         assert user.email == "unit_a@example.gov.cn"  # what the mail worker reads
+        # The second factor's secret too: whoever reads the table cannot compute the codes.
+        secret = db.session.execute(
+            sa.text("SELECT totp_secret FROM users WHERE username = 'unit_a'")
+        ).scalar()
+        assert secret.startswith("sm4gcm:") and user.totp_secret not in secret
+        assert len(user.totp_secret) == 32 and user.totp_secret.isalnum()
 
 
 def test_keys_rotate_reencrypts_every_value(any_app: Flask) -> None:
@@ -73,10 +79,11 @@ def test_keys_rotate_reencrypts_every_value(any_app: Flask) -> None:
     result = any_app.test_cli_runner().invoke(args=["keys", "rotate"])
     assert result.exit_code == 0, result.output
     with any_app.app_context():
-        raws = db.session.execute(
-            sa.text("SELECT email FROM users WHERE email IS NOT NULL")
-        ).scalars()
-        assert all(r.startswith("sm4gcm:k2:") for r in raws)
+        for column in ("email", "totp_secret"):
+            raws = db.session.execute(
+                sa.text(f"SELECT {column} FROM users WHERE {column} IS NOT NULL")
+            ).scalars()
+            assert all(r.startswith("sm4gcm:k2:") for r in raws), column
         # The old key can go now: every value opens with the new one alone.
         any_app.config["FIELD_KEYRING"] = json.dumps({"active": "k2", "keys": {"k2": KEY2}})
         assert (
@@ -111,6 +118,9 @@ def test_confirm_seals_and_the_page_shows_a_tampered_total(any_app: Flask) -> No
     login(client, "finance")
     page = client.get(f"/evaluations/{ev_id}").get_data(as_text=True)
     assert 'data-seal="valid"' in page and "签章有效" in page
+    # The finance stage page shows the confirmed grade too, so it checks the seal as well.
+    stage = client.get(f"/finance/{ev_id}").get_data(as_text=True)
+    assert 'data-seal="valid"' in stage
     runner = any_app.test_cli_runner()
     ok = runner.invoke(args=["evaluations", "verify", str(ev_id)])
     assert ok.exit_code == 0 and "签章有效" in ok.output
@@ -121,8 +131,36 @@ def test_confirm_seals_and_the_page_shows_a_tampered_total(any_app: Flask) -> No
         db.session.commit()
     page = client.get(f"/evaluations/{ev_id}").get_data(as_text=True)
     assert 'data-seal="tampered"' in page and "已篡改" in page and "totals 与签章时不一致" in page
+    stage = client.get(f"/finance/{ev_id}").get_data(as_text=True)
+    assert 'data-seal="tampered"' in stage and "totals 与签章时不一致" in stage
+    with any_app.app_context():  # each showing of the tampered grade is a security event
+        reported = db.session.scalars(
+            sa.select(SecurityEvent).where(SecurityEvent.kind == "seal_invalid")
+        ).all()
+        assert len(reported) == 2 and {r.username for r in reported} == {"finance"}
+        assert reported[0].object == f"evaluation:{ev_id}" and reported[0].outcome == "failure"
     bad = runner.invoke(args=["evaluations", "verify", str(ev_id)])
     assert bad.exit_code == 1 and "已篡改" in bad.output
+
+
+def test_the_lists_flag_a_tampered_confirmed_grade(app: Flask) -> None:
+    """Lists show the confirmed total and grade too: a total changed behind the app's back
+    is flagged there as well (compared with the sealed snapshot, one query a page)."""
+    ev_id = _confirmed(app)
+    client = app.test_client()
+    login(client, "finance")
+    listing = "/finance/?state=confirmed"
+    assert f'data-testid="tampered-{ev_id}"' not in client.get(listing).get_data(as_text=True)
+    with app.app_context():
+        db.session.execute(
+            sa.text("UPDATE evaluations SET final_total = 99.5 WHERE id = :id"), {"id": ev_id}
+        )
+        db.session.commit()
+    for url in (listing, "/evaluations/?state=confirmed"):
+        page = client.get(url).get_data(as_text=True)
+        assert f'data-testid="tampered-{ev_id}"' in page, url
+    # Only that one: the other confirmed evaluations of the demo keep their seals.
+    assert client.get(listing).get_data(as_text=True).count('data-testid="tampered-') == 1
 
 
 def test_a_changed_signed_snapshot_fails_the_signature(app: Flask) -> None:

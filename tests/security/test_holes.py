@@ -159,3 +159,22 @@ def test_evidence_quota_of_files_and_bytes(sqlite_template, tmp_path) -> None:  
     _upload(client, ev_id, "c.pdf", PDF)
     third = _upload(client, ev_id, "d.pdf", PDF)
     assert "最多上传 2 个" in third.get_data(as_text=True)
+
+
+def test_clamd_is_started_by_make_run_and_by_compose() -> None:
+    """`make run` (honcho, the Procfile) and compose each start clamd, on the socket the web
+    process is given; a missing clamd makes the upload refuse (fail closed, test above)."""
+    import yaml
+
+    procfile = dict(
+        line.split(":", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line
+    )
+    assert "docker/clamav/clamd-run.sh" in procfile["clamd"]
+    assert "CLAMD_ADDRESS=${CLAMD_ADDRESS:-unix:$JIXIAO_VAR/clamav/clamd.sock}" in procfile["web"]
+    run = (ROOT / "docker" / "clamav" / "clamd-run.sh").read_text()
+    assert "LocalSocket $run/clamd.sock" in run and 'run=$(cd "$var/clamav"' in run
+    compose = yaml.safe_load((ROOT / "docker" / "compose.yaml").read_text())
+    services = compose["services"]
+    assert services["clamav"]["command"] == ["sh", "docker/clamav/clamd-run.sh"]
+    assert services["clamav"]["environment"]["JIXIAO_VAR"] == "/data"
+    assert services["web"]["environment"]["CLAMD_ADDRESS"] == "unix:/data/clamav/clamd.sock"

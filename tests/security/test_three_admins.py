@@ -15,7 +15,8 @@ from openpyxl import load_workbook
 from tests.conftest import PASSWORD, login
 from tests.workflow.helpers import in_state, user
 from workflow import machine, policy
-from workflow.admin import operations as admin_ops
+from workflow.accounts import operations as accounts_ops
+from workflow.admin.operations import AdminError
 from workflow.core.extensions import db
 from workflow.machine import ADMIN_ROLES, Role
 from workflow.models import AdminRequest, Org, SecurityEvent, User
@@ -105,11 +106,11 @@ def test_nobody_creates_an_administrator_alone(app: Flask) -> None:
         assert req is not None and req.status == "pending"
         assert db.session.scalar(sa.select(User).where(User.username == "new_auditor")) is None
         req_id = req.id
-        with pytest.raises(admin_ops.AdminError, match="另一名管理员"):
-            admin_ops.approve_request(user("sysadmin"), req_id)
+        with pytest.raises(AdminError, match="另一名管理员"):
+            accounts_ops.approve_request(user("sysadmin"), req_id)
         db.session.rollback()
-        with pytest.raises(admin_ops.AdminError):
-            admin_ops.approve_request(user("auditor"), req_id)
+        with pytest.raises(AdminError):
+            accounts_ops.approve_request(user("auditor"), req_id)
         db.session.rollback()
     sec_client = app.test_client()
     login(sec_client, "secadmin")
@@ -133,8 +134,8 @@ def test_nobody_creates_an_administrator_alone(app: Flask) -> None:
             and approve.detail["approved_by"] == "secadmin"
         )
     # The command line may create administrators only while fewer than two could approve.
-    with app.app_context(), pytest.raises(admin_ops.AdminError, match="另一名管理员批准"):
-        admin_ops.create_user(
+    with app.app_context(), pytest.raises(AdminError, match="另一名管理员批准"):
+        accounts_ops.create_user(
             username="cli_admin",
             name="x",
             role="sysadmin",
@@ -202,13 +203,13 @@ def test_an_administrator_cannot_log_in_as_another_user(app: Flask) -> None:
 def test_the_security_administrator_changes_business_roles_only(app: Flask) -> None:
     with app.app_context():
         target = user("unit_a")
-        admin_ops.change_role(user("secadmin"), target, "unit_head")
+        accounts_ops.change_role(user("secadmin"), target, "unit_head")
         assert user("unit_a").role == "unit_head"
-        with pytest.raises(admin_ops.AdminError):
-            admin_ops.change_role(user("secadmin"), user("unit_b"), "sysadmin")
+        with pytest.raises(AdminError):
+            accounts_ops.change_role(user("secadmin"), user("unit_b"), "sysadmin")
         db.session.rollback()
-        with pytest.raises(admin_ops.AdminError):
-            admin_ops.change_role(user("sysadmin"), user("unit_b"), "unit_head")
+        with pytest.raises(AdminError):
+            accounts_ops.change_role(user("sysadmin"), user("unit_b"), "unit_head")
         db.session.rollback()
 
 

@@ -7,7 +7,7 @@ from datetime import date
 
 from scoring.frameworks import ProjectTargets, builtin_framework
 from workflow.models import Cycle, Project, TargetSet
-from workflow.targets import operations as targets_ops
+from workflow.targets import imports as targets_imports
 
 
 def seed_targets() -> ProjectTargets:
@@ -19,7 +19,7 @@ def approve_targets(
     project: Project, cycle: Cycle, targets: ProjectTargets | None = None
 ) -> TargetSet:
     """Put targets in force for the project as finance's import does (no commit)."""
-    return targets_ops.approve_as_imported(
+    return targets_imports.approve_as_imported(
         project, cycle, targets or seed_targets(), user=None, source="test", actor_name="测试"
     )
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from workflow.core.extensions import db
 from workflow.models import Cycle, Evaluation, IndicatorScore, Org, Project, User
-from workflow.targets import operations as targets_ops
+from workflow.targets import imports as targets_imports
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = ROOT / "scoring" / "samples" / "jiangsu_2022_seed.tsv"
@@ -193,7 +193,7 @@ def build_world(
         reminder_days=ladder or [7, 3, 1],
         day_kind=day_kind,
         # The cycle's framework, as `flask demo` and the admin pages give it.
-        framework=targets_ops.framework_record_of_scheme(scheme),
+        framework=targets_imports.framework_record_of_scheme(scheme),
     )
     project = Project(
         unit_id=unit.id,

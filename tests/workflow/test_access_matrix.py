@@ -10,6 +10,7 @@ here fails the test, so none can be left out.
 from __future__ import annotations
 
 import io
+from datetime import date
 from typing import Any
 
 import pytest
@@ -22,10 +23,13 @@ from workflow.core.extensions import db
 from workflow.machine import Role
 from workflow.models import (
     AuditLog,
+    BulkImport,
     Evaluation,
     Evidence,
     LibraryIndicator,
     Notice,
+    RecheckItem,
+    Rectification,
     TargetSet,
     User,
 )
@@ -41,6 +45,7 @@ ALL_USERS = [
     "sysadmin",
     "secadmin",
     "auditor",
+    "expert",
 ]
 PUBLIC = {"auth.login", "healthz", "static", "bootstrap.static"}
 ANY_USER = {
@@ -63,6 +68,7 @@ ROLE_BOUND: dict[str, set[str]] = {
     "finance.queue": {Role.FINANCE},
     "finance.bulk": {Role.FINANCE},
     "finance.bulk_confirm": {Role.FINANCE},
+    "finance.bulk_result": {Role.FINANCE},
     "dashboard.index": {Role.REVIEWER, Role.FINANCE, Role.SYSADMIN},
     "dashboard.export_xlsx": {Role.REVIEWER, Role.FINANCE, Role.SYSADMIN},
     "evaluations.pdf_zip": {Role.REVIEWER, Role.FINANCE, Role.SYSADMIN},
@@ -72,29 +78,61 @@ ROLE_BOUND: dict[str, set[str]] = {
     "audit.index": {Role.AUDITOR},
     "audit.export_xlsx": {Role.AUDITOR},
     "targets.import_targets": {Role.FINANCE, Role.SYSADMIN},
+    "targets.import_template": {Role.FINANCE, Role.SYSADMIN},
     "targets.library": {Role.SYSADMIN},
     "targets.library_edit": {Role.SYSADMIN},
     "targets.library_active": {Role.SYSADMIN},
     "targets.library_export": {Role.SYSADMIN},
     "targets.library_import": {Role.SYSADMIN},
+    # Bulk import of published forms: finance and the system administrator.
+    "bulk.index": {Role.FINANCE, Role.SYSADMIN},
+    "bulk.detail": {Role.FINANCE, Role.SYSADMIN},
+    "bulk.status": {Role.FINANCE, Role.SYSADMIN},
+    "bulk.report_xlsx": {Role.FINANCE, Role.SYSADMIN},
+    "bulk.report_json": {Role.FINANCE, Role.SYSADMIN},
+    # 抽查复核: finance runs it; the 复核专家 sees the list and the items assigned to it (the
+    # world's item is assigned to "expert"); units, departments and administrators see none.
+    "rechecks.index": {Role.FINANCE, Role.EXPERT},
+    "rechecks.create_batch": {Role.FINANCE},
+    "rechecks.batch": {Role.FINANCE},
+    "rechecks.assign": {Role.FINANCE},
+    "rechecks.item": {Role.FINANCE, Role.EXPERT},
+    "rechecks.item_post": {Role.FINANCE, Role.EXPERT},
+    "rechecks.deviation": {Role.FINANCE},
+    "rechecks.deviation_xlsx": {Role.FINANCE},
+    "rechecks.results": {Role.FINANCE},
+    "rechecks.set_advice": {Role.FINANCE},
+    "rechecks.advice_xlsx": {Role.FINANCE},
+    "rechecks.public_bundle": {Role.FINANCE},
+    "rechecks.generate_rectifications": {Role.FINANCE},
+    "rechecks.rectifications": {Role.FINANCE, Role.REVIEWER, Role.UNIT_STAFF, Role.UNIT_HEAD},
 }
-ADMIN_PREFIX = "admin."
+# Objects of a re-check that belong to one unit: the users who may use them (the world's
+# evidence request and 整改 item are unit A's).
+RECHECK_OWNED: dict[str, set[str]] = {
+    "rechecks.answer": {"unit_a", "unit_a_head"},
+    "rechecks.close_rectification": {"unit_a", "unit_a_head", "finance"},
+    # The world's evidence file belongs to the seed evaluation, not to the item's: nobody may
+    # fetch it through the item (test_recheck_pages checks the expert gets the item's own).
+    "rechecks.evidence": set(),
+}
+ADMIN_PREFIXES = ("admin.", "accounts.")
 # 三员分立: which administrator each admin page serves (written out here, independently of
 # the routes' own table, so that a page given to the wrong administrator fails).
 SYS, SEC = {Role.SYSADMIN}, {Role.SECADMIN}
 ADMIN_PAGES: dict[str, set[Role]] = {
     "admin.index": SYS | SEC,
     "admin.orgs": SYS,
-    "admin.users": SYS | SEC,
-    "admin.disable_user": SYS,
-    "admin.enable_user": SYS,
-    "admin.reset_password": SEC,
-    "admin.unlock_user": SEC,
-    "admin.reset_totp": SEC,
-    "admin.change_role": SEC,
-    "admin.admins": SYS | SEC,
-    "admin.approve_admin": SYS | SEC,
-    "admin.reject_admin": SYS | SEC,
+    "accounts.users": SYS | SEC,
+    "accounts.disable_user": SYS,
+    "accounts.enable_user": SYS,
+    "accounts.reset_password": SEC,
+    "accounts.unlock_user": SEC,
+    "accounts.reset_totp": SEC,
+    "accounts.change_role": SEC,
+    "accounts.admins": SYS | SEC,
+    "accounts.approve_admin": SYS | SEC,
+    "accounts.reject_admin": SYS | SEC,
     "admin.cycles": SYS,
     "admin.cycle_new": SYS,
     "admin.cycle_edit": SYS,
@@ -111,7 +149,7 @@ EVALUATION_PARAM = "evaluation_id"
 TARGETS_PARAM = "targets_id"
 # The seed evaluation belongs to unit A of department 1: these may not even learn it exists.
 # The security and audit administrators see no business data at all.
-OUTSIDERS = ["unit_b", "unit_c", "reviewer_2", "secadmin", "auditor"]
+OUTSIDERS = ["unit_b", "unit_c", "reviewer_2", "secadmin", "auditor", "expert"]
 # Owned objects that are not evaluations.
 OWNED = {"notices.read": "notice_id"}
 
@@ -121,10 +159,12 @@ def _classify(endpoint: str, arguments: set[str]) -> str:
         return "public"
     if endpoint in ANY_USER:
         return "any"
-    if endpoint.startswith(ADMIN_PREFIX):
+    if endpoint.startswith(ADMIN_PREFIXES):
         return "admin"
     if endpoint in ROLE_BOUND:
         return "role"
+    if endpoint in RECHECK_OWNED:
+        return "recheck"
     if EVALUATION_PARAM in arguments or TARGETS_PARAM in arguments:
         return "evaluation"
     if endpoint in OWNED:
@@ -147,17 +187,39 @@ def world(app: Flask) -> dict[str, Any]:
             uploaded_by_id=unit_a.id,
         )
         notice = Notice(user_id=unit_a.id, evaluation_id=ev.id, kind="probe", title="probe")
-        db.session.add_all([evidence, notice])
+        bulk = BulkImport(actor_name="probe", source="cli", status="done", total=0, processed=0)
+        db.session.add_all([evidence, notice, bulk])
         db.session.commit()
         user = db.session.scalar(select(User).where(User.username == "unit_b"))
         targets = db.session.scalar(select(TargetSet).where(TargetSet.project_id == ev.project_id))
+        # The demo batch's item waiting for unit A's evidence, and a 整改 item of unit A.
+        item = db.session.scalar(
+            select(RecheckItem).where(RecheckItem.state == "awaiting_evidence")
+        )
+        assert item is not None and item.unit_id == ev.unit_id
+        rectification = Rectification(
+            evaluation_id=item.evaluation_id,
+            cycle_id=ev.cycle_id,
+            unit_id=item.unit_id,
+            department_id=item.department_id,
+            problem="probe",
+            measure="probe",
+            owner_id=unit_a.id,
+            due_on=date(2030, 1, 1),
+        )
+        db.session.add(rectification)
+        db.session.commit()
         indicator = db.session.scalar(select(LibraryIndicator))
         assert targets is not None and indicator is not None
         return {
             "targets_id": targets.id,
+            "batch_id": item.batch_id,
+            "item_id": item.id,
+            "rectification_id": rectification.id,
             "indicator_id": indicator.id,
             "evaluation_id": ev.id,
             "evidence_id": evidence.id,
+            "bulk_import_id": bulk.id,
             "notice_id": notice.id,
             "user_id": user.id,
             "cycle_id": ev.cycle_id,
@@ -242,6 +304,8 @@ def test_matrix(app: Flask, world: dict[str, Any], username: str) -> None:
             allowed = role in ADMIN_PAGES[endpoint]
         elif kind == "role":
             allowed = role in ROLE_BOUND[endpoint]
+        elif kind == "recheck":
+            allowed = username in RECHECK_OWNED[endpoint]
         elif kind == "evaluation":
             allowed = None if username not in OUTSIDERS else False
         else:  # owned by unit_a

@@ -84,10 +84,7 @@ def test_compose_refuses_to_start_without_secrets() -> None:
     )
     result = _compose_config(dict.fromkeys(names, ""))
     assert result.returncode != 0
-    assert any(
-        n in result.stderr
-        for n in names
-    )
+    assert any(n in result.stderr for n in names)
 
 
 def test_dockerfile_lints_clean() -> None:

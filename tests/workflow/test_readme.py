@@ -43,3 +43,17 @@ def test_state_diagram_command_prints_both_diagrams(app: object) -> None:
     runner = app.test_cli_runner()  # type: ignore[attr-defined]
     assert runner.invoke(args=["state-diagram"]).output.strip() == mermaid()
     assert runner.invoke(args=["state-diagram", "--targets"]).output.strip() == targets_mermaid()
+
+
+def test_layout_names_every_feature_package() -> None:
+    # The README's layout section lists each feature as "name/"; a new or renamed package
+    # that the section does not name, or a named one that is gone, fails here.
+    section = README.split("## Layout", 1)[1].split("\n## ", 1)[0]
+    named = set(re.findall(r"(?:^ {4}|\s)([a-z]+)/\s", section, re.M))
+    packages = {
+        path.parent.name
+        for path in (ROOT / "workflow").glob("*/__init__.py")
+        if path.parent.name not in {"core", "models", "static"}
+    }
+    assert packages, "no feature packages found"
+    assert packages - named == set()

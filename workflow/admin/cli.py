@@ -8,12 +8,12 @@ from decimal import Decimal
 
 import click
 from flask import Flask
-from flask.cli import AppGroup, with_appcontext
+from flask.cli import with_appcontext
 from sqlalchemy import select
 
 import scoring
 from scoring.frameworks import TargetRow, builtin_framework
-from workflow.core.cli import fail, find
+from workflow.core.cli import fail
 from workflow.core.extensions import db
 from workflow.evaluations import operations
 from workflow.machine import ROLE_LABELS, Role, TargetEvent
@@ -31,12 +31,9 @@ from workflow.models import (
 from workflow.targets import library
 from workflow.targets import operations as targets_ops
 
-users_cli = AppGroup("users", help="用户管理")
-
 
 def init_app(app: Flask) -> None:
     app.cli.add_command(demo_command)
-    app.cli.add_command(users_cli)
 
 
 # --- demo data -------------------------------------------------------------------------------
@@ -54,6 +51,7 @@ DEMO_USERS = (
     ("sysadmin", "周系统", Role.SYSADMIN, "finance"),
     ("secadmin", "吴安全", Role.SECADMIN, "finance"),
     ("auditor", "郑审计", Role.AUDITOR, "finance"),
+    ("expert", "钱复核", Role.EXPERT, "finance"),  # 复核专家 (抽查复核)
 )
 DEMO_ORGS = {
     "finance": ("江苏省财政厅", OrgKind.FINANCE, None),
@@ -63,6 +61,8 @@ DEMO_ORGS = {
     "unit_b": ("江苏省政务服务中心", OrgKind.UNIT, "dept_1"),
     "unit_c": ("江苏省大数据管理中心", OrgKind.UNIT, "dept_2"),
 }
+# The budget system's unit codes: finance's imports of approved targets match on them.
+DEMO_ORG_CODES = {"unit_a": "320002", "unit_b": "320001", "unit_c": "320003"}
 
 
 def seed_entries(
@@ -138,7 +138,12 @@ def demo_command(password: str | None) -> None:
     for key, (name, kind, parent) in DEMO_ORGS.items():
         org = db.session.scalar(select(Org).where(Org.name == name))
         if org is None:
-            org = Org(name=name, kind=kind.value, parent=orgs[parent] if parent else None)
+            org = Org(
+                name=name,
+                kind=kind.value,
+                parent=orgs[parent] if parent else None,
+                code=DEMO_ORG_CODES.get(key),
+            )
             db.session.add(org)
         orgs[key] = org
     db.session.flush()
@@ -166,6 +171,9 @@ def demo_command(password: str | None) -> None:
     library.seed_library()
     if db.session.scalar(select(Evaluation).where(Evaluation.cycle_id == cycle.id)) is None:
         _demo_evaluations(cycle, orgs, users)
+        from workflow.rechecks.cli import seed_demo
+
+        seed_demo(cycle, users["finance"], users["expert"])
     db.session.commit()
     click.echo("演示数据已载入。账号（登录须输入密码和动态口令；密钥可手工加入任一 TOTP 认证器，")
     click.echo("开发环境下 `flask --app wsgi users totp 用户名` 打印当前口令）：")
@@ -530,131 +538,6 @@ def _project_entries(scheme: scoring.Scheme, grade: str) -> dict[str, dict[str, 
         else:
             entries[ind.code] = {"actual": "达成预期目标", "tier": "达成"}
     return entries
-
-
-# --- import ----------------------------------------------------------------------------------
-
-
-@users_cli.command("create")
-@click.argument("username")
-@click.option("--name", required=True)
-@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
-@click.option("--org", "org_ref", required=True, help="所属机构 ID 或名称")
-@click.option("--email", default=None)
-@click.option("--password", default=None, help="不填则随机生成并打印")
-def users_create(
-    username: str, name: str, role: str, org_ref: str, email: str | None, password: str | None
-) -> None:
-    """创建用户。"""
-    from workflow.admin import operations as admin_ops
-
-    org = find(Org, org_ref)
-    if org is None:
-        fail(f"找不到机构：{org_ref}")
-        return
-    from workflow.auth import passwords
-
-    pw = password or passwords.generate()
-    try:
-        # An administrator from the command line only to bootstrap (fewer than two who could
-        # approve); after that, one requests and another approves (admin pages).
-        admin_ops.create_user(
-            username=username,
-            name=name,
-            role=role,
-            org=org,
-            email=email,
-            password=pw,
-            bootstrap=True,
-        )
-    except admin_ops.AdminError as exc:
-        fail(str(exc))
-        return
-    click.echo(
-        f"已创建用户 {username}"
-        + ("" if password else f"，初始密码：{pw}")
-        + "（首次登录须修改密码）"
-    )
-
-
-@users_cli.command("list")
-def users_list() -> None:
-    """列出用户。"""
-    for user in db.session.scalars(select(User).order_by(User.id)):
-        status = "启用" if user.active else "停用"
-        click.echo(
-            f"{user.id}\t{user.username}\t{user.name}\t{user.role_label}\t{user.org.name}\t{status}"
-        )
-
-
-@users_cli.command("disable")
-@click.argument("username")
-def users_disable(username: str) -> None:
-    """停用用户（其所有登录立即失效）。"""
-    user = db.session.scalar(select(User).where(User.username == username))
-    if user is None:
-        fail(f"找不到用户：{username}")
-        return
-    from workflow.admin import operations as admin_ops
-
-    try:
-        admin_ops.disable_user(user)
-    except admin_ops.AdminError as exc:
-        fail(exc.message)
-        return
-    click.echo(f"已停用 {username}")
-
-
-@users_cli.command("set-password")
-@click.argument("username")
-@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
-def users_set_password(username: str, password: str) -> None:
-    """设置用户密码（其他登录立即失效）。"""
-    user = db.session.scalar(select(User).where(User.username == username))
-    if user is None:
-        fail(f"找不到用户：{username}")
-        return
-    from workflow.admin import operations as admin_ops
-
-    try:
-        admin_ops.reset_password(user, password)
-    except admin_ops.AdminError as exc:
-        fail(exc.message)
-        return
-    click.echo(f"已设置 {username} 的密码")
-
-
-@users_cli.command("unlock")
-@click.argument("username")
-def users_unlock(username: str) -> None:
-    """解除因连续登录失败而锁定的账号（记入审计日志）。"""
-    from workflow.auth import operations as auth_ops
-
-    user = auth_ops.find_user(username)
-    if user is None:
-        fail(f"找不到用户：{username}")
-        return
-    auth_ops.unlock(user, by="命令行")
-    click.echo(f"已解锁 {user.username}")
-
-
-@users_cli.command("totp")
-@click.argument("username")
-def users_totp(username: str) -> None:
-    """打印该用户当前的动态口令（仅开发环境，用于演示和测试；生产环境拒绝）。"""
-    from flask import current_app
-
-    from workflow.auth import operations as auth_ops
-    from workflow.auth import totp
-
-    if current_app.config.get("ENV_NAME") == "production":
-        fail("生产环境不能打印动态口令。")
-        return
-    user = auth_ops.find_user(username)
-    if user is None or not user.totp_secret:
-        fail(f"找不到用户或该用户未绑定动态口令：{username}")
-        return
-    click.echo(totp.code_at(user.totp_secret))
 
 
 # --- evaluations -----------------------------------------------------------------------------

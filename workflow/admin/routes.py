@@ -1,11 +1,8 @@
-"""系统管理: organisations, users, cycles, schemes, form import, failed reminders, and the
-security administrator's resets, roles and administrator requests.
+"""系统管理: organisations, cycles, frameworks (schemes), form import and failed reminders.
+The accounts (users, roles, resets, administrator requests) are workflow/accounts.
 
-三员分立: each page names the administrators it serves (``ENDPOINT_ROLES``): the system
-administrator (organisations, cycles, frameworks, business users), the security administrator
-(roles, resets, locks); requests for a new administrator are made by one and approved by
-another. Everyone else gets 404 (the page "does not exist" for them), so the area does not
-even reveal itself; the audit administrator has the audit pages (workflow/audit) only.
+Each page names the administrators it serves (workflow/admin/access.py); everyone else gets
+404.
 """
 
 from __future__ import annotations
@@ -21,33 +18,26 @@ from flask import (
     flash,
     redirect,
     render_template,
-    request,
     url_for,
 )
-from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
+from flask_login import current_user
 from sqlalchemy import func, select
 from werkzeug.datastructures import FileStorage
 from werkzeug.utils import secure_filename
 from werkzeug.wrappers import Response
 
 import scoring
-from workflow import policy
 from workflow.admin import operations as admin_ops
+from workflow.admin.access import EXPIRED, admin_may, apply_error, check_admin_page
 from workflow.admin.forms import (
-    AdminRequestForm,
     ConfirmForm,
     CycleForm,
     ImportForm,
     OrgForm,
-    ResetPasswordForm,
-    RoleForm,
     SchemeUploadForm,
-    UserForm,
     options,
 )
 from workflow.core.extensions import db
-from workflow.machine import ADMIN_ROLES, ROLE_LABELS, Role
 from workflow.models import (
     STAGES,
     Actor,
@@ -65,48 +55,9 @@ from workflow.models.types import mask_email
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 FAILED_LIMIT = 200
-EXPIRED = "页面已过期，请刷新后重试"
 
 
-SYS = frozenset({Role.SYSADMIN})
-SEC = frozenset({Role.SECADMIN})
-BOTH = frozenset({Role.SYSADMIN, Role.SECADMIN})
-# Which administrators each page serves; a page missing here is served to nobody.
-ENDPOINT_ROLES: dict[str, frozenset[Role]] = {
-    "admin.index": BOTH,
-    "admin.orgs": SYS,
-    "admin.users": BOTH,  # the security administrator resets, changes roles; sees the list
-    "admin.disable_user": SYS,
-    "admin.enable_user": SYS,
-    "admin.reset_password": SEC,
-    "admin.unlock_user": SEC,
-    "admin.reset_totp": SEC,
-    "admin.change_role": SEC,
-    "admin.admins": BOTH,
-    "admin.approve_admin": BOTH,
-    "admin.reject_admin": BOTH,
-    "admin.cycles": SYS,
-    "admin.cycle_new": SYS,
-    "admin.cycle_edit": SYS,
-    "admin.schemes": SYS,
-    "admin.import_form": SYS,
-    "admin.reminders": SYS,
-    "admin.resend_reminder": SYS,
-    "admin.resend_all_reminders": SYS,
-}
-
-
-@bp.before_request
-@login_required
-def _admin_only() -> None:
-    allowed = ENDPOINT_ROLES.get(request.endpoint or "", frozenset())
-    if not policy.is_role(current_user, *allowed):
-        abort(404)
-
-
-def admin_may(endpoint: str) -> bool:
-    """Whether the signed-in user may open this admin page (the tabs and buttons ask)."""
-    return policy.is_role(current_user, *ENDPOINT_ROLES.get(endpoint, frozenset()))
+bp.before_request(check_admin_page)
 
 
 # Globals, not a context processor: the imported admin_nav macro sees globals only.
@@ -118,15 +69,6 @@ bp.record_once(
 def _me() -> Actor:
     user: Actor = current_user._get_current_object()  # type: ignore[attr-defined]
     return user
-
-
-def _apply_error(form: FlaskForm, exc: admin_ops.AdminError) -> str | None:
-    """Put the error next to its field; return it when it belongs to no field."""
-    field = getattr(form, exc.field, None) if exc.field else None
-    if field is not None:
-        field.errors = [*field.errors, exc.message]  # type: ignore[attr-defined]
-        return None
-    return exc.message
 
 
 def _var_dir() -> str:
@@ -187,7 +129,7 @@ def orgs() -> Response | str:
             )
         except admin_ops.AdminError as exc:
             db.session.rollback()
-            error = _apply_error(form, exc)
+            error = apply_error(form, exc)
         else:
             flash(f"已创建{org.kind_label}：{org.name}", "success")
             return redirect(url_for("admin.orgs"))
@@ -202,248 +144,6 @@ def orgs() -> Response | str:
         user_counts=user_counts,
         error=error,
     ), status
-
-
-# --- users -----------------------------------------------------------------------------------
-
-
-def _org_choices() -> list[tuple[int, str]]:
-    choices: list[tuple[int, str]] = []
-    for top, units in admin_ops.org_tree():
-        choices.append((top.id, f"{top.name}（{top.kind_label}）"))
-        choices.extend((u.id, f"　└ {u.name}") for u in units)
-    return options(choices)
-
-
-@bp.route("/users", methods=["GET", "POST"])
-def users() -> Response | str:
-    if request.method == "POST" and not policy.is_role(current_user, Role.SYSADMIN):
-        abort(404)  # business users are the system administrator's
-    form = UserForm()
-    form.org_id.choices = _org_choices()
-    error = None
-    if form.validate_on_submit():
-        org = db.session.get(Org, form.org_id.data)
-        try:
-            if org is None:
-                raise admin_ops.AdminError("请选择所属机构", "org_id")
-            user = admin_ops.create_user(
-                username=form.username.data or "",
-                name=form.name.data or "",
-                role=form.role.data or "",
-                org=org,
-                email=form.email.data or None,
-                password=form.password.data or "",
-            )
-        except admin_ops.AdminError as exc:
-            db.session.rollback()
-            error = _apply_error(form, exc)
-        else:
-            flash(f"已创建用户 {user.username}", "success")
-            return redirect(url_for("admin.users"))
-    rows = db.session.execute(
-        select(User, Org.name).join(Org, Org.id == User.org_id).order_by(Org.name, User.username)
-    ).all()
-    status = 422 if form.is_submitted() else 200
-    from workflow.auth import operations as auth_ops
-
-    return render_template(
-        "admin/users.html",
-        form=form,
-        rows=rows,
-        error=error,
-        action_form=ConfirmForm(),
-        is_locked=auth_ops.is_locked,
-        business_roles=[(r.value, ROLE_LABELS[r]) for r in Role if r not in ADMIN_ROLES],
-        admin_roles=ADMIN_ROLES,
-    ), status
-
-
-def _user_or_404(user_id: int) -> User:
-    user = db.session.get(User, user_id)
-    if user is None:
-        abort(404)
-    return user
-
-
-@bp.route("/users/<int:user_id>/disable", methods=["POST"])
-def disable_user(user_id: int) -> Response:
-    user = _user_or_404(user_id)
-    if ConfirmForm().validate_on_submit():
-        try:
-            admin_ops.disable_user(user, actor=_me())
-        except admin_ops.AdminError as exc:
-            flash(exc.message, "danger")
-        else:
-            flash(f"已停用 {user.username}，其所有登录已失效", "success")
-    else:
-        flash(EXPIRED, "danger")
-    return redirect(url_for("admin.users"))
-
-
-@bp.route("/users/<int:user_id>/enable", methods=["POST"])
-def enable_user(user_id: int) -> Response:
-    user = _user_or_404(user_id)
-    if ConfirmForm().validate_on_submit():
-        admin_ops.enable_user(user)
-        flash(f"已启用 {user.username}", "success")
-    else:
-        flash(EXPIRED, "danger")
-    return redirect(url_for("admin.users"))
-
-
-@bp.route("/users/<int:user_id>/unlock", methods=["POST"])
-def unlock_user(user_id: int) -> Response:
-    """The security administrator's unlock of an account locked by failed logins."""
-    from workflow.auth import operations as auth_ops
-
-    user = _user_or_404(user_id)
-    if ConfirmForm().validate_on_submit():
-        auth_ops.unlock(user, actor=db.session.get(User, _me().id), by="管理页面")
-        flash(f"已解锁 {user.username}", "success")
-    else:
-        flash(EXPIRED, "danger")
-    return redirect(url_for("admin.users"))
-
-
-@bp.route("/users/<int:user_id>/totp-reset", methods=["POST"])
-def reset_totp(user_id: int) -> Response:
-    """Remove a lost second factor; the owner binds a new one at the next login."""
-    from workflow.auth import operations as auth_ops
-
-    user = _user_or_404(user_id)
-    me = db.session.get(User, _me().id)
-    if ConfirmForm().validate_on_submit() and me is not None:
-        auth_ops.reset_second_factor(user, actor=me)
-        flash(f"已重置 {user.username} 的动态口令，其下次登录时须重新绑定", "success")
-    else:
-        flash(EXPIRED, "danger")
-    return redirect(url_for("admin.users"))
-
-
-@bp.route("/users/<int:user_id>/password", methods=["GET", "POST"])
-def reset_password(user_id: int) -> Response | str:
-    user = _user_or_404(user_id)
-    form = ResetPasswordForm()
-    if form.validate_on_submit():
-        try:
-            new = admin_ops.reset_password(user, form.password.data or None, actor=_me())
-        except admin_ops.AdminError as exc:
-            _apply_error(form, exc)
-        else:
-            if form.password.data:
-                flash(f"已重设 {user.username} 的密码，其所有登录已失效", "success")
-            else:
-                flash(
-                    f"已为 {user.username} 生成新密码：{new}（只显示这一次），其所有登录已失效",
-                    "success",
-                )
-            return redirect(url_for("admin.users"))
-    status = 422 if form.is_submitted() else 200
-    return render_template("admin/password.html", form=form, user=user), status
-
-
-@bp.route("/users/<int:user_id>/role", methods=["POST"])
-def change_role(user_id: int) -> Response:
-    user = _user_or_404(user_id)
-    form = RoleForm()
-    if form.validate_on_submit():
-        try:
-            admin_ops.change_role(_me(), user, form.role.data or "")
-        except admin_ops.AdminError as exc:
-            db.session.rollback()
-            flash(exc.message, "danger")
-        else:
-            flash(f"已将 {user.username} 的角色改为 {user.role_label}，其所有登录已失效", "success")
-    else:
-        flash(EXPIRED, "danger")
-    return redirect(url_for("admin.users"))
-
-
-# --- administrators: requested by one, approved by another -------------------------------------
-
-
-def _finance_choices() -> list[tuple[int, str]]:
-    return options(
-        (o.id, o.name)
-        for o in db.session.scalars(
-            select(Org).where(Org.kind == OrgKind.FINANCE.value).order_by(Org.name)
-        )
-    )
-
-
-@bp.route("/admins", methods=["GET", "POST"])
-def admins() -> Response | str:
-    form = AdminRequestForm()
-    form.role.choices = options((r.value, ROLE_LABELS[r]) for r in Role if r in ADMIN_ROLES)
-    form.org_id.choices = _finance_choices()
-    error = None
-    if form.validate_on_submit():
-        org = db.session.get(Org, form.org_id.data)
-        try:
-            if org is None:
-                raise admin_ops.AdminError("请选择所属机构", "org_id")
-            req = admin_ops.request_admin(
-                _me(),
-                username=form.username.data or "",
-                name=form.name.data or "",
-                role=form.role.data or "",
-                org=org,
-            )
-        except admin_ops.AdminError as exc:
-            db.session.rollback()
-            error = _apply_error(form, exc)
-        else:
-            flash(f"已提交创建管理员 {req.username} 的申请，须由另一名管理员批准", "success")
-            return redirect(url_for("admin.admins"))
-    requests = db.session.scalars(
-        select(AdminRequest).order_by(AdminRequest.id.desc()).limit(100)
-    ).all()
-    names = dict(db.session.execute(select(User.id, User.username)).all())
-    status = 422 if form.is_submitted() else 200
-    return render_template(
-        "admin/admins.html",
-        form=form,
-        requests=requests,
-        names=names,
-        error=error,
-        role_labels={r.value: ROLE_LABELS[r] for r in Role},
-        action_form=ConfirmForm(),
-    ), status
-
-
-@bp.route("/admins/<int:request_id>/approve", methods=["POST"])
-def approve_admin(request_id: int) -> Response:
-    if ConfirmForm().validate_on_submit():
-        try:
-            user, password = admin_ops.approve_request(_me(), request_id)
-        except admin_ops.AdminError as exc:
-            db.session.rollback()
-            flash(exc.message, "danger")
-        else:
-            flash(
-                f"已批准并创建 {user.role_label} {user.username}，初始密码：{password}"
-                "（只显示这一次，首次登录须修改）",
-                "success",
-            )
-    else:
-        flash(EXPIRED, "danger")
-    return redirect(url_for("admin.admins"))
-
-
-@bp.route("/admins/<int:request_id>/reject", methods=["POST"])
-def reject_admin(request_id: int) -> Response:
-    if ConfirmForm().validate_on_submit():
-        try:
-            admin_ops.reject_request(_me(), request_id)
-        except admin_ops.AdminError as exc:
-            db.session.rollback()
-            flash(exc.message, "danger")
-        else:
-            flash("已驳回该申请", "success")
-    else:
-        flash(EXPIRED, "danger")
-    return redirect(url_for("admin.admins"))
 
 
 # --- cycles ----------------------------------------------------------------------------------
@@ -494,7 +194,7 @@ def cycle_new() -> Response | str:
             )
         except admin_ops.AdminError as exc:
             db.session.rollback()
-            error = _apply_error(form, exc)
+            error = apply_error(form, exc)
         else:
             flash(f"已创建评价任务：{cycle.name}", "success")
             return redirect(url_for("admin.cycles"))
@@ -521,7 +221,7 @@ def cycle_edit(cycle_id: int) -> Response | str:
             admin_ops.update_cycle(cycle, active=bool(form.active.data), **_cycle_values(form))
         except admin_ops.AdminError as exc:
             db.session.rollback()
-            error = _apply_error(form, exc)
+            error = apply_error(form, exc)
         else:
             flash(f"已保存评价任务：{cycle.name}", "success")
             return redirect(url_for("admin.cycles"))
@@ -603,7 +303,7 @@ def import_form() -> Response | str:
                 db.session.commit()
             except admin_ops.AdminError as exc:
                 db.session.rollback()
-                read_error = _apply_error(form, exc)
+                read_error = apply_error(form, exc)
                 evaluation = None
     if read_error:
         form.file.errors = [*form.file.errors, f"无法读取该表：{read_error}"]  # type: ignore[attr-defined]

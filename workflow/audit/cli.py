@@ -60,7 +60,7 @@ def audit_archive(before: str, out: Path) -> None:
 
 @keys_cli.command("rotate")
 def keys_rotate() -> None:
-    """用密钥环中当前的 active 密钥重新加密所有手机号和电子邮箱。
+    """用密钥环中当前的 active 密钥重新加密所有手机号、电子邮箱和动态口令密钥。
 
     先把新密钥加入 FIELD_KEYRING 并设为 active（旧密钥保留），运行本命令，
     确认无旧密钥标识后再从密钥环中删除旧密钥。"""
@@ -68,9 +68,12 @@ def keys_rotate() -> None:
     begin_write()
     changed = 0
     users = User.__table__
-    for row in db.session.execute(select(users.c.id, users.c.email, users.c.phone)).all():
+    columns = (users.c.email, users.c.phone, users.c.totp_secret)
+    for row in db.session.execute(select(users.c.id, *columns)).all():
         db.session.execute(
-            users.update().where(users.c.id == row.id).values(email=row.email, phone=row.phone)
+            users.update()
+            .where(users.c.id == row.id)
+            .values(email=row.email, phone=row.phone, totp_secret=row.totp_secret)
         )
         changed += 1
     evaluations = Evaluation.__table__

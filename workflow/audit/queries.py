@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -11,6 +12,7 @@ from sqlalchemy import Select, select
 
 from workflow.core.audit import KINDS, OUTCOMES
 from workflow.core.extensions import db
+from workflow.machine import ROLE_LABELS, Role
 from workflow.models import AuditLog, SecurityEvent
 
 PAGE_ROWS = 200
@@ -150,10 +152,31 @@ def _ts(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S")
 
 
+def _role(value: str | None) -> str:
+    try:
+        return ROLE_LABELS[Role(value)]
+    except (ValueError, KeyError):
+        return value or ""
+
+
+def _detail(detail: dict[str, Any] | None) -> str:
+    """The event's details as 'key：value' pairs; the address and the browser are columns of
+    their own, so the identity events' text leaves them out."""
+    if not detail:
+        return ""
+    parts = []
+    for key, value in detail.items():
+        if key == "text":
+            value = "；".join(
+                p for p in str(value).split("；") if not p.startswith(("IP：", "UA："))
+            )
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        parts.append(f"{key}：{text}")
+    return "；".join(parts)
+
+
 def table(filters: Filters, limit: int = EXPORT_ROWS) -> tuple[list[str], list[list[Any]]]:
     """Header and rows as the export writes them (and the page shows them)."""
-    import json
-
     found = rows(filters, limit)
     if filters.log == "security":
         return SECURITY_HEADER, [
@@ -163,11 +186,11 @@ def table(filters: Filters, limit: int = EXPORT_ROWS) -> tuple[list[str], list[l
                 KINDS.get(r["kind"], r["kind"]),
                 OUTCOMES.get(r["outcome"], r["outcome"]),
                 r["username"],
-                r["role"],
+                _role(r["role"]),
                 r["ip"],
                 r["user_agent"],
                 r["object"],
-                json.dumps(r["detail"], ensure_ascii=False) if r["detail"] else "",
+                _detail(r["detail"]),
                 r["chain"],
             ]
             for r in found
@@ -179,7 +202,7 @@ def table(filters: Filters, limit: int = EXPORT_ROWS) -> tuple[list[str], list[l
             r["event"],
             r["username"] or "",
             r["actor_name"],
-            r["role"],
+            _role(r["role"]),
             r["org_name"],
             r["evaluation_id"] or "",
             r["from_state"] or "",

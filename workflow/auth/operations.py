@@ -90,11 +90,7 @@ def record_event(
             "event": event,
             "text": "；".join(parts),
             # Whom it is about and who did it: both names when an administrator acted.
-            **(
-                {"target": user.username, "target_name": user.name}
-                if user is not None
-                else {}
-            ),
+            **({"target": user.username, "target_name": user.name} if user is not None else {}),
             "by": who.username if who is not None else "命令行",
             "by_name": who.name if who is not None else "命令行",
         },

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, has_request_context, request
+from flask import Flask, g, has_request_context, request
 from sqlalchemy.orm import Session
 
 from workflow.core.extensions import db
@@ -27,6 +27,11 @@ log = logging.getLogger(__name__)
 KINDS: dict[str, str] = {
     "login": "登录",
     "login_failed": "登录失败",
+    "login_refused_locked": "锁定期间尝试登录",
+    "second_factor_failed": "动态口令错误",
+    "totp_enrolled": "绑定动态口令",
+    "recovery_code_used": "使用恢复码登录",
+    "totp_reset": "重置动态口令",
     "lockout": "账号锁定",
     "unlock": "解除锁定",
     "logout": "退出登录",
@@ -49,6 +54,8 @@ KINDS: dict[str, str] = {
     "seal": "签章",
     "seal_invalid": "签章校验失败",
 }
+# Kinds that record a file leaving the system.
+ACCESS_KINDS = frozenset({"export", "download", "audit_export"})
 OUTCOMES = {"success": "成功", "failure": "失败", "denied": "拒绝"}
 MAX_UA = 300
 MAX_OBJECT = 300
@@ -94,6 +101,8 @@ def record_security_event(
         detail=detail or None,
     )
     (session or db.session).add(row)
+    if has_request_context() and kind in ACCESS_KINDS:
+        g.access_logged = True  # the download hook below adds no second row
     return row
 
 
@@ -113,6 +122,32 @@ def log_access(kind: str, obj: str, detail: dict[str, Any] | None = None) -> Non
         detail=detail,
     )
     db.session.commit()
+
+
+def _log_unlogged_download(response: Any) -> None:
+    """A file sent as an attachment to a signed-in user that its route did not log itself
+    (the 自评表 workbook, the ZIP of sheets, the indicator library, any later download): one
+    'download' event, before the response leaves. Should the insert fail, the request fails
+    with it (fail closed: no record, no file)."""
+    from flask_login import current_user
+
+    if response.status_code != 200 or g.get("access_logged"):
+        return
+    disposition = response.headers.get("Content-Disposition", "")
+    if not disposition.startswith("attachment"):
+        return
+    if not getattr(current_user, "is_authenticated", False):
+        return
+    name = disposition.rsplit("filename*=UTF-8''", 1)[-1] if "filename*=" in disposition else ""
+    if not name and "filename=" in disposition:
+        name = disposition.split("filename=", 1)[1].strip('"')
+    from urllib.parse import unquote
+
+    log_access(
+        "download",
+        f"{request.method} {request.full_path.rstrip('?')}",
+        {"endpoint": request.endpoint or "", "file": unquote(name)[:200]},
+    )
 
 
 def record_denied(code: int) -> None:
@@ -154,6 +189,8 @@ def init_app(app: Flask) -> None:
     def _denied(response: Any) -> Any:
         if response.status_code in (403, 404):
             record_denied(response.status_code)
+        else:
+            _log_unlogged_download(response)
         return response
 
 

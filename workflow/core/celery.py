@@ -24,6 +24,8 @@ TASK_MODULES = (
     "workflow.reminders.tasks",
     "workflow.core.outbox",
     "workflow.notices.tasks",
+    "workflow.bulk.tasks",
+    "workflow.rechecks.tasks",
 )
 
 

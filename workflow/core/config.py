@@ -81,6 +81,8 @@ def from_env() -> dict[str, object]:
         "OUTBOX_SEND_DEADLINE_MS": int(os.environ.get("OUTBOX_SEND_DEADLINE_MS", "20")),
         # An open outbox row whose last hand-out is older than this is handed out again.
         "OUTBOX_REHAND_SECONDS": int(os.environ.get("OUTBOX_REHAND_SECONDS", "180")),
+        # After a failed hand-out the requests' rows go straight to the relay this long.
+        "OUTBOX_BROKER_BACKOFF_SECONDS": int(os.environ.get("OUTBOX_BROKER_BACKOFF_SECONDS", "5")),
         "BOOTSTRAP_SERVE_LOCAL": True,
         # 身份鉴别 (GB/T 22239 §8.1.4.1): lockout, second factor, password policy, sessions.
         "LOCKOUT_THRESHOLD": int(os.environ.get("LOCKOUT_THRESHOLD", "5")),
@@ -113,4 +115,20 @@ def from_env() -> dict[str, object]:
         # The owner role's URL for `flask audit archive` on PostgreSQL (the application's
         # role may only INSERT and SELECT the log tables); defaults to DATABASE_URL.
         "AUDIT_OWNER_DATABASE_URL": os.environ.get("AUDIT_OWNER_DATABASE_URL", ""),
+        # 抽查复核 (workflow/rechecks/risk.py): the risk rules' thresholds, and how much more
+        # likely a risk-weighted sample draws an evaluation per finding.
+        "RISK_HIGH_TOTAL": os.environ.get("RISK_HIGH_TOTAL", "95"),
+        "RISK_LOW_EXECUTION": os.environ.get("RISK_LOW_EXECUTION", "0.80"),
+        "RISK_OVER_RATIO": os.environ.get("RISK_OVER_RATIO", "1.30"),
+        "RISK_ABOVE_DEPARTMENT": os.environ.get("RISK_ABOVE_DEPARTMENT", "5"),
+        "RISK_LATE_MONTH": int(os.environ.get("RISK_LATE_MONTH", "10")),
+        "RISK_WEIGHT_PER_REASON": float(os.environ.get("RISK_WEIGHT_PER_REASON", "20")),
+        # 结果应用: next year's budget advice by final grade (优 prioritise, 良 keep, 中 cut by
+        # BUDGET_CUT_SHARE, 差 cut by BUDGET_CUT_SHARE_POOR or suspend), and 整改 items.
+        "BUDGET_CUT_SHARE": os.environ.get("BUDGET_CUT_SHARE", "0.10"),
+        "BUDGET_CUT_SHARE_POOR": os.environ.get("BUDGET_CUT_SHARE_POOR", "0.30"),
+        "RECTIFICATION_DUE_DAYS": int(os.environ.get("RECTIFICATION_DUE_DAYS", "90")),
+        "RECTIFICATION_REMIND_EVERY_DAYS": int(
+            os.environ.get("RECTIFICATION_REMIND_EVERY_DAYS", "7")
+        ),
     }

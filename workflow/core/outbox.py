@@ -5,7 +5,8 @@
 - After its commit it calls `dispatch(ids)`: the publish runs on one background thread of
   the process, and the request waits for it at most OUTBOX_SEND_DEADLINE_MS (20 ms). A broker
   that refuses or hangs therefore costs a request at most that; a failed publish clears
-  handed_out_at so that the next relay tick sends the row.
+  handed_out_at so that the next relay tick sends the row, and for
+  OUTBOX_BROKER_BACKOFF_SECONDS (5) after it the requests' rows go straight to the relay.
 - The task that does the work marks the row done in its own transaction (`mark_done`).
 - `relay()` (beat, every OUTBOX_RELAY_SECONDS, and `flask outbox relay`) hands out every
   open row never handed out, and again every open row whose last hand-out is older than
@@ -21,6 +22,7 @@ import logging
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -42,11 +44,13 @@ RELAY_AFTER = timedelta(seconds=5)
 RELAY_BATCH = 500
 DEFAULT_REHAND_SECONDS = 180
 DEFAULT_SEND_DEADLINE_MS = 20
+DEFAULT_BROKER_BACKOFF_SECONDS = 5
 
 # The features' tasks, by their registered names: the relay is plumbing and imports no
 # feature (the task modules are registered by workflow.core.celery).
 PDF_TASK = "workflow.tasks.pdf.render_evaluation_pdf"
 NOTIFY_TASK = "workflow.tasks.notify.handle_notify_message"
+BULK_TASK = "workflow.tasks.bulk.run_bulk_import"
 
 Row = tuple[int, str, dict[str, Any]]
 
@@ -112,6 +116,13 @@ def _send(celery_app: Any, message_id: int, kind: str, payload: dict[str, Any]) 
         )
     elif kind == "notify":
         tasks[NOTIFY_TASK].apply_async(args=[message_id], queue="mail", retry=False)
+    elif kind == "bulk_import":
+        tasks[BULK_TASK].apply_async(
+            args=[int(payload["bulk_import_id"])],
+            kwargs={"outbox_id": message_id},
+            queue="bulk",
+            retry=False,
+        )
     else:
         raise ValueError(f"unknown outbox kind {kind!r}")
 
@@ -133,6 +144,21 @@ def _release(engine: Engine, ids: list[int], error: str) -> None:
             )
         )
         conn.commit()
+
+
+def _send_guarded(celery_app: Any, engine: Engine, rows: list[Row], backoff: float) -> int:
+    """The requests' hand-out, on the publisher thread. After a failed publish the broker is
+    taken to be away for ``backoff`` seconds: hand-outs in that window go straight back to
+    the relay instead of each waiting out the socket timeout of a hung broker (10 s) or the
+    connection retries of a refusing one, so that the requests' hand-outs never pile up
+    behind one another during an outage. The relay itself always tries."""
+    if time.monotonic() < getattr(celery_app, "_outbox_down_until", 0.0):
+        _release(engine, [r[0] for r in rows], "broker unavailable after a failed hand-out")
+        return 0
+    sent = _send_all(celery_app, engine, rows)
+    if sent < len(rows):
+        celery_app._outbox_down_until = time.monotonic() + backoff
+    return sent
 
 
 def _send_all(celery_app: Any, engine: Engine, rows: list[Row]) -> int:
@@ -170,6 +196,7 @@ class _Publisher:
         self._lock = threading.Lock()
         self._pid: int | None = None
         self._queue: queue.Queue[_Job] = queue.Queue(maxsize=10_000)
+        self._busy = False
 
     def submit(self, job: _Job) -> bool:
         with self._lock:
@@ -184,19 +211,31 @@ class _Publisher:
             return False
         return True
 
+    def backlog(self) -> int:
+        """Hand-outs of this process still waiting for the broker (0 in another process)."""
+        if self._pid != os.getpid():
+            return 0
+        return self._queue.qsize() + (1 if self._busy else 0)
+
     def _run(self) -> None:
         jobs = self._queue
         while True:
             job = jobs.get()
+            self._busy = True
             try:
                 job.sent = job.run()
             except Exception:
                 log.exception("outbox publisher failed")
             finally:
+                self._busy = False
                 job.done.set()
 
 
 _publisher = _Publisher()
+
+
+def publisher_backlog() -> int:
+    return _publisher.backlog()
 
 
 def publish_soon(run: Callable[[], int]) -> bool:
@@ -242,7 +281,9 @@ def dispatch(message_ids: list[int]) -> None:
             # Eager tasks run in this thread with this app context (unit tests only).
             _send_all(celery_app, engine, rows)
             return
-        if not publish_soon(functools.partial(_send_all, celery_app, engine, rows)):
+        backoff = _setting("OUTBOX_BROKER_BACKOFF_SECONDS", DEFAULT_BROKER_BACKOFF_SECONDS)
+        send = functools.partial(_send_guarded, celery_app, engine, rows, backoff)
+        if not publish_soon(send):
             _release(engine, [r[0] for r in rows], "publisher queue full")
     except Exception:
         log.exception("outbox dispatch failed; the relay will send %s", message_ids)
@@ -250,6 +291,18 @@ def dispatch(message_ids: list[int]) -> None:
             db.session.rollback()
         except Exception:
             log.exception("rollback after dispatch failure failed")
+
+
+def dispatch_now(message_ids: list[int]) -> int:
+    """Hand these rows out in the caller's thread (a command, which exits right after and
+    would take the publisher thread with it). Returns how many went to the broker; the
+    rest stay for the relay."""
+    if not message_ids or not dispatch_enabled():
+        return 0
+    rows = _open_rows([int(i) for i in message_ids])
+    if not rows:
+        return 0
+    return _send_all(current_app.extensions["celery"], db.engine, rows)
 
 
 # --------------------------------------------------------------------------- the relay

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, func, literal, select
 from sqlalchemy.orm import aliased
 
+from workflow.core.days import days_left, days_text
 from workflow.core.extensions import db
 from workflow.evaluations import queries
 from workflow.machine import STATE_LABELS, State
@@ -50,7 +51,8 @@ class OverdueRow:
     state: State
     state_label: str
     deadline: date
-    days_overdue: int
+    days_overdue: int  # counted as the cycle counts (calendar or working days)
+    days_text: str = ""  # 已逾期 3 个工作日: the words every page and e-mail use
 
 
 @dataclass(frozen=True)
@@ -147,6 +149,7 @@ def overdue(
             dept.name,
             Evaluation.state,
             deadline.label("deadline"),
+            Cycle.day_kind,
         )
         .join(Cycle, Cycle.id == Evaluation.cycle_id)
         .join(Project, Project.id == Evaluation.project_id)
@@ -161,11 +164,20 @@ def overdue(
         .limit(limit)
     ).all()
     result = []
-    for ev_id, project, unit_name, dept_name, state, dl in rows:
+    for ev_id, project, unit_name, dept_name, state, dl, kind in rows:
         st = State(state)
+        left = days_left(today, dl, kind)
         result.append(
             OverdueRow(
-                ev_id, project, unit_name, dept_name, st, STATE_LABELS[st], dl, (today - dl).days
+                ev_id,
+                project,
+                unit_name,
+                dept_name,
+                st,
+                STATE_LABELS[st],
+                dl,
+                -left,
+                days_text(left, kind),
             )
         )
     return result
@@ -243,8 +255,14 @@ def stage_days(user: Actor, now: datetime, cycle_id: int | None = None) -> list[
     return out
 
 
-def details(user: Actor, cycle_id: int | None = None, limit: int = 100_000) -> list[DetailRow]:
-    """One row per evaluation (for the export), in one query."""
+def details(
+    user: Actor,
+    cycle_id: int | None = None,
+    limit: int = 100_000,
+    states: tuple[str, ...] = (),
+) -> list[DetailRow]:
+    """One row per evaluation (for the export), in one query; `states` narrows it (a queue's
+    export)."""
     dept = aliased(Org)
     unit = aliased(Org)
     rows = db.session.execute(
@@ -266,7 +284,7 @@ def details(user: Actor, cycle_id: int | None = None, limit: int = 100_000) -> l
         .join(Project, Project.id == Evaluation.project_id)
         .join(unit, unit.id == Evaluation.unit_id)
         .join(dept, dept.id == Evaluation.department_id)
-        .where(_scope(user, cycle_id))
+        .where(_scope(user, cycle_id), *([Evaluation.state.in_(states)] if states else []))
         .order_by(dept.name, unit.name, Evaluation.id)
         .limit(limit)
     ).all()

@@ -13,13 +13,15 @@ from workflow.core.audit import log_access
 from workflow.core.inputs import parse_int
 from workflow.dashboard import chart, export
 from workflow.dashboard import queries as stats
+from workflow.dashboard.indicators import indicator_rows
 from workflow.evaluations import views
-from workflow.machine import Role
+from workflow.machine import STATE_LABELS, Role, State
 from workflow.models import Actor, Cycle
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
 ALLOWED = (Role.REVIEWER, Role.FINANCE, Role.SYSADMIN)
+STATE_VALUES = frozenset(s.value for s in State)
 
 
 def _user() -> Actor:
@@ -85,10 +87,13 @@ def index() -> str:
 @bp.route("/export.xlsx")
 @login_required
 def export_xlsx() -> Response:
+    """The figures and the forms of a cycle as .xlsx; ?state=... (repeatable) narrows the
+    明细 and 指标明细 sheets to a queue's states (the queues' 导出 Excel)."""
     user = _user()
     cycle = _cycle_choice(stats.cycles())
     today = views.today()  # China time, as every other page counts days
     cycle_id = cycle.id if cycle else None
+    states = tuple(s for s in request.args.getlist("state") if s in STATE_VALUES)
     figures = _figures(user, cycle, today)
     content = export.build_workbook(
         scope_label=_scope_label(user),
@@ -98,15 +103,17 @@ def export_xlsx() -> Response:
         grades=figures["grades"],
         late=figures["late"],
         days=figures["days"],
-        detail=stats.details(user, cycle_id),
+        detail=stats.details(user, cycle_id, states=states),
+        indicators=indicator_rows(user, cycle_id, states=states),
     )
-    filename = f"dashboard-{today.isoformat()}.xlsx"
-    log_access("export", "dashboard.xlsx", {"cycle_id": cycle_id})
+    label = "、".join(STATE_LABELS[State(s)] for s in states) if states else "统计"
+    name = f"绩效自评{label}-{cycle.name if cycle else '全部任务'}-{today.isoformat()}.xlsx"
+    log_access("export", "dashboard.xlsx", {"cycle_id": cycle_id, "states": list(states)})
     return Response(
         content,
         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={
-            "Content-Disposition": f"attachment; filename={filename}",
+            "Content-Disposition": export.attachment(name, f"jixiao-{today.isoformat()}.xlsx"),
             "Cache-Control": "no-store",
         },
     )

@@ -112,7 +112,13 @@ def store_pdf(evaluation_id: int, version: int, outbox_id: int | None = None) ->
             db.select(PdfFile).filter_by(evaluation_id=evaluation_id, version=version)
         ).scalar_one()
     log.info(
-        "PDF stored: evaluation %s v%s, %d pages, %.2f s", evaluation_id, version, pages, elapsed
+        "PDF stored: evaluation %s v%s (%s), %d pages, %d KB, %.2f s",
+        evaluation_id,
+        version,
+        state,
+        pages,
+        (len(data) + 1023) // 1024,
+        elapsed,
     )
     return row
 

@@ -8,6 +8,7 @@ from flask import current_app
 from sqlalchemy import func
 
 from workflow.core.extensions import db
+from workflow.machine import State
 from workflow.models import Evaluation, PdfFile
 
 
@@ -37,11 +38,13 @@ def latest_pdf(evaluation_id: int) -> PdfFile | None:
 def latest_pdfs(*, department_id: int | None = None, cycle_id: int | None = None) -> list[PdfFile]:
     """The newest PDF of every evaluation of a department and/or a cycle (for the ZIP).
 
-    The caller checks that the user may see that department or cycle.
+    The caller checks that the user may see that department or cycle. A form back in draft
+    (withdrawn, returned) has no PDF in force: its last one shows what is no longer so.
     """
     newest = (
         db.select(PdfFile.evaluation_id, func.max(PdfFile.version).label("version"))
         .join(Evaluation, Evaluation.id == PdfFile.evaluation_id)
+        .where(Evaluation.state != State.DRAFT.value)
         .group_by(PdfFile.evaluation_id)
     )
     if department_id is not None:

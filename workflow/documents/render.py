@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import logging
+import mimetypes
 import os
 import re
 import shutil
@@ -29,6 +30,9 @@ from workflow.models import Evaluation
 from workflow.targets import queries as target_queries
 
 log = logging.getLogger(__name__)
+# WeasyPrint reports seven progress steps per document at INFO; the worker logs one line per
+# PDF itself (documents/operations.py), and keeps WeasyPrint's warnings and errors.
+logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 DEFAULT_FONT = "Noto Sans CJK SC"
@@ -120,7 +124,11 @@ def static_only_fetcher(static_folder: str | None, base_url: str) -> Any:
                 raise ValueError(f"refused URL: {url[:200]}")
             if not path.is_relative_to(root) or not path.is_file():
                 raise ValueError(f"refused URL outside the static folder: {url[:200]}")
-            return URLFetcherResponse(path.as_uri(), path.read_bytes())
+            # With its type: WeasyPrint ignores a stylesheet that is not text/css.
+            kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+            return URLFetcherResponse(
+                path.as_uri(), path.read_bytes(), headers={"Content-Type": kind}
+            )
 
     return StaticOnlyFetcher()
 
@@ -141,6 +149,26 @@ class Row:
     rowspan1: int = 0  # >0 on the first row of a 一级 group: the merged cell's height
     rowspan2: int = 0
     empty: bool = False  # a group with no indicators (生态效益 in the seed)
+    deviation: str = ""  # the unit's 偏差原因分析及改进措施
+
+
+@dataclass(frozen=True)
+class Adjustment:
+    """A score changed by the department or finance, with the reason given for it."""
+
+    indicator: str
+    stage: str  # 主管部门审核 or 财政确认
+    before: str
+    after: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class OpinionLine:
+    label: str
+    text: list[str]
+    who: str
+    when: str
 
 
 @dataclass
@@ -167,6 +195,9 @@ class FormView:
     generated: str = ""
     # The SM2 seal as checked when the PDF was made: "签章有效 验证码 …" or "已篡改 …".
     seal: str = ""
+    adjustments: list[Adjustment] = field(default_factory=list)
+    opinions: list[OpinionLine] = field(default_factory=list)
+    returned: str = ""  # the reason of the return that sent the form where it is now
 
 
 def fmt_decimal(value: Decimal | int | float | str | None) -> str:
@@ -238,6 +269,7 @@ def build_view(evaluation: Evaluation) -> FormView:
         if ind.path[0] not in level1:
             level1.append(ind.path[0])
     rows: list[Row] = []
+    adjustments: list[Adjustment] = []
     for top in level1:
         level2 = [g.path[1] for g in scheme.groups if len(g.path) == 2 and g.path[0] == top]
         for ind in scheme.indicators:
@@ -265,8 +297,10 @@ def build_view(evaluation: Evaluation) -> FormView:
                         rule_text=ind.rule_text,
                         actual=actual_text(entries.get(ind.code)) if applicable else "不适用",
                         scores=scores,
+                        deviation=_deviation(entries.get(ind.code)) if applicable else "",
                     )
                 )
+                adjustments.extend(_adjustments(score_row, "／".join(p for p in ind.path if p)))
             if len(rows) == first_sub:
                 rows.append(Row(top, sub, "", "", "", "", "", ["" for _ in columns], empty=True))
             rows[first_sub].rowspan2 = len(rows) - first_sub
@@ -330,7 +364,67 @@ def build_view(evaluation: Evaluation) -> FormView:
         font=_configured_font(),
         generated=_local(datetime.now(LOCAL_TZ)),
         seal=_seal_line(evaluation),
+        adjustments=adjustments,
+        opinions=_opinions(evaluation),
+        returned=evaluation.returned_reason or "",
     )
+
+
+def _deviation(entry: Any) -> str:
+    if isinstance(entry, dict):
+        return str(entry.get("reason") or "").strip()
+    return ""
+
+
+def _adjustments(row: Any, name: str) -> list[Adjustment]:
+    """Every changed score of a row, each with its reason (the review trail on paper)."""
+    if row is None:
+        return []
+    found = []
+    if row.dept_reason:
+        found.append(
+            Adjustment(
+                name,
+                "主管部门审核",
+                fmt_decimal(row.self_score),
+                fmt_decimal(row.dept_score),
+                row.dept_reason,
+            )
+        )
+    if row.final_reason:
+        found.append(
+            Adjustment(
+                name,
+                "财政确认",
+                fmt_decimal(row.dept_score),
+                fmt_decimal(row.final_score),
+                row.final_reason,
+            )
+        )
+    return found
+
+
+def _opinions(evaluation: Evaluation) -> list[OpinionLine]:
+    lines = []
+    if evaluation.dept_opinion:
+        lines.append(
+            OpinionLine(
+                "主管部门审核意见",
+                paragraphs(evaluation.dept_opinion),
+                evaluation.reviewer.name if evaluation.reviewer else "",
+                _local(evaluation.reviewed_at),
+            )
+        )
+    if evaluation.final_opinion:
+        lines.append(
+            OpinionLine(
+                "财政确认意见",
+                paragraphs(evaluation.final_opinion),
+                evaluation.confirmer.name if evaluation.confirmer else "",
+                _local(evaluation.confirmed_at),
+            )
+        )
+    return lines
 
 
 def _seal_line(evaluation: Evaluation) -> str:
@@ -351,7 +445,10 @@ def _seal_line(evaluation: Evaluation) -> str:
 def render_html(evaluation: Evaluation) -> str:
     # The app's Jinja environment without its context processors: they read the request
     # and the logged-in user, which a worker does not have.
-    return current_app.jinja_env.get_template(TEMPLATE).render(form=build_view(evaluation))
+    return current_app.jinja_env.get_template(TEMPLATE).render(
+        form=build_view(evaluation),
+        static_base=str(current_app.config.get("APP_BASE_URL", "")).rstrip("/") + "/static/",
+    )
 
 
 _font_config: Any = None

@@ -64,9 +64,14 @@ def import_form_command(
             return
     from workflow.admin import operations as admin_ops
 
-    evaluation = admin_ops.import_form_draft(
-        result, cycle=cycle, unit=unit, fallback_name=file.stem, actor=actor
-    )
+    try:
+        evaluation = admin_ops.import_form_draft(
+            result, cycle=cycle, unit=unit, fallback_name=file.stem, actor=actor
+        )
+    except admin_ops.AdminError as exc:
+        db.session.rollback()
+        fail(f"未导入：{exc.message}")
+        return
     project = evaluation.project
     if actor is not None:
         card = operations.scorecard(evaluation)
@@ -166,7 +171,7 @@ def evaluations_verify(evaluation_id: int) -> None:
     if evaluation is None:
         fail(f"找不到评价表：{evaluation_id}")
         return
-    verdict = seal.verify(evaluation)
+    verdict = seal.check(evaluation)
     click.echo(f"评价表 {evaluation_id}：{verdict.label}")
     if verdict.code:
         click.echo(f"验证码 {verdict.code}　密钥 {verdict.key_id}")

@@ -10,11 +10,38 @@ from sqlalchemy import select
 
 from workflow.core.extensions import db
 from workflow.evaluations.views import local_time
-from workflow.machine import ROLE_LABELS, STATE_LABELS, TRANSITIONS, Event, Role, State
+from workflow.machine import (
+    RECHECK_STATE_LABELS,
+    RECHECK_TRANSITIONS,
+    ROLE_LABELS,
+    STATE_LABELS,
+    TRANSITIONS,
+    Event,
+    RecheckState,
+    Role,
+    State,
+)
 from workflow.models import AuditLog, Evaluation
 
 EVENT_LABELS: dict[str, str] = {t.event.value: t.label for t in TRANSITIONS}
 EVENT_LABELS.update({"import": "导入", "create": "创建", "resend_mail": "重新发送邮件"})
+# What the audit row's reason is for each event: approvals and confirmations carry the
+# overall opinion (审核意见), returns the reason that is also the opinion of the return.
+REASON_LABELS = {
+    Event.APPROVE.value: "审核意见",
+    Event.CONFIRM.value: "确认意见",
+    Event.RETURN.value: "退回原因（审核意见）",
+    Event.FINANCE_RETURN.value: "退回原因（财政意见）",
+}
+# 抽查复核 (workflow/rechecks): its events are named recheck_<event> in the evaluation's log.
+EVENT_LABELS.update({f"recheck_{t.event.value}": f"复核：{t.label}" for t in RECHECK_TRANSITIONS})
+EVENT_LABELS.update(
+    {
+        "recheck_assign": "复核：指派复核人",
+        "budget_advice": "预算建议调整",
+        "rectify_close": "整改销号",
+    }
+)
 COLUMN_LABELS = {"self": "自评", "dept": "审核", "final": "确认"}
 
 
@@ -41,6 +68,7 @@ class HistoryItem:
     totals: list[str] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
     danger: bool = False
+    reason_label: str = "原因"
 
 
 def _state_label(value: str | None) -> str:
@@ -48,6 +76,10 @@ def _state_label(value: str | None) -> str:
         return ""
     try:
         return STATE_LABELS[State(value)]
+    except ValueError:
+        pass
+    try:
+        return "复核" + RECHECK_STATE_LABELS[RecheckState(value)]
     except ValueError:
         return value
 
@@ -97,6 +129,7 @@ def timeline(evaluation: Evaluation, names: Mapping[str, tuple[str, ...]]) -> li
                 totals=totals,
                 changes=changes,
                 danger=danger,
+                reason_label=REASON_LABELS.get(row.event, "原因"),
             )
         )
     return items

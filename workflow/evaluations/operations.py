@@ -245,6 +245,7 @@ def fire(
 
     from_state = evaluation.state
     changes = _apply_effects(evaluation, transition, user, scores or {})
+    _keep_opinion(evaluation, transition.event, (reason or "").strip() or None)
     evaluation.state = transition.target.value
     now = utcnow()
     evaluation.stage_entered_at = now
@@ -255,7 +256,7 @@ def fire(
         # The SM2 seal over what was confirmed, in the same transaction (evaluations/seal.py).
         from workflow.evaluations import seal
 
-        seal.sign(evaluation)
+        seal.sign(evaluation, user)
     audit = _audit(evaluation, user, transition.event.value, from_state, reason, changes)
     outbox = _outbox(evaluation, transition, user, reason)
     _commit()
@@ -338,6 +339,24 @@ def _apply_effects(
         elif effect not in _SIDE_EFFECTS:
             raise RuntimeError(f"state machine effect {effect!r} has no implementation")
     return changes
+
+
+def _keep_opinion(evaluation: Evaluation, event: Event, text: str | None) -> None:
+    """The review trail on the evaluation itself: the opinion of an approval or a
+    confirmation (审核意见), and the reason of a return until the form moves forward again.
+    The same text is the audit row's reason, so the history shows it too."""
+    if event in (Event.RETURN, Event.FINANCE_RETURN):
+        evaluation.returned_reason = text
+    elif event in (Event.SUBMIT, Event.APPROVE, Event.CONFIRM):
+        evaluation.returned_reason = None
+    if event is Event.APPROVE:
+        evaluation.dept_opinion = text
+    elif event is Event.CONFIRM:
+        evaluation.final_opinion = text
+    elif event is Event.RETURN:
+        evaluation.dept_opinion = None
+    elif event is Event.REOPEN:
+        evaluation.final_opinion = None
 
 
 def _apply_stage_scores(

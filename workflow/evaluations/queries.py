@@ -15,9 +15,9 @@ from sqlalchemy import ColumnElement, bindparam, false, func, or_, select, true,
 from workflow import policy
 from workflow.core.extensions import db
 from workflow.core.inputs import parse_int
-from workflow.evaluations import views
+from workflow.evaluations import seal, views
 from workflow.evaluations.views import PER_PAGE, STATE_ORDER, STATE_STAGE, Deadline, _deadline
-from workflow.machine import STATE_LABELS, Role
+from workflow.machine import STATE_LABELS, Role, State
 from workflow.models import Actor, Cycle, Evaluation, EvaluationCount, Org, Project
 
 
@@ -80,6 +80,9 @@ class ListRow(NamedTuple):
     final_grade: str | None
     submitted_at: datetime | None  # shown with |local_time
     deadline: Deadline
+    returned: bool = False  # sent back (退回) and not moved forward since
+    # A confirmed grade that differs from what its SM2 seal signed (seal.tampered_among).
+    tampered: bool = False
 
 
 @dataclass
@@ -269,6 +272,7 @@ def _rows_statement(shape: _Shape, groups: int) -> Any:
             unit.c.name.label("unit"),
             dept.c.name.label("department"),
             cy.c.name.label("cycle"),
+            ev.c.returned_reason.is_not(None).label("returned"),
         )
         .join_from(ev, pr, pr.c.id == ev.c.project_id)
         .join(unit, unit.c.id == ev.c.unit_id)
@@ -313,6 +317,8 @@ def list_evaluations(user: Actor, filters: ListFilters, per_page: int = PER_PAGE
                 if n:
                     counts.append((state, cycle_id, n, submit, review, confirm))
     on = views.today()  # looked up on views: a test moves the day there
+    # Each cycle counts its days its own way (calendar or working days): a handful of rows.
+    kinds: dict[int, str] = dict(db.session.execute(select(Cycle.id, Cycle.day_kind)).all())  # type: ignore[arg-type]
     groups: list[tuple[bool, date, int, int, str, int, Deadline]] = []
     total = 0
     for state, cycle_id, n, submit, review, confirm in counts:
@@ -321,7 +327,15 @@ def list_evaluations(user: Actor, filters: ListFilters, per_page: int = PER_PAGE
         day = {"submit": submit, "review": review, "confirm": confirm}[stage] if stage else None
         rank = _STATE_RANK[state]
         groups.append(
-            (day is None, day or date.max, rank, cycle_id, state, n, _deadline(stage, day, on))
+            (
+                day is None,
+                day or date.max,
+                rank,
+                cycle_id,
+                state,
+                n,
+                _deadline(stage, day, on, kinds.get(cycle_id, "calendar")),
+            )
         )
     groups.sort(key=lambda g: g[:4])
     # The groups this page touches, with the offset and number of rows taken from each.
@@ -362,6 +376,7 @@ def list_evaluations(user: Actor, filters: ListFilters, per_page: int = PER_PAGE
         unit,
         department,
         cycle,
+        returned,
     ) in found:
         if final_total is not None:
             total_now, grade_now = final_total, final_grade
@@ -389,9 +404,28 @@ def list_evaluations(user: Actor, filters: ListFilters, per_page: int = PER_PAGE
                 final_grade,
                 submitted_at,
                 touched[(state, cycle_id)][1],
+                bool(returned),
             )
         )
+    confirmed = [(r.id, r.final_total, r.final_grade) for r in rows if r.state == "confirmed"]
+    if confirmed:
+        bad = seal.tampered_among(confirmed)
+        rows = [r._replace(tampered=True) if r.id in bad else r for r in rows]
     return Page(rows, total, filters.page, per_page)
+
+
+def returned_count(user: Actor) -> int:
+    """How many of the forms this user may see were sent back (退回) and wait in draft."""
+    stmt = (
+        select(func.count())
+        .select_from(Evaluation)
+        .where(
+            visible_filter(user),
+            Evaluation.state == State.DRAFT.value,
+            Evaluation.returned_reason.is_not(None),
+        )
+    )
+    return int(db.session.scalar(stmt) or 0)
 
 
 @functools.lru_cache(maxsize=8)

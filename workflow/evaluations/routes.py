@@ -36,8 +36,9 @@ from workflow.core.extensions import db
 from workflow.documents import operations as documents
 from workflow.documents import queries as pdf_files
 from workflow.evaluations import evidence as evidence_ops
-from workflow.evaluations import operations, queries, views
+from workflow.evaluations import operations, queries, trail, views
 from workflow.evaluations import seal as seal_ops
+from workflow.evaluations import stage as stage_pages
 from workflow.evaluations.forms import EntryForm, parse_entry_form, parse_reason, parse_version
 from workflow.evaluations.history import timeline
 from workflow.evaluations.operations import OperationError
@@ -110,15 +111,19 @@ def _detail(
             can_edit=policy.can(user, policy.EDIT, evaluation),
             pdf=pdf,
             history=timeline(evaluation, names),
-            deadline=views.deadline_for(evaluation.state, deadlines),
+            deadline=views.deadline_for(
+                evaluation.state, deadlines, kind=evaluation.cycle.day_kind
+            ),
             event_errors=event_errors or {},
             event_reasons=event_reasons or {},
             accept=evidence_ops.ACCEPT,
             evidence_limit=evidence_ops.limit_text(),
             money=views.money,
             # The grade is shown: check its SM2 seal against the live rows (seal.py).
-            seal=seal_ops.verify(evaluation),
+            seal=seal_ops.check(evaluation, current_user._get_current_object()),
             phone=mask_phone(evaluation.phone),
+            evidence=trail.evidence_items(evaluation),
+            **trail.trail_context(evaluation),
         ),
         status,
     )
@@ -330,6 +335,8 @@ def submit_post(evaluation_id: int) -> Result:
 
 # --- the simple workflow buttons -------------------------------------------------------------
 
+_STAGE_OF_NEXT = {"review": stage_pages.STAGES["dept"], "finance": stage_pages.STAGES["final"]}
+
 
 @bp.route("/<int:evaluation_id>/events/<event>", methods=["POST"])
 @login_required
@@ -362,6 +369,18 @@ def fire_event(evaluation_id: int, event: str) -> Result:
             # The button may be gone (someone else moved the evaluation on): say so on top.
             flash(exc.message, "danger")
             return _detail(evaluation, exc.status)
+        spec = _STAGE_OF_NEXT.get(back)
+        if spec is not None and policy.is_role(current_user, spec.role):
+            # Refused on the review or finance page: the same page, the message beside the
+            # button and the typed reason kept.
+            return stage_pages.render_stage(
+                current_user,
+                evaluation,
+                spec,
+                status=exc.status,
+                event_errors={chosen.value: exc.message},
+                event_reasons={chosen.value: reason},
+            )
         return _detail(
             evaluation,
             exc.status,
@@ -425,6 +444,44 @@ def download_evidence(evaluation_id: int, evidence_id: int) -> Result:
     mimetype, name = item.content_type, item.original_name
     log_access("download", f"evidence:{evidence_id}", {"evaluation_id": evaluation_id})
     return send_file(path, mimetype=mimetype, as_attachment=True, download_name=name)
+
+
+@bp.route("/<int:evaluation_id>/evidence/<int:evidence_id>/view")
+@login_required
+def view_evidence(evaluation_id: int, evidence_id: int) -> Result:
+    """Preview in the browser: a PDF or an image, inline, with its own content type; the
+    same access check as the download. Other types only download."""
+    try:
+        item, path = evidence_ops.evidence_for(current_user, evaluation_id, evidence_id)
+    except OperationError as exc:
+        return views.error_page(exc)
+    if item.content_type not in trail.INLINE_TYPES:
+        abort(404)
+    log_access(
+        "download", f"evidence:{evidence_id}", {"evaluation_id": evaluation_id, "inline": True}
+    )
+    response = send_file(
+        path, mimetype=item.content_type, as_attachment=False, download_name=item.original_name
+    )
+    # Shown as what it is and nothing else: no sniffing, nothing fetched but itself.
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; img-src 'self'; object-src 'self'; frame-ancestors 'none'"
+    )
+    return response
+
+
+@bp.route("/<int:evaluation_id>/print")
+@login_required
+def print_view(evaluation_id: int) -> Result:
+    """The form as the PDF lays it out, as a page to print from the browser (打印)."""
+    try:
+        evaluation = operations.load_for(current_user, evaluation_id)
+    except OperationError as exc:
+        return views.error_page(exc)
+    from workflow.documents.render import build_view
+
+    return render_template("evaluations/print.html", form=build_view(evaluation), ev=evaluation)
 
 
 @bp.route("/<int:evaluation_id>/pdf")

@@ -16,16 +16,21 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from workflow.core import crypto
+from workflow.core.audit import record_security_event
+from workflow.core.database import begin_write
 from workflow.core.extensions import db
 from workflow.machine import State
 from workflow.models import Cycle, Evaluation, EvaluationSeal, Project
+
+log = logging.getLogger(__name__)
 
 VALID = "valid"
 TAMPERED = "tampered"
@@ -67,8 +72,9 @@ def canonical(data: dict[str, Any]) -> str:
     return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
-def sign(evaluation: Evaluation) -> EvaluationSeal:
-    """Seal the evaluation as it stands (no commit: the confirm's transaction)."""
+def sign(evaluation: Evaluation, user: Any = None) -> EvaluationSeal:
+    """Seal the evaluation as it stands (no commit: the confirm's transaction). The signing
+    operation is a security event of that transaction too."""
     key = crypto.seal_private_key()
     text = canonical(snapshot(evaluation))
     seal = EvaluationSeal(
@@ -79,6 +85,13 @@ def sign(evaluation: Evaluation) -> EvaluationSeal:
         key_id=crypto.key_id(key),
     )
     db.session.add(seal)
+    record_security_event(
+        "seal",
+        user=user,
+        outcome="success",
+        object=f"evaluation:{evaluation.id}",
+        detail={"version": evaluation.version, "key_id": seal.key_id},
+    )
     return seal
 
 
@@ -137,3 +150,57 @@ def verify(evaluation: Evaluation) -> Verdict:
     if problems:
         return Verdict(TAMPERED, tuple(problems), code, seal.key_id)
     return Verdict(VALID, (), code, seal.key_id)
+
+
+def tampered_among(listed: list[tuple[int, Decimal | None, str | None]]) -> set[int]:
+    """The lists' check: of these confirmed evaluations (id, final total, final grade as a
+    list shows them), those whose total or grade differs from what their latest seal signed.
+    One query and a JSON read per row, no signature check (the detail and stage pages, the
+    PDF and `flask evaluations verify` check the signature too). An evaluation confirmed
+    before sealing existed has no seal and is not flagged here."""
+    if not listed:
+        return set()
+    shown = {i: (_d(total), grade) for i, total, grade in listed}
+    newest = (
+        select(func.max(EvaluationSeal.id))
+        .where(EvaluationSeal.evaluation_id.in_(shown))
+        .group_by(EvaluationSeal.evaluation_id)
+    )
+    bad: set[int] = set()
+    for evaluation_id, text in db.session.execute(
+        select(EvaluationSeal.evaluation_id, EvaluationSeal.snapshot).where(
+            EvaluationSeal.id.in_(newest)
+        )
+    ):
+        try:
+            data = json.loads(text)
+            signed = (data["totals"]["final"], data["grades"]["final"])
+        except (ValueError, KeyError, TypeError):
+            signed = None
+        if signed != shown[evaluation_id]:
+            bad.add(evaluation_id)
+    return bad
+
+
+def check(evaluation: Evaluation, user: Any = None) -> Verdict:
+    """``verify``, and a tampered seal reported as a security event ('seal_invalid') in a
+    short transaction of its own: the page or command that found it only reads."""
+    verdict = verify(evaluation)
+    if verdict.status == TAMPERED:
+        evaluation_id = evaluation.id
+        session = db.session()
+        try:
+            session.rollback()
+            begin_write()
+            record_security_event(
+                "seal_invalid",
+                user=user,
+                outcome="failure",
+                object=f"evaluation:{evaluation_id}",
+                detail={"problems": list(verdict.problems)[:20], "code": verdict.code},
+            )
+            session.commit()
+        except Exception:  # the page must still say 已篡改; the failure is logged
+            session.rollback()
+            log.exception("could not record the tampered seal of %s", evaluation_id)
+    return verdict

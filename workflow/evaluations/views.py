@@ -18,9 +18,11 @@ from flask import flash, render_template
 from scoring.engine import RowScore, Scorecard
 from scoring.model import TIERS, Indicator, Scheme
 from scoring.numbers import fmt
+from workflow.core.days import days_left, days_text
 from workflow.evaluations import checks, operations
 from workflow.evaluations.forms import field_name
 from workflow.evaluations.operations import OperationError
+from workflow.evaluations.trail import returned
 from workflow.machine import Event, State
 from workflow.models import Cycle
 from workflow.targets import queries as target_queries
@@ -88,6 +90,7 @@ class Deadline(NamedTuple):
     label: str
     day: date | None
     days_left: int | None
+    day_kind: str = "calendar"  # the cycle's: calendar days or working days
 
     @property
     def overdue(self) -> bool:
@@ -97,38 +100,33 @@ class Deadline(NamedTuple):
     def text(self) -> str:
         if self.days_left is None:
             return ""
-        if self.days_left < 0:
-            return f"已逾期 {-self.days_left} 天"
-        if self.days_left == 0:
-            return "今天截止"
-        return f"剩 {self.days_left} 天"
+        return days_text(self.days_left, self.day_kind)
 
 
 _NO_DEADLINE = Deadline("", "", None, None)
 
 
-def _deadline(stage: str | None, day: date | None, on: date) -> Deadline:
+def _deadline(stage: str | None, day: date | None, on: date, kind: str = "calendar") -> Deadline:
     if stage is None:
         return _NO_DEADLINE
-    return Deadline(stage, STAGE_LABELS[stage], day, None if day is None else (day - on).days)
+    left = None if day is None else days_left(on, day, kind)
+    return Deadline(stage, STAGE_LABELS[stage], day, left, kind)
 
 
 def deadline_for(
-    state: str, deadlines: Mapping[str, date | None], on: date | None = None
+    state: str,
+    deadlines: Mapping[str, date | None],
+    on: date | None = None,
+    kind: str = "calendar",
 ) -> Deadline:
     stage = STATE_STAGE.get(state)
-    return _deadline(stage, deadlines.get(stage) if stage else None, on or today())
+    return _deadline(stage, deadlines.get(stage) if stage else None, on or today(), kind)
 
 
 def cycle_deadlines(cycle: Cycle, on: date | None = None) -> list[Deadline]:
     on = on or today()
     return [
-        Deadline(
-            stage,
-            STAGE_LABELS[stage],
-            cycle.deadline_for(stage),
-            (cycle.deadline_for(stage) - on).days,
-        )
+        _deadline(stage, cycle.deadline_for(stage), on, cycle.day_kind)
         for stage in ("submit", "review", "confirm")
     ]
 
@@ -481,7 +479,12 @@ def form_page(
             message=message,
             tiers=TIER_CHOICES,
             tier_labels=TIER_LABELS,
-            deadline=deadline_for(evaluation.state, {"submit": evaluation.cycle.deadline_submit}),
+            deadline=deadline_for(
+                evaluation.state,
+                {"submit": evaluation.cycle.deadline_submit},
+                kind=evaluation.cycle.day_kind,
+            ),
+            returned=returned(evaluation),
             money=money,
             upload_errors=upload_errors or [],
         ),

@@ -16,7 +16,7 @@ from workflow.core.extensions import db
 from workflow.core.inputs import parse_int
 from workflow.evaluations import operations, queries, views
 from workflow.evaluations.operations import OperationError
-from workflow.evaluations.stage import STAGES, fire_stage, render_stage
+from workflow.evaluations.stage import STAGES, fire_stage, render_stage, render_stage_total
 from workflow.machine import STATE_LABELS, Event, Role, State
 from workflow.models import Evaluation
 
@@ -72,6 +72,14 @@ def confirm_post(evaluation_id: int) -> Result:
     ev = result.evaluation
     flash(f"已确认定级：{ev.final_total:.2f} 分，{ev.final_grade}", "success")
     return redirect(url_for("finance.queue"))
+
+
+@bp.route("/<int:evaluation_id>/total", methods=["POST"])
+@login_required
+def total(evaluation_id: int) -> Result:
+    """The live confirmation total while scores are typed (htmx fragment)."""
+    _require_finance()
+    return render_stage_total(current_user, evaluation_id, SPEC)
 
 
 # --- bulk confirmation -----------------------------------------------------------------------
@@ -141,36 +149,87 @@ def bulk() -> Result:
     return render_template("finance/bulk.html", items=items, done=False)
 
 
+# The outcome of each item travels in the result page's URL (redirect after POST: reloading
+# the result shows it again and confirms nothing twice). Codes, not texts, in the URL.
+OUTCOMES = {
+    "ok": "已确认定级",
+    "conflict": operations.CONFLICT_MESSAGE,
+    "invalid": "得分有误，不能确认",
+    "state": "当前状态不能确认",
+    "missing": "未找到该评价表",
+}
+
+
+def _outcome(exc: OperationError) -> str:
+    if isinstance(exc, operations.Conflict):
+        return "conflict"
+    if isinstance(exc, operations.NotFound):
+        return "missing"
+    if isinstance(exc, operations.ValidationFailed):
+        return "invalid"
+    return "state"
+
+
 @bp.route("/bulk/confirm", methods=["POST"])
 @login_required
 def bulk_confirm() -> Result:
-    """Step 2: each item is its own operation; one failure does not stop the others."""
+    """Step 2: each item is its own operation; one failure does not stop the others. Then
+    to the result page (GET), which a reload shows again without posting anything."""
     _require_finance()
-    items: list[BulkItem] = []
+    outcomes: list[str] = []
     for ev_id, version in _selected():
-        item = BulkItem(id=ev_id, version=version)
         try:
-            result = operations.fire(current_user, ev_id, Event.CONFIRM, expected_version=version)
-            ev = result.evaluation
-            item.ok = True
-            item.message = "已确认定级"
-            item.total = "" if ev.final_total is None else f"{ev.final_total:.2f}"
-            item.grade = ev.final_grade or ""
+            operations.fire(current_user, ev_id, Event.CONFIRM, expected_version=version)
+            code = "ok"
         except OperationError as exc:
             db.session.rollback()
-            item.message = exc.message + ("：" + "；".join(exc.details) if exc.details else "")
-        ev = db.session.get(Evaluation, ev_id)
-        if ev is not None and policy.can_view(current_user, ev):
-            item.unit = ev.unit.name
-            item.project = ev.project.name
-            item.state_label = ev.state_label
-            if not item.ok:
-                item.total = "" if ev.dept_total is None else f"{ev.dept_total:.2f}"
-                item.grade = ev.dept_grade or ""
-        items.append(item)
-    if not items:
+            code = _outcome(exc)
+        outcomes.append(f"{ev_id}.{code}")
+    if not outcomes:
         flash("请先勾选要确认的评价表", "warning")
         return redirect(url_for("finance.queue"))
+    return redirect(url_for("finance.bulk_result", r=",".join(outcomes)), code=303)
+
+
+@bp.route("/bulk/result")
+@login_required
+def bulk_result() -> Result:
+    """Step 3: each item's own result, read again from what is stored now."""
+    _require_finance()
+    pairs: list[tuple[int, str]] = []
+    for part in (request.args.get("r") or "").split(",")[:BULK_MAX]:
+        raw_id, _, code = part.partition(".")
+        ev_id = parse_int(raw_id)
+        if ev_id is not None and code in OUTCOMES:
+            pairs.append((ev_id, code))
+    if not pairs:
+        return redirect(url_for("finance.queue"))
+    evaluations = db.session.scalars(
+        select(Evaluation).where(
+            Evaluation.id.in_([i for i, _ in pairs]), queries.visible_filter(current_user)
+        )
+    ).all()
+    by_id = {ev.id: ev for ev in evaluations}
+    items: list[BulkItem] = []
+    for ev_id, code in pairs:
+        item = BulkItem(id=ev_id, version=None, ok=code == "ok", message=OUTCOMES[code])
+        ev = by_id.get(ev_id)
+        if ev is not None:
+            item.unit, item.project, item.state_label = (
+                ev.unit.name,
+                ev.project.name,
+                ev.state_label,
+            )
+            total, grade = (
+                (ev.final_total, ev.final_grade) if item.ok else (ev.dept_total, ev.dept_grade)
+            )
+            item.total = "" if total is None else f"{total:.2f}"
+            item.grade = grade or ""
+            if code == "state":
+                item.message = f"当前状态（{ev.state_label}）不能确认"
+        elif not item.ok:
+            item.message = OUTCOMES["missing"]
+        items.append(item)
     ok = sum(1 for i in items if i.ok)
     return render_template(
         "finance/bulk.html", items=items, done=True, ok=ok, failed=len(items) - ok

@@ -1,6 +1,7 @@
 """The data model, one module per aggregate."""
 
 from workflow.models.audit import AuditLog
+from workflow.models.bulk import BulkImport, BulkImportFile
 from workflow.models.counts import EvaluationCount
 from workflow.models.cycle import STAGES, Cycle
 from workflow.models.evaluation import (
@@ -15,6 +16,15 @@ from workflow.models.notice import Notice, ReminderClaim
 from workflow.models.org import Org, OrgKind
 from workflow.models.outbox import OutboxMessage
 from workflow.models.pdf import PdfFile
+from workflow.models.recheck import (
+    BudgetAdvice,
+    EvidenceRequest,
+    RecheckBatch,
+    RecheckItem,
+    RecheckScore,
+    Rectification,
+    RiskFacts,
+)
 from workflow.models.security import AdminRequest, EvaluationSeal, SecurityEvent
 from workflow.models.targets import (
     FrameworkRecord,
@@ -31,11 +41,15 @@ __all__ = [
     "Actor",
     "AdminRequest",
     "AuditLog",
+    "BulkImport",
+    "BulkImportFile",
+    "BudgetAdvice",
     "Cycle",
     "Evaluation",
     "EvaluationCount",
     "EvaluationSeal",
     "Evidence",
+    "EvidenceRequest",
     "FrameworkRecord",
     "IndicatorScore",
     "LibraryIndicator",
@@ -45,6 +59,11 @@ __all__ = [
     "OrgRef",
     "OutboxMessage",
     "PdfFile",
+    "RecheckBatch",
+    "RecheckItem",
+    "RecheckScore",
+    "Rectification",
+    "RiskFacts",
     "Project",
     "ReminderClaim",
     "SchemeSnapshot",

@@ -151,6 +151,13 @@ class Evaluation(db.Model):  # type: ignore[name-defined]
     # 联系电话, SM4-GCM at rest (models/types.py)
     phone: Mapped[str] = mapped_column(EncryptedText("evaluations.phone"), default="")
     unit_head: Mapped[str] = mapped_column(String(100), default="")  # 单位负责人
+    # The overall opinions (审核意见) of the department at approval and of finance at
+    # confirmation; cleared when that stage's scores are cleared (a return, a reopen).
+    dept_opinion: Mapped[str | None] = mapped_column(Text)
+    final_opinion: Mapped[str | None] = mapped_column(Text)
+    # The reason of the return that sent the form back to where it is now (退回), until the
+    # form moves forward again: every page the unit or department sees says it was returned.
+    returned_reason: Mapped[str | None] = mapped_column(Text)
     submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

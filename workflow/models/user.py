@@ -61,7 +61,7 @@ class User(Signed, db.Model):  # type: ignore[name-defined]
     __table_args__ = (
         CheckConstraint(
             "role IN ('unit_staff', 'unit_head', 'reviewer', 'finance', "
-            "'sysadmin', 'secadmin', 'auditor')",
+            "'sysadmin', 'secadmin', 'auditor', 'expert')",
             name="role",
         ),
     )
@@ -88,9 +88,10 @@ class User(Signed, db.Model):  # type: ignore[name-defined]
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     totp_failures: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # The second factor (身份鉴别 d): the TOTP secret (base32), when it was confirmed, the last
-    # time step accepted (a code is good once), and the hashes of the unused recovery codes.
-    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    # The second factor (身份鉴别 d): the TOTP secret (base32; SM4-GCM at rest like the
+    # other secrets of the account, 密评 8.4 e), when it was confirmed, the last time step
+    # accepted (a code is good once), and the hashes of the unused recovery codes.
+    totp_secret: Mapped[str | None] = mapped_column(EncryptedText("users.totp_secret"))
     totp_enabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     recovery_codes: Mapped[list[str] | None] = mapped_column(JSON)

@@ -42,6 +42,17 @@ EVENT_TITLES = {
 }
 
 
+# Notices that ask someone to act, and the states in which that act has been done. A notice
+# handled after the act (the demo confirms right after approving; a worker that was down)
+# would ask finance to confirm a form already confirmed: it is not sent. A form that went
+# back (withdrawn, returned) keeps its notice: each event is told exactly once.
+ACTED_ON = {
+    "submit": ("finance_confirmation", "confirmed"),
+    "approve": ("confirmed",),
+    "finance_return": ("finance_confirmation", "confirmed"),
+}
+
+
 def recipients_condition(event: str, evaluation: Evaluation) -> Any:
     unit_users = and_(User.role.in_(UNIT_ROLES), User.org_id == evaluation.unit_id)
     reviewers = and_(User.role == "reviewer", User.org_id == evaluation.department_id)
@@ -86,16 +97,33 @@ def handle_notify(message_id: int) -> list[int]:
     payload = message.payload or {}
     if payload.get("targets_id") is not None:
         # A step of a project's targets: in-app notices only (no mail yet).
-        from workflow.targets.operations import handle_targets_notify
+        from workflow.targets.notices import handle_targets_notify
 
         db.session.rollback()
         handle_targets_notify(message_id, payload)
+        return []
+    if payload.get("recheck_item_id") is not None:
+        # A step of a re-check (抽查复核): in-app notices only.
+        from workflow.rechecks.notify import handle_recheck_notify
+
+        db.session.rollback()
+        handle_recheck_notify(message_id, payload)
         return []
     event = str(payload.get("event", ""))
     evaluation = db.session.get(Evaluation, int(payload.get("evaluation_id", 0)))
     if evaluation is None or event not in EVENT_TITLES:
         log.warning("notify: message %s has an unknown evaluation or event %r", message_id, event)
         mark_done(message_id)  # nothing will ever come of it: the relay must not loop
+        db.session.commit()
+        return []
+    if evaluation.state in ACTED_ON.get(event, ()):
+        log.info(
+            "notify: %s of evaluation %s not sent, the form is now %s",
+            event,
+            evaluation.id,
+            evaluation.state,
+        )
+        mark_done(message_id)
         db.session.commit()
         return []
     actor_id = payload.get("actor_id")

@@ -82,6 +82,10 @@ def deliver(claim_id: int, as_of: datetime | None = None) -> str:
         return _finish(claim, STATUS_SKIPPED, "用户没有有效的邮箱地址（站内通知已生成）")
     if claim.stage == NOTIFY_STAGE:
         mail = build_notify_mail(claim, user, evaluation)
+    elif claim.stage == "rectify":  # 整改 reminders (workflow/rechecks/rectify.py)
+        from workflow.rechecks.rectify import build_mail
+
+        mail = build_mail(claim, user, evaluation)
     else:
         mail = build_reminder_mail(claim, user, evaluation, as_of)
     if mail is None:

@@ -28,8 +28,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import Select
 
 from workflow.core.database import begin_write
+from workflow.core.days import days_left, days_text, is_working_day
 from workflow.core.extensions import db
-from workflow.models import STAGES, Cycle, Evaluation, Notice, ReminderClaim, User
+from workflow.models import STAGES, Cycle, Evaluation, Notice, Project, ReminderClaim, User
 from workflow.models.cycle import DEFAULT_LADDER
 
 log = logging.getLogger(__name__)
@@ -63,37 +64,6 @@ def local_today(now: datetime) -> date:
 
 
 # --------------------------------------------------------------------------- day counting
-
-
-def is_working_day(day: date) -> bool:
-    import chinese_calendar
-
-    try:
-        return bool(chinese_calendar.is_workday(day))
-    except NotImplementedError:
-        # Years the package does not know yet: Monday to Friday.
-        return day.weekday() < 5
-
-
-def days_left(today: date, deadline: date, day_kind: str) -> int:
-    """Days from today to the deadline: 0 on the deadline day, negative once overdue.
-
-    Working days count the working days after today up to and including the deadline
-    (after the deadline up to and including today when overdue).
-    """
-    if day_kind != "working":
-        return (deadline - today).days
-    if deadline == today:
-        return 0
-    step = 1 if deadline > today else -1
-    start, end = (today, deadline) if step == 1 else (deadline, today)
-    count = 0
-    day = start + timedelta(days=1)
-    while day <= end:
-        if is_working_day(day):
-            count += 1
-        day += timedelta(days=1)
-    return count * step
 
 
 def due_step(
@@ -161,6 +131,7 @@ class DueGroup:
     step: str
     deadline: date
     days_left: int
+    day_kind: str = "calendar"
 
 
 @dataclass
@@ -179,7 +150,9 @@ def due_groups(now: datetime) -> list[DueGroup]:
             deadline = cycle.deadline_for(stage)
             found = due_step(today, deadline, list(cycle.reminder_days or []), cycle.day_kind)
             if found is not None:
-                groups.append(DueGroup(cycle.id, stage, found[0], deadline, found[1]))
+                groups.append(
+                    DueGroup(cycle.id, stage, found[0], deadline, found[1], cycle.day_kind)
+                )
     return groups
 
 
@@ -243,7 +216,9 @@ def claim_due(now: datetime) -> ScanResult:
             continue
         result.groups.append(group)
         result.claim_ids.extend(r[0] for r in rows)
-        title = _reminder_title(stage_labels[group.stage], group.deadline, group.days_left)
+        title = _reminder_title(
+            stage_labels[group.stage], group.deadline, group.days_left, group.day_kind
+        )
         # The notices of exactly the claims this scan inserted (same step, same claim time,
         # this cycle), again as one INSERT ... SELECT.
         mine = (
@@ -251,11 +226,13 @@ def claim_due(now: datetime) -> ScanResult:
                 ReminderClaim.user_id,
                 ReminderClaim.evaluation_id,
                 literal("reminder"),
-                literal(title),
+                # The notice names its project, as the e-mail's subject does.
+                literal(f"{title}：").concat(Project.name),
                 literal(f"截止日期：{group.deadline.isoformat()}"),
                 literal(claimed_at),
             )
             .join(Evaluation, Evaluation.id == ReminderClaim.evaluation_id)
+            .join(Project, Project.id == Evaluation.project_id)
             .where(
                 ReminderClaim.stage == group.stage,
                 ReminderClaim.step == group.step,
@@ -304,12 +281,14 @@ def stale_claims(now: datetime, older_than: timedelta = timedelta(minutes=15)) -
     )
 
 
-def _reminder_title(stage_label: str, deadline: date, left: int) -> str:
+def _reminder_title(stage_label: str, deadline: date, left: int, day_kind: str) -> str:
     if left > 0:
-        return f"【提醒】{stage_label}将于 {deadline.isoformat()} 截止（还剩 {left} 天）"
+        return (
+            f"【提醒】{stage_label}将于 {deadline.isoformat()} 截止（{days_text(left, day_kind)}）"
+        )
     if left == 0:
         return f"【提醒】{stage_label}今天（{deadline.isoformat()}）截止"
-    return f"【逾期】{stage_label}已于 {deadline.isoformat()} 截止，已逾期 {-left} 天"
+    return f"【逾期】{stage_label}已于 {deadline.isoformat()} 截止，{days_text(left, day_kind)}"
 
 
 # --------------------------------------------------------------------------- delivery
@@ -331,7 +310,8 @@ def build_reminder_mail(
     left = days_left(today, claim.deadline, evaluation.cycle.day_kind)
     return render_mail(
         "reminder",
-        _reminder_title(label, claim.deadline, left) + f"：{evaluation.project.name}",
+        _reminder_title(label, claim.deadline, left, evaluation.cycle.day_kind)
+        + f"：{evaluation.project.name}",
         to=(user.email,),
         user=user,
         project=evaluation.project.name,
@@ -339,7 +319,7 @@ def build_reminder_mail(
         stage=label,
         deadline=claim.deadline.isoformat(),
         days_left=left,
-        day_kind="工作日" if evaluation.cycle.day_kind == "working" else "天",
+        days_text=days_text(left, evaluation.cycle.day_kind),
         link=evaluation_link(evaluation.id),
         state=evaluation.state_label,
     )

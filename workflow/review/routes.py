@@ -10,7 +10,7 @@ from werkzeug.wrappers import Response
 from workflow import policy
 from workflow.evaluations import operations, queries, views
 from workflow.evaluations.operations import OperationError
-from workflow.evaluations.stage import STAGES, fire_stage, render_stage
+from workflow.evaluations.stage import STAGES, fire_stage, render_stage, render_stage_total
 from workflow.machine import STATE_LABELS, Role, State
 
 bp = Blueprint("review", __name__, url_prefix="/review")
@@ -63,3 +63,11 @@ def review_post(evaluation_id: int) -> Result:
         return result
     flash("审核通过，已报送财政确认", "success")
     return redirect(url_for("review.queue"))
+
+
+@bp.route("/<int:evaluation_id>/total", methods=["POST"])
+@login_required
+def total(evaluation_id: int) -> Result:
+    """The live review total while scores are typed (htmx fragment; the server computes)."""
+    _require_reviewer()
+    return render_stage_total(current_user, evaluation_id, SPEC)

@@ -10,9 +10,7 @@ department approves the adjustment.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -37,8 +35,6 @@ from workflow.models import (
     Cycle,
     Evaluation,
     IndicatorScore,
-    Org,
-    OrgKind,
     OutboxMessage,
     Project,
     TargetSet,
@@ -89,12 +85,6 @@ class TargetsInvalid(TargetsError):
     def __init__(self, message: str, problems: Sequence[TargetProblem]) -> None:
         super().__init__(message, [p.message for p in problems])
         self.problems = list(problems)
-
-
-@dataclass
-class ImportResult:
-    imported: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -217,7 +207,7 @@ def raw_row(row: TargetRow) -> dict[str, Any]:
     return data
 
 
-def _new_version(
+def new_version(
     targets: TargetSet, user: Actor | None, kind: str, reason: str, source: str = ""
 ) -> TargetVersion:
     framework = framework_of(targets)
@@ -320,7 +310,7 @@ def save_targets(
         targets.pending_reason = (reason or "").strip()
     targets.updated_at = utcnow()
     problems = problems_of(targets)
-    _commit()
+    commit_or_conflict()
     return targets, problems
 
 
@@ -375,7 +365,7 @@ def fire_targets(
                 targets.pending_kind = "adjustment"
                 targets.pending_reason = text
             kind = "adjustment" if adjusting else "initial"
-            version = _new_version(targets, user, kind, targets.pending_reason if adjusting else "")
+            version = new_version(targets, user, kind, targets.pending_reason if adjusting else "")
             db.session.flush()
             details["target_version"] = version.number
         elif effect == "put_in_force":
@@ -393,10 +383,10 @@ def fire_targets(
         targets.return_reason = ""
     targets.state = transition.target.value
     targets.updated_at = utcnow()
-    _flush()
+    flush_or_conflict()
     audit_targets(targets, user, f"targets_{transition.event.value}", from_state, text, details)
     message = _notify(targets, transition, user, text)
-    _commit()
+    commit_or_conflict()
     _dispatch([message.id] if message is not None else [])
     return targets
 
@@ -460,7 +450,7 @@ def _check_version(targets: TargetSet, expected: int | None) -> None:
         raise TargetsConflict()
 
 
-def _flush() -> None:
+def flush_or_conflict() -> None:
     try:
         db.session.flush()
     except StaleDataError as exc:
@@ -468,7 +458,7 @@ def _flush() -> None:
         raise TargetsConflict() from exc
 
 
-def _commit() -> None:
+def commit_or_conflict() -> None:
     try:
         db.session.commit()
     except StaleDataError as exc:
@@ -486,249 +476,3 @@ def _dispatch(ids: list[int]) -> None:
     from workflow.core.outbox import dispatch
 
     dispatch(ids)
-
-
-# --- importing approved targets (finance, administrators) ------------------------------------
-
-# The budget system's export, one object per project (README, "Targets from the budget
-# system"): {"project_code", "unit_code", "year", "goal", "rows": [{level1, level2, name,
-# nature, value, unit, weight}], "project_name"?}.
-IMPORT_KEYS = ("project_code", "unit_code", "year", "goal", "rows")
-
-
-def import_approved_targets(
-    user: Actor, payload: Any, *, filename: str, cycle: Cycle
-) -> ImportResult:
-    """Import many projects' targets as approved, all or nothing, with one audit row per
-    project naming who imported and which file."""
-    begin_write()
-    if not policy.can_import_targets(user):
-        raise TargetsForbidden("只有财政或系统管理员可以导入已批复的绩效目标")
-    if cycle.framework is None:
-        raise TargetsError("本年度评价任务没有评价框架，不能导入绩效目标")
-    items = payload.get("projects") if isinstance(payload, Mapping) else payload
-    if not isinstance(items, list) or not items:
-        raise TargetsError("文件内容应为项目数组（或含 projects 数组的对象）")
-    framework = cycle.framework.framework()
-    result = ImportResult()
-    staged: list[tuple[Project, ProjectTargets, str]] = []
-    units = {org.code: org for org in db.session.scalars(select(Org).where(Org.code.is_not(None)))}
-    for number, item in enumerate(items, start=1):
-        where = f"第{number}个项目"
-        if not isinstance(item, Mapping):
-            result.problems.append(f"{where}：应为对象")
-            continue
-        missing = [key for key in IMPORT_KEYS if key not in item]
-        if missing:
-            result.problems.append(f"{where}：缺少字段 {'、'.join(missing)}")
-            continue
-        where = f"{where}（{item['project_code']}）"
-        if str(item["year"]) != str(cycle.year):
-            result.problems.append(f"{where}：年度 {item['year']} 与评价任务年度 {cycle.year} 不符")
-            continue
-        unit = units.get(str(item["unit_code"]))
-        if unit is None or unit.kind != OrgKind.UNIT:
-            result.problems.append(f"{where}：找不到单位编码 {item['unit_code']}")
-            continue
-        rows = item["rows"] if isinstance(item["rows"], list) else []
-        parsed = ProjectTargets.from_dict(
-            {
-                "goal": str(item["goal"] or ""),
-                "rows": [
-                    {**{k: str(r.get(k, "") or "") for k in ROW_FIELDS}, "source": "import"}
-                    for r in rows
-                    if isinstance(r, Mapping)
-                ],
-            }
-        )
-        problems = check_targets(framework, parsed)
-        if problems:
-            result.problems.extend(f"{where}：{p.message}" for p in problems)
-            continue
-        project = db.session.scalar(
-            select(Project).where(
-                Project.code == str(item["project_code"]), Project.unit_id == unit.id
-            )
-        )
-        if project is None:
-            name = str(item.get("project_name") or item["project_code"])[:300]
-            project = Project(unit=unit, name=name, code=str(item["project_code"]))
-            db.session.add(project)
-        staged.append((project, parsed, where))
-    if result.problems:
-        db.session.rollback()
-        return result
-    db.session.flush()
-    for project, parsed, where in staged:
-        targets = open_targets(project, cycle, parsed.goal)
-        if targets.state == TargetState.SUBMITTED.value:
-            result.problems.append(f"{where}：该项目的绩效目标正在审核中，不能导入覆盖")
-            continue
-        db.session.flush()
-        from_state = targets.state
-        targets.goal = parsed.goal
-        targets.draft = {"rows": [raw_row(row) for row in parsed.rows]}
-        kind = "adjustment" if targets.current_version_id is not None else "initial"
-        version = _new_version(targets, user, kind, f"导入：{filename}", source=filename[:200])
-        db.session.flush()
-        approve_version(targets, version, user)
-        targets.state = TargetState.APPROVED.value
-        targets.updated_at = utcnow()
-        _flush()
-        audit_targets(
-            targets,
-            user,
-            "targets_import",
-            from_state,
-            f"{user.name} 导入已批复绩效目标，文件：{filename}",
-            {"target_version": version.number, "file": filename},
-        )
-        result.imported.append(project.name)
-    if result.problems:
-        db.session.rollback()
-        result.imported = []
-        return result
-    _commit()
-    return result
-
-
-def parse_json_upload(data: bytes) -> Any:
-    try:
-        return json.loads(data.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise TargetsError(f"文件不是有效的 JSON：{exc}") from exc
-
-
-# --- frameworks from schemes -----------------------------------------------------------------
-
-# Which first levels a layout's framework keeps for itself, and per-level rule overrides
-# (the shipped frameworks' own, scoring.frameworks._BUILTIN).
-LAYOUT_SHARED: Mapping[str, tuple[tuple[str, ...], Mapping[str, Mapping[str, Any]]]] = {
-    "jiangsu": (("决策", "过程"), {}),
-    "central": (("预算执行",), {"满意度指标": {">=": {"kind": "satisfaction"}}}),
-}
-
-
-def split_for_layout(scheme: Mapping[str, Any]) -> tuple[Framework, ProjectTargets]:
-    """A scheme as framework plus targets, with the shared levels of its layout."""
-    from scoring.frameworks import split_scheme
-
-    shared, rules = LAYOUT_SHARED.get(str(scheme.get("layout", "")), ((), {}))
-    names = {node["name"] for node in scheme.get("tree", [])}
-    if not set(shared) <= names:
-        shared, rules = (), {}
-    return split_scheme(scheme, shared, level_rules=rules, source="scheme")
-
-
-def framework_record_of_scheme(scheme: Mapping[str, Any]) -> Any:
-    """The stored framework of a cycle's scheme (no commit); None when the scheme cannot be
-    a framework (a first level without a weight)."""
-    from scoring.schemes import SchemeError
-    from workflow.models import framework_record_for
-
-    try:
-        framework, _ = split_for_layout(scheme)
-    except SchemeError:
-        return None
-    return framework_record_for(framework.to_dict())
-
-
-def approve_as_imported(
-    project: Project,
-    cycle: Cycle,
-    targets_data: ProjectTargets,
-    *,
-    user: Actor | None,
-    source: str,
-    actor_name: str | None = None,
-) -> TargetSet:
-    """Targets put in force without the unit-department round (an import of a form or of
-    the budget system's approved targets, the demo), with its audit row (no commit)."""
-    if cycle.framework is None:
-        raise TargetsError("本年度评价任务没有评价框架，不能导入绩效目标")
-    framework = cycle.framework.framework()
-    problems = check_targets(framework, targets_data)
-    if problems:
-        raise TargetsInvalid("绩效目标与本年度评价框架不符", problems)
-    targets = open_targets(project, cycle, targets_data.goal)
-    db.session.flush()
-    from_state = targets.state
-    targets.goal = targets_data.goal
-    targets.draft = {"rows": [raw_row(row) for row in targets_data.rows]}
-    kind = "adjustment" if targets.current_version_id is not None else "initial"
-    version = _new_version(targets, user, kind, f"导入：{source}", source=source[:200])
-    db.session.flush()
-    approve_version(targets, version, user)
-    targets.state = TargetState.APPROVED.value
-    targets.updated_at = utcnow()
-    db.session.flush()
-    audit_targets(
-        targets,
-        user,
-        "targets_import",
-        from_state,
-        f"导入已批复绩效目标：{source}",
-        {"target_version": version.number, "file": source},
-        actor_name=actor_name,
-    )
-    return targets
-
-
-def targets_of_form(cycle: Cycle, scheme: Mapping[str, Any]) -> ProjectTargets:
-    """The project's own rows of an imported form, under the cycle framework's levels."""
-    from scoring.frameworks import targets_from_scheme
-
-    if cycle.framework is None:
-        raise TargetsError("本年度评价任务没有评价框架")
-    return targets_from_scheme(cycle.framework.framework(), scheme, source="import")
-
-
-# --- notices ---------------------------------------------------------------------------------
-
-NOTICE_TITLES = {
-    "targets_submit": "单位已提交绩效目标，待审核",
-    "targets_adjust": "单位已申请调整绩效目标，待审核",
-    "targets_approve": "主管部门已批复绩效目标",
-    "targets_return": "主管部门已退回绩效目标",
-}
-
-
-def handle_targets_notify(message_id: int, payload: Mapping[str, Any]) -> int:
-    """In-app notices for a targets step (an outbox 'notify' message naming targets_id):
-    submit/adjust → the department's reviewers, approve/return → the unit's users. Returns
-    how many notices were created; a message handled before creates none (each notice's
-    kind carries the message id)."""
-    from sqlalchemy import and_, exists
-
-    from workflow.models import Notice, User
-
-    begin_write()
-    event = str(payload.get("event", ""))
-    targets = db.session.get(TargetSet, int(payload.get("targets_id", 0)))
-    marker = f"tm{message_id}"
-    if (
-        targets is None
-        or event not in NOTICE_TITLES
-        or db.session.scalar(select(exists().where(Notice.kind == marker)))
-    ):
-        db.session.rollback()
-        return 0
-    if event in ("targets_submit", "targets_adjust"):
-        who = and_(User.role == "reviewer", User.org_id == targets.department_id)
-    else:
-        who = and_(User.role.in_(("unit_staff", "unit_head")), User.org_id == targets.unit_id)
-    query = select(User.id).where(who, User.active.is_(True))
-    if payload.get("actor_id") is not None:
-        query = query.where(User.id != int(payload["actor_id"]))
-    title = f"{NOTICE_TITLES[event]}：{targets.project.name}"
-    body = f"填报单位：{targets.unit.name}；当前状态：{targets.state_label}"
-    if payload.get("reason"):
-        body += f"\n原因：{payload['reason']}"
-    users = list(db.session.scalars(query))
-    now = utcnow()
-    for user_id in users:
-        db.session.add(
-            Notice(user_id=user_id, kind=marker, title=title[:300], body=body, created_at=now)
-        )
-    db.session.commit()
-    return len(users)

@@ -24,7 +24,7 @@ from workflow.evaluations import operations as evaluation_ops
 from workflow.machine import TARGET_STATE_LABELS, UNIT_ROLES, TargetEvent, TargetState
 from workflow.models import Cycle, LibraryIndicator, Project
 from workflow.targets import library as library_ops
-from workflow.targets import operations, queries
+from workflow.targets import operations, queries, sheet_operations
 from workflow.targets.forms import apply_row_action, parse_targets_post
 from workflow.targets.operations import TargetsError, TargetsInvalid
 
@@ -111,6 +111,8 @@ def _page(targets_id: int, *, adjusting: bool = False, status: int = 200) -> Res
             and targets.unit_id == current_user.org_id
             and evaluation_id is None
             and targets.current_version_id is not None,
+            can_upload=policy.can_targets(current_user, policy.TARGETS_EDIT, targets)
+            or policy.can_targets(current_user, policy.TARGETS_ADJUST_EDIT, targets),
         ),
         status,
     )
@@ -242,42 +244,123 @@ def start_evaluation(targets_id: int) -> Result:
     return redirect(url_for("evaluations.edit", evaluation_id=evaluation.id))
 
 
+# --- the 申报表 as .xlsx ------------------------------------------------------------------------
+
+XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@bp.route("/<int:targets_id>/sheet.xlsx")
+@login_required
+def sheet_download(targets_id: int) -> Result:
+    import io
+
+    try:
+        targets, data = sheet_operations.sheet_of(current_user, targets_id)
+    except TargetsError as exc:
+        return _error(exc)
+    return send_file(
+        io.BytesIO(data),
+        mimetype=XLSX_MIMETYPE,
+        as_attachment=True,
+        download_name=sheet_operations.file_name(targets),
+    )
+
+
+@bp.route("/<int:targets_id>/sheet", methods=["POST"])
+@login_required
+def sheet_upload(targets_id: int) -> Result:
+    """The unit's filled 申报表 into its working copy; the page then shows it as typed."""
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        flash("请选择要上传的申报表（.xlsx）", "danger")
+        return _page(targets_id, status=400)
+    try:
+        done = sheet_operations.upload_sheet(
+            current_user, targets_id, upload.filename, upload.read()
+        )
+    except TargetsError as exc:
+        if exc.status in (403, 404, 409):
+            return _error(exc)
+        flash(exc.message, "danger")
+        return _page(targets_id, status=422)
+    for problem in done.cell_problems[:30]:
+        flash(problem, "danger")
+    if len(done.cell_problems) > 30:
+        flash(f"另有 {len(done.cell_problems) - 30} 处单元格有误", "danger")
+    flash(
+        "已读入申报表并保存"
+        + ("，请改正标出的单元格后再提交" if done.cell_problems else "，请核对后提交"),
+        "warning" if done.cell_problems else "success",
+    )
+    return redirect(
+        url_for("targets.adjust" if done.adjusting else "targets.edit", targets_id=targets_id)
+    )
+
+
 # --- finance: import approved targets --------------------------------------------------------
 
 
 @bp.route("/import", methods=["GET", "POST"])
 @login_required
 def import_targets() -> Result:
+    """Finance imports approved targets: budget-system JSON exports and filled 申报表
+    workbooks, many files at once, each all or nothing, with a result per file."""
     if not policy.can_import_targets(current_user):
         abort(404)
     cycles = db.session.scalars(
         select(Cycle).where(Cycle.framework_id.is_not(None)).order_by(Cycle.year.desc())
     ).all()
-    result = None
+    results = None
     if request.method == "POST":
-        upload = request.files.get("file")
+        uploads = [f for f in request.files.getlist("file") if f and f.filename]
         cycle = db.session.get(Cycle, request.form.get("cycle_id", type=int) or 0)
-        if upload is None or not upload.filename or cycle is None:
+        if not uploads or cycle is None:
             flash("请选择评价任务和文件", "danger")
-            return render_template("targets/import.html", cycles=cycles, result=None), 400
-        name = upload.filename
-        data = upload.read()
+            return render_template("targets/import.html", cycles=cycles, results=None), 400
         try:
-            if name.lower().endswith(".json"):
-                payload = operations.parse_json_upload(data)
-            else:
-                raise TargetsError("目前只能导入预算系统导出的 JSON 文件")
-            result = operations.import_approved_targets(
-                current_user, payload, filename=name, cycle=cycle
+            results = sheet_operations.import_files(
+                current_user, ((f.filename or "", f.read()) for f in uploads), cycle
             )
         except TargetsError as exc:
-            flash(exc.message, "danger")
-            return render_template("targets/import.html", cycles=cycles, result=None), exc.status
-        if result.problems:
-            flash("文件有误，未导入任何项目", "danger")
-            return render_template("targets/import.html", cycles=cycles, result=result), 422
-        flash(f"已导入 {len(result.imported)} 个项目的已批复绩效目标", "success")
-    return render_template("targets/import.html", cycles=cycles, result=result)
+            return _error(exc)
+        good = sum(len(r.imported) for r in results if r.ok)
+        bad = sum(1 for r in results if not r.ok)
+        if good:
+            flash(f"已导入 {good} 个项目的已批复绩效目标", "success")
+        if bad:
+            flash(f"{bad} 个文件有误，未导入（见下方每个文件的结果）", "danger")
+            return render_template("targets/import.html", cycles=cycles, results=results), 422
+    return render_template("targets/import.html", cycles=cycles, results=results)
+
+
+@bp.route("/import/template.xlsx")
+@login_required
+def import_template() -> Result:
+    """A blank 申报表 of a cycle's framework: finance types the project block and the rows."""
+    import io
+
+    if not policy.can_import_targets(current_user):
+        abort(404)
+    cycle_id = request.args.get("cycle_id", type=int)
+    cycle = (
+        db.session.get(Cycle, cycle_id)
+        if cycle_id
+        else db.session.scalars(
+            select(Cycle).where(Cycle.framework_id.is_not(None)).order_by(Cycle.year.desc())
+        ).first()
+    )
+    if cycle is None:
+        abort(404)
+    try:
+        data = sheet_operations.blank_sheet(current_user, cycle)
+    except TargetsError as exc:
+        return _error(exc)
+    return send_file(
+        io.BytesIO(data),
+        mimetype=XLSX_MIMETYPE,
+        as_attachment=True,
+        download_name=f"绩效目标申报表-{cycle.year}-空白.xlsx",
+    )
 
 
 # --- the indicator library (指标库) ----------------------------------------------------------
@@ -297,7 +380,9 @@ def library() -> str:
             LibraryIndicator.level1, LibraryIndicator.level2, LibraryIndicator.id
         )
     ).all()
-    return render_template("targets/library.html", items=items)
+    return render_template(
+        "targets/library.html", items=items, symbols=dict(queries.NATURE_CHOICES)
+    )
 
 
 def _library_input() -> library_ops.LibraryInput:

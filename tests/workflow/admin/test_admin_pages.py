@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 import scoring
 from tests.conftest import PASSWORD, login
+from tests.workflow.adminhelpers import demo_ids, field_error, kept_value, org_id
 from workflow.admin.cli import demo_deadlines
 from workflow.core.extensions import db
 from workflow.models import Cycle, Evaluation, Org, ReminderClaim, User
@@ -34,43 +35,6 @@ PAGES = [
 ]
 
 
-def _ids(app: Flask) -> dict[str, int]:
-    with app.app_context():
-        uid = db.session.scalar(select(User.id).where(User.username == "unit_b"))
-        cid = db.session.scalar(select(Cycle.id))
-        assert uid and cid
-        return {"uid": uid, "cid": cid}
-
-
-def _get_user(app: Flask, username: str) -> User:
-    with app.app_context():
-        user = db.session.scalar(select(User).where(User.username == username))
-        assert user is not None
-        db.session.expunge(user)
-        return user
-
-
-def _org_id(app: Flask, name: str) -> int:
-    with app.app_context():
-        org_id = db.session.scalar(select(Org.id).where(Org.name == name))
-        assert org_id is not None
-        return org_id
-
-
-def _field_error(html: str, field: str) -> str:
-    match = re.search(rf'data-testid="error-{field}">([^<]*)<', html)
-    assert match, f"no error next to {field}"
-    return match.group(1)
-
-
-def _value(html: str, field: str) -> str:
-    match = re.search(rf'<input[^>]*name="{field}"[^>]*value="([^"]*)"', html) or re.search(
-        rf'<input[^>]*value="([^"]*)"[^>]*name="{field}"', html
-    )
-    assert match, f"no value kept in {field}"
-    return match.group(1)
-
-
 # --- access ----------------------------------------------------------------------------------
 
 
@@ -80,7 +44,7 @@ OPENER = {"/admin/users/{uid}/password": "secadmin"}
 
 @pytest.mark.parametrize("page", PAGES)
 def test_admin_opens_every_page(app: Flask, login_as: Any, page: str) -> None:
-    url = page.format(**_ids(app))
+    url = page.format(**demo_ids(app))
     resp = login_as(OPENER.get(page, "sysadmin")).get(url)
     assert resp.status_code == 200, url
     assert 'data-testid="admin-nav"' in resp.get_data(as_text=True)
@@ -89,7 +53,7 @@ def test_admin_opens_every_page(app: Flask, login_as: Any, page: str) -> None:
 @pytest.mark.parametrize("username", ["finance", "reviewer", "unit_a", "unit_a_head"])
 @pytest.mark.parametrize("page", PAGES)
 def test_other_roles_get_404(app: Flask, login_as: Any, username: str, page: str) -> None:
-    url = page.format(**_ids(app))
+    url = page.format(**demo_ids(app))
     assert login_as(username).get(url).status_code == 404
 
 
@@ -114,7 +78,7 @@ def test_other_roles_get_404(app: Flask, login_as: Any, username: str, page: str
 )
 def test_other_roles_cannot_post(app: Flask, login_as: Any, url: str, data: dict[str, str]) -> None:
     client = login_as("finance")
-    assert client.post(url.format(**_ids(app)), data=data).status_code == 404
+    assert client.post(url.format(**demo_ids(app)), data=data).status_code == 404
     with app.app_context():
         assert db.session.scalar(select(Org).where(Org.name == "偷建的部门")) is None
         assert db.session.scalar(select(User).where(User.username == "sneaky")) is None
@@ -143,7 +107,7 @@ def test_create_department_and_unit_shows_tree(app: Flask, login_as: Any) -> Non
         "/admin/orgs", data={"name": "江苏省测试厅", "kind": "department", "parent_id": "0"}
     )
     assert resp.status_code == 302
-    dept_id = _org_id(app, "江苏省测试厅")
+    dept_id = org_id(app, "江苏省测试厅")
     resp = client.post(
         "/admin/orgs",
         data={"name": "江苏省测试中心", "kind": "unit", "parent_id": str(dept_id), "code": "T-01"},
@@ -163,8 +127,8 @@ def test_unit_without_department_is_refused_next_to_the_field(login_as: Any) -> 
     )
     assert resp.status_code == 422
     html = resp.get_data(as_text=True)
-    assert _field_error(html, "parent_id") == "预算单位必须隶属于一个主管部门"
-    assert _value(html, "name") == "无主单位&lt;b&gt;"
+    assert field_error(html, "parent_id") == "预算单位必须隶属于一个主管部门"
+    assert kept_value(html, "name") == "无主单位&lt;b&gt;"
 
 
 def test_duplicate_and_empty_org_names(login_as: Any) -> None:
@@ -172,146 +136,15 @@ def test_duplicate_and_empty_org_names(login_as: Any) -> None:
     html = client.post(
         "/admin/orgs", data={"name": "江苏省数据局", "kind": "department", "parent_id": "0"}
     ).get_data(as_text=True)
-    assert "已存在" in _field_error(html, "name")
+    assert "已存在" in field_error(html, "name")
     html = client.post(
         "/admin/orgs", data={"name": "", "kind": "department", "parent_id": "0"}
     ).get_data(as_text=True)
-    assert _field_error(html, "name") == "请填写机构名称"
+    assert field_error(html, "name") == "请填写机构名称"
     html = client.post(
         "/admin/orgs", data={"name": "x", "kind": "planet", "parent_id": "0"}
     ).get_data(as_text=True)
-    assert _field_error(html, "kind") == "请从列表中选择"
-
-
-# --- users -----------------------------------------------------------------------------------
-
-
-def test_create_user_and_log_in(app: Flask, login_as: Any) -> None:
-    unit_id = _org_id(app, "江苏省政务服务中心")
-    resp = login_as("sysadmin").post(
-        "/admin/users",
-        data={
-            "username": "new_staff",
-            "name": "新同事",
-            "email": "new@example.gov.cn",
-            "role": "unit_staff",
-            "org_id": str(unit_id),
-            "password": "first-password-1",
-        },
-    )
-    assert resp.status_code == 302
-    other = app.test_client()
-    login(other, "new_staff", "first-password-1")
-    assert "新同事" in other.get("/password").get_data(as_text=True)
-
-
-def test_bad_user_input_keeps_typed_values(app: Flask, login_as: Any) -> None:
-    dept_id = _org_id(app, "江苏省数据局")
-    resp = login_as("sysadmin").post(
-        "/admin/users",
-        data={
-            "username": "坏 名字",
-            "name": "王五",
-            "email": "not-an-email",
-            "role": "unit_staff",
-            "org_id": str(dept_id),
-            "password": "short",
-        },
-    )
-    assert resp.status_code == 422
-    html = resp.get_data(as_text=True)
-    assert _field_error(html, "email") == "电子邮箱格式不正确"
-    assert _field_error(html, "password") == "密码至少 10 个字符"
-    assert _value(html, "username") == "坏 名字"
-    assert _value(html, "name") == "王五"
-    assert _value(html, "email") == "not-an-email"
-
-
-def test_role_must_match_org_kind(app: Flask, login_as: Any) -> None:
-    dept_id = _org_id(app, "江苏省数据局")
-    resp = login_as("sysadmin").post(
-        "/admin/users",
-        data={
-            "username": "wrong_org",
-            "name": "错部门",
-            "role": "unit_staff",
-            "org_id": str(dept_id),
-            "password": "Long-enough-1",
-        },
-    )
-    html = resp.get_data(as_text=True)
-    assert _field_error(html, "org_id") == "该角色须属于预算单位"
-    resp = login_as("sysadmin").post(
-        "/admin/users",
-        data={
-            "username": "unit_a",
-            "name": "重名",
-            "role": "reviewer",
-            "org_id": str(dept_id),
-            "password": "Long-enough-1",
-        },
-    )
-    assert _field_error(resp.get_data(as_text=True), "username") == "用户名 unit_a 已存在"
-
-
-def test_disable_kills_existing_sessions(app: Flask, login_as: Any) -> None:
-    victim = app.test_client()
-    login(victim, "unit_b")
-    assert victim.get("/password").status_code == 200
-    uid = _ids(app)["uid"]
-    resp = login_as("sysadmin").post(f"/admin/users/{uid}/disable")
-    assert resp.status_code == 302
-    resp = victim.get("/password")
-    assert resp.status_code == 302 and "/login" in resp.headers["Location"]
-    assert (
-        victim.post("/login", data={"username": "unit_b", "password": PASSWORD}).status_code == 401
-    )
-    # Enabling again lets the user log in (with a fresh session).
-    assert login_as("sysadmin").post(f"/admin/users/{uid}/enable").status_code == 302
-    login(victim, "unit_b")
-
-
-def test_admin_cannot_disable_self(app: Flask, login_as: Any) -> None:
-    admin_id = _get_user(app, "sysadmin").id
-    client = login_as("sysadmin")
-    resp = client.post(f"/admin/users/{admin_id}/disable", follow_redirects=True)
-    assert "不能停用自己的账号" in resp.get_data(as_text=True)
-    assert _get_user(app, "sysadmin").active
-
-
-def test_reset_password_with_given_password(app: Flask, login_as: Any) -> None:
-    victim = app.test_client()
-    login(victim, "unit_b")
-    uid = _ids(app)["uid"]
-    assert (
-        login_as("secadmin")
-        .post(f"/admin/users/{uid}/password", data={"password": "Brand-new-pass"})
-        .status_code
-        == 302
-    )
-    assert victim.get("/password").status_code == 302  # the old cookie is dead
-    fresh = app.test_client()
-    assert (
-        fresh.post("/login", data={"username": "unit_b", "password": PASSWORD}).status_code == 401
-    )
-    login(fresh, "unit_b", "Brand-new-pass")
-
-
-def test_reset_password_generates_one(app: Flask, login_as: Any) -> None:
-    uid = _ids(app)["uid"]
-    resp = login_as("secadmin").post(
-        f"/admin/users/{uid}/password", data={"password": ""}, follow_redirects=True
-    )
-    match = re.search(r"已为 unit_b 生成新密码：(\S+)（只显示这一次）", resp.get_data(as_text=True))
-    assert match
-    login(app.test_client(), "unit_b", match.group(1))
-
-
-def test_reset_password_too_short(app: Flask, login_as: Any) -> None:
-    uid = _ids(app)["uid"]
-    resp = login_as("secadmin").post(f"/admin/users/{uid}/password", data={"password": "short"})
-    assert resp.status_code == 422
-    assert _field_error(resp.get_data(as_text=True), "password") == "密码至少 10 个字符"
+    assert field_error(html, "kind") == "请从列表中选择"
 
 
 # --- cycles ----------------------------------------------------------------------------------
@@ -375,19 +208,19 @@ def test_bad_cycle_input(login_as: Any, change: dict[str, str], field: str, mess
     resp = login_as("sysadmin").post("/admin/cycles/new", data=data)
     assert resp.status_code == 422
     html = resp.get_data(as_text=True)
-    assert _field_error(html, field) == message.replace("<", "&lt;").replace(">", "&gt;")
+    assert field_error(html, field) == message.replace("<", "&lt;").replace(">", "&gt;")
     if field != "name":
-        assert _value(html, "name") == "坏输入的任务&lt;i&gt;"
-    assert _value(html, "deadline_confirm") == data["deadline_confirm"]
+        assert kept_value(html, "name") == "坏输入的任务&lt;i&gt;"
+    assert kept_value(html, "deadline_confirm") == data["deadline_confirm"]
 
 
 def test_edit_cycle_deadlines_and_ladder(app: Flask, login_as: Any) -> None:
-    cid = _ids(app)["cid"]
+    cid = demo_ids(app)["cid"]
     client = login_as("sysadmin")
     html = client.get(f"/admin/cycles/{cid}").get_data(as_text=True)
-    assert _value(html, "reminder_days") == "7, 3, 1"
+    assert kept_value(html, "reminder_days") == "7, 3, 1"
     # The demo sets its deadlines relative to the day it is loaded.
-    assert _value(html, "deadline_submit") == demo_deadlines(date.today())[0].isoformat()
+    assert kept_value(html, "deadline_submit") == demo_deadlines(date.today())[0].isoformat()
     data = {
         "year": "2022",
         "name": "2022年度省级项目支出绩效自评（延期）",
@@ -448,9 +281,9 @@ def test_upload_unparseable_and_wrong_type(login_as: Any) -> None:
     html = _upload(client, "/admin/schemes", "bad.yaml", b"name: [unclosed").get_data(as_text=True)
     assert "不是有效的 JSON/YAML" in html
     html = _upload(client, "/admin/schemes", "scheme.exe", b"MZ").get_data(as_text=True)
-    assert _field_error(html, "file") == "只能上传 .json、.yaml 或 .yml 文件"
+    assert field_error(html, "file") == "只能上传 .json、.yaml 或 .yml 文件"
     html = client.post("/admin/schemes", data={}).get_data(as_text=True)
-    assert _field_error(html, "file") == "请选择文件"
+    assert field_error(html, "file") == "请选择文件"
 
 
 def test_upload_valid_yaml_scheme_then_use_it_in_a_cycle(app: Flask, login_as: Any) -> None:
@@ -490,8 +323,8 @@ def _seed_bytes() -> bytes:
 
 
 def test_import_seed_form_into_cycle_and_unit(app: Flask, login_as: Any) -> None:
-    ids = _ids(app)
-    unit_id = _org_id(app, "江苏省政务服务中心")
+    ids = demo_ids(app)
+    unit_id = org_id(app, "江苏省政务服务中心")
     resp = _upload(
         login_as("sysadmin"),
         "/admin/import",
@@ -516,8 +349,8 @@ def test_import_seed_form_into_cycle_and_unit(app: Flask, login_as: Any) -> None
 
 
 def test_import_unreadable_file_shows_reason(app: Flask, login_as: Any) -> None:
-    ids = _ids(app)
-    unit_id = _org_id(app, "江苏省政务服务中心")
+    ids = demo_ids(app)
+    unit_id = org_id(app, "江苏省政务服务中心")
     resp = _upload(
         login_as("sysadmin"),
         "/admin/import",
@@ -527,12 +360,12 @@ def test_import_unreadable_file_shows_reason(app: Flask, login_as: Any) -> None:
         unit_id=str(unit_id),
     )
     assert resp.status_code == 422
-    assert _field_error(resp.get_data(as_text=True), "file").startswith("无法读取该表：")
+    assert field_error(resp.get_data(as_text=True), "file").startswith("无法读取该表：")
 
 
 def test_import_requires_a_unit(app: Flask, login_as: Any) -> None:
-    ids = _ids(app)
-    dept_id = _org_id(app, "江苏省数据局")
+    ids = demo_ids(app)
+    dept_id = org_id(app, "江苏省数据局")
     resp = _upload(
         login_as("sysadmin"),
         "/admin/import",
@@ -542,7 +375,7 @@ def test_import_requires_a_unit(app: Flask, login_as: Any) -> None:
         unit_id=str(dept_id),
     )
     assert resp.status_code == 422
-    assert _field_error(resp.get_data(as_text=True), "unit_id") == "请从列表中选择"
+    assert field_error(resp.get_data(as_text=True), "unit_id") == "请从列表中选择"
 
 
 # --- failed reminders ------------------------------------------------------------------------

@@ -187,7 +187,7 @@ def test_a_write_refuses_a_user_disabled_while_the_request_ran(app: Flask, chang
     from sqlalchemy import select
     from werkzeug.exceptions import Forbidden
 
-    from workflow.admin import operations as admin_ops
+    from workflow.accounts import operations as accounts_ops
     from workflow.auth.routes import load_user_from_id
     from workflow.core.extensions import db
     from workflow.evaluations import operations
@@ -211,9 +211,9 @@ def test_a_write_refuses_a_user_disabled_while_the_request_ran(app: Flask, chang
         with app.app_context():
             target = db.session.get(User, signed_in.id)
             if change == "disable":
-                admin_ops.disable_user(target)
+                accounts_ops.disable_user(target)
             else:
-                admin_ops.reset_password(target)
+                accounts_ops.reset_password(target)
             db.session.commit()
         with pytest.raises(Forbidden, match="请重新登录"):
             operations.fire(signed_in, ev_id, "withdraw", expected_version=version)

@@ -110,6 +110,54 @@ def test_dispatch_with_broker_down_never_raises(task_world: World, task_app: Fla
     assert db.session.get(OutboxMessage, row.id).done_at is None
 
 
+def test_after_a_failed_hand_out_the_requests_rows_go_straight_to_the_relay(
+    task_world: World, task_app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A broker that refuses: the first hand-out tries and fails; those within the back-off
+    are given back to the relay without a try (no pile-up behind a hung or refusing
+    broker); after it, the next one tries again."""
+    from workflow.core import outbox as outbox_module
+
+    task_app.config.update(OUTBOX_DISPATCH=True, OUTBOX_BROKER_BACKOFF_SECONDS=2)
+    task_app.extensions["celery"].conf.update(broker_url=f"redis://127.0.0.1:{free_port()}/0")
+    tries: list[int] = []
+    real_send = outbox_module._send
+
+    def counting_send(celery_app: Any, message_id: int, kind: str, payload: Any) -> None:
+        tries.append(message_id)
+        real_send(celery_app, message_id, kind, payload)
+
+    monkeypatch.setattr(outbox_module, "_send", counting_send)
+
+    def handed_out_and_released() -> None:
+        row = outbox(task_world)
+        row.handed_out_at = datetime.now(UTC)
+        db.session.commit()
+        started = time.monotonic()
+        dispatch([row.id])
+        assert time.monotonic() - started < 0.2
+        deadline = time.monotonic() + 15
+        while True:
+            db.session.rollback()
+            db.session.expire_all()
+            found = db.session.get(OutboxMessage, row.id)
+            if found.handed_out_at is None and found.attempts == 1:
+                break
+            assert time.monotonic() < deadline, "the hand-out was never given back"
+            time.sleep(0.02)
+        handed.append(row.id)
+
+    handed: list[int] = []
+    handed_out_and_released()
+    assert tries == handed[:1]
+    handed_out_and_released()  # within the back-off: not tried, given back at once
+    assert tries == handed[:1]
+    assert "broker unavailable" in db.session.get(OutboxMessage, handed[1]).last_error
+    time.sleep(2.1)
+    handed_out_and_released()  # the back-off is over: tried again
+    assert tries == [handed[0], handed[2]]
+
+
 def test_dispatch_and_relay_eager(task_world: World, task_app: Flask) -> None:
     """Eager mode only checks the wiring; tests/integration runs a real worker."""
     task_app.config.update(OUTBOX_DISPATCH=True, MAIL_SUPPRESS_SEND=True)

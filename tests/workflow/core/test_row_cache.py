@@ -109,7 +109,7 @@ def test_list_rows_follow_the_day(app: Flask, monkeypatch: pytest.MonkeyPatch) -
     later = views.today() + timedelta(days=3)
     monkeypatch.setattr(views, "today", lambda: later)
     html = _same_with_and_without_cache(app, lambda: client.get("/review/").get_data(as_text=True))
-    days = re.findall(r"剩 (\d+) 天|已逾期 (\d+) 天|今天截止", first)
+    days = re.findall(r"剩 (\d+) (?:天|个工作日)|已逾期 (\d+) (?:天|个工作日)|今天截止", first)
     assert days and html != first
 
 

@@ -14,6 +14,8 @@ from workflow.documents.queries import latest_pdf, latest_pdfs
 
 def test_latest_and_zip(task_world: World, tmp_path: Path) -> None:
     evaluation_id = task_world.evaluation.id
+    task_world.evaluation.state = "self_scored"  # a draft has no PDF in force (see below)
+    db.session.commit()
     assert latest_pdf(evaluation_id) is None
     store_pdf(evaluation_id, 2)
     task_world.evaluation.phone = "025-87654321"  # any change is a new version (3)
@@ -33,3 +35,8 @@ def test_latest_and_zip(task_world: World, tmp_path: Path) -> None:
         assert name.endswith(f"-{evaluation_id}-v3.pdf") and "政务服务信息系统" in name
         assert archive.read(name).startswith(b"%PDF")
     assert [p.name for p in target.parent.iterdir()] == ["dept.zip"]
+    # Back in draft (withdrawn or returned): its PDF leaves the ZIP, the page still links it.
+    task_world.evaluation.state = "draft"
+    db.session.commit()
+    assert latest_pdfs(department_id=task_world.dept.id) == []
+    assert latest_pdf(evaluation_id) is not None

@@ -44,6 +44,10 @@ def noticed(message_id: int) -> list[str]:
     ],
 )
 def test_recipients(task_world: World, event: str, actor: str, expected: list[str]) -> None:
+    # The form where the event left it (a notice asking to act on a form that moved on is
+    # not sent: test_no_notice_asks_to_act_on_a_form_that_moved_on).
+    task_world.evaluation.state = TARGET_STATE[event]
+    db.session.commit()
     message_id = message(task_world, event, getattr(task_world, actor))
     claim_ids = handle_notify(message_id)
     assert len(claim_ids) == len(expected)
@@ -52,7 +56,54 @@ def test_recipients(task_world: World, event: str, actor: str, expected: list[st
     assert sorted(db.session.get(User, n.user_id).username for n in notices) == expected
 
 
+TARGET_STATE = {
+    "submit": "self_scored",
+    "return": "draft",
+    "approve": "finance_confirmation",
+    "finance_return": "dept_review",
+    "confirm": "confirmed",
+}
+
+
+@pytest.mark.parametrize(
+    ("event", "now"),
+    [("approve", "confirmed"), ("submit", "finance_confirmation"), ("finance_return", "confirmed")],
+)
+def test_no_notice_asks_to_act_on_a_form_that_moved_on(
+    task_world: World, event: str, now: str
+) -> None:
+    """The demo approves and confirms at once: finance must not be told 待财政确认 later."""
+    task_world.evaluation.state = now
+    db.session.commit()
+    message_id = message(task_world, event, task_world.reviewer)
+    assert handle_notify(message_id) == []
+    assert db.session.query(Notice).count() == 0
+    assert db.session.get(OutboxMessage, message_id).done_at is not None  # never handed again
+
+
+def test_a_withdrawn_submission_is_still_told_once(task_world: World) -> None:
+    """Submitted, then withdrawn before the worker ran: the reviewer is told of the
+    submission all the same (each event exactly once; the act is not done)."""
+    task_world.evaluation.state = "draft"
+    db.session.commit()
+    message_id = message(task_world, "submit", task_world.staff)
+    assert len(handle_notify(message_id)) == 1
+    assert db.session.query(Notice).count() == 1
+
+
+def test_informational_notices_stay_after_the_form_moved_on(task_world: World) -> None:
+    """A return tells the unit why, even if it has already resubmitted."""
+    task_world.evaluation.state = "self_scored"
+    db.session.commit()
+    message_id = message(task_world, "return", task_world.reviewer, reason="请补充佐证材料")
+    assert len(handle_notify(message_id)) == 2
+    titles = {n.title for n in db.session.query(Notice)}
+    assert titles == {f"主管部门已退回自评表：{task_world.evaluation.project.name}"}
+
+
 def test_actor_is_not_told_of_their_own_step(task_world: World) -> None:
+    task_world.evaluation.state = "self_scored"
+    db.session.commit()
     message_id = message(task_world, "submit", task_world.reviewer)
     assert handle_notify(message_id) == []
 

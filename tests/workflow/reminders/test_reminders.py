@@ -96,6 +96,8 @@ def test_submit_stage_reminds_the_units_users_once(task_world: World) -> None:
     notices = db.session.query(Notice).filter_by(kind="reminder").all()
     assert len(notices) == 4
     assert "还剩 7 天" in notices[0].title
+    # Every notice names its project, as the e-mail's subject does (issue 13).
+    assert all(n.title.endswith(f"：{evaluation.project.name}") for n in notices)
 
 
 def test_review_stage_reminds_only_the_departments_reviewers(task_world: World) -> None:
@@ -190,7 +192,9 @@ def test_run_sends_chinese_mail_once(task_mail_app: Flask, task_smtp: SmtpServer
             assert "江苏省政务服务管理办公室（机关）" in part
             assert "2026-03-31" in part
             assert f"http://jixiao.test/evaluations/{world.evaluation.id}" in part
-        assert "剩余时间：3 天" in text
+            # The page's words, from the same function (workflow.core.days.days_text).
+            assert "还剩 3 天" in part
+        assert "期限：还剩 3 天" in text
         statuses = {c.status for c in db.session.query(ReminderClaim)}
         assert statuses == {"sent"}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 import pytest
 from pagehelpers import SEED, client_as, ev_id, form_values, version
@@ -101,7 +102,23 @@ def test_review_side_by_side_and_change_needs_reason(app, as_user):
     assert form_values(body)["s-quantity_1"] == "9.5"
     assert _state(app, target) == "dept_review"
     values["r-quantity_1"] = "抽查发现部分条目未审核入库"
+    values["opinion"] = "同意，数量指标按抽查结果扣减。"
+    # First the confirmation page: the new total and grade, nothing recorded yet.
     resp = client.post(f"/review/{target}", data=values)
+    assert resp.status_code == 200
+    page = resp.get_data(as_text=True)
+    with app.app_context():
+        expected = db.session.get(Evaluation, target).self_total - Decimal("0.5")
+    assert re.search(rf'data-testid="confirm-total"><span class="fs-4">{expected:.2f}<', page)
+    assert "抽查发现部分条目未审核入库" in page and "同意，数量指标按抽查结果扣减。" in page
+    assert _state(app, target) == "dept_review"
+    # 返回修改 keeps everything typed.
+    back = client.post(f"/review/{target}", data={**values, "do": "back"})
+    assert (
+        back.status_code == 200
+        and form_values(back.get_data(as_text=True))["s-quantity_1"] == "9.5"
+    )
+    resp = client.post(f"/review/{target}", data={**form_values(page), "do": "fire"})
     assert resp.status_code == 302
     with app.app_context():
         ev = db.session.get(Evaluation, target)
@@ -109,10 +126,12 @@ def test_review_side_by_side_and_change_needs_reason(app, as_user):
         row = next(r for r in ev.rows if r.code == "quantity_1")
         assert str(row.self_score) == "10.00" and str(row.dept_score) == "9.50"
         assert row.dept_reason == "抽查发现部分条目未审核入库"
-        assert ev.dept_total == ev.self_total - __import__("decimal").Decimal("0.5")
+        assert ev.dept_total == ev.self_total - Decimal("0.5")
+        assert ev.dept_opinion == "同意，数量指标按抽查结果扣减。"
     detail = client.get(f"/evaluations/{target}").get_data(as_text=True)
     assert "审核通过" in detail and "10.00 → 9.50" in detail
     assert "抽查发现部分条目未审核入库" in detail
+    assert "审核意见：同意，数量指标按抽查结果扣减。" in detail
 
 
 @pytest.mark.parametrize(
@@ -145,7 +164,7 @@ def test_review_full_width_and_separators(app, as_user):
     _html, values = _review_values(client, target)
     values["s-social_1"] = "１４．５"
     values["r-social_1"] = "效益证明材料不足"
-    assert client.post(f"/review/{target}", data=values).status_code == 302
+    assert client.post(f"/review/{target}", data={**values, "do": "fire"}).status_code == 302
     with app.app_context():
         row = next(r for r in db.session.get(Evaluation, target).rows if r.code == "social_1")
         assert str(row.dept_score) == "14.50"
@@ -156,7 +175,7 @@ def test_review_stale_version_is_409(app, as_user):
     client = as_user("reviewer")
     _html, values = _review_values(client, target)
     values["version"] = str(int(values["version"]) - 1)
-    resp = client.post(f"/review/{target}", data=values)
+    resp = client.post(f"/review/{target}", data={**values, "do": "fire"})
     assert resp.status_code == 409
     assert CONFLICT in resp.get_data(as_text=True)
     assert _state(app, target) == "dept_review"
@@ -217,6 +236,9 @@ def test_confirm_with_final_scores(app, as_user):
     assert "调整得分须填写理由" in resp.get_data(as_text=True)
     values["r-social_1"] = "抽查复核扣减"
     resp = client.post(f"/finance/{target}", data=values)
+    assert resp.status_code == 200 and 'data-testid="confirm-fire"' in resp.get_data(as_text=True)
+    assert _state(app, target) == "finance_confirmation"
+    resp = client.post(f"/finance/{target}", data={**values, "do": "fire"})
     assert resp.status_code == 302
     with app.app_context():
         ev = db.session.get(Evaluation, target)
@@ -264,12 +286,25 @@ def test_bulk_confirm_shows_selection_then_each_result(app, as_user):
         "/finance/bulk/confirm",
         data={"ids": [str(a), str(b)], **{k: v for k, v in values.items() if k.startswith("v-")}},
     )
-    assert resp.status_code == 200
-    body = resp.get_data(as_text=True)
+    # Redirect after POST: the result is a page of its own.
+    assert resp.status_code == 303
+    result_url = resp.headers["Location"]
+    body = client.get(result_url).get_data(as_text=True)
     assert "成功 1 份，未成功 1 份" in body
     item_b = re.search(rf'data-testid="bulk-item-{b}">(.*?)</tr>', body, re.S).group(1)
     assert CONFLICT in item_b
     assert _state(app, a) == "confirmed" and _state(app, b) == "dept_review"
+    # Reloading the result shows the same, and confirms nothing again (no audit row more).
+    with app.app_context():
+        before = db.session.query(AuditLog).filter_by(event="confirm").count()
+    again = client.get(result_url).get_data(as_text=True)
+    assert "成功 1 份，未成功 1 份" in again
+    item_a = re.search(rf'data-testid="bulk-item-{a}">(.*?)</tr>', again, re.S).group(1)
+    assert "已确认定级" in item_a
+    with app.app_context():
+        assert db.session.query(AuditLog).filter_by(event="confirm").count() == before
+    # Only finance reads result pages; the reviewer's is a 404 and shows no names.
+    assert as_user("reviewer").get(result_url).status_code == 404
 
 
 def test_bulk_selection_ignores_what_finance_may_not_confirm(app, as_user):

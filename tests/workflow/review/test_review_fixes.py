@@ -94,7 +94,9 @@ def test_admin_web_import_leaves_an_audit_row(app: Flask) -> None:
         # row), then the evaluation was imported as a draft.
         assert db.session.scalar(select(func.count()).select_from(AuditLog)) == before + 2
         row, targets_row = rows
-        assert row.event == "import" and row.actor.username == "sysadmin" and row.to_state == "draft"
+        assert (
+            row.event == "import" and row.actor.username == "sysadmin" and row.to_state == "draft"
+        )
         assert targets_row.event == "targets_import" and targets_row.actor.username == "sysadmin"
         assert targets_row.targets_id is not None and "seed" in (targets_row.reason or "")
 

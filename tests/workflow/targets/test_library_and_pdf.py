@@ -23,6 +23,8 @@ def test_the_library_is_seeded_and_listed(app: Flask) -> None:
     html = _as(app, "sysadmin").get("/targets/library").get_data(as_text=True)
     for name in ("项目验收合格率", "资金拨付及时率", "服务对象满意度", "培训人次", "设备完好率"):
         assert name in html
+    # 指标性质 as users write it, not as stored.
+    assert "<td>≥</td>" in html and "<td>日期</td>" in html and "<td>&gt;=</td>" not in html
     assert _as(app, "unit_a").get("/targets/library").status_code == 404
 
 

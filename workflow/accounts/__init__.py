@@ -1,0 +1,1 @@
+"""User accounts and administrators (账号管理)."""

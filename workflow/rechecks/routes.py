@@ -1,0 +1,405 @@
+"""抽查复核 pages: batches (finance), the re-checker's list and re-check page, the unit's
+answer to an evidence request, the deviation report, and 结果应用 (budget advice, 整改 items,
+the public bundle). Thin: parse, ask the policy, one operation, respond."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask_login import current_user, login_required
+from werkzeug.wrappers import Response
+
+from workflow import policy
+from workflow.core.audit import log_access
+from workflow.core.extensions import db
+from workflow.core.inputs import parse_int
+from workflow.evaluations import views
+from workflow.evaluations.operations import OperationError
+from workflow.machine import RecheckEvent, Role, Scope
+from workflow.models import RecheckBatch
+from workflow.rechecks import (
+    budget,
+    bundle,
+    export,
+    forms,
+    operations,
+    queries,
+    rectify,
+    report,
+    sampling,
+)
+
+bp = Blueprint("rechecks", __name__, url_prefix="/rechecks")
+
+Result = str | Response | tuple[str, int]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _require_finance() -> None:
+    if not policy.is_role(current_user, Role.FINANCE):
+        abort(404)
+
+
+def _require_rechecker() -> None:
+    if not policy.is_role(current_user, Role.FINANCE, Role.EXPERT):
+        abort(404)
+
+
+def _flash_error(exc: OperationError) -> None:
+    flash(exc.message + ("：" + "；".join(exc.details) if exc.details else ""), "danger")
+
+
+@bp.app_context_processor
+def _hooks() -> dict[str, object]:
+    """For the small partials other features' pages include (risk badges, the re-check
+    panel, the dashboard's 整改 states): view data, computed here, not in the templates."""
+    return {
+        "recheck_risk_badges": queries.risk_badges,
+        "recheck_panel": lambda ev: queries.evaluation_panel(current_user, ev),
+        "rectification_counts": lambda: rectify.counts(current_user),
+        "recheck_risky": lambda: queries.risky(current_user),
+    }
+
+
+@bp.route("/")
+@login_required
+def index() -> str:
+    _require_rechecker()
+    if policy.can_manage_rechecks(current_user):
+        return render_template(
+            "rechecks/index.html",
+            batches=queries.batches(),
+            cycles=queries.cycles(),
+            form=forms.BatchForm.empty(),
+            methods=sampling.METHODS,
+            mine=queries.my_items(current_user),
+        )
+    return render_template("rechecks/mine.html", mine=queries.my_items(current_user))
+
+
+@bp.route("/batches", methods=["POST"])
+@login_required
+def create_batch() -> Result:
+    _require_finance()
+    form = forms.BatchForm.parse(request.form)
+    if not form.errors:
+        try:
+            batch = operations.create_batch(
+                current_user,
+                form.cycle,
+                form.name,
+                form.method,
+                form.seed_value,
+                rate=form.rate_value,
+                count=form.count_value,
+            )
+        except OperationError as exc:
+            db.session.rollback()
+            form.errors.append(exc.message)
+        else:
+            flash(f"已抽取 {len(batch.items)} 份（总体 {batch.population} 份）", "success")
+            return redirect(url_for("rechecks.batch", batch_id=batch.id))
+    return (
+        render_template(
+            "rechecks/index.html",
+            batches=queries.batches(),
+            cycles=queries.cycles(),
+            form=form,
+            methods=sampling.METHODS,
+            mine=queries.my_items(current_user),
+        ),
+        422,
+    )
+
+
+@bp.route("/batches/<int:batch_id>")
+@login_required
+def batch(batch_id: int) -> Result:
+    _require_finance()
+    found = queries.batch_items(batch_id)
+    if found is None:
+        abort(404)
+    the_batch, rows = found
+    choices = {
+        item.id: queries.rechecker_choices(item) for item in the_batch.items if item.state != "done"
+    }
+    return render_template(
+        "rechecks/batch.html",
+        batch=the_batch,
+        rows=rows,
+        choices=choices,
+        method=sampling.METHODS.get(the_batch.method, the_batch.method),
+    )
+
+
+@bp.route("/items/<int:item_id>/assign", methods=["POST"])
+@login_required
+def assign(item_id: int) -> Result:
+    _require_finance()
+    person = parse_int(request.form.get("rechecker_id", ""))
+    try:
+        item = operations.assign(
+            current_user,
+            item_id,
+            person or 0,
+            expected_version=parse_int(request.form.get("version", "")),
+        )
+    except OperationError as exc:
+        db.session.rollback()
+        if exc.status in (404, 409):
+            return views.error_page(exc)
+        _flash_error(exc)
+        item = operations.load_item(current_user, item_id)
+    else:
+        flash("已指派复核人", "success")
+    return redirect(url_for("rechecks.batch", batch_id=item.batch_id))
+
+
+@bp.route("/items/<int:item_id>")
+@login_required
+def item(item_id: int) -> Result:
+    _require_rechecker()
+    try:
+        the_item = operations.load_item(current_user, item_id)
+    except OperationError as exc:
+        return views.error_page(exc)
+    return render_template(
+        "rechecks/item.html", page=queries.item_page(current_user, the_item), typed={}
+    )
+
+
+@bp.route("/items/<int:item_id>", methods=["POST"])
+@login_required
+def item_post(item_id: int) -> Result:
+    _require_rechecker()
+    try:
+        the_item = operations.load_item(current_user, item_id)
+    except OperationError as exc:
+        return views.error_page(exc)
+    codes = [row.code for row in the_item.evaluation.rows]
+    form = forms.ScoresForm.parse(request.form, codes)
+    action = request.form.get("action", "save")
+    reason = (request.form.get("reason") or "").strip()
+    try:
+        if form.errors:
+            raise operations.ValidationFailed("复核得分有误", form.errors)
+        if action == "save":
+            operations.save_scores(current_user, item_id, form.changes, form.version)
+            flash("复核得分已保存", "success")
+        else:
+            event = RecheckEvent(action)
+            operations.fire(
+                current_user,
+                item_id,
+                event,
+                reason=reason,
+                scores=form.changes if event is RecheckEvent.COMPLETE else None,
+                expected_version=form.version,
+            )
+            flash("已提交", "success")
+    except ValueError:
+        abort(400)
+    except OperationError as exc:
+        db.session.rollback()
+        if exc.status in (404, 409):
+            return views.error_page(exc)
+        _flash_error(exc)
+        the_item = operations.load_item(current_user, item_id)
+        page = queries.item_page(current_user, the_item)
+        return render_template(
+            "rechecks/item.html", page=page, typed=form.typed, reason=reason
+        ), exc.status
+    return redirect(url_for("rechecks.item", item_id=item_id))
+
+
+@bp.route("/items/<int:item_id>/evidence/<int:evidence_id>")
+@login_required
+def evidence(item_id: int, evidence_id: int) -> Result:
+    _require_rechecker()
+    try:
+        item, path = queries.evidence_file(current_user, item_id, evidence_id)
+    except OperationError as exc:
+        return views.error_page(exc)
+    log_access("download", f"evidence:{evidence_id}", {"recheck_item_id": item_id})
+    return send_file(
+        path, mimetype=item.content_type, as_attachment=True, download_name=item.original_name
+    )
+
+
+@bp.route("/items/<int:item_id>/answer", methods=["POST"])
+@login_required
+def answer(item_id: int) -> Result:
+    """The unit answers an evidence request (from its evaluation page)."""
+    try:
+        the_item = operations.load_for_event(current_user, item_id)
+    except OperationError as exc:
+        return views.error_page(exc)
+    if Scope.OWN_UNIT not in policy.recheck_scopes_for(current_user, the_item):
+        abort(404)
+    evaluation_id = the_item.evaluation_id
+    try:
+        operations.fire(
+            current_user,
+            item_id,
+            RecheckEvent.ANSWER,
+            reason=request.form.get("answer", ""),
+            expected_version=parse_int(request.form.get("version", "")),
+            request_id=parse_int(request.form.get("request_id", "")),
+        )
+    except OperationError as exc:
+        db.session.rollback()
+        if exc.status == 409:
+            return views.error_page(exc)
+        _flash_error(exc)
+    else:
+        flash("补充说明已提交", "success")
+    return redirect(url_for("evaluations.detail", evaluation_id=evaluation_id))
+
+
+# --- the deviation report --------------------------------------------------------------------
+
+
+def _batch_or_404(batch_id: int) -> RecheckBatch:
+    found = db.session.get(RecheckBatch, batch_id)
+    if found is None:
+        abort(404)
+    return found
+
+
+@bp.route("/batches/<int:batch_id>/report")
+@login_required
+def deviation(batch_id: int) -> str:
+    _require_finance()
+    the_batch = _batch_or_404(batch_id)
+    return render_template(
+        "rechecks/report.html", batch=the_batch, report=report.load(batch_id), grades=report.GRADES
+    )
+
+
+@bp.route("/batches/<int:batch_id>/report.xlsx")
+@login_required
+def deviation_xlsx(batch_id: int) -> Response:
+    _require_finance()
+    the_batch = _batch_or_404(batch_id)
+    data = export.report_workbook(the_batch.name, report.load(batch_id))
+    return _download(data, f"复核偏差分析-{the_batch.id}.xlsx", XLSX)
+
+
+def _download(data: bytes, name: str, mimetype: str) -> Response:
+    import io
+
+    resp = send_file(io.BytesIO(data), mimetype=mimetype, as_attachment=True, download_name=name)
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+# --- 结果应用 ---------------------------------------------------------------------------------
+
+
+def _cycle_arg() -> int | None:
+    cycle = parse_int(request.values.get("cycle", ""))
+    if cycle is None:
+        cycles = queries.cycles()
+        cycle = cycles[0][0] if cycles else None
+    return cycle
+
+
+@bp.route("/results")
+@login_required
+def results() -> str:
+    _require_finance()
+    cycle = _cycle_arg()
+    return render_template(
+        "rechecks/results.html",
+        cycle=cycle,
+        cycles=queries.cycles(),
+        rows=budget.rows(cycle) if cycle else [],
+        advice=budget.ADVICE,
+        rectifications=rectify.counts(current_user),
+    )
+
+
+@bp.route("/results/<int:evaluation_id>/advice", methods=["POST"])
+@login_required
+def set_advice(evaluation_id: int) -> Result:
+    _require_finance()
+    try:
+        row = budget.set_advice(
+            current_user,
+            evaluation_id,
+            request.form.get("advice", ""),
+            budget.parse_share(request.form.get("cut_share", "")),
+            request.form.get("reason", ""),
+        )
+    except OperationError as exc:
+        db.session.rollback()
+        if exc.status == 404:
+            return views.error_page(exc)
+        _flash_error(exc)
+        return redirect(url_for("rechecks.results", cycle=request.form.get("cycle")))
+    flash("预算建议已调整", "success")
+    return redirect(url_for("rechecks.results", cycle=row.cycle_id))
+
+
+@bp.route("/advice.xlsx")
+@login_required
+def advice_xlsx() -> Response:
+    _require_finance()
+    cycle = _cycle_arg()
+    data = export.advice_workbook(budget.rows(cycle) if cycle else [])
+    return _download(data, "预算安排建议.xlsx", XLSX)
+
+
+@bp.route("/public.zip", methods=["POST"])
+@login_required
+def public_bundle() -> Result:
+    _require_finance()
+    cycle = _cycle_arg()
+    if cycle is None:
+        abort(404)
+    name, data, _count = bundle.build(cycle)
+    return _download(data, name, "application/zip")
+
+
+@bp.route("/rectifications")
+@login_required
+def rectifications() -> str:
+    if not policy.is_role(
+        current_user, Role.FINANCE, Role.REVIEWER, Role.UNIT_STAFF, Role.UNIT_HEAD
+    ):
+        abort(404)
+    return render_template(
+        "rechecks/rectifications.html",
+        rows=rectify.visible(current_user),
+        today=date.today(),
+        can_generate=policy.can_manage_rechecks(current_user),
+        cycles=queries.cycles(),
+    )
+
+
+@bp.route("/rectifications/generate", methods=["POST"])
+@login_required
+def generate_rectifications() -> Response:
+    _require_finance()
+    cycle = _cycle_arg()
+    if cycle is None:
+        abort(404)
+    made = rectify.generate(current_user, cycle)
+    flash(f"已从“存在问题/整改措施”生成整改事项 {made} 项", "success")
+    return redirect(url_for("rechecks.rectifications"))
+
+
+@bp.route("/rectifications/<int:rectification_id>/close", methods=["POST"])
+@login_required
+def close_rectification(rectification_id: int) -> Result:
+    try:
+        rectify.close(current_user, rectification_id, request.form.get("note", ""))
+    except OperationError as exc:
+        db.session.rollback()
+        if exc.status in (403, 404):
+            return views.error_page(operations.NotFound("未找到该整改事项"))
+        _flash_error(exc)
+    else:
+        flash("整改事项已销号", "success")
+    return redirect(url_for("rechecks.rectifications"))
