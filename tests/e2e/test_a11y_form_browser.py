@@ -115,6 +115,8 @@ def _pages(ids: dict[str, int]) -> dict[str, list[str]]:
             f"/targets/{ids['targets:' + SEED]}/history",
             "/notices/",
             "/workbooks/",
+            f"/evaluations/{seed}/print",
+            "/rechecks/rectifications",
         ],
         "reviewer": [
             "/",
@@ -124,8 +126,18 @@ def _pages(ids: dict[str, int]) -> dict[str, list[str]]:
             "/targets/",
             "/dashboard/",
             "/notices/",
+            "/rechecks/rectifications",
         ],
-        "finance": ["/", "/finance/", f"/finance/{fin}", f"/evaluations/{fin}", "/dashboard/"],
+        "finance": [
+            "/",
+            "/finance/",
+            f"/finance/{fin}",
+            f"/evaluations/{fin}",
+            "/dashboard/",
+            "/rechecks/",
+            "/rechecks/results",
+            "/rechecks/rectifications",
+        ],
         "sysadmin": [
             "/",
             "/admin/",
@@ -140,6 +152,7 @@ def _pages(ids: dict[str, int]) -> dict[str, list[str]]:
         ],
         "secadmin": ["/admin/", "/admin/users", "/admin/admins"],
         "auditor": ["/", "/audit/"],
+        "expert": ["/", "/rechecks/"],
     }
 
 
@@ -157,7 +170,7 @@ def axe_violations(page: Page) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("size", ["desk", "phone"])
 @pytest.mark.parametrize(
-    "username", ["unit_a", "reviewer", "finance", "sysadmin", "secadmin", "auditor"]
+    "username", ["unit_a", "reviewer", "finance", "sysadmin", "secadmin", "auditor", "expert"]
 )
 def test_no_serious_accessibility_violation(
     open_as: Callable[..., Page], ids: dict[str, int], username: str, size: str

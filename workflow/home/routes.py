@@ -53,7 +53,7 @@ def index() -> str:
         select(Cycle).where(Cycle.active.is_(True)).order_by(Cycle.year.desc())
     ).all()
     on = views.today()
-    unread = home_queries.nav_counts(current_user)["unread"]
+    unread = home_queries.nav_counts(current_user)["unread"]  # the header counted it already
     latest = db.session.scalars(
         select(Notice)
         .where(Notice.user_id == current_user.id, Notice.read_at.is_(None))
