@@ -115,6 +115,7 @@ def _pages(ids: dict[str, int]) -> dict[str, list[str]]:
             f"/targets/{ids['targets:' + SEED]}/history",
             "/notices/",
             "/workbooks/",
+            f"/evaluations/{seed}/print",
             "/rechecks/rectifications",
         ],
         "reviewer": [

@@ -53,6 +53,8 @@ def from_env() -> dict[str, object]:
         "WTF_CSRF_TIME_LIMIT": None,
         # Rendered list rows kept per process (workflow/cells.py); 0 renders every row.
         "LIST_ROW_CACHE": int(os.environ.get("LIST_ROW_CACHE", "4096")),
+        # How often the self-evaluation form saves a draft while someone types (form.js).
+        "AUTOSAVE_SECONDS": int(os.environ.get("AUTOSAVE_SECONDS", "60")),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
         "APP_BASE_URL": os.environ.get("APP_BASE_URL", "http://127.0.0.1:5000"),
