@@ -163,6 +163,32 @@ def test_the_lists_flag_a_tampered_confirmed_grade(app: Flask) -> None:
     assert client.get(listing).get_data(as_text=True).count('data-testid="tampered-') == 1
 
 
+def test_the_dashboard_export_flags_a_tampered_confirmed_grade(app: Flask) -> None:
+    """The 明细 sheet shows each confirmed grade too: checked against its seal as the lists are."""
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    ev_id = _confirmed(app)
+    client = app.test_client()
+    login(client, "finance")
+
+    def grades() -> dict[int, str]:
+        sheet = load_workbook(BytesIO(client.get("/dashboard/export.xlsx").data))["明细"]
+        rows = list(sheet.iter_rows(values_only=True))
+        column = rows[0].index("确认等级")
+        return {r[0]: r[column] for r in rows[1:] if r[0] is not None}
+
+    assert not any("篡改" in str(g) for g in grades().values())
+    with app.app_context():
+        db.session.execute(
+            sa.text("UPDATE evaluations SET final_total = 99.5 WHERE id = :id"), {"id": ev_id}
+        )
+        db.session.commit()
+    flagged = {i for i, g in grades().items() if "已篡改" in str(g)}
+    assert flagged == {ev_id}
+
+
 def test_a_changed_signed_snapshot_fails_the_signature(app: Flask) -> None:
     ev_id = _confirmed(app)
     with app.app_context():

@@ -16,7 +16,7 @@ from sqlalchemy.orm import aliased
 
 from workflow.core.days import days_left, days_text
 from workflow.core.extensions import db
-from workflow.evaluations import queries
+from workflow.evaluations import queries, seal
 from workflow.machine import STATE_LABELS, State
 from workflow.models import Actor, AuditLog, Cycle, Evaluation, Org, Project
 
@@ -63,6 +63,9 @@ class StageDays:
     completed_avg: Decimal | None  # their average length in days
     current: int  # evaluations in this state now
     current_avg: Decimal | None  # how long they have been in it so far
+
+
+TAMPERED = "已篡改：与 SM2 签章不一致"
 
 
 @dataclass(frozen=True)
@@ -288,6 +291,8 @@ def details(
         .order_by(dept.name, unit.name, Evaluation.id)
         .limit(limit)
     ).all()
+    # A confirmed grade is shown checked against its SM2 seal, as on every list.
+    tampered = seal.tampered_among([(r[0], r[9], r[10]) for r in rows if r[10] is not None])
     return [
         DetailRow(
             r[0],
@@ -300,7 +305,7 @@ def details(
             r[7],
             r[8],
             r[9],
-            r[10],
+            f"{r[10]}（{TAMPERED}）" if r[0] in tampered else r[10],
             r[11],
         )
         for r in rows
