@@ -1,6 +1,9 @@
 """抽查复核 over a million evaluations (issue 16: risk rules and sampling under 5 s a batch).
 
-    .venv/bin/python bench/bench_recheck.py [--n 1000000] [--repeat 3]
+    .venv/bin/python bench/bench_recheck.py [--n 1000000] [--repeat 3] [--reuse]
+
+``--reuse`` keeps the database (``jixiao_bench_recheck_<n>``, about 1.5 min to build a million
+rows) for the next run, which drops only the earlier runs' batches.
 
 Builds a throw-away PostgreSQL database with N submitted evaluations of one cycle (2,000
 units under 50 departments) and their risk facts, generated in the database with
