@@ -1,6 +1,9 @@
 """抽查复核 over a million evaluations (issue 16: risk rules and sampling under 5 s a batch).
 
-    .venv/bin/python bench/bench_recheck.py [--n 1000000] [--repeat 3]
+    .venv/bin/python bench/bench_recheck.py [--n 1000000] [--repeat 3] [--reuse]
+
+``--reuse`` keeps the database (``jixiao_bench_recheck_<n>``, about 1.5 min to build a million
+rows) for the next run, which drops only the earlier runs' batches.
 
 Builds a throw-away PostgreSQL database with N submitted evaluations of one cycle (2,000
 units under 50 departments) and their risk facts, generated in the database with
@@ -120,6 +123,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep the database (jixiao_bench_recheck_<n>) and use it again next time",
+    )
     args = parser.parse_args()
 
     from sqlalchemy import select, text
@@ -131,8 +139,14 @@ def main() -> None:
     from workflow.rechecks import facts, operations
 
     tmp = Path(tempfile.mkdtemp())
-    name = f"jixiao_bench_recheck_{uuid.uuid4().hex[:8]}"
-    _pg_exec(f'CREATE DATABASE "{name}"')
+    name = f"jixiao_bench_recheck_{args.n if args.reuse else uuid.uuid4().hex[:8]}"
+    try:
+        _pg_exec(f'CREATE DATABASE "{name}"')
+        fresh = True
+    except Exception:  # noqa: BLE001 - it exists: --reuse
+        if not args.reuse:
+            raise
+        fresh = False
     url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
     app = create_app(
         {"SQLALCHEMY_DATABASE_URI": url, "TESTING": True, "VAR_DIR": str(tmp),
@@ -141,11 +155,17 @@ def main() -> None:
     )  # fmt: skip
     try:
         with app.app_context():
-            db.create_all()
-            t = time.perf_counter()
-            populate(args.n)
-            print(f"{args.n:,} evaluations and their risk facts built in "
-                  f"{time.perf_counter() - t:.1f} s (PostgreSQL)")  # fmt: skip
+            if fresh:
+                db.create_all()
+                t = time.perf_counter()
+                populate(args.n)
+                print(f"{args.n:,} evaluations and their risk facts built in "
+                      f"{time.perf_counter() - t:.1f} s (PostgreSQL)")  # fmt: skip
+            else:  # the batches of an earlier run go; the evaluations stay
+                db.session.execute(text("DELETE FROM recheck_items"))
+                db.session.execute(text("DELETE FROM recheck_batches"))
+                db.session.commit()
+                print(f"reusing {name} ({args.n:,} evaluations)")
             e, f = Evaluation.__table__.c, RiskFacts.__table__.c
             joined = Evaluation.__table__.join(RiskFacts.__table__, f.evaluation_id == e.id)
             where = (e.cycle_id == 1, e.state.in_(facts.SUBMITTED_STATES))
@@ -191,7 +211,8 @@ def main() -> None:
             db.session.remove()
             db.engine.dispose()
     finally:
-        _pg_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if not args.reuse:
+            _pg_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

@@ -66,3 +66,52 @@ def test_sql_and_python_agree(any_app: Flask) -> None:
             fired |= got
         db.session.rollback()
     assert fired == {r.key for r in risk.RULES}  # every rule was exercised both ways
+
+
+def test_a_batch_is_the_pure_sample_of_the_facts(any_app: Flask) -> None:
+    """create_batch (the database's weights, the items written in bulk) draws exactly what
+    the pure sampler draws from the facts' findings, with those findings as the items'
+    risks, and writes its audit row; on SQLite and on PostgreSQL."""
+    from workflow.models import AuditLog, RecheckBatch, RecheckItem, User
+    from workflow.rechecks import operations, sampling
+
+    with any_app.app_context():
+        finance = db.session.scalar(select(User).where(User.username == "finance"))
+        cycle_id = db.session.scalar(select(RecheckBatch.cycle_id))  # the demo batch's
+        facts.refresh(cycle_id=cycle_id)
+        db.session.commit()
+        limits = facts.thresholds()
+        boost = float(any_app.config.get("RISK_WEIGHT_PER_REASON", 20))
+        evaluations = db.session.scalars(
+            select(Evaluation).where(
+                Evaluation.cycle_id == cycle_id, Evaluation.state.in_(facts.SUBMITTED_STATES)
+            )
+        ).all()
+        found = facts.findings_for([e.id for e in evaluations])
+        pool = [
+            sampling.Candidate(
+                e.id, e.department_id, e.self_grade or "", risk.weight(len(found[e.id]), boost)
+            )
+            for e in evaluations
+        ]
+        assert len(pool) >= 4
+        for method in sampling.METHODS:
+            batch = operations.create_batch(finance, cycle_id, method, method, 77, count=3)
+            items = db.session.scalars(
+                select(RecheckItem).where(RecheckItem.batch_id == batch.id)
+            ).all()
+            assert sorted(i.evaluation_id for i in items) == sampling.draw(
+                pool, method, 77, count=3
+            )
+            for item in items:
+                ev = db.session.get(Evaluation, item.evaluation_id)
+                assert (item.unit_id, item.department_id) == (ev.unit_id, ev.department_id)
+                assert item.state == "assigned" and item.version == 1
+                assert item.risks == [
+                    {"key": w.key, "label": w.label, "reason": w.reason}
+                    for w in risk.assess(facts.as_plain(db.session.get(RiskFacts, ev.id)), limits)
+                ]
+            audit = db.session.scalars(
+                select(AuditLog).where(AuditLog.event == "recheck_batch").order_by(AuditLog.id)
+            ).all()[-1]
+            assert audit.scores["batch_id"] == batch.id and audit.scores["seed"] == 77
