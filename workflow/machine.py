@@ -7,9 +7,10 @@ buttons a page shows, and draw the state diagram in the README.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Generic, TypeVar
 
 
 class State(StrEnum):
@@ -80,11 +81,19 @@ ADMIN_ROLES = frozenset({Role.SYSADMIN, Role.SECADMIN, Role.AUDITOR})
 BUSINESS_ROLES = frozenset(Role) - ADMIN_ROLES
 
 
+S = TypeVar("S", bound=StrEnum)
+E = TypeVar("E", bound=StrEnum)
+
+
 @dataclass(frozen=True)
-class Transition:
-    event: Event
-    source: State
-    target: State
+class Move(Generic[S, E]):
+    """One row of a machine's table: this event moves from source to target, for these roles
+    in this scope. The evaluation's, the targets' and the re-check's tables are all rows of
+    this shape."""
+
+    event: E
+    source: S
+    target: S
     roles: frozenset[Role]
     scope: Scope
     label: str
@@ -94,6 +103,9 @@ class Transition:
     # nothing but score_self and clear_self writes them.
     effects: tuple[str, ...] = ()
     danger: bool = False
+
+
+Transition = Move[State, Event]
 
 
 TRANSITIONS: tuple[Transition, ...] = (
@@ -177,8 +189,6 @@ TRANSITIONS: tuple[Transition, ...] = (
     ),
 )
 
-_BY_KEY: dict[tuple[State, Event], Transition] = {(t.source, t.event): t for t in TRANSITIONS}
-
 
 class TransitionError(Exception):
     """A move the table does not allow; the message is shown to the user (Chinese)."""
@@ -198,63 +208,96 @@ class ReasonRequired(TransitionError):
     code = "reason_required"
 
 
-def transition_for(state: State | str, event: Event | str) -> Transition | None:
-    try:
-        return _BY_KEY.get((State(state), Event(event)))
-    except ValueError:
-        return None
+class Machine(Generic[S, E]):
+    """A table of moves and the questions asked of it: which move an event is, whether this
+    actor may fire it now, which moves an actor could fire, and the state diagram."""
+
+    def __init__(
+        self,
+        states: type[S],
+        events: type[E],
+        moves: tuple[Move[S, E], ...],
+        labels: Mapping[S, str],
+        *,
+        initial: S,
+        final: S | None = None,
+        what: str = "",
+        reason_word: str = "原因",
+        diagram_note: str = "，须填原因",
+    ) -> None:
+        self.states, self.events, self.moves, self.labels = states, events, moves, labels
+        self.initial, self.final = initial, final
+        self.what, self.reason_word, self.diagram_note = what, reason_word, diagram_note
+        self._by_key = {(m.source, m.event): m for m in moves}
+
+    def transition_for(self, state: S | str, event: E | str) -> Move[S, E] | None:
+        try:
+            return self._by_key.get((self.states(state), self.events(event)))
+        except ValueError:
+            return None
+
+    def check(
+        self,
+        state: S | str,
+        event: E | str,
+        role: Role | str,
+        scopes: Iterable[Scope],
+        reason: str | None = None,
+    ) -> Move[S, E]:
+        """Return the move if this actor may fire this event now, else raise.
+
+        `scopes` are the relations the actor has to the object (computed by the caller from
+        organisations); the table says which one the event needs.
+        """
+        move = self.transition_for(state, event)
+        if move is None:
+            raise IllegalTransition(
+                f"{self.what}当前状态（{self.state_label(state)}）不能执行此操作"
+            )
+        if Role(role) not in move.roles or move.scope not in set(scopes):
+            raise NotPermitted("您无权执行此操作")
+        if move.reason_required and not (reason or "").strip():
+            raise ReasonRequired(f"“{move.label}”必须填写{self.reason_word}")
+        return move
+
+    def available(
+        self, state: S | str, role: Role | str, scopes: Iterable[Scope]
+    ) -> list[Move[S, E]]:
+        """The moves this actor could fire from this state (reasons not yet checked)."""
+        scope_set = set(scopes)
+        st = self.states(state)
+        r = Role(role)
+        return [m for m in self.moves if m.source == st and r in m.roles and m.scope in scope_set]
+
+    def state_label(self, state: S | str) -> str:
+        try:
+            return self.labels[self.states(state)]
+        except (ValueError, KeyError):
+            return str(state)
+
+    def mermaid(self) -> str:
+        """The state diagram, drawn from the table (the README embeds this output)."""
+        lines = ["stateDiagram-v2", f"    [*] --> {self.initial.value}"]
+        for m in self.moves:
+            who = "/".join(ROLE_LABELS[r] for r in sorted(m.roles))
+            note = self.diagram_note if m.reason_required else ""
+            lines.append(
+                f"    {m.source.value} --> {m.target.value}: {m.event.value} {m.label}（{who}{note}）"
+            )
+        if self.final is not None:
+            lines.append(f"    {self.final.value} --> [*]")
+        for s, label in self.labels.items():
+            lines.append(f"    {s.value}: {s.value} {label}")
+        return "\n".join(lines)
 
 
-def check(
-    state: State | str,
-    event: Event | str,
-    role: Role | str,
-    scopes: Iterable[Scope],
-    reason: str | None = None,
-) -> Transition:
-    """Return the transition if this actor may fire this event now, else raise.
-
-    `scopes` are the relations the actor has to the evaluation (computed by the caller from
-    organisations); the table says which one the event needs.
-    """
-    transition = transition_for(state, event)
-    if transition is None:
-        raise IllegalTransition(f"当前状态（{_state_label(state)}）不能执行此操作")
-    if Role(role) not in transition.roles or transition.scope not in set(scopes):
-        raise NotPermitted("您无权执行此操作")
-    if transition.reason_required and not (reason or "").strip():
-        raise ReasonRequired(f"“{transition.label}”必须填写原因")
-    return transition
-
-
-def available(state: State | str, role: Role | str, scopes: Iterable[Scope]) -> list[Transition]:
-    """The transitions this actor could fire from this state (reasons not yet checked)."""
-    scope_set = set(scopes)
-    st = State(state)
-    r = Role(role)
-    return [t for t in TRANSITIONS if t.source == st and r in t.roles and t.scope in scope_set]
-
-
-def _state_label(state: State | str) -> str:
-    try:
-        return STATE_LABELS[State(state)]
-    except ValueError:
-        return str(state)
-
-
-def mermaid() -> str:
-    """The state diagram, drawn from the table (the README embeds this output)."""
-    lines = ["stateDiagram-v2", "    [*] --> draft"]
-    for t in TRANSITIONS:
-        who = "/".join(ROLE_LABELS[r] for r in sorted(t.roles))
-        note = "，须填原因" if t.reason_required else ""
-        lines.append(
-            f"    {t.source.value} --> {t.target.value}: {t.event.value} {t.label}（{who}{note}）"
-        )
-    lines.append("    confirmed --> [*]")
-    for s, label in STATE_LABELS.items():
-        lines.append(f"    {s.value}: {s.value} {label}")
-    return "\n".join(lines)
+EVALUATIONS: Machine[State, Event] = Machine(
+    State, Event, TRANSITIONS, STATE_LABELS, initial=State.DRAFT, final=State.CONFIRMED
+)
+transition_for = EVALUATIONS.transition_for
+check = EVALUATIONS.check
+available = EVALUATIONS.available
+mermaid = EVALUATIONS.mermaid
 
 
 # --- a project's performance targets (绩效目标申报与审核) ----------------------------------------
@@ -284,19 +327,7 @@ TARGET_STATE_LABELS: dict[TargetState, str] = {
 }
 
 
-@dataclass(frozen=True)
-class TargetTransition:
-    event: TargetEvent
-    source: TargetState
-    target: TargetState
-    roles: frozenset[Role]
-    scope: Scope
-    label: str
-    reason_required: bool = False
-    # What the operation does on this move, by name (as for evaluations).
-    effects: tuple[str, ...] = ()
-    danger: bool = False
-
+TargetTransition = Move[TargetState, TargetEvent]
 
 TARGET_TRANSITIONS: tuple[TargetTransition, ...] = (
     TargetTransition(
@@ -349,68 +380,18 @@ TARGET_TRANSITIONS: tuple[TargetTransition, ...] = (
     ),
 )
 
-_TARGET_BY_KEY: dict[tuple[TargetState, TargetEvent], TargetTransition] = {
-    (t.source, t.event): t for t in TARGET_TRANSITIONS
-}
-
-
-def target_transition_for(
-    state: TargetState | str, event: TargetEvent | str
-) -> TargetTransition | None:
-    try:
-        return _TARGET_BY_KEY.get((TargetState(state), TargetEvent(event)))
-    except ValueError:
-        return None
-
-
-def check_targets_event(
-    state: TargetState | str,
-    event: TargetEvent | str,
-    role: Role | str,
-    scopes: Iterable[Scope],
-    reason: str | None = None,
-) -> TargetTransition:
-    """Return the targets transition if this actor may fire this event now, else raise."""
-    transition = target_transition_for(state, event)
-    if transition is None:
-        raise IllegalTransition(f"绩效目标当前状态（{_target_state_label(state)}）不能执行此操作")
-    if Role(role) not in transition.roles or transition.scope not in set(scopes):
-        raise NotPermitted("您无权执行此操作")
-    if transition.reason_required and not (reason or "").strip():
-        raise ReasonRequired(f"“{transition.label}”必须填写原因")
-    return transition
-
-
-def available_targets(
-    state: TargetState | str, role: Role | str, scopes: Iterable[Scope]
-) -> list[TargetTransition]:
-    scope_set = set(scopes)
-    st = TargetState(state)
-    r = Role(role)
-    return [
-        t for t in TARGET_TRANSITIONS if t.source == st and r in t.roles and t.scope in scope_set
-    ]
-
-
-def _target_state_label(state: TargetState | str) -> str:
-    try:
-        return TARGET_STATE_LABELS[TargetState(state)]
-    except ValueError:
-        return str(state)
-
-
-def targets_mermaid() -> str:
-    """The targets' state diagram, drawn from their table (the README embeds it)."""
-    lines = ["stateDiagram-v2", "    [*] --> draft"]
-    for t in TARGET_TRANSITIONS:
-        who = "/".join(ROLE_LABELS[r] for r in sorted(t.roles))
-        note = "，须填原因" if t.reason_required else ""
-        lines.append(
-            f"    {t.source.value} --> {t.target.value}: {t.event.value} {t.label}（{who}{note}）"
-        )
-    for s, label in TARGET_STATE_LABELS.items():
-        lines.append(f"    {s.value}: {s.value} {label}")
-    return "\n".join(lines)
+TARGETS: Machine[TargetState, TargetEvent] = Machine(
+    TargetState,
+    TargetEvent,
+    TARGET_TRANSITIONS,
+    TARGET_STATE_LABELS,
+    initial=TargetState.DRAFT,
+    what="绩效目标",
+)
+target_transition_for = TARGETS.transition_for
+check_targets_event = TARGETS.check
+available_targets = TARGETS.available
+targets_mermaid = TARGETS.mermaid
 
 
 # --- a sampled evaluation's re-check (抽查复核) ---------------------------------------------
@@ -441,18 +422,7 @@ RECHECK_STATE_LABELS: dict[RecheckState, str] = {
 RECHECKERS = frozenset({Role.FINANCE, Role.EXPERT})
 
 
-@dataclass(frozen=True)
-class RecheckTransition:
-    event: RecheckEvent
-    source: RecheckState
-    target: RecheckState
-    roles: frozenset[Role]
-    scope: Scope
-    label: str
-    reason_required: bool = False
-    effects: tuple[str, ...] = ()
-    danger: bool = False
-
+RecheckTransition = Move[RecheckState, RecheckEvent]
 
 RECHECK_TRANSITIONS: tuple[RecheckTransition, ...] = (
     RecheckTransition(
@@ -505,65 +475,17 @@ RECHECK_TRANSITIONS: tuple[RecheckTransition, ...] = (
     ),
 )
 
-_RECHECK_BY_KEY: dict[tuple[RecheckState, RecheckEvent], RecheckTransition] = {
-    (t.source, t.event): t for t in RECHECK_TRANSITIONS
-}
-
-
-def recheck_transition_for(
-    state: RecheckState | str, event: RecheckEvent | str
-) -> RecheckTransition | None:
-    try:
-        return _RECHECK_BY_KEY.get((RecheckState(state), RecheckEvent(event)))
-    except ValueError:
-        return None
-
-
-def check_recheck_event(
-    state: RecheckState | str,
-    event: RecheckEvent | str,
-    role: Role | str,
-    scopes: Iterable[Scope],
-    reason: str | None = None,
-) -> RecheckTransition:
-    """Return the re-check transition if this actor may fire this event now, else raise."""
-    transition = recheck_transition_for(state, event)
-    if transition is None:
-        raise IllegalTransition(f"复核当前状态（{_recheck_state_label(state)}）不能执行此操作")
-    if Role(role) not in transition.roles or transition.scope not in set(scopes):
-        raise NotPermitted("您无权执行此操作")
-    if transition.reason_required and not (reason or "").strip():
-        raise ReasonRequired(f"“{transition.label}”必须填写内容")
-    return transition
-
-
-def available_rechecks(
-    state: RecheckState | str, role: Role | str, scopes: Iterable[Scope]
-) -> list[RecheckTransition]:
-    scope_set = set(scopes)
-    st = RecheckState(state)
-    r = Role(role)
-    return [
-        t for t in RECHECK_TRANSITIONS if t.source == st and r in t.roles and t.scope in scope_set
-    ]
-
-
-def _recheck_state_label(state: RecheckState | str) -> str:
-    try:
-        return RECHECK_STATE_LABELS[RecheckState(state)]
-    except ValueError:
-        return str(state)
-
-
-def rechecks_mermaid() -> str:
-    """The re-check's state diagram, drawn from its table (the README embeds it)."""
-    lines = ["stateDiagram-v2", "    [*] --> assigned"]
-    for t in RECHECK_TRANSITIONS:
-        who = "/".join(ROLE_LABELS[r] for r in sorted(t.roles))
-        note = "，须填写" if t.reason_required else ""
-        lines.append(
-            f"    {t.source.value} --> {t.target.value}: {t.event.value} {t.label}（{who}{note}）"
-        )
-    for s, label in RECHECK_STATE_LABELS.items():
-        lines.append(f"    {s.value}: {s.value} {label}")
-    return "\n".join(lines)
+RECHECKS: Machine[RecheckState, RecheckEvent] = Machine(
+    RecheckState,
+    RecheckEvent,
+    RECHECK_TRANSITIONS,
+    RECHECK_STATE_LABELS,
+    initial=RecheckState.ASSIGNED,
+    what="复核",
+    reason_word="内容",
+    diagram_note="，须填写",
+)
+recheck_transition_for = RECHECKS.transition_for
+check_recheck_event = RECHECKS.check
+available_rechecks = RECHECKS.available
+rechecks_mermaid = RECHECKS.mermaid
