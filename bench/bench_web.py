@@ -227,6 +227,69 @@ def entries_for(scheme: object) -> dict:
     return out
 
 
+def add_evaluations(
+    rng: random.Random,
+    scheme: object,
+    entries: dict,
+    form_ev: object,
+    department_id: int,
+    cycle_id: int,
+    projects: list[tuple[int, int, int]],
+    now: datetime,
+) -> None:
+    """One evaluation in a random state per (project id, unit id, target version id), with
+    its indicator rows: the bulk rows both benchmark databases are built from."""
+    from sqlalchemy import insert
+
+    import scoring
+    from workflow.core.extensions import db
+    from workflow.models import Evaluation, IndicatorScore
+
+    rows = []
+    for pid, unit_id, version_id in projects:
+        state = STATES[rng.randrange(len(STATES))]
+        total = Decimal(rng.randrange(6000, 10000)) / 100
+        scored = state != "draft"
+        late = state in ("finance_confirmation", "confirmed")
+        rows.append(
+            {
+                "project_id": pid,
+                "cycle_id": cycle_id,
+                "unit_id": unit_id,
+                "department_id": department_id,
+                "state": state,
+                "version": 1,
+                "scheme_id": form_ev.scheme_id,  # type: ignore[attr-defined]
+                "framework_id": form_ev.framework_id,  # type: ignore[attr-defined]
+                "target_version_id": version_id,
+                "entries": entries,
+                "self_total": total if scored else None,
+                "self_grade": scoring.grade_for(total) if scored else None,
+                "dept_total": total if late else None,
+                "dept_grade": scoring.grade_for(total) if late else None,
+                "submitted_at": now - timedelta(minutes=rng.randrange(100000)) if scored else None,
+                "stage_entered_at": now,
+                "created_at": now,
+                "updated_at": now,
+                "main_results": "",
+                "problems": "",
+                "measures": "",
+                "filled_by": "",
+                "phone": "",
+                "unit_head": "",
+            }
+        )
+    ev_ids = list(db.session.scalars(insert(Evaluation).returning(Evaluation.id), rows))
+    db.session.execute(
+        insert(IndicatorScore),
+        [
+            {"evaluation_id": eid, "code": ind.code, "position": i, "weight": ind.weight}
+            for eid in ev_ids
+            for i, ind in enumerate(scheme.indicators)  # type: ignore[attr-defined]
+        ],
+    )
+
+
 def build(db_path: Path, count: int) -> dict[str, object]:
     """The demo world plus `count` evaluations; returns the ids the URLs need."""
     os.environ["JIXIAO_VAR"] = str(OUT / "var")
@@ -236,7 +299,7 @@ def build(db_path: Path, count: int) -> dict[str, object]:
     from workflow import create_app
     from workflow.core.extensions import db
     from workflow.evaluations import operations
-    from workflow.models import Cycle, Evaluation, IndicatorScore, Org, Project
+    from workflow.models import Cycle, Evaluation, Org, Project
 
     app = create_app(app_config(db_path))
     with app.app_context():
@@ -301,53 +364,18 @@ def build(db_path: Path, count: int) -> dict[str, object]:
                 for i in range(n)
             ]
             ids = list(db.session.scalars(insert(Project).returning(Project.id), projects))
-            rows = []
-            for pid, p in zip(ids, projects, strict=True):
-                state = STATES[rng.randrange(len(STATES))]
-                total = Decimal(rng.randrange(6000, 10000)) / 100
-                scored = state != "draft"
-                rows.append(
-                    {
-                        "project_id": pid,
-                        "cycle_id": cycle.id,
-                        "unit_id": p["unit_id"],
-                        "department_id": unit_a.parent_id,
-                        "state": state,
-                        "version": 1,
-                        "scheme_id": form_ev.scheme_id,
-                        "framework_id": form_ev.framework_id,
-                        "target_version_id": form_ev.target_version_id,
-                        "entries": entries,
-                        "self_total": total if scored else None,
-                        "self_grade": scoring.grade_for(total) if scored else None,
-                        "dept_total": total
-                        if state in ("finance_confirmation", "confirmed")
-                        else None,
-                        "dept_grade": scoring.grade_for(total)
-                        if state in ("finance_confirmation", "confirmed")
-                        else None,
-                        "submitted_at": now - timedelta(minutes=rng.randrange(100000))
-                        if scored
-                        else None,
-                        "stage_entered_at": now,
-                        "created_at": now,
-                        "updated_at": now,
-                        "main_results": "",
-                        "problems": "",
-                        "measures": "",
-                        "filled_by": "",
-                        "phone": "",
-                        "unit_head": "",
-                    }
-                )
-            ev_ids = list(db.session.scalars(insert(Evaluation).returning(Evaluation.id), rows))
-            db.session.execute(
-                insert(IndicatorScore),
+            add_evaluations(
+                rng,
+                scheme,
+                entries,
+                form_ev,
+                unit_a.parent_id,
+                cycle.id,
                 [
-                    {"evaluation_id": eid, "code": ind.code, "position": i, "weight": ind.weight}
-                    for eid in ev_ids
-                    for i, ind in enumerate(scheme.indicators)
+                    (pid, p["unit_id"], form_ev.target_version_id)
+                    for pid, p in zip(ids, projects, strict=True)
                 ],
+                now,
             )
             db.session.commit()
             made += n

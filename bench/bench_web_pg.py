@@ -23,8 +23,7 @@ from __future__ import annotations
 
 import os
 import random
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from datetime import UTC, datetime
 from typing import Any
 
 ADMIN_URL = os.environ.get(
@@ -128,7 +127,7 @@ def build(app_config: Any, count: int, password: str) -> dict[str, Any]:
     from workflow import create_app
     from workflow.core.extensions import db
     from workflow.evaluations import operations
-    from workflow.models import Cycle, Evaluation, IndicatorScore, Org, Project
+    from workflow.models import Cycle, Evaluation, Org, Project
     from workflow.models.digest import snapshot_digest
     from workflow.models.targets import TargetSet, TargetVersion
     from workflow.targets import imports as targets_imports
@@ -240,50 +239,18 @@ def build(app_config: Any, count: int, password: str) -> dict[str, Any]:
                     "AND pt.current_version_id IS NULL"
                 )
             )
-            rows = []
-            for pid, p, vid in zip(project_ids, projects, version_ids, strict=True):
-                state = bench_web.STATES[rng.randrange(len(bench_web.STATES))]
-                total = Decimal(rng.randrange(6000, 10000)) / 100
-                scored = state != "draft"
-                late = state in ("finance_confirmation", "confirmed")
-                rows.append(
-                    {
-                        "project_id": pid,
-                        "cycle_id": cycle.id,
-                        "unit_id": p["unit_id"],
-                        "department_id": unit_a.parent_id,
-                        "state": state,
-                        "version": 1,
-                        "scheme_id": form_ev.scheme_id,
-                        "framework_id": form_ev.framework_id,
-                        "target_version_id": vid,
-                        "entries": entries,
-                        "self_total": total if scored else None,
-                        "self_grade": scoring.grade_for(total) if scored else None,
-                        "dept_total": total if late else None,
-                        "dept_grade": scoring.grade_for(total) if late else None,
-                        "submitted_at": now - timedelta(minutes=rng.randrange(100000))
-                        if scored
-                        else None,
-                        "stage_entered_at": now,
-                        "created_at": now,
-                        "updated_at": now,
-                        "main_results": "",
-                        "problems": "",
-                        "measures": "",
-                        "filled_by": "",
-                        "phone": "",
-                        "unit_head": "",
-                    }
-                )
-            ev_ids = list(db.session.scalars(insert(Evaluation).returning(Evaluation.id), rows))
-            db.session.execute(
-                insert(IndicatorScore),
+            bench_web.add_evaluations(
+                rng,
+                scheme,
+                entries,
+                form_ev,
+                unit_a.parent_id,
+                cycle.id,
                 [
-                    {"evaluation_id": eid, "code": ind.code, "position": i, "weight": ind.weight}
-                    for eid in ev_ids
-                    for i, ind in enumerate(scheme.indicators)
+                    (pid, p["unit_id"], vid)
+                    for pid, p, vid in zip(project_ids, projects, version_ids, strict=True)
                 ],
+                now,
             )
             db.session.commit()
             made += n
