@@ -140,29 +140,28 @@ def as_plain(row: RiskFacts) -> risk.Facts:
     )
 
 
-def mask_expression(limits: risk.Thresholds, per_rule: list[Any] | None = None) -> Any:
+def mask_expression(limits: risk.Thresholds) -> Any:
     """The rules (risk.RULES, as data) compiled into one SQL expression over risk_facts: the
-    sum of 2**i for every rule i that fires (or of per_rule[i]). Thresholds are literals."""
+    sum of 2**i for every rule i that fires (bit i = RULES[i]). Thresholds are literals.
+
+    A fact that is not known (NULL) makes its comparison NULL, so the rule does not fire, as
+    in Python (``RiskRule.applies``); no separate IS NOT NULL is needed (a third of the
+    expression's cost over a million rows)."""
     columns = RiskFacts.__table__.c
     terms = []
     for i, rule in enumerate(risk.RULES):
         parts = []
         for fact, op, right in rule.conditions:
-            left = columns[fact]
             if isinstance(right, int):
                 value: Any = literal(right)
             elif isinstance(right, tuple):
                 value = columns[right[0]] + literal(getattr(limits, right[1]))
-                parts.append(columns[right[0]].is_not(None))
             elif right.startswith("fact:"):
                 value = columns[right[5:]]
-                parts.append(value.is_not(None))
             else:
                 value = literal(getattr(limits, right))
-            parts.append(left.is_not(None))
-            parts.append(_COMPARE[op](left, value))
-        value_if = literal(per_rule[i] if per_rule is not None else 1 << i)
-        terms.append(case((and_(*parts), value_if), else_=literal(0)))
+            parts.append(_COMPARE[op](columns[fact], value))
+        terms.append(case((and_(*parts), literal(1 << i)), else_=literal(0)))
     return sum(terms[1:], terms[0])
 
 

@@ -5,9 +5,11 @@ row; notices go through the outbox and are handed out after the commit."""
 from __future__ import annotations
 
 import json
+from bisect import bisect_left
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 from flask import current_app
@@ -79,14 +81,20 @@ def draw_sample(
         else float(current_app.config.get("RISK_WEIGHT_PER_REASON", 20))
     )
     e, f = Evaluation.__table__.c, RiskFacts.__table__.c
-    # The database says which rules fire (the rules' data compiled to SQL) and so each
-    # evaluation's weight; Python samples, and writes the reasons of the sampled ones only.
-    # The same scan says which facts are missing or older than their evaluation: in the
-    # usual case (none) the batch reads the evaluations once.
-    weight = literal(1.0) + facts.mask_expression(limits, [boost] * len(risk.RULES))
+    # The database says which rules fire (the rules' data compiled to SQL: a bit mask per
+    # evaluation); Python samples, weighting by the number of bits, and writes the reasons of
+    # the sampled ones only. The same scan says which facts are missing or older than their
+    # evaluation: in the usual case (none) the batch reads the evaluations once.
     stale = f.evaluation_version.is_(None) | (f.evaluation_version != e.version)
     query = (
-        select(e.id, e.department_id, func.coalesce(e.self_grade, ""), weight, stale)
+        select(
+            e.id,
+            e.department_id,
+            func.coalesce(e.self_grade, ""),
+            facts.mask_expression(limits),  # 0 without facts (the outer join)
+            stale,
+            e.unit_id,
+        )
         .select_from(Evaluation.__table__.outerjoin(RiskFacts.__table__, f.evaluation_id == e.id))
         .where(e.cycle_id == cycle_id, e.state.in_(facts.SUBMITTED_STATES))
         # In id order, as the sampler wants them: PostgreSQL then walks both primary keys
@@ -97,25 +105,27 @@ def draw_sample(
     if any(row[4] for row in candidates):
         facts.refresh(cycle_id=cycle_id)
         candidates = _plain_rows(query)
-    # (id, department, grade, weight, stale): the sampler reads the first four by position.
-    ids = sampling.draw(candidates, method, seed, rate=rate, count=count)
-    picked: list[tuple[int, int, int, list[risk.Finding]]] = []
-    mask = facts.mask_expression(limits)
-    joined = Evaluation.__table__.join(RiskFacts.__table__, f.evaluation_id == e.id)
-    for chunk in _id_chunks(ids):
-        rows = db.session.execute(
-            select(e.id, e.unit_id, e.department_id, mask, *(f[name] for name in FACT_FIELDS))
-            .select_from(joined)
-            .where(_among(e.id, chunk))
-        ).all()
-        for ev_id, unit_id, department_id, bits, *values in rows:
-            why = (
-                risk.assess_mask(bits, risk.Facts(*values), limits)  # type: ignore[arg-type]
-                if bits
-                else []
-            )
-            picked.append((ev_id, unit_id, department_id, why))
-    picked.sort()
+    # (id, department, grade, mask, stale, unit): the sampler reads the first four by
+    # position, the mask as an index into the weights.
+    weights = [risk.weight(count_, boost) for count_ in facts.BITS]
+    ids = sampling.draw(candidates, method, seed, rate=rate, count=count, weights=weights)
+    rows = [candidates[bisect_left(candidates, i, key=itemgetter(0))] for i in ids]
+    # The reasons, for the sampled evaluations that some rule flags.
+    flagged = [row[0] for row in rows if row[3]]
+    values: dict[int, risk.Facts] = {}
+    for chunk in _id_chunks(flagged):
+        query = select(f.evaluation_id, *(f[name] for name in FACT_FIELDS))
+        for ev_id, *fact_values in _plain_rows(query.where(_among(f.evaluation_id, chunk))):
+            values[ev_id] = risk.Facts(*fact_values)
+    picked = [
+        (
+            ev_id,
+            unit_id,
+            department_id,
+            risk.assess_mask(bits, values[ev_id], limits) if bits else [],
+        )
+        for ev_id, department_id, _grade, bits, _stale, unit_id in rows
+    ]
     return Drawn(len(candidates), picked)
 
 
@@ -211,6 +221,7 @@ def _insert_items(batch_id: int, picked: list[tuple[int, int, int, list[risk.Fin
     now = utcnow()
     state = RecheckState.ASSIGNED.value
     risks = [[{"key": w.key, "label": w.label, "reason": w.reason} for w in p[3]] for p in picked]
+    encode = json.JSONEncoder(ensure_ascii=False).encode
     if _postgresql():
         driver = db.session.connection().connection.driver_connection
         assert driver is not None
@@ -219,7 +230,7 @@ def _insert_items(batch_id: int, picked: list[tuple[int, int, int, list[risk.Fin
             "version, risks, updated_at) FROM STDIN"
         ) as copy:
             for (evaluation_id, unit_id, department_id, _), why in zip(picked, risks, strict=True):
-                text_risks = json.dumps(why, ensure_ascii=False) if why else "[]"
+                text_risks = encode(why) if why else "[]"
                 row = (batch_id, evaluation_id, unit_id, department_id, state, 1, text_risks, now)
                 copy.write_row(row)
         return

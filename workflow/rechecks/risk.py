@@ -175,10 +175,14 @@ def assess(facts: Facts, thresholds: Thresholds) -> list[Finding]:
 def assess_mask(mask: int, facts: Facts, thresholds: Thresholds) -> list[Finding]:
     """The findings of the rules whose bits are set (bit i = RULES[i]), from the facts."""
     return [
-        Finding(rule.key, rule.label, rule.reason(facts, thresholds))
-        for i, rule in enumerate(RULES)
-        if mask >> i & 1
+        Finding(rule.key, rule.label, rule.reason(facts, thresholds)) for rule in _RULES_OF[mask]
     ]
+
+
+# The rules of every mask, in RULES order: a batch writes the reasons of 50,000 evaluations.
+_RULES_OF = [
+    tuple(rule for i, rule in enumerate(RULES) if mask >> i & 1) for mask in range(1 << len(RULES))
+]
 
 
 def weight(findings: int, per_reason: float) -> float:
