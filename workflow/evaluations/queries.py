@@ -176,7 +176,14 @@ def _list_statements(shape: _Shape) -> tuple[Any, tuple[Any, ...]]:
             )
         if shape.cycle:
             kept.append(ec.c.cycle_id == bindparam("cycle_id"))
-        deadlines = (cy.c.deadline_submit, cy.c.deadline_review, cy.c.deadline_confirm)
+        # Each cycle counts its days its own way (calendar or working days): the kind comes
+        # with the deadlines rather than in a statement of its own.
+        deadlines = (
+            cy.c.deadline_submit,
+            cy.c.deadline_review,
+            cy.c.deadline_confirm,
+            cy.c.day_kind,
+        )
         if shape.scope == "department_id":
             counts = select(ec.c.state, ec.c.cycle_id, ec.c.n, *deadlines).where(*kept, ec.c.n > 0)
         else:
@@ -203,6 +210,7 @@ def _list_statements(shape: _Shape) -> tuple[Any, tuple[Any, ...]]:
             cy.c.deadline_submit,
             cy.c.deadline_review,
             cy.c.deadline_confirm,
+            cy.c.day_kind,
         ).join_from(groups, cy, cy.c.id == groups.c.cycle_id)
     else:
         # One row per cycle with a count per state, each counted on its exact (scope, state,
@@ -217,7 +225,12 @@ def _list_statements(shape: _Shape) -> tuple[Any, tuple[Any, ...]]:
             for i, state in enumerate(shape.states or STATE_ORDER)
         ]
         counts = select(
-            cy.c.id, cy.c.deadline_submit, cy.c.deadline_review, cy.c.deadline_confirm, *per_state
+            cy.c.id,
+            cy.c.deadline_submit,
+            cy.c.deadline_review,
+            cy.c.deadline_confirm,
+            cy.c.day_kind,
+            *per_state,
         )
         if shape.cycle:
             counts = counts.where(cy.c.id == bindparam("cycle_id"))
@@ -308,20 +321,20 @@ def list_evaluations(user: Actor, filters: ListFilters, per_page: int = PER_PAGE
         "pattern": _like(filters.q),
     }
     conn = db.session.connection()
-    counts: list[tuple[str, int, int, date, date, date]] = []
+    counts: list[tuple[str, int, int, date, date, date, str]] = []
     if shape.q or _kept_counts(shape):
         counts = [tuple(r) for r in conn.execute(counts_stmt, params)]  # type: ignore[misc]
     else:
-        for cycle_id, submit, review, confirm, *per_state in conn.execute(counts_stmt, params):
+        for cycle_id, submit, review, confirm, kind, *per_state in conn.execute(
+            counts_stmt, params
+        ):
             for state, n in zip(states or STATE_ORDER, per_state, strict=True):
                 if n:
-                    counts.append((state, cycle_id, n, submit, review, confirm))
+                    counts.append((state, cycle_id, n, submit, review, confirm, kind))
     on = views.today()  # looked up on views: a test moves the day there
-    # Each cycle counts its days its own way (calendar or working days): a handful of rows.
-    kinds: dict[int, str] = dict(db.session.execute(select(Cycle.id, Cycle.day_kind)).all())  # type: ignore[arg-type]
     groups: list[tuple[bool, date, int, int, str, int, Deadline]] = []
     total = 0
-    for state, cycle_id, n, submit, review, confirm in counts:
+    for state, cycle_id, n, submit, review, confirm, kind in counts:
         total += n
         stage = STATE_STAGE.get(state)
         day = {"submit": submit, "review": review, "confirm": confirm}[stage] if stage else None
@@ -334,7 +347,7 @@ def list_evaluations(user: Actor, filters: ListFilters, per_page: int = PER_PAGE
                 cycle_id,
                 state,
                 n,
-                _deadline(stage, day, on, kinds.get(cycle_id, "calendar")),
+                _deadline(stage, day, on, kind or "calendar"),
             )
         )
     groups.sort(key=lambda g: g[:4])

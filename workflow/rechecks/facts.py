@@ -3,12 +3,13 @@ its project's amounts and its targets' adjustments, and kept in ``risk_facts``."
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, case, literal, or_, select
+from sqlalchemy import and_, bindparam, case, literal, or_, select
 
 import scoring
 from scoring.model import QUANTITATIVE_KINDS
@@ -18,6 +19,7 @@ from workflow.models import Evaluation, RiskFacts, utcnow
 __all__ = ["RiskFacts"]
 from workflow.rechecks import risk
 
+FACT_FIELDS = tuple(risk.Facts.__dataclass_fields__)
 SUBMITTED_STATES = ("self_scored", "dept_review", "finance_confirmation", "confirmed")
 QUALITATIVE_KINDS = frozenset({"tier", "checklist"})
 
@@ -179,10 +181,23 @@ def thresholds() -> risk.Thresholds:
 
 def findings_for(evaluation_ids: Iterable[int]) -> dict[int, list[risk.Finding]]:
     """The risk findings of these evaluations (from their stored facts; an evaluation
-    without facts has none yet)."""
+    without facts has none yet). The database says which rules fire (the review queue asks
+    on every request); the reasons are written for those only."""
     ids = list(evaluation_ids)
     if not ids:
         return {}
     limits = thresholds()
-    rows = db.session.scalars(select(RiskFacts).where(RiskFacts.evaluation_id.in_(ids)))
-    return {row.evaluation_id: risk.assess(as_plain(row), limits) for row in rows}
+    rows = db.session.execute(_findings_statement(limits), {"ids": ids})
+    return {
+        ev_id: risk.assess_mask(bits, risk.Facts(*values), limits) if bits else []
+        for ev_id, bits, *values in rows
+    }
+
+
+@functools.lru_cache(maxsize=8)
+def _findings_statement(limits: risk.Thresholds) -> Any:
+    """Built once per thresholds: building the rules' expression cost more than running it."""
+    columns = RiskFacts.__table__.c
+    return select(
+        columns.evaluation_id, mask_expression(limits), *(columns[n] for n in FACT_FIELDS)
+    ).where(columns.evaluation_id.in_(bindparam("ids", expanding=True)))

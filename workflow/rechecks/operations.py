@@ -52,9 +52,6 @@ from workflow.rechecks import facts, risk, sampling
 __all__ = ["Conflict", "Forbidden", "NotFound", "OperationError", "ValidationFailed"]
 
 
-FACT_FIELDS = tuple(risk.Facts.__dataclass_fields__)
-
-
 @dataclass(frozen=True)
 class Drawn:
     population: int
@@ -114,7 +111,7 @@ def draw_sample(
     flagged = [row[0] for row in rows if row[3]]
     values: dict[int, risk.Facts] = {}
     for chunk in _id_chunks(flagged):
-        query = select(f.evaluation_id, *(f[name] for name in FACT_FIELDS))
+        query = select(f.evaluation_id, *(f[name] for name in facts.FACT_FIELDS))
         for ev_id, *fact_values in _plain_rows(query.where(_among(f.evaluation_id, chunk))):
             values[ev_id] = risk.Facts(*fact_values)
     picked = [
