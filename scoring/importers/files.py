@@ -274,10 +274,7 @@ def read_workbook(
     sheets = []
     try:
         for sheet in book.worksheets:
-            rows = [
-                [_cell_text(c.value, getattr(c, "number_format", "") or "", exact) for c in row]
-                for row in sheet.iter_rows(max_row=max_rows)
-            ]
+            rows = [[_text_of(c, exact) for c in row] for row in sheet.iter_rows(max_row=max_rows)]
             sheets.append(Sheet(sheet.title, str(sheet.sheet_state or "visible"), rows))
     except Exception as exc:  # noqa: BLE001 - a damaged sheet inside a readable archive
         raise FormReadError(
@@ -286,6 +283,15 @@ def read_workbook(
     finally:
         book.close()
     return sheets
+
+
+def _text_of(cell: Any, exact: bool) -> str:
+    value = cell.value
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value  # most cells: no need to look up the number format
+    return _cell_text(value, getattr(cell, "number_format", "") or "", exact)
 
 
 def _read_xlsx(data: bytes, name: str) -> list[list[list[str]]]:
