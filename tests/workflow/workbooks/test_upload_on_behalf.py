@@ -124,6 +124,18 @@ def test_department_uploads_two_sheets_of_its_units_from_the_zip(any_app: Flask)
         assert told == ["unit_a", "unit_a_head"]
         assert "代为上传" in mine[0].title and SEED in mine[0].title
         assert "说明：江苏省政务服务管理办公室（主管部门）陈静" in (mine[0].body or "")
+        # The mail says the same, under 说明 (not 原因: nothing was refused).
+        from workflow.models import ReminderClaim
+        from workflow.notices.operations import build_notify_mail
+
+        claim = db.session.scalar(
+            select(ReminderClaim).where(ReminderClaim.step == f"m{message_id}").limit(1)
+        )
+        recipient = db.session.get(User, claim.user_id)
+        mail = build_notify_mail(claim, recipient, db.session.get(Evaluation, seed))
+        assert "自评表草稿已由上级代为上传Excel填写" in mail.text
+        assert "说明：江苏省政务服务管理办公室（主管部门）陈静 代为上传" in mail.text
+        assert "原因：" not in mail.text and '<th align="left">说明</th>' in mail.html
 
     # The unit sees it: in its history, and on the draft until it is saved again.
     unit = client_as(app, "unit_a")
