@@ -23,6 +23,7 @@ from workflow import policy
 from workflow.evaluations import operations as evaluations
 from workflow.evaluations.forms import EntryForm
 from workflow.evaluations.operations import Forbidden, OperationError, ValidationFailed
+from workflow.machine import Role
 from workflow.models import Actor, Evaluation
 from workflow.workbooks import forms, queries, render
 from workflow.workbooks.seal import SealError
@@ -122,7 +123,7 @@ def _editable(user: Actor, evaluation_id: int, on_behalf: bool = False) -> Evalu
     return evaluation
 
 
-BY_LABELS = {"reviewer": "主管部门", "finance": "财政"}
+BY_LABELS = {Role.REVIEWER: "主管部门", Role.FINANCE: "财政"}
 
 
 def on_behalf_note(user: Actor, filename: str, unsaved: int) -> str:
@@ -266,6 +267,4 @@ def write_zip(user: Actor, cycle_id: int, target: Path, unit_id: int | None = No
 
 
 def may_zip(user: Any) -> bool:
-    from workflow.machine import Role
-
     return policy.is_role(user, Role.REVIEWER, Role.FINANCE, Role.SYSADMIN)
