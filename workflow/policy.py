@@ -17,6 +17,10 @@ if TYPE_CHECKING:  # the policy reads attributes only: it stays free of the ORM
 # Actions that are not state changes.
 VIEW = "view"
 EDIT = "edit"  # save the draft, upload evidence
+# 代为上传: the department (for its units) or finance (for all) saves a filled 自评表 workbook
+# into a unit's draft. Only while the unit itself could save it (a draft, or a form returned
+# to the unit); the save is audited and the unit told (workflow/workbooks/operations.py).
+UPLOAD_ON_BEHALF = "upload_on_behalf"
 REVIEW_EDIT = "review_edit"  # enter department scores
 FINANCE_EDIT = "finance_edit"  # enter final scores
 
@@ -43,11 +47,12 @@ def can_view(user: Actor, evaluation: Evaluation) -> bool:
     return Role(user.role) is Role.SYSADMIN or bool(scopes_for(user, evaluation))
 
 
-# The state each editing action needs, and the scope that may do it in that state.
-_EDIT_NEEDS = {
-    EDIT: (State.DRAFT, Scope.OWN_UNIT),
-    REVIEW_EDIT: (State.DEPT_REVIEW, Scope.UNIT_DEPARTMENT),
-    FINANCE_EDIT: (State.FINANCE_CONFIRMATION, Scope.FINANCE),
+# The state each editing action needs, and the scopes that may do it in that state.
+_EDIT_NEEDS: dict[str, tuple[State, frozenset[Scope]]] = {
+    EDIT: (State.DRAFT, frozenset({Scope.OWN_UNIT})),
+    UPLOAD_ON_BEHALF: (State.DRAFT, frozenset({Scope.UNIT_DEPARTMENT, Scope.FINANCE})),
+    REVIEW_EDIT: (State.DEPT_REVIEW, frozenset({Scope.UNIT_DEPARTMENT})),
+    FINANCE_EDIT: (State.FINANCE_CONFIRMATION, frozenset({Scope.FINANCE})),
 }
 
 
@@ -62,8 +67,8 @@ def can(user: Actor, action: str, evaluation: Evaluation) -> bool:
     scopes = scopes_for(user, evaluation)
     state = State(evaluation.state)
     if action in _EDIT_NEEDS:
-        needed_state, needed_scope = _EDIT_NEEDS[action]
-        return state is needed_state and needed_scope in scopes
+        needed_state, needed_scopes = _EDIT_NEEDS[action]
+        return state is needed_state and bool(needed_scopes & scopes)
     try:
         event = Event(action)
     except ValueError:
@@ -75,7 +80,13 @@ def could_edit_in_its_state(user: Actor, action: str, evaluation: Evaluation) ->
     """Whether the user would hold this editing right if the evaluation were in the state
     it needs: the difference between "someone moved it on" (409) and "never yours" (403)."""
     needs = _EDIT_NEEDS.get(action)
-    return needs is not None and needs[1] in scopes_for(user, evaluation)
+    return needs is not None and bool(needs[1] & scopes_for(user, evaluation))
+
+
+def may_upload_on_behalf(user: Any) -> bool:
+    """Whether the multi-file upload for units' drafts is this user's page at all: the
+    department's reviewers and finance. Each file is then decided by `can` on its own."""
+    return is_role(user, Role.REVIEWER, Role.FINANCE)
 
 
 def available_events(user: Actor, evaluation: Evaluation) -> list[machine.Transition]:

@@ -1,9 +1,11 @@
 """Read published 自评表 of any template family from text, Excel, Word or PDF files.
 
-Layers: :mod:`.files` (file type → sheets of rows of cell strings), :mod:`.columns` (header
-meaning → column role, synonyms kept as data in ``columns.yaml``), :mod:`.layout` (forms in a
-file, header rows, budget block, total row, completeness), :mod:`.indicators` and
-:mod:`.budget` (rows), :mod:`.weights` (inferred weights, the scheme) and :mod:`.compare`
+Layers: :mod:`.files` (file type → sheets of rows of cell strings; :func:`read_workbook`
+gives an .xlsx's sheets by name, hidden ones included, each cell found by its reference,
+for a caller that knows where its cells are, such as an uploaded 自评表), :mod:`.columns`
+(header meaning → column role, synonyms kept as data in ``columns.yaml``), :mod:`.layout`
+(forms in a file, header rows, budget block, total row, completeness), :mod:`.indicators`
+and :mod:`.budget` (rows), :mod:`.weights` (inferred weights, the scheme) and :mod:`.compare`
 (published against computed: every difference a flag with its numbers).
 
 Two layout names are kept for the scheme (domain-rules.md §3 and §4): ``jiangsu`` (the
@@ -19,8 +21,8 @@ from pathlib import Path
 
 from .base import FormReadError, ImportResult, Problem
 from .budget import find_budget_header
-from .cells import clean
-from .files import decode_bytes, read_book, read_text
+from .cells import clean, coordinate, reference
+from .files import Sheet, decode_bytes, read_book, read_text, read_workbook
 from .indicators import indicator_roles
 from .layout import LAYOUTS, detect_layout, read_form, split_forms
 
@@ -29,10 +31,15 @@ __all__ = [
     "FormReadError",
     "ImportResult",
     "Problem",
+    "Sheet",
+    "coordinate",
     "decode_bytes",
     "import_form",
     "import_forms",
+    "read_book",
     "read_text",
+    "read_workbook",
+    "reference",
 ]
 
 

@@ -7,7 +7,17 @@ import re
 
 from ..numbers import InputError, parse_decimal
 
-__all__ = ["NULLS", "cell", "clean", "is_number", "is_null", "paragraphs", "value"]
+__all__ = [
+    "NULLS",
+    "cell",
+    "clean",
+    "coordinate",
+    "is_number",
+    "is_null",
+    "paragraphs",
+    "reference",
+    "value",
+]
 
 # Marks that mean "nothing here" in a cell.  In an actual-value cell of a weighted row they
 # mean 不适用 (the engine's NA marks); elsewhere they are empty.
@@ -15,6 +25,7 @@ NULLS = frozenset({"/", "／", "—", "——", "-", "--", "－", "*", "＊", "�
 NA_ACTUALS = frozenset({"/", "／", "—", "——", "-", "--", "－", "不适用"})
 _PARA = re.compile(r"<\s*/?\s*p\s*/?\s*>", re.IGNORECASE)
 _TAG = re.compile(r"<[^>]+>")
+_REF = re.compile(r"\$?([A-Za-z]{1,3})\$?([1-9][0-9]{0,6})")
 
 
 def clean(text: str) -> str:
@@ -55,3 +66,26 @@ def is_number(text: str) -> bool:
 def paragraphs(text: str) -> list[str]:
     parts = [html.unescape(_TAG.sub("", part)).strip() for part in _PARA.split(text)]
     return [part for part in parts if part]
+
+
+def coordinate(ref: str) -> tuple[int, int]:
+    """A spreadsheet reference as 1-based (row, column): "F12" -> (12, 6), "$AA$3" -> (3, 27).
+    ValueError for anything else."""
+    match = _REF.fullmatch(ref.strip())
+    if match is None:
+        raise ValueError(f"not a cell reference: {ref!r}")
+    column = 0
+    for letter in match.group(1).upper():
+        column = column * 26 + ord(letter) - ord("A") + 1
+    return int(match.group(2)), column
+
+
+def reference(row: int, column: int) -> str:
+    """The reference of a 1-based (row, column): (12, 6) -> "F12"."""
+    if row < 1 or column < 1:
+        raise ValueError(f"no cell at row {row}, column {column}")
+    letters = ""
+    while column:
+        column, rest = divmod(column - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return f"{letters}{row}"

@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from .base import FormReadError
+from .cells import coordinate
 
-__all__ = ["Book", "decode_bytes", "read_book", "read_text", "split_text"]
+__all__ = ["Book", "Sheet", "decode_bytes", "read_book", "read_text", "read_workbook", "split_text"]
 
 _MAX_BYTES = 20 * 1024 * 1024
 _IMAGES = {b"\x89PNG": "PNG 图片", b"\xff\xd8\xff": "JPEG 图片", b"GIF8": "GIF 图片"}
@@ -202,8 +203,9 @@ def _read_zip(data: bytes, name: str) -> Book:
     raise FormReadError(f"{name} 是 zip 压缩包，但里面不是 Excel、Word 或 ODS 表格；{_NEED}")
 
 
-def _cell_text(value: Any, number_format: str = "") -> str:
-    """A cell value as the form shows it."""
+def _cell_text(value: Any, number_format: str = "", exact: bool = False) -> str:
+    """A cell value as the form shows it; with ``exact``, a number to its last stored place
+    (a percent cell typed 95.5% and formatted "0%" gives 95.5%, not the 96% it shows)."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -216,18 +218,51 @@ def _cell_text(value: Any, number_format: str = "") -> str:
         return value.isoformat()
     if isinstance(value, int | float):
         number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+        if not number.is_finite():
+            return str(value)
         if "%" in number_format:
+            if exact:
+                return _plain(number * 100) + "%"
             places = 0
             if "." in number_format:
                 places = len(number_format.split(".")[1].split("%")[0].rstrip("_)"))
             return f"{number * 100:.{places}f}%"
-        if number == number.to_integral_value():
-            return str(number.quantize(Decimal(1)))
-        return format(number.normalize(), "f")
+        return _plain(number)
     return str(value)
 
 
-def _read_xlsx(data: bytes, name: str) -> list[list[list[str]]]:
+def _plain(number: Decimal) -> str:
+    """10 not 1E+1, 2.5 not 2.50."""
+    if number == number.to_integral_value():
+        return str(number.quantize(Decimal(1)))
+    return format(number.normalize(), "f")
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """One worksheet read as text: its name, whether Excel shows it, and its cells by
+    position (``rows[r - 1][c - 1]`` holds row r, column c; rows may be ragged)."""
+
+    name: str
+    state: str  # "visible", "hidden", or "veryHidden" (only a program can show it again)
+    rows: list[list[str]]
+
+    def cell(self, ref: str) -> str:
+        """The text of the cell at ``ref`` ("F12"); "" outside what the sheet holds."""
+        row, column = coordinate(ref)
+        if row > len(self.rows):
+            return ""
+        cells = self.rows[row - 1]
+        return cells[column - 1] if column <= len(cells) else ""
+
+
+def read_workbook(
+    data: bytes, name: str = "文件", *, exact: bool = False, max_rows: int | None = None
+) -> list[Sheet]:
+    """Every sheet of an .xlsx/.xlsm file, hidden ones included, in workbook order, each cell
+    as text (see :func:`_cell_text`; ``exact`` for a form typed in rather than printed).
+    ``max_rows`` stops each sheet there (a caller that knows its layout need not hold an
+    oversized sheet in memory). FormReadError, in Chinese, when the file cannot be opened."""
     from openpyxl import load_workbook
 
     try:
@@ -239,14 +274,28 @@ def _read_xlsx(data: bytes, name: str) -> list[list[list[str]]]:
     sheets = []
     try:
         for sheet in book.worksheets:
-            rows = [
-                [_cell_text(c.value, getattr(c, "number_format", "") or "") for c in row]
-                for row in sheet.iter_rows()
-            ]
-            sheets.append(rows)
+            rows = [[_text_of(c, exact) for c in row] for row in sheet.iter_rows(max_row=max_rows)]
+            sheets.append(Sheet(sheet.title, str(sheet.sheet_state or "visible"), rows))
+    except Exception as exc:  # noqa: BLE001 - a damaged sheet inside a readable archive
+        raise FormReadError(
+            f"{name} 是 Excel（.xlsx）文件，但其中的工作表已损坏（{type(exc).__name__}）；请确认文件完整"
+        ) from None
     finally:
         book.close()
-    return _non_empty(sheets, name)
+    return sheets
+
+
+def _text_of(cell: Any, exact: bool) -> str:
+    value = cell.value
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value  # most cells: no need to look up the number format
+    return _cell_text(value, getattr(cell, "number_format", "") or "", exact)
+
+
+def _read_xlsx(data: bytes, name: str) -> list[list[list[str]]]:
+    return _non_empty([sheet.rows for sheet in read_workbook(data, name)], name)
 
 
 def _spreadsheet(data: bytes, name: str, kind: str, label: str) -> Book:

@@ -126,6 +126,7 @@ def _pages(ids: dict[str, int]) -> dict[str, list[str]]:
             "/targets/",
             "/dashboard/",
             "/notices/",
+            "/workbooks/",  # the ZIP and the upload on the units' behalf
             "/rechecks/rectifications",
         ],
         "finance": [
@@ -137,6 +138,7 @@ def _pages(ids: dict[str, int]) -> dict[str, list[str]]:
             "/rechecks/",
             "/rechecks/results",
             "/rechecks/rectifications",
+            "/workbooks/",
         ],
         "sysadmin": [
             "/",

@@ -32,6 +32,7 @@ def test_no_administrator_acts_in_a_business_role(app: Flask, username: str) -> 
             for ev in in_state(state.value):
                 for action in (
                     policy.EDIT,
+                    policy.UPLOAD_ON_BEHALF,
                     policy.REVIEW_EDIT,
                     policy.FINANCE_EDIT,
                     *machine.Event,

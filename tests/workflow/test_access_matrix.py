@@ -74,6 +74,9 @@ ROLE_BOUND: dict[str, set[str]] = {
     "evaluations.pdf_zip": {Role.REVIEWER, Role.FINANCE, Role.SYSADMIN},
     "workbooks.zip_download": {Role.REVIEWER, Role.FINANCE, Role.SYSADMIN},
     "workbooks.upload_many": {Role.UNIT_STAFF, Role.UNIT_HEAD},
+    # 代为上传: the department and finance upload filled sheets into units' drafts; which
+    # evaluation each file may fill is decided per file (ON_BEHALF below).
+    "workbooks.upload_on_behalf": {Role.REVIEWER, Role.FINANCE},
     # 三员分立: the audit administrator's pages, nobody else's.
     "audit.index": {Role.AUDITOR},
     "audit.export_xlsx": {Role.AUDITOR},
@@ -335,3 +338,75 @@ def test_insiders_can_open_the_evaluation(app: Flask, world: dict[str, Any], use
     resp = client.get(f"/evaluations/{world['evaluation_id']}")
     assert resp.status_code == 200
     assert "政务服务信息系统建设维护和迭代升级" in resp.get_data(as_text=True)
+
+
+# 代为上传 (POST /workbooks/upload-for-units) of the seed's filled sheet (unit A's draft, of
+# department 1), for every user: "saved" (its department's reviewer, finance), "refused" (a
+# reviewer of another department: a result for the file, nothing saved), 404 (not their page).
+ON_BEHALF: dict[str, str | int] = {
+    "unit_a": 404,  # the owning unit uploads as itself (/workbooks/upload), not on its behalf
+    "unit_a_head": 404,
+    "unit_b": 404,
+    "reviewer": "saved",
+    "unit_c": 404,
+    "reviewer_2": "refused",
+    "finance": "saved",
+    "sysadmin": 404,
+    "secadmin": 404,
+    "auditor": 404,
+    "expert": 404,
+}
+
+
+def test_on_behalf_table_lists_every_user() -> None:
+    assert set(ON_BEHALF) == set(ALL_USERS)
+
+
+@pytest.mark.parametrize("username", ALL_USERS)
+def test_upload_on_behalf_by_role(app: Flask, world: dict[str, Any], username: str) -> None:
+    from tests.workflow.sheethelpers import BUDGET, ON_BEHALF_URL, download, fill, post_files
+
+    seed = world["evaluation_id"]
+    owner = app.test_client()
+    login(owner, "unit_a")
+    data = fill(download(owner, seed), {f"e-{BUDGET}-denominator": 1000})
+    client = app.test_client()
+    login(client, username)
+    before = _snapshot(app, seed)
+    resp = post_files(client, ON_BEHALF_URL, [(data, "seed.xlsx")])
+    expected = ON_BEHALF[username]
+    body = resp.get_data(as_text=True)
+    if expected == 404:
+        assert resp.status_code == 404, (username, resp.status_code)
+        assert _snapshot(app, seed) == before
+    elif expected == "refused":
+        assert resp.status_code == 200 and "该表不属于您所辖的单位" in body, username
+        assert _snapshot(app, seed) == before
+    else:
+        assert resp.status_code == 200 and "已保存到单位草稿" in body, username
+        version, audits, evidence = before
+        assert _snapshot(app, seed) == (version + 1, audits + 1, evidence)
+
+
+def test_on_behalf_policy_in_every_state_for_every_user(app: Flask) -> None:
+    """The policy's UPLOAD_ON_BEHALF: only while the unit could save the draft itself, only
+    the evaluation's own department or finance; never the unit, an administrator or expert."""
+    from tests.workflow.helpers import in_state, user
+    from workflow import policy
+    from workflow.machine import State
+
+    with app.app_context():
+        users = [user(name) for name in ALL_USERS]
+        seen = set()
+        for state in State:
+            for ev in in_state(state.value):
+                for actor in users:
+                    expected = state is State.DRAFT and (
+                        actor.role == Role.FINANCE
+                        or (actor.role == Role.REVIEWER and actor.org_id == ev.department_id)
+                    )
+                    allowed = policy.can(actor, policy.UPLOAD_ON_BEHALF, ev)
+                    assert allowed == expected, (actor.username, state, ev.id)
+                    seen.add((actor.username, allowed))
+        assert ("reviewer", True) in seen and ("reviewer_2", True) in seen
+        assert ("finance", True) in seen and ("unit_a", True) not in seen

@@ -22,7 +22,15 @@ from workflow.machine import (
 from workflow.models import AuditLog, Evaluation
 
 EVENT_LABELS: dict[str, str] = {t.event.value: t.label for t in TRANSITIONS}
-EVENT_LABELS.update({"import": "导入", "create": "创建", "resend_mail": "重新发送邮件"})
+EVENT_LABELS.update(
+    {
+        "import": "导入",
+        "create": "创建",
+        "resend_mail": "重新发送邮件",
+        # The department or finance saved a filled workbook into the unit's draft (代为上传).
+        "upload_on_behalf": "代为上传Excel（保存到草稿）",
+    }
+)
 # What the audit row's reason is for each event: approvals and confirmations carry the
 # overall opinion (审核意见), returns the reason that is also the opinion of the return.
 REASON_LABELS = {
@@ -30,6 +38,7 @@ REASON_LABELS = {
     Event.CONFIRM.value: "确认意见",
     Event.RETURN.value: "退回原因（审核意见）",
     Event.FINANCE_RETURN.value: "退回原因（财政意见）",
+    "upload_on_behalf": "说明",
 }
 # 抽查复核 (workflow/rechecks): its events are named recheck_<event> in the evaluation's log.
 EVENT_LABELS.update({f"recheck_{t.event.value}": f"复核：{t.label}" for t in RECHECK_TRANSITIONS})

@@ -195,15 +195,24 @@ def create_evaluation(
 NARRATIVE_FIELDS = ("main_results", "problems", "measures", "filled_by", "phone", "unit_head")
 
 
+# The audit event (and notice) of a draft saved for the unit by its department or finance.
+ON_BEHALF_EVENT = policy.UPLOAD_ON_BEHALF
+
+
 def save_draft(
     user: Actor,
     evaluation_id: int,
     entries: Mapping[str, Any],
     narrative: Mapping[str, str] | None = None,
     expected_version: int | None = None,
+    on_behalf: str | None = None,
 ) -> Evaluation:
+    """Save the draft as typed (the unit's EDIT). With `on_behalf`, the save is made for the
+    unit by its department or finance (the policy's UPLOAD_ON_BEHALF): the text says what
+    was saved (which file); it is audited, and the unit is told through the outbox."""
     begin_write()
-    evaluation = load_for(user, evaluation_id, policy.EDIT)
+    action = policy.EDIT if on_behalf is None else policy.UPLOAD_ON_BEHALF
+    evaluation = load_for(user, evaluation_id, action)
     _check_version(evaluation, expected_version)
     codes = {row.code for row in evaluation.rows}
     clean = {code: dict(value) for code, value in entries.items() if code in codes}
@@ -214,7 +223,15 @@ def save_draft(
         if narrative and name in narrative:
             setattr(evaluation, name, (narrative[name] or "").strip())
     evaluation.updated_at = utcnow()
+    told: list[OutboxMessage] = []
+    if on_behalf is not None:
+        _flush()  # the audit row names the version this save made
+        _audit(evaluation, user, ON_BEHALF_EVENT, evaluation.state, on_behalf)
+        payload = {"evaluation_id": evaluation.id, "event": ON_BEHALF_EVENT}
+        told.append(new_message("notify", {**payload, "reason": on_behalf, "actor_id": user.id}))
+        db.session.add_all(told)
     _commit()
+    _dispatch([m.id for m in told])
     return evaluation
 
 

@@ -16,12 +16,14 @@ from sqlalchemy import select
 from workflow.core.extensions import db
 from workflow.machine import Event, State
 from workflow.models import AuditLog, Evaluation
+from workflow.policy import UPLOAD_ON_BEHALF
 
 # Evidence a browser shows by itself: served inline with its own content type (evidence
 # files are checked against their leading bytes on upload, so the type is what it says).
 INLINE_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg"})
 
 RETURN_EVENTS = (Event.RETURN.value, Event.FINANCE_RETURN.value)
+ON_BEHALF = UPLOAD_ON_BEHALF  # the audit event of a draft saved by the department or finance
 
 
 def deviation_reasons(evaluation: Evaluation) -> dict[str, str]:
@@ -64,6 +66,30 @@ def returned(evaluation: Evaluation) -> Returned | None:
         when=row.created_at if row else None,
         reason=evaluation.returned_reason,
     )
+
+
+@dataclass(frozen=True)
+class OnBehalf:
+    """A draft as the department or finance uploaded it for the unit (代为上传)."""
+
+    note: str  # who uploaded which file, as the audit row and the unit's notice say it
+    when: datetime | None
+
+
+def on_behalf(evaluation: Evaluation) -> OnBehalf | None:
+    """The upload that filled the draft, while the draft is still exactly as it left it
+    (nobody has saved it since: the audit row names the version the upload made)."""
+    if evaluation.state != State.DRAFT.value:
+        return None
+    row = db.session.scalars(
+        select(AuditLog)
+        .where(AuditLog.evaluation_id == evaluation.id, AuditLog.event == ON_BEHALF)
+        .order_by(AuditLog.id.desc())
+        .limit(1)
+    ).first()
+    if row is None or row.version != evaluation.version:
+        return None
+    return OnBehalf(row.reason or "", row.created_at)
 
 
 @dataclass(frozen=True)
@@ -129,5 +155,6 @@ def trail_context(evaluation: Evaluation) -> dict[str, Any]:
     return {
         "deviations": deviation_reasons(evaluation),
         "returned": returned(evaluation),
+        "on_behalf": on_behalf(evaluation),
         "opinions": opinions(evaluation),
     }

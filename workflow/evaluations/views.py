@@ -22,7 +22,7 @@ from workflow.core.days import days_left, days_text
 from workflow.evaluations import checks, operations
 from workflow.evaluations.forms import field_name
 from workflow.evaluations.operations import OperationError
-from workflow.evaluations.trail import returned
+from workflow.evaluations.trail import on_behalf, returned
 from workflow.machine import Event, State
 from workflow.models import Cycle
 from workflow.targets import queries as target_queries
@@ -485,6 +485,7 @@ def form_page(
                 kind=evaluation.cycle.day_kind,
             ),
             returned=returned(evaluation),
+            on_behalf=on_behalf(evaluation),
             money=money,
             upload_errors=upload_errors or [],
         ),

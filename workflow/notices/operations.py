@@ -3,8 +3,9 @@
 payload: {"evaluation_id", "event", "reason", "actor_id"}. Recipients by event:
 submit -> the department's reviewers; return -> the unit's users, with the reason;
 approve -> finance; finance_return -> the department's reviewers, with the reason;
-confirm -> the unit's users and the department's reviewers. The actor is not told of
-their own step.
+confirm -> the unit's users and the department's reviewers; upload_on_behalf (the
+department or finance saved a filled 自评表 workbook into the draft) -> the unit's users,
+with who uploaded which file. The actor is not told of their own step.
 
 Each (message, user) is claimed once in the delivery ledger (reminder_claims, stage
 "notify", step "m<message id>"), so a message handled twice creates no second notice and
@@ -39,7 +40,10 @@ EVENT_TITLES = {
     "approve": "主管部门审核通过，待财政确认",
     "finance_return": "财政已退回主管部门重新审核",
     "confirm": "财政已确认定级",
+    "upload_on_behalf": "自评表草稿已由上级代为上传Excel填写",
 }
+# What the payload's text is, where it is not the reason of a step.
+REASON_LABELS = {"upload_on_behalf": "说明"}
 
 
 # Notices that ask someone to act, and the states in which that act has been done. A notice
@@ -63,6 +67,7 @@ def recipients_condition(event: str, evaluation: Evaluation) -> Any:
         "approve": finance,
         "finance_return": reviewers,
         "confirm": or_(unit_users, reviewers),
+        "upload_on_behalf": unit_users,
     }[event]
 
 
@@ -78,7 +83,7 @@ def notice_text(event: str, evaluation: Evaluation, reason: str | None) -> tuple
         if total is not None:
             body += f"；确认得分：{total}，绩效等级：{grade or ''}"
     if reason:
-        body += f"\n原因：{reason}"
+        body += f"\n{REASON_LABELS.get(event, '原因')}：{reason}"
     return title, body
 
 
@@ -192,6 +197,7 @@ def build_notify_mail(claim: ReminderClaim, user: User, evaluation: Evaluation) 
         department=evaluation.department.name,
         state=evaluation.state_label,
         reason=reason,
+        reason_label=REASON_LABELS.get(event, "原因"),
         actor=actor.name if actor else "",
         total=total if event == "confirm" else None,
         grade=grade if event == "confirm" else None,

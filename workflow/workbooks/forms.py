@@ -12,12 +12,11 @@ import io
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from scoring.importers import FormReadError, coordinate, read_workbook
 from scoring.model import TIERS, Scheme, tier_from_label
-from scoring.numbers import fmt, parse_quantity
+from scoring.numbers import parse_quantity
 from workflow.evaluations.forms import EntryForm, parse_entry_form
 from workflow.workbooks import seal as seals
 from workflow.workbooks.layout import NA_MARK, labels, number_fields
@@ -27,6 +26,9 @@ OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the old .xls (and .et) format
 MAX_MEMBERS = 2000
 MAX_UNZIPPED = 100 * 1024 * 1024  # a real 自评表 unzips to well under 1 MB
 NA_YES = {NA_MARK, "是", "√", "✓", "1", "y", "Y", "yes", "YES"}
+# A 自评表 of the largest framework is a few hundred rows: nothing further down is read, so
+# that a sheet blown up inside a small file is never held in memory.
+MAX_ROWS = 5000
 
 
 class WorkbookError(ValueError):
@@ -67,75 +69,40 @@ def check_file(filename: str, data: bytes, max_bytes: int) -> None:
         raise WorkbookError("文件已损坏，无法打开：请在 Excel 中重新保存为 .xlsx 后再上传")
 
 
-def cell_text(value: Any, number_format: str = "General") -> str:
-    """A cell's value as the text a person would have typed into the web form."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "是" if value else ""
-    if isinstance(value, str):
-        return value.strip()
-    if isinstance(value, datetime):
-        if value.time() == time(0):
-            return value.date().isoformat()
-        return value.isoformat(sep=" ", timespec="minutes")
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, int | float):
-        try:
-            number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
-        except InvalidOperation:
-            return str(value)
-        if not number.is_finite():
-            return str(value)
-        if "%" in (number_format or ""):
-            # Excel stores a typed "95%" as 0.95 in a percent-formatted cell.
-            return fmt(number * 100) + "%"
-        return fmt(number)
-    return str(value).strip()
-
-
 def read_values(data: bytes, key: str | bytes) -> SheetValues:
-    """The sealed cells' texts (the seal verified, nothing else trusted)."""
-    from openpyxl import load_workbook
+    """The sealed cells' texts (the seal verified, nothing else trusted).
 
+    The file is read by the form reader (`scoring.importers.read_workbook`), the one piece
+    of code that reads every spreadsheet the system is given; numbers come as typed (95.5%,
+    not the 96% a "0%" cell shows)."""
     try:
-        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds on a broken file
+        sheets = {sheet.name: sheet for sheet in read_workbook(data, exact=True, max_rows=MAX_ROWS)}
+    except FormReadError as exc:
         raise WorkbookError("文件已损坏或不是 Excel 工作簿，无法读取：请重新下载后填写") from exc
+    hidden = sheets.get(seals.SHEET)
+    if hidden is None:
+        raise seals.SealError(
+            "文件中没有本系统的校验信息：请使用从本系统下载的自评表 Excel 文件填写"
+        )
+    # (name, value) lines; an empty value is no value (seals.read says what is missing).
+    rows = {cells[0]: cells[1] for cells in hidden.rows if len(cells) >= 2 and cells[1]}
+    seal = seals.read(rows, key)
+    sheet = sheets.get("自评表") or next(iter(sheets.values()))
+    values: dict[str, str] = {}
+    for name, ref in seal.cells.items():
+        row, _column = _position(ref)
+        if row > MAX_ROWS:
+            raise WorkbookError("文件中的表格超出自评表的范围，无法读取：请重新下载后填写")
+        values[name] = sheet.cell(ref).strip() if row else ""
+    return SheetValues(seal, values)
+
+
+def _position(ref: str) -> tuple[int, int]:
+    """(row, column) of a sealed cell, for sheet order; (0, 0) when there is none."""
     try:
-        if seals.SHEET not in wb.sheetnames:
-            raise seals.SealError(
-                "文件中没有本系统的校验信息：请使用从本系统下载的自评表 Excel 文件填写"
-            )
-        rows: dict[str, Any] = {}
-        for name, value, *_ in wb[seals.SHEET].iter_rows(max_col=2, values_only=True):
-            if isinstance(name, str):
-                rows[name] = value
-        seal = seals.read(rows, key)
-        sheet = wb["自评表"] if "自评表" in wb.sheetnames else wb.worksheets[0]
-        wanted = {ref: name for name, ref in seal.cells.items()}
-        values = dict.fromkeys(seal.cells, "")
-        last_row = max((_row_of(ref) for ref in wanted), default=0)
-        for row in sheet.iter_rows(min_row=1, max_row=last_row):
-            for cell in row:
-                ref = getattr(cell, "coordinate", None)
-                if ref is None or ref not in wanted:
-                    continue
-                values[wanted[ref]] = cell_text(cell.value, cell.number_format)
-        return SheetValues(seal, values)
-    finally:
-        wb.close()
-
-
-def _position(ref: str) -> tuple[int, str]:
-    letters = "".join(ch for ch in ref if ch.isalpha())
-    return _row_of(ref), letters.rjust(3)
-
-
-def _row_of(ref: str) -> int:
-    digits = "".join(ch for ch in ref if ch.isdigit())
-    return int(digits) if digits else 0
+        return coordinate(ref)
+    except ValueError:
+        return 0, 0
 
 
 def parse_upload(

@@ -23,6 +23,7 @@ from workflow import policy
 from workflow.evaluations import operations as evaluations
 from workflow.evaluations.forms import EntryForm
 from workflow.evaluations.operations import Forbidden, OperationError, ValidationFailed
+from workflow.machine import Role
 from workflow.models import Actor, Evaluation
 from workflow.workbooks import forms, queries, render
 from workflow.workbooks.seal import SealError
@@ -35,6 +36,11 @@ MAX_FILES = 200  # files in one multi-upload
 # so 300 take ~25 s; beyond that the request is refused with a message (see README: a
 # Celery task through the outbox is the next step for larger departments).
 ZIP_MAX = 300
+
+
+# A file of an evaluation this user may not even see (another department's unit): said so,
+# without telling whether it exists.
+NOT_YOURS_ON_BEHALF = "未找到该评价表，或该表不属于您所辖的单位：文件未保存"
 
 
 class UploadRefused(OperationError):
@@ -98,14 +104,37 @@ def _outdated(sheet: forms.SheetValues, evaluation: Evaluation, expected_id: int
         )
 
 
-def _editable(user: Actor, evaluation_id: int) -> Evaluation:
-    """The evaluation if this user may save its draft (the policy's EDIT), else a refusal."""
+def _editable(user: Actor, evaluation_id: int, on_behalf: bool = False) -> Evaluation:
+    """The evaluation if this user may save its draft (the unit's EDIT, or the department's
+    or finance's UPLOAD_ON_BEHALF), else a refusal saying why."""
+    action = policy.UPLOAD_ON_BEHALF if on_behalf else policy.EDIT
     evaluation = evaluations.load_for(user, evaluation_id)
-    if not policy.can(user, policy.EDIT, evaluation):
-        if policy.could_edit_in_its_state(user, policy.EDIT, evaluation):
+    if not policy.can(user, action, evaluation):
+        if policy.could_edit_in_its_state(user, action, evaluation):
+            if on_behalf:
+                raise Forbidden(
+                    f"当前状态（{evaluation.state_label}）不能代为上传：只有填报中（含退回单位）"
+                    "的评价表可以上传，文件未保存"
+                )
             raise Forbidden(f"当前状态（{evaluation.state_label}）不能修改自评表，文件未保存")
+        if on_behalf:
+            raise Forbidden("只能为本部门所属单位的评价表代为上传，文件未保存")
         raise Forbidden("只有填报单位可以上传本表")
     return evaluation
+
+
+BY_LABELS = {Role.REVIEWER: "主管部门", Role.FINANCE: "财政"}
+
+
+def on_behalf_note(user: Actor, filename: str, unsaved: int) -> str:
+    """What the audit row and the unit's notice say of a save made for the unit."""
+    org = user.org.name if user.org else ""
+    by = BY_LABELS.get(user.role, "")
+    who = f"{org}（{by}）{user.name}" if org else f"{by}{user.name}"
+    note = f"{who} 代为上传 Excel 文件“{filename[:120]}”，已保存到草稿"
+    if unsaved:
+        note += f"；{unsaved} 处有误未保存（保留原来的内容）"
+    return note
 
 
 def read_upload(filename: str, data: bytes) -> forms.SheetValues:
@@ -116,32 +145,41 @@ def read_upload(filename: str, data: bytes) -> forms.SheetValues:
         raise UploadRefused(str(exc)) from exc
 
 
-def upload(user: Actor, evaluation_id: int | None, filename: str, data: bytes) -> UploadResult:
+def upload(
+    user: Actor,
+    evaluation_id: int | None,
+    filename: str,
+    data: bytes,
+    on_behalf: bool = False,
+) -> UploadResult:
     """Read a filled workbook and save its valid cells to the draft it was made from.
 
     `evaluation_id` is the page's evaluation (the file must be its own), or None for a
-    multi-upload, where the seal names the evaluation. Raises an OperationError (nothing
+    multi-upload, where the seal names the evaluation. `on_behalf`: the department or
+    finance uploads for the unit (audited, the unit told). Raises an OperationError (nothing
     saved) for a file that is not ours, damaged, outdated or not the user's to edit."""
     if evaluation_id is not None:
         # The page's own evaluation: who may upload is decided before the file is looked at.
-        evaluation = _editable(user, evaluation_id)
+        evaluation = _editable(user, evaluation_id, on_behalf)
         sheet = read_upload(filename, data)
     else:
         sheet = read_upload(filename, data)
-        evaluation = _editable(user, sheet.seal.evaluation_id)
+        evaluation = _editable(user, sheet.seal.evaluation_id, on_behalf)
     _outdated(sheet, evaluation, evaluation_id)
     scheme = evaluations.scheme_of(evaluation)
     stored = dict(evaluation.entries or {})
     form, cell_errors = forms.parse_upload(sheet, scheme, stored)
     entries, narrative = forms.valid_part(form, stored)
+    note = on_behalf_note(user, filename, len(cell_errors)) if on_behalf else None
     saved = evaluations.save_draft(
-        user, evaluation.id, entries, narrative, expected_version=sheet.seal.version
+        user, evaluation.id, entries, narrative, sheet.seal.version, on_behalf=note
     )
     log.info(
-        "workbook upload: evaluation %s v%s by %s, %d cell errors",
+        "workbook upload: evaluation %s v%s by %s%s, %d cell errors",
         saved.id,
         saved.version,
         user.id,
+        " on the unit's behalf" if on_behalf else "",
         len(cell_errors),
     )
     form.version = saved.version
@@ -156,10 +194,14 @@ class FileResult:
     evaluation_id: int | None = None
     project: str = ""
     errors: list[str] = field(default_factory=list)
+    unit: str = ""
 
 
-def upload_many(user: Actor, files: Iterable[tuple[str, bytes]]) -> list[FileResult]:
-    """Each file on its own (one commit each): one bad file never holds back the others."""
+def upload_many(
+    user: Actor, files: Iterable[tuple[str, bytes]], on_behalf: bool = False
+) -> list[FileResult]:
+    """Each file on its own (one commit each): one bad file never holds back the others.
+    A unit fills its own drafts; with `on_behalf`, a department or finance its units'."""
     from workflow.core.extensions import db
 
     results: list[FileResult] = []
@@ -170,14 +212,18 @@ def upload_many(user: Actor, files: Iterable[tuple[str, bytes]]) -> list[FileRes
             )
             continue
         try:
-            result = upload(user, None, filename, data)
+            result = upload(user, None, filename, data, on_behalf)
         except OperationError as exc:
             db.session.rollback()
-            message = "未找到该评价表，或您无权填报" if exc.status == 404 else exc.message
+            message = exc.message
+            if exc.status == 404:
+                message = NOT_YOURS_ON_BEHALF if on_behalf else "未找到该评价表，或您无权填报"
             results.append(FileResult(filename, False, message))
             continue
         errors = list(result.cell_errors.values())
         message = "已保存" if not errors else f"已保存，{len(errors)} 处有误未保存"
+        if on_behalf:
+            message = message.replace("已保存", "已保存到单位草稿", 1) + "；已通知填报单位"
         results.append(
             FileResult(
                 filename,
@@ -186,6 +232,7 @@ def upload_many(user: Actor, files: Iterable[tuple[str, bytes]]) -> list[FileRes
                 result.evaluation.id,
                 result.evaluation.project.name,
                 errors,
+                result.evaluation.unit.name,
             )
         )
     return results
@@ -220,6 +267,4 @@ def write_zip(user: Actor, cycle_id: int, target: Path, unit_id: int | None = No
 
 
 def may_zip(user: Any) -> bool:
-    from workflow.machine import Role
-
     return policy.is_role(user, Role.REVIEWER, Role.FINANCE, Role.SYSADMIN)

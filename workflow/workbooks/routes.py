@@ -127,7 +127,9 @@ def _too_large() -> tuple[str, int]:
 
 
 def _index(
-    results: list[operations.FileResult] | None = None, status: int = 200
+    results: list[operations.FileResult] | None = None,
+    status: int = 200,
+    on_behalf: bool = False,
 ) -> tuple[str, int]:
     cycles = queries.cycles()
     return (
@@ -135,8 +137,11 @@ def _index(
             "workbooks/index.html",
             cycles=cycles,
             may_upload=policy.is_role(current_user, Role.UNIT_STAFF, Role.UNIT_HEAD),
+            may_upload_on_behalf=policy.may_upload_on_behalf(current_user),
+            on_behalf_scope="本部门所属单位" if current_user.role == Role.REVIEWER else "各单位",
             may_zip=operations.may_zip(current_user),
             results=results,
+            on_behalf=on_behalf,
             max_files=operations.MAX_FILES,
             limit_mb=operations.max_bytes() // 1024 // 1024,
         ),
@@ -150,27 +155,45 @@ def index() -> Result:
     return _index()
 
 
-@bp.route("/workbooks/upload", methods=["POST"])
-@login_required
-def upload_many() -> Result:
-    if not policy.is_role(current_user, Role.UNIT_STAFF, Role.UNIT_HEAD):
-        # Only the unit fills its drafts (the policy's EDIT); a department does not upload on
-        # a unit's behalf: the entries would carry the reviewer's hand as the unit's. Like
-        # every role-bound page, 404 to the other roles.
-        abort(404)
+def _files() -> list[tuple[str, bytes]]:
+    return [
+        (f.filename or "", f.read(operations.max_bytes() + 1))
+        for f in request.files.getlist("files")
+        if f.filename
+    ]
+
+
+def _upload_many(on_behalf: bool) -> Result:
     try:
-        files = [
-            (f.filename or "", f.read(operations.max_bytes() + 1))
-            for f in request.files.getlist("files")
-            if f.filename
-        ]
+        files = _files()
     except RequestEntityTooLarge:
         return _too_large()
     if not files:
         flash("请选择要上传的 Excel 文件（.xlsx），可一次选择多个", "warning")
-        return _index(status=400)
-    results = operations.upload_many(current_user, files)
-    return _index(results)
+        return _index(status=400, on_behalf=on_behalf)
+    results = operations.upload_many(current_user, files, on_behalf)
+    return _index(results, on_behalf=on_behalf)
+
+
+@bp.route("/workbooks/upload", methods=["POST"])
+@login_required
+def upload_many() -> Result:
+    if not policy.is_role(current_user, Role.UNIT_STAFF, Role.UNIT_HEAD):
+        # The unit's own upload; a department or finance uploads for its units on the page
+        # below (代为上传, audited and told to the unit). Like every role-bound page, 404 to
+        # the other roles.
+        abort(404)
+    return _upload_many(on_behalf=False)
+
+
+@bp.route("/workbooks/upload-for-units", methods=["POST"])
+@login_required
+def upload_on_behalf() -> Result:
+    """代为上传: a department (its units' drafts) or finance (every unit's) uploads filled
+    sheets; each file's evaluation is decided by the policy on its own."""
+    if not policy.may_upload_on_behalf(current_user):
+        abort(404)
+    return _upload_many(on_behalf=True)
 
 
 @bp.route("/workbooks/sheets.zip")
