@@ -3,9 +3,10 @@ list of evaluations, the panel on an evaluation's page, the final grade after re
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
@@ -256,17 +257,38 @@ def item_page(user: Actor, item: RecheckItem) -> ItemPage:
 @dataclass(frozen=True)
 class Badge:
     evaluation_id: int
-    labels: list[str]
-    reasons: list[str]
+    labels: tuple[str, ...]
+    reasons: tuple[str, ...]
 
 
 def risk_badges(evaluation_ids: list[int]) -> dict[int, Badge]:
     found = facts.findings_for(evaluation_ids)
     return {
-        ev_id: Badge(ev_id, [f.label for f in why], [f.reason for f in why])
+        ev_id: Badge(ev_id, tuple(f.label for f in why), tuple(f.reason for f in why))
         for ev_id, why in found.items()
         if why
     }
+
+
+class RiskRow(NamedTuple):
+    """A row of a queue's risk panel: all it shows, so that it is its own cache key."""
+
+    id: int
+    project: str
+    unit: str
+    labels: tuple[str, ...]
+    reasons: tuple[str, ...]
+
+
+def risk_rows(rows: Sequence[Any]) -> list[RiskRow]:
+    """The rows of a list page (anything with id, project and unit) that carry risk
+    findings, in the page's order, with their badges."""
+    badges = risk_badges([r.id for r in rows])
+    return [
+        RiskRow(r.id, r.project, r.unit, badges[r.id].labels, badges[r.id].reasons)
+        for r in rows
+        if r.id in badges
+    ]
 
 
 @dataclass

@@ -55,7 +55,7 @@ def _hooks() -> dict[str, object]:
     """For the small partials other features' pages include (risk badges, the re-check
     panel, the dashboard's 整改 states): view data, computed here, not in the templates."""
     return {
-        "recheck_risk_badges": queries.risk_badges,
+        "recheck_risk_rows": queries.risk_rows,
         "recheck_panel": lambda ev: queries.evaluation_panel(current_user, ev),
         "rectification_counts": lambda: rectify.counts(current_user),
         "recheck_risky": lambda: queries.risky(current_user),
