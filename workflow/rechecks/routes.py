@@ -24,6 +24,7 @@ from workflow.rechecks import (
     export,
     forms,
     operations,
+    publish,
     queries,
     rectify,
     report,
@@ -317,6 +318,7 @@ def results() -> str:
         rows=budget.rows(cycle) if cycle else [],
         advice=budget.ADVICE,
         rectifications=rectify.counts(current_user),
+        **{k: v for k, v in _bundle_view(cycle).items() if k != "cycle"},
     )
 
 
@@ -351,15 +353,66 @@ def advice_xlsx() -> Response:
     return _download(data, "预算安排建议.xlsx", XLSX)
 
 
-@bp.route("/public.zip", methods=["POST"])
+# The public bundle: asked for here, built by the PDF worker (publish.py), downloaded here.
+
+
+def _bundle_view(cycle: int | None) -> dict[str, object]:
+    found = publish.latest(cycle) if cycle else None
+    return {
+        "cycle": cycle,
+        "bundle": found,
+        "ready": publish.downloadable(cycle) if cycle else None,
+        "percent": publish.percent(found) if found else 0,
+    }
+
+
+@bp.route("/public-bundle", methods=["POST"])
 @login_required
 def public_bundle() -> Result:
     _require_finance()
     cycle = _cycle_arg()
     if cycle is None:
         abort(404)
-    name, data, _count = bundle.build(cycle)
-    return _download(data, name, "application/zip")
+    try:
+        _found, outbox_ids = publish.request_bundle(current_user, cycle)
+    except OperationError as exc:
+        db.session.rollback()
+        return views.error_page(exc)
+    if outbox_ids:
+        from workflow.core.outbox import dispatch
+
+        dispatch(outbox_ids)
+        flash("已开始生成公开包：后台逐份生成 PDF，完成后可在本页下载。", "success")
+    else:
+        flash("该评价任务的公开包正在生成，没有重复生成；完成后可在本页下载。", "info")
+    return redirect(url_for("rechecks.results", cycle=cycle) + "#public-bundle")
+
+
+@bp.route("/public-bundle/status")
+@login_required
+def public_bundle_status() -> str:
+    """The bundle's state, polled by the results page (htmx) while it is being built."""
+    _require_finance()
+    return render_template("rechecks/_bundle.html", **_bundle_view(_cycle_arg()))
+
+
+@bp.route("/public-bundle/<int:bundle_id>/download")
+@login_required
+def public_bundle_download(bundle_id: int) -> Result:
+    _require_finance()
+    try:
+        found, path = publish.file_for(current_user, bundle_id)
+    except OperationError as exc:
+        return views.error_page(exc)
+    log_access("download", f"public_bundle:{bundle_id}", {"cycle_id": found.cycle_id})
+    resp = send_file(
+        path,
+        mimetype="application/zip",
+        as_attachment=True,
+        download_name=bundle.file_name(found.cycle),
+    )
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
 
 
 @bp.route("/rectifications")
