@@ -277,6 +277,7 @@ class EvaluationPanel:
     result: RecheckItem | None
     can_answer: bool
     show_risks: bool
+    can_see_files: bool = False
 
 
 def evaluation_panel(user: Actor, evaluation: Evaluation) -> EvaluationPanel | None:
@@ -308,7 +309,8 @@ def evaluation_panel(user: Actor, evaluation: Evaluation) -> EvaluationPanel | N
     result = next((i for i in items if i.state == RecheckState.DONE.value), None)
     if not (risks or open_requests or answered or result):
         return None
-    return EvaluationPanel(risks, open_requests, answered, result, can_answer, show_risks)
+    files = any(policy.can_see_recheck_answers(user, i) for i in items)
+    return EvaluationPanel(risks, open_requests, answered, result, can_answer, show_risks, files)
 
 
 def final_grades(cycle_id: int) -> dict[int, tuple[Decimal | None, str | None, str]]:

@@ -8,17 +8,20 @@ from datetime import date
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user, login_required
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from workflow import policy
 from workflow.core.audit import log_access
 from workflow.core.extensions import db
 from workflow.core.inputs import parse_int
+from workflow.evaluations import evidence as evidence_ops
 from workflow.evaluations import views
 from workflow.evaluations.operations import OperationError
 from workflow.machine import RecheckEvent, Role, Scope
-from workflow.models import RecheckBatch
+from workflow.models import RecheckBatch, RecheckItem
 from workflow.rechecks import (
+    answers,
     budget,
     bundle,
     export,
@@ -60,6 +63,11 @@ def _hooks() -> dict[str, object]:
         "recheck_panel": lambda ev: queries.evaluation_panel(current_user, ev),
         "rectification_counts": lambda: rectify.counts(current_user),
         "recheck_risky": lambda: queries.risky(current_user),
+        "recheck_answer_upload": lambda: {
+            "accept": evidence_ops.ACCEPT,
+            "limit": evidence_ops.limit_text(),
+            "max_upload": request.max_content_length or 0,
+        },
     }
 
 
@@ -228,10 +236,11 @@ def evidence(item_id: int, evidence_id: int) -> Result:
     )
 
 
-@bp.route("/items/<int:item_id>/answer", methods=["POST"])
+@bp.route("/items/<int:item_id>/answer", methods=["GET", "POST"])
 @login_required
 def answer(item_id: int) -> Result:
-    """The unit answers an evidence request (from its evaluation page)."""
+    """The unit answers an evidence request, with files (the form is on its evaluation page
+    and on this page, which a refused answer shows again with what was typed)."""
     try:
         the_item = operations.load_for_event(current_user, item_id)
     except OperationError as exc:
@@ -239,23 +248,63 @@ def answer(item_id: int) -> Result:
     if Scope.OWN_UNIT not in policy.recheck_scopes_for(current_user, the_item):
         abort(404)
     evaluation_id = the_item.evaluation_id
+    if request.method == "GET":
+        return _answer_page(the_item, "", None)
     try:
-        operations.fire(
+        text = request.form.get("answer", "")
+        uploads = [
+            answers.Upload(f.filename or "", f.stream) for f in request.files.getlist("files")
+        ]
+        answers.answer(
             current_user,
             item_id,
-            RecheckEvent.ANSWER,
-            reason=request.form.get("answer", ""),
+            text,
+            uploads,
             expected_version=parse_int(request.form.get("version", "")),
             request_id=parse_int(request.form.get("request_id", "")),
         )
+    except RequestEntityTooLarge:
+        limit = int(request.max_content_length or 0) // 2**20
+        message = f"一次提交的文件合计不能超过 {limit} MB，请分几次提交或压缩文件。"
+        return _answer_page(the_item, "", message, 413)
     except OperationError as exc:
         db.session.rollback()
-        if exc.status == 409:
+        if exc.status in (404, 409):
             return views.error_page(exc)
-        _flash_error(exc)
-    else:
-        flash("补充说明已提交", "success")
+        the_item = operations.load_for_event(current_user, item_id)
+        return _answer_page(the_item, text, exc.message, exc.status)
+    flash("补充说明已提交", "success")
     return redirect(url_for("evaluations.detail", evaluation_id=evaluation_id))
+
+
+def _answer_page(item: RecheckItem, typed: str, error: str | None, status: int = 200) -> Result:
+    page = render_template(
+        "rechecks/answer.html",
+        item=item,
+        open_requests=[r for r in item.requests if r.answered_at is None],
+        typed=typed,
+        error=error,
+        accept=evidence_ops.ACCEPT,
+        limit=evidence_ops.limit_text(),
+        max_upload=request.max_content_length or 0,
+    )
+    return (page, status) if status != 200 else page
+
+
+@bp.route("/items/<int:item_id>/answers/<int:file_id>")
+@login_required
+def answer_file(item_id: int, file_id: int) -> Result:
+    """A file of the unit's answer: the item's re-checker, finance and the unit itself."""
+    try:
+        found, path = answers.file_for(current_user, item_id, file_id)
+    except OperationError as exc:
+        return views.error_page(exc)
+    log_access("download", f"recheck_answer_file:{file_id}", {"recheck_item_id": item_id})
+    resp = send_file(
+        path, mimetype=found.content_type, as_attachment=True, download_name=found.original_name
+    )
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    return resp
 
 
 # --- the deviation report --------------------------------------------------------------------
