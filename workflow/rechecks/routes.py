@@ -19,7 +19,7 @@ from workflow.evaluations import evidence as evidence_ops
 from workflow.evaluations import views
 from workflow.evaluations.operations import OperationError
 from workflow.machine import RecheckEvent, Role, Scope
-from workflow.models import RecheckBatch, RecheckItem
+from workflow.models import RecheckBatch, RecheckItem, Rectification
 from workflow.rechecks import (
     answers,
     budget,
@@ -496,12 +496,66 @@ def generate_rectifications() -> Response:
 @login_required
 def close_rectification(rectification_id: int) -> Result:
     try:
-        rectify.close(current_user, rectification_id, request.form.get("note", ""))
+        rectify.close(
+            current_user,
+            rectification_id,
+            request.form.get("note", ""),
+            parse_int(request.form.get("version", "")),
+        )
     except OperationError as exc:
         db.session.rollback()
         if exc.status in (403, 404):
             return views.error_page(operations.NotFound("未找到该整改事项"))
+        if exc.status == 409:
+            return views.error_page(exc)
         _flash_error(exc)
     else:
         flash("整改事项已销号", "success")
     return redirect(url_for("rechecks.rectifications"))
+
+
+@bp.route("/rectifications/<int:rectification_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_rectification(rectification_id: int) -> Result:
+    """Owner and due date of an open 整改 item, with a reason (finance, the department)."""
+    item = db.session.get(Rectification, rectification_id)
+    if item is None or not rectify.may_edit(current_user, item):
+        abort(404)
+    typed = {
+        "owner": str(item.owner_id),
+        "due_on": item.due_on.isoformat(),
+        "reason": "",
+        "version": str(item.version),
+    }
+    errors: dict[str, str] = {}
+    status = 200
+    if request.method == "POST":
+        typed = {k: request.form.get(k, "") for k in typed}
+        try:
+            rectify.edit(
+                current_user,
+                rectification_id,
+                owner_id=parse_int(typed["owner"]),
+                due_text=typed["due_on"],
+                reason=typed["reason"],
+                expected_version=parse_int(typed["version"]),
+            )
+        except rectify.RectifyInvalid as exc:
+            db.session.rollback()
+            errors, status = exc.fields, exc.status
+        except OperationError as exc:
+            db.session.rollback()
+            return views.error_page(exc)
+        else:
+            flash("整改事项已调整，责任人与提醒按新的安排执行", "success")
+            return redirect(url_for("rechecks.rectifications"))
+        item = db.session.get(Rectification, rectification_id)
+        assert item is not None
+    page = render_template(
+        "rechecks/rectification_edit.html",
+        item=item,
+        choices=rectify.owner_choices(item),
+        typed=typed,
+        errors=errors,
+    )
+    return (page, status) if status != 200 else page
