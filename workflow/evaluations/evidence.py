@@ -94,7 +94,9 @@ class StoredFile:
         self.path.unlink(missing_ok=True)
 
 
-def store_file(upload: Upload | None, *, room: int | None = None, room_message: str = "") -> StoredFile:
+def store_file(
+    upload: Upload | None, *, room: int | None = None, room_message: str = ""
+) -> StoredFile:
     """Check an upload (type by extension and first bytes, size, ClamAV) and write it under
     a generated name; the one path every uploaded evidence file takes (the evaluation's
     佐证材料, the files answering a re-check's request). ``room`` is what is left of the

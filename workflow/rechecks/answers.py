@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+
 from flask import current_app
 from sqlalchemy import func, select
 
@@ -125,8 +126,7 @@ def _audit(user: Actor, req: EvidenceRequest, stored: list[StoredFile]) -> None:
                 "recheck_item_id": item.id,
                 "request_id": req.id,
                 "files": [
-                    {"name": f.original_name, "sha256": f.sha256, "size": f.size}
-                    for f in stored
+                    {"name": f.original_name, "sha256": f.sha256, "size": f.size} for f in stored
                 ],
             },
         )
@@ -137,7 +137,12 @@ def file_for(user: Actor, item_id: int, file_id: int) -> tuple[AnswerFile, Path]
     """A file of an answer, for the item's re-checker, finance and the unit; else 404."""
     item = db.session.get(RecheckItem, item_id)
     found = db.session.get(AnswerFile, file_id)
-    if item is None or found is None or found.item_id != item.id or not policy.can_see_recheck_answers(user, item):
+    if (
+        item is None
+        or found is None
+        or found.item_id != item.id
+        or not policy.can_see_recheck_answers(user, item)
+    ):
         raise NotFound("未找到该文件")
     path = Path(current_app.config["EVIDENCE_DIR"]) / found.stored_name
     if not path.is_file():

@@ -87,6 +87,23 @@ def index() -> str:
     return render_template("rechecks/mine.html", mine=queries.my_items(current_user))
 
 
+@bp.route("/risks")
+@login_required
+def risks() -> str:
+    """Every evaluation in the user's scope with risk findings, most first, a page at a time
+    (the dashboard shows the first ten)."""
+    if not policy.is_role(current_user, Role.REVIEWER, Role.FINANCE, Role.SYSADMIN):
+        abort(404)
+    size = queries.RISKY_PAGE
+    number = max(1, min(parse_int(request.args.get("page", "")) or 1, 100_000))
+    total, rows = queries.risky(current_user, limit=size, offset=(number - 1) * size)
+    pages = max(1, -(-total // size))
+    pager = {"page": number, "pages": pages, "has_prev": number > 1, "has_next": number < pages}
+    return render_template(
+        "rechecks/risks.html", total=total, rows=rows, page=pager, first=(number - 1) * size
+    )
+
+
 @bp.route("/batches", methods=["POST"])
 @login_required
 def create_batch() -> Result:

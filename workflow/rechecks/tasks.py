@@ -65,9 +65,7 @@ def build_public_bundle(self: Any, bundle_id: int, outbox_id: int | None = None)
     if outcome.finished:
         mark_done_now(outbox_id)
     elif outcome.claimed:
-        self.apply_async(
-            args=[int(bundle_id)], kwargs={"outbox_id": outbox_id}, queue=BUNDLE_QUEUE
-        )
+        self.apply_async(args=[int(bundle_id)], kwargs={"outbox_id": outbox_id}, queue=BUNDLE_QUEUE)
     elif not publish.is_active(int(bundle_id)):
         mark_done_now(outbox_id)
     return outcome.rendered

@@ -106,11 +106,14 @@ def test_the_unit_answers_with_files_and_who_may_download_them(app: Flask) -> No
             assert "调查表.png" in item_page and url in item_page
         assert client.get(url).status_code == 200, username
     with app.app_context():
-        assert db.session.scalar(
-            select(func.count())
-            .select_from(SecurityEvent)
-            .where(SecurityEvent.object == f"recheck_answer_file:{ids[0]}")
-        ) == 4
+        assert (
+            db.session.scalar(
+                select(func.count())
+                .select_from(SecurityEvent)
+                .where(SecurityEvent.object == f"recheck_answer_file:{ids[0]}")
+            )
+            == 4
+        )
     # Nobody else: the department, another unit, another expert; nor through another item.
     _another_expert(app)
     for username in ("reviewer", "unit_b", "unit_c", "reviewer_2", "expert_2", "sysadmin"):

@@ -143,11 +143,17 @@ def test_the_worker_builds_it_in_pieces_and_the_page_offers_the_download(
     assert {"绩效自评结果汇总.xlsx", "说明.txt"} <= set(names)
     assert names[0].startswith("自评表/001-")
     with app.app_context():
-        assert db.session.scalar(
-            select(func.count())
-            .select_from(SecurityEvent)
-            .where(SecurityEvent.kind == "download", SecurityEvent.object == f"public_bundle:{bundle_id}")
-        ) == 1
+        assert (
+            db.session.scalar(
+                select(func.count())
+                .select_from(SecurityEvent)
+                .where(
+                    SecurityEvent.kind == "download",
+                    SecurityEvent.object == f"public_bundle:{bundle_id}",
+                )
+            )
+            == 1
+        )
         # A second hand-out of the finished row does nothing.
         assert run_task(app, bundle_id, outbox_id) == 0
     # A new bundle replaces the file of the previous one.

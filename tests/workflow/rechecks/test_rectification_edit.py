@@ -162,8 +162,7 @@ def test_the_department_may_the_unit_and_others_may_not(app: Flask, item_id: int
     assert department.get(url).status_code == 200
     due = (date.today() + timedelta(days=30)).isoformat()
     assert (
-        department.post(url, data=_form(item, due_on=due, reason="部门统筹安排")).status_code
-        == 302
+        department.post(url, data=_form(item, due_on=due, reason="部门统筹安排")).status_code == 302
     )
     item = _item(app, item_id)
     for username in ("unit_c", "reviewer", "unit_a", "expert", "sysadmin"):
@@ -207,9 +206,12 @@ def test_two_at_once_the_second_gets_409_and_a_closed_item_is_not_edited(
     assert _item(app, item_id).state == "closed"
     assert first.get(url).status_code == 404
     with app.app_context():
-        assert db.session.scalar(
-            select(func.count()).select_from(AuditLog).where(AuditLog.event == "rectify_edit")
-        ) == 1
+        assert (
+            db.session.scalar(
+                select(func.count()).select_from(AuditLog).where(AuditLog.event == "rectify_edit")
+            )
+            == 1
+        )
 
 
 def test_a_reminder_claimed_for_the_former_owner_is_not_mailed(app: Flask, item_id: int) -> None:
