@@ -127,6 +127,7 @@ def _pages(ids: dict[str, int]) -> dict[str, list[str]]:
             "/dashboard/",
             "/notices/",
             "/rechecks/rectifications",
+            "/rechecks/risks",
         ],
         "finance": [
             "/",
@@ -137,6 +138,7 @@ def _pages(ids: dict[str, int]) -> dict[str, list[str]]:
             "/rechecks/",
             "/rechecks/results",
             "/rechecks/rectifications",
+            "/rechecks/risks",
         ],
         "sysadmin": [
             "/",
