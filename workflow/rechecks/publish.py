@@ -31,7 +31,7 @@ from workflow import policy
 from workflow.core.database import begin_write
 from workflow.core.extensions import db
 from workflow.core.outbox import new_message, touch
-from workflow.evaluations.operations import Forbidden, NotFound
+from workflow.evaluations.operations import Forbidden, NotFound, ValidationFailed
 from workflow.models import Actor, AuditLog, Cycle, Evaluation, PublicBundle, utcnow
 from workflow.rechecks import bundle
 
@@ -130,6 +130,11 @@ def request_bundle(user: Actor, cycle_id: int) -> tuple[PublicBundle, list[int]]
     if running is not None:
         db.session.rollback()
         return running, []
+    confirmed = select(Evaluation.id).where(
+        Evaluation.cycle_id == cycle_id, Evaluation.state == "confirmed"
+    )
+    if db.session.scalar(confirmed.limit(1)) is None:
+        raise ValidationFailed("该评价任务还没有已确认的自评表，不能生成公开包")
     found = PublicBundle(cycle_id=cycle_id, requested_by_id=user.id, state="queued")
     db.session.add(found)
     db.session.flush()

@@ -443,7 +443,10 @@ def public_bundle() -> Result:
         _found, outbox_ids = publish.request_bundle(current_user, cycle)
     except OperationError as exc:
         db.session.rollback()
-        return views.error_page(exc)
+        if exc.status != 422:
+            return views.error_page(exc)
+        _flash_error(exc)
+        return redirect(url_for("rechecks.results", cycle=cycle) + "#public-bundle")
     if outbox_ids:
         from workflow.core.outbox import dispatch
 

@@ -258,3 +258,19 @@ def test_the_command_builds_with_the_same_pieces(
     result = runner.invoke(args=["rechecks", "public-bundle", "--queued"])
     assert result.exit_code == 0 and "已生成 1 个公开包" in result.output, result.output
     assert pending(app) == []
+
+
+def test_a_cycle_without_confirmed_forms_has_no_bundle(app: Flask) -> None:
+    with app.app_context():
+        db.session.execute(
+            update(Evaluation)
+            .where(Evaluation.state == "confirmed")
+            .values(state="finance_confirmation")
+        )
+        db.session.commit()
+    client = app.test_client()
+    login(client, "finance")
+    resp = request(client, cycle_id(app))
+    page = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "还没有已确认的自评表，不能生成公开包" in page
+    assert pending(app) == []
