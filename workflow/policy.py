@@ -233,6 +233,13 @@ def can_view_recheck(user: Actor, item: RecheckItem) -> bool:
     return Scope.ASSIGNED in scopes or Scope.FINANCE in scopes
 
 
+def can_see_recheck_answers(user: Actor, item: RecheckItem) -> bool:
+    """The files a unit attached to its answers: the item's re-checker, finance and the unit
+    itself; not the department, nor another re-checker."""
+    scopes = recheck_scopes_for(user, item)
+    return bool(scopes & {Scope.ASSIGNED, Scope.FINANCE, Scope.OWN_UNIT})
+
+
 def can_recheck(user: Actor, action: str, item: RecheckItem) -> bool:
     """The single decision for (user, event or "score", re-check item)."""
     scopes = recheck_scopes_for(user, item)

@@ -128,6 +128,7 @@ def _pages(ids: dict[str, int]) -> dict[str, list[str]]:
             "/notices/",
             "/workbooks/",  # the ZIP and the upload on the units' behalf
             "/rechecks/rectifications",
+            "/rechecks/risks",
         ],
         "finance": [
             "/",
@@ -139,6 +140,7 @@ def _pages(ids: dict[str, int]) -> dict[str, list[str]]:
             "/rechecks/results",
             "/rechecks/rectifications",
             "/workbooks/",
+            "/rechecks/risks",
         ],
         "sysadmin": [
             "/",

@@ -14,7 +14,7 @@ from datetime import date
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy import func, select
 
 from tests.conftest import login
@@ -107,6 +107,9 @@ ROLE_BOUND: dict[str, set[str]] = {
     "rechecks.set_advice": {Role.FINANCE},
     "rechecks.advice_xlsx": {Role.FINANCE},
     "rechecks.public_bundle": {Role.FINANCE},
+    "rechecks.public_bundle_status": {Role.FINANCE},
+    "rechecks.public_bundle_download": {Role.FINANCE},
+    "rechecks.risks": {Role.REVIEWER, Role.FINANCE, Role.SYSADMIN},
     "rechecks.generate_rectifications": {Role.FINANCE},
     "rechecks.rectifications": {Role.FINANCE, Role.REVIEWER, Role.UNIT_STAFF, Role.UNIT_HEAD},
 }
@@ -114,6 +117,10 @@ ROLE_BOUND: dict[str, set[str]] = {
 # evidence request and 整改 item are unit A's).
 RECHECK_OWNED: dict[str, set[str]] = {
     "rechecks.answer": {"unit_a", "unit_a_head"},
+    # The files of the unit's answer: the item's re-checker, finance and the unit itself.
+    "rechecks.answer_file": {"unit_a", "unit_a_head", "finance", "expert"},
+    # Owner and due date of unit A's 整改 item: finance and unit A's department.
+    "rechecks.edit_rectification": {"finance", "reviewer"},
     "rechecks.close_rectification": {"unit_a", "unit_a_head", "finance"},
     # The world's evidence file belongs to the seed evaluation, not to the item's: nobody may
     # fetch it through the item (test_recheck_pages checks the expert gets the item's own).
@@ -211,7 +218,42 @@ def world(app: Flask) -> dict[str, Any]:
             due_on=date(2030, 1, 1),
         )
         db.session.add(rectification)
+        db.session.flush()
+        # A file of unit A's answer to the item, and a ready public bundle, both on disk.
+        from pathlib import Path
+
+        from workflow.models import AnswerFile, EvidenceRequest, PublicBundle
+
+        request = db.session.scalar(
+            select(EvidenceRequest).where(EvidenceRequest.item_id == item.id)
+        )
+        answer_file = AnswerFile(
+            request_id=request.id,
+            item_id=item.id,
+            original_name="补充.pdf",
+            stored_name="matrix-answer.pdf",
+            content_type="application/pdf",
+            size=4,
+            sha256="0" * 64,
+            uploaded_by_id=unit_a.id,
+        )
+        finance = db.session.scalar(select(User).where(User.username == "finance"))
+        bundle = PublicBundle(
+            cycle_id=ev.cycle_id,
+            requested_by_id=finance.id,
+            state="ready",
+            path="public/matrix.zip",
+            size=4,
+        )
+        db.session.add_all([answer_file, bundle])
         db.session.commit()
+        for folder, name in (
+            ("EVIDENCE_DIR", "matrix-answer.pdf"),
+            ("PDF_DIR", "public/matrix.zip"),
+        ):
+            target = Path(current_app.config[folder]) / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(b"%PDF")
         indicator = db.session.scalar(select(LibraryIndicator))
         assert targets is not None and indicator is not None
         return {
@@ -219,6 +261,8 @@ def world(app: Flask) -> dict[str, Any]:
             "batch_id": item.batch_id,
             "item_id": item.id,
             "rectification_id": rectification.id,
+            "file_id": answer_file.id,
+            "bundle_id": bundle.id,
             "indicator_id": indicator.id,
             "evaluation_id": ev.id,
             "evidence_id": evidence.id,

@@ -51,6 +51,7 @@ DEFAULT_BROKER_BACKOFF_SECONDS = 5
 PDF_TASK = "workflow.tasks.pdf.render_evaluation_pdf"
 NOTIFY_TASK = "workflow.tasks.notify.handle_notify_message"
 BULK_TASK = "workflow.tasks.bulk.run_bulk_import"
+BUNDLE_TASK = "workflow.tasks.pdf.build_public_bundle"
 
 Row = tuple[int, str, dict[str, Any]]
 
@@ -93,6 +94,19 @@ def mark_done(message_id: int | None) -> None:
     )
 
 
+def touch(message_id: int | None) -> None:
+    """A long task that continues itself in pieces says it is alive (in the caller's write
+    transaction): the relay hands its row out again only OUTBOX_REHAND_SECONDS after the
+    last sign of progress, not every few minutes of a long build."""
+    if message_id is None:
+        return
+    db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == int(message_id), OutboxMessage.done_at.is_(None))
+        .values(handed_out_at=_now())
+    )
+
+
 def mark_done_now(message_id: int | None) -> None:
     """Mark the row done in a transaction of its own (a task that found nothing to do)."""
     if message_id is None:
@@ -121,6 +135,15 @@ def _send(celery_app: Any, message_id: int, kind: str, payload: dict[str, Any]) 
             args=[int(payload["bulk_import_id"])],
             kwargs={"outbox_id": message_id},
             queue="bulk",
+            retry=False,
+        )
+    elif kind == "public_bundle":
+        # The PDF worker: it renders every form of the bundle, in pieces that queue behind
+        # the PDFs waiting meanwhile (workflow/rechecks/publish.py).
+        tasks[BUNDLE_TASK].apply_async(
+            args=[int(payload["bundle_id"])],
+            kwargs={"outbox_id": message_id},
+            queue="pdf",
             retry=False,
         )
     else:

@@ -443,10 +443,15 @@ def _seal_line(evaluation: Evaluation) -> str:
 
 
 def render_html(evaluation: Evaluation) -> str:
-    # The app's Jinja environment without its context processors: they read the request
-    # and the logged-in user, which a worker does not have.
+    return view_html(build_view(evaluation))
+
+
+def view_html(view: FormView) -> str:
+    """The PDF's HTML of a form view (the public bundle renders an edited view). The app's
+    Jinja environment without its context processors: they read the request and the
+    logged-in user, which a worker does not have."""
     return current_app.jinja_env.get_template(TEMPLATE).render(
-        form=build_view(evaluation),
+        form=view,
         static_base=str(current_app.config.get("APP_BASE_URL", "")).rstrip("/") + "/static/",
     )
 

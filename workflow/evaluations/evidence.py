@@ -79,28 +79,38 @@ def _scan(path: Path) -> None:
         )
 
 
-def add_evidence(user: Actor, evaluation_id: int, upload: Upload | None) -> Evidence:
-    begin_write()
-    evaluation = load_for(user, evaluation_id, policy.EDIT)
+@dataclass(frozen=True)
+class StoredFile:
+    """A checked, scanned file written under EVIDENCE_DIR; its row is the caller's."""
+
+    original_name: str
+    stored_name: str
+    content_type: str
+    size: int
+    sha256: str
+    path: Path
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def store_file(
+    upload: Upload | None, *, room: int | None = None, room_message: str = ""
+) -> StoredFile:
+    """Check an upload (type by extension and first bytes, size, ClamAV) and write it under
+    a generated name; the one path every uploaded evidence file takes (the evaluation's
+    佐证材料, the files answering a re-check's request). ``room`` is what is left of the
+    caller's quota, refused with ``room_message``. Nothing stays on disk when it refuses."""
     if upload is None or not upload.filename:
         raise OperationError("请选择要上传的文件")
     original = _clean_name(upload.filename)
     ext = original.rsplit(".", 1)[-1].lower() if "." in original else ""
     if ext not in TYPES:
-        raise OperationError("只能上传 PDF、JPG、PNG、Word（doc/docx）或 Excel（xls/xlsx）文件")
-    content_type, magics = TYPES[ext]
-    limit = max_bytes()
-    # The quota per evaluation: how many files and how many bytes in all.
-    count, used = db.session.execute(
-        select(func.count(), func.coalesce(func.sum(Evidence.size), 0)).where(
-            Evidence.evaluation_id == evaluation.id
+        raise OperationError(
+            f"“{original}”：只能上传 PDF、JPG、PNG、Word（doc/docx）或 Excel（xls/xlsx）文件"
         )
-    ).one()
-    max_files = int(current_app.config["EVIDENCE_MAX_FILES"])
-    quota = int(current_app.config["EVIDENCE_QUOTA_BYTES"])
-    if count >= max_files:
-        raise OperationError(f"每份自评表最多上传 {max_files} 个佐证材料，请先删除不需要的文件。")
-    limit = min(limit, max(quota - int(used), 0))
+    content_type, magics = TYPES[ext]
+    limit = max_bytes() if room is None else min(max_bytes(), max(room, 0))
     folder = Path(current_app.config["EVIDENCE_DIR"])
     folder.mkdir(parents=True, exist_ok=True)
     stored = f"{secrets.token_hex(16)}.{ext}"
@@ -118,30 +128,56 @@ def add_evidence(user: Actor, evaluation_id: int, upload: Upload | None) -> Evid
                 size += len(chunk)
                 if size > limit:
                     if limit < max_bytes():
-                        raise OperationError(
-                            f"本表佐证材料合计不能超过 {quota / (1024 * 1024):g} MB，"
-                            "剩余空间不足，请压缩或删除不需要的文件。"
-                        )
-                    raise EvidenceTooLarge(f"文件不能超过 {limit_text()}，请压缩后重新上传。")
+                        raise OperationError(room_message)
+                    raise EvidenceTooLarge(
+                        f"“{original}”：文件不能超过 {limit_text()}，请压缩后重新上传。"
+                    )
                 if len(head) < 16:
                     head += chunk[:16]
                 digest.update(chunk)
                 out.write(chunk)
         if size == 0:
-            raise OperationError("文件是空的")
-        _scan(partial)
+            raise OperationError(f"“{original}”：文件是空的")
+        try:
+            _scan(partial)
+        except OperationError as exc:
+            raise OperationError(f"“{original}”：{exc.message}") from None
         if not any(head.startswith(m) for m in magics):
-            raise OperationError(f"文件内容与扩展名 .{ext} 不符")
+            raise OperationError(f"“{original}”：文件内容与扩展名 .{ext} 不符")
         partial.replace(target)
     finally:
         partial.unlink(missing_ok=True)
+    return StoredFile(original, stored, content_type, size, digest.hexdigest(), target)
+
+
+def add_evidence(user: Actor, evaluation_id: int, upload: Upload | None) -> Evidence:
+    begin_write()
+    evaluation = load_for(user, evaluation_id, policy.EDIT)
+    if upload is None or not upload.filename:
+        raise OperationError("请选择要上传的文件")
+    # The quota per evaluation: how many files and how many bytes in all.
+    count, used = db.session.execute(
+        select(func.count(), func.coalesce(func.sum(Evidence.size), 0)).where(
+            Evidence.evaluation_id == evaluation.id
+        )
+    ).one()
+    max_files = int(current_app.config["EVIDENCE_MAX_FILES"])
+    quota = int(current_app.config["EVIDENCE_QUOTA_BYTES"])
+    if count >= max_files:
+        raise OperationError(f"每份自评表最多上传 {max_files} 个佐证材料，请先删除不需要的文件。")
+    stored = store_file(
+        upload,
+        room=quota - int(used),
+        room_message=f"本表佐证材料合计不能超过 {quota / (1024 * 1024):g} MB，"
+        "剩余空间不足，请压缩或删除不需要的文件。",
+    )
     evidence = Evidence(
         evaluation_id=evaluation.id,
-        original_name=original,
-        stored_name=stored,
-        content_type=content_type,
-        size=size,
-        sha256=digest.hexdigest(),
+        original_name=stored.original_name,
+        stored_name=stored.stored_name,
+        content_type=stored.content_type,
+        size=stored.size,
+        sha256=stored.sha256,
         uploaded_by_id=user.id,
     )
     db.session.add(evidence)
@@ -149,7 +185,7 @@ def add_evidence(user: Actor, evaluation_id: int, upload: Upload | None) -> Evid
         db.session.commit()
     except Exception:
         db.session.rollback()
-        target.unlink(missing_ok=True)
+        stored.remove()
         raise
     return evidence
 

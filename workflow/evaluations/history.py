@@ -45,6 +45,8 @@ EVENT_LABELS.update({f"recheck_{t.event.value}": f"复核：{t.label}" for t in 
 EVENT_LABELS.update(
     {
         "recheck_assign": "复核：指派复核人",
+        "recheck_answer_files": "复核：单位上传补充材料",
+        "rectify_edit": "整改事项调整（责任人、期限）",
         "budget_advice": "预算建议调整",
         "rectify_close": "整改销号",
     }

@@ -2,6 +2,7 @@
 
 from workflow.models.audit import AuditLog
 from workflow.models.bulk import BulkImport, BulkImportFile
+from workflow.models.bundle import PublicBundle
 from workflow.models.counts import EvaluationCount
 from workflow.models.cycle import STAGES, Cycle
 from workflow.models.evaluation import (
@@ -17,6 +18,7 @@ from workflow.models.org import Org, OrgKind
 from workflow.models.outbox import OutboxMessage
 from workflow.models.pdf import PdfFile
 from workflow.models.recheck import (
+    AnswerFile,
     BudgetAdvice,
     EvidenceRequest,
     RecheckBatch,
@@ -40,6 +42,7 @@ __all__ = [
     "STAGES",
     "Actor",
     "AdminRequest",
+    "AnswerFile",
     "AuditLog",
     "BulkImport",
     "BulkImportFile",
@@ -59,6 +62,7 @@ __all__ = [
     "OrgRef",
     "OutboxMessage",
     "PdfFile",
+    "PublicBundle",
     "RecheckBatch",
     "RecheckItem",
     "RecheckScore",

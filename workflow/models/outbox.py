@@ -22,7 +22,9 @@ from workflow.models.user import utcnow
 
 class OutboxMessage(db.Model):  # type: ignore[name-defined]
     __tablename__ = "outbox"
-    __table_args__ = (CheckConstraint("kind IN ('pdf', 'notify', 'bulk_import')", name="kind"),)
+    __table_args__ = (
+        CheckConstraint("kind IN ('pdf', 'notify', 'bulk_import', 'public_bundle')", name="kind"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(20))

@@ -160,6 +160,36 @@ class EvidenceRequest(db.Model):  # type: ignore[name-defined]
     answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     item: Mapped[RecheckItem] = relationship(back_populates="requests")
+    files: Mapped[list[AnswerFile]] = relationship(
+        back_populates="request", order_by="AnswerFile.id"
+    )
+
+
+class AnswerFile(db.Model):  # type: ignore[name-defined]
+    """A file the unit attached to its answer to an evidence request: checked, scanned and
+    stored like the evaluation's evidence (workflow/evaluations/evidence.py), but seen only
+    by the item's re-checker, finance and the unit itself, not by everyone who sees the
+    evaluation."""
+
+    __tablename__ = "recheck_answer_files"
+    __table_args__ = (CheckConstraint("size >= 0", name="size"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(
+        ForeignKey("recheck_requests.id", ondelete="CASCADE"), index=True
+    )
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("recheck_items.id", ondelete="CASCADE"), index=True
+    )
+    original_name: Mapped[str] = mapped_column(String(255))
+    stored_name: Mapped[str] = mapped_column(String(64), unique=True)
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    uploaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    request: Mapped[EvidenceRequest] = relationship(back_populates="files")
 
 
 class RiskFacts(db.Model):  # type: ignore[name-defined]
@@ -237,6 +267,10 @@ class Rectification(db.Model):  # type: ignore[name-defined]
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_reminded_on: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Owner and due date are edited on the page, the item closed there: each of those moves
+    # checks and bumps it (two people at once, the second gets 409). The daily reminder's
+    # bookkeeping does not, so a page opened before 08:30 still saves after it.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     evaluation: Mapped[Evaluation] = relationship()
     owner: Mapped[User] = relationship()

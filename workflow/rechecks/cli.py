@@ -54,17 +54,24 @@ def remind_command(today: str | None) -> None:
 
 @rechecks_cli.command("public-bundle")
 @with_appcontext
-@click.option("--cycle", "cycle_id", type=int, required=True)
-@click.option("--out", "out", type=click.Path(dir_okay=False), required=True)
-def public_bundle_command(cycle_id: int, out: str) -> None:
+@click.option("--cycle", "cycle_id", type=int, default=None)
+@click.option("--out", "out", type=click.Path(dir_okay=False), default=None)
+@click.option("--queued", is_flag=True, help="在本进程中生成页面上申请、尚在排队的公开包")
+def public_bundle_command(cycle_id: int | None, out: str | None, queued: bool) -> None:
     """生成评价任务的公开包（已确认的自评表 PDF 与结果汇总，不含个人信息）。"""
-    from workflow.rechecks import bundle
+    from workflow.rechecks import bundle, publish
 
+    if queued:
+        built = publish.run_queued()
+        click.echo(f"已生成 {len(built)} 个公开包")
+        return
+    if cycle_id is None or out is None:
+        fail("请指定 --cycle 与 --out，或 --queued")
+        return
     if db.session.get(Cycle, cycle_id) is None:
         fail("未找到该评价任务")
         return
-    _name, data, count = bundle.build(cycle_id)
-    Path(out).write_bytes(data)
+    count = bundle.build_file(cycle_id, Path(out))
     click.echo(f"已写入 {out}：{count} 份自评表")
 
 

@@ -331,8 +331,10 @@ def fire(
     scores: Mapping[str, ScoreChange] | None = None,
     expected_version: int | None = None,
     request_id: int | None = None,
+    on_close: Any = None,
 ) -> RecheckItem:
-    """Fire one re-check event as this user; the single path for pages and commands."""
+    """Fire one re-check event as this user; the single path for pages and commands.
+    ``on_close(request)`` adds to each request an answer closes (its files, answers.py)."""
     begin_write()
     item = load_for_event(user, item_id)
     _check_version(item, expected_version)
@@ -370,6 +372,8 @@ def fire(
                 req.answer = text
                 req.answered_by_id = user.id
                 req.answered_at = now
+                if on_close is not None:
+                    on_close(req)
         elif effect == "score_recheck":
             if scores is not None:
                 _store_scores(item, scores, require_reasons=True)

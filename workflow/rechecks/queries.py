@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import joinedload
 
 import scoring
@@ -299,6 +299,7 @@ class EvaluationPanel:
     result: RecheckItem | None
     can_answer: bool
     show_risks: bool
+    can_see_files: bool = False
 
 
 def evaluation_panel(user: Actor, evaluation: Evaluation) -> EvaluationPanel | None:
@@ -330,7 +331,8 @@ def evaluation_panel(user: Actor, evaluation: Evaluation) -> EvaluationPanel | N
     result = next((i for i in items if i.state == RecheckState.DONE.value), None)
     if not (risks or open_requests or answered or result):
         return None
-    return EvaluationPanel(risks, open_requests, answered, result, can_answer, show_risks)
+    files = any(policy.can_see_recheck_answers(user, i) for i in items)
+    return EvaluationPanel(risks, open_requests, answered, result, can_answer, show_risks, files)
 
 
 def final_grades(cycle_id: int) -> dict[int, tuple[Decimal | None, str | None, str]]:
@@ -393,28 +395,46 @@ class RiskyRow:
     badge: Badge
 
 
-def risky(user: Actor, limit: int = 10) -> tuple[int, list[RiskyRow]]:
-    """How many evaluations in the user's scope carry risk findings, and the ones with the
-    most (for the dashboard)."""
+FACT_FIELDS = tuple(risk.Facts.__dataclass_fields__)
+RISKY_PAGE = 50
+
+
+def risky(user: Actor, limit: int = 10, offset: int = 0) -> tuple[int, list[RiskyRow]]:
+    """How many evaluations in the user's scope carry risk findings, and a page of them,
+    most findings first (the dashboard's ten, the list's pages).
+
+    The database applies the rules (the same conditions compiled to SQL as for a batch,
+    `facts.mask_expression`), counts, orders and pages; Python words the reasons of the
+    rows shown only."""
     from workflow.evaluations.queries import visible_filter
 
     if Role(user.role) not in (Role.REVIEWER, Role.FINANCE, Role.SYSADMIN):
         return 0, []
-    ids = list(
-        db.session.scalars(
-            select(Evaluation.id)
-            .join(facts.RiskFacts, facts.RiskFacts.evaluation_id == Evaluation.id)
-            .where(visible_filter(user), Evaluation.state.in_(facts.SUBMITTED_STATES))
-        )
-    )
-    badges = risk_badges(ids)
-    top = sorted(badges.values(), key=lambda b: (-len(b.labels), b.evaluation_id))[:limit]
-    names = project_names([b.evaluation_id for b in top])
-    return len(badges), [
-        RiskyRow(b.evaluation_id, names[b.evaluation_id][0], names[b.evaluation_id][1], b)
-        for b in top
-        if b.evaluation_id in names
-    ]
+    limits = facts.thresholds()
+    e, f = Evaluation.__table__.c, facts.RiskFacts.__table__.c
+    bits = facts.mask_expression(limits)
+    fired = facts.mask_expression(limits, [1] * len(risk.RULES))
+    joined = Evaluation.__table__.join(facts.RiskFacts.__table__, f.evaluation_id == e.id)
+    scope = and_(visible_filter(user), e.state.in_(facts.SUBMITTED_STATES), bits > 0)
+    total = int(db.session.scalar(select(func.count()).select_from(joined).where(scope)) or 0)
+    if total == 0 or offset >= total:
+        return total, []
+    rows = db.session.execute(
+        select(e.id, bits, *(f[name] for name in FACT_FIELDS))
+        .select_from(joined)
+        .where(scope)
+        .order_by(fired.desc(), e.id)
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    names = project_names([r[0] for r in rows])
+    out = []
+    for ev_id, mask, *values in rows:
+        why = risk.assess_mask(int(mask), risk.Facts(*values), limits)  # type: ignore[arg-type]
+        badge = Badge(ev_id, tuple(w.label for w in why), tuple(w.reason for w in why))
+        project, unit, _department = names.get(ev_id, ("", "", ""))
+        out.append(RiskyRow(ev_id, project, unit, badge))
+    return total, out
 
 
 def evidence_file(user: Actor, item_id: int, evidence_id: int) -> tuple[Any, Any]:

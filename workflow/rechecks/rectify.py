@@ -11,13 +11,13 @@ from datetime import date, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import joinedload
 
 from workflow import policy
 from workflow.core.database import begin_write
 from workflow.core.extensions import db
-from workflow.evaluations.operations import Forbidden, NotFound, ValidationFailed
+from workflow.evaluations.operations import Conflict, Forbidden, NotFound, ValidationFailed
 from workflow.machine import Role
 from workflow.models import (
     Actor,
@@ -130,7 +130,21 @@ def may_see(user: Actor, item: Rectification) -> bool:
     return may_close(user, item) or (role is Role.REVIEWER and user.org_id == item.department_id)
 
 
-def close(user: Actor, item_id: int, note: str) -> Rectification:
+def may_edit(user: Actor, item: Rectification) -> bool:
+    """Owner and due date: finance, which sets the items, and the unit's department, which
+    supervises its units' 整改 (主管部门督促整改). Not the unit: a unit does not move its own
+    deadline; it asks its department, which answers with a reason on the record."""
+    role = Role(user.role)
+    return bool(
+        user.is_active
+        and item.state == "open"
+        and (role is Role.FINANCE or (role is Role.REVIEWER and user.org_id == item.department_id))
+    )
+
+
+def close(
+    user: Actor, item_id: int, note: str, expected_version: int | None = None
+) -> Rectification:
     begin_write()
     item = db.session.get(Rectification, item_id)
     if item is None or not may_see(user, item):
@@ -141,6 +155,7 @@ def close(user: Actor, item_id: int, note: str) -> Rectification:
         raise ValidationFailed("该整改事项已销号")
     if not note.strip():
         raise ValidationFailed("销号须填写整改完成情况")
+    _bump(item, expected_version)
     item.state = "closed"
     item.closing_note = note.strip()
     item.closed_at = utcnow()
@@ -153,6 +168,145 @@ def close(user: Actor, item_id: int, note: str) -> Rectification:
     )
     db.session.commit()
     return item
+
+
+# --- editing owner and due date ----------------------------------------------------------------
+
+MAX_DUE_YEARS = 3
+
+
+def owner_choices(item: Rectification) -> list[tuple[int, str]]:
+    """The unit's active 填报人 and 单位负责人: who may own one of its items."""
+    rows = db.session.execute(
+        select(User.id, User.name, User.role)
+        .where(
+            User.org_id == item.unit_id,
+            User.role.in_((Role.UNIT_STAFF.value, Role.UNIT_HEAD.value)),
+            User.active.is_(True),
+        )
+        .order_by(User.role, User.name, User.id)
+    ).all()
+    labels = {Role.UNIT_STAFF.value: "填报人", Role.UNIT_HEAD.value: "单位负责人"}
+    return [(r.id, f"{r.name}（{labels[r.role]}）") for r in rows]
+
+
+def parse_due(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        return None
+
+
+def _bump(item: Rectification, expected_version: int | None) -> None:
+    """The version check of a move on the item, in its UPDATE: the loser of a race gets 409."""
+    if expected_version is not None and expected_version != item.version:
+        raise Conflict()
+    taken = db.session.execute(
+        update(Rectification)
+        .where(Rectification.id == item.id, Rectification.version == item.version)
+        .values(version=Rectification.version + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not taken:
+        raise Conflict()
+    db.session.expire(item, ["version"])
+
+
+def edit(
+    user: Actor,
+    item_id: int,
+    *,
+    owner_id: int | None,
+    due_text: str,
+    reason: str,
+    expected_version: int | None,
+    today: date | None = None,
+) -> Rectification:
+    """Change an open item's owner and due date, with a reason: an audit row, a notice to
+    the owner (and to the one who no longer is), and the reminders follow the new date."""
+    begin_write()
+    today = today or date.today()
+    item = db.session.get(Rectification, item_id)
+    if item is None or not may_see(user, item):
+        raise NotFound("未找到该整改事项")
+    if not may_edit(user, item):
+        if item.state == "closed":
+            raise ValidationFailed("该整改事项已销号，不能再调整")
+        raise Forbidden("您无权执行此操作")
+    if expected_version is not None and expected_version != item.version:
+        raise Conflict()  # someone changed or closed it since the page was opened
+    errors: dict[str, str] = {}
+    choices = dict(owner_choices(item))
+    if owner_id not in choices:
+        errors["owner"] = "请从本单位的填报人和单位负责人中选择责任人"
+    due = parse_due(due_text)
+    latest = today.replace(year=today.year + MAX_DUE_YEARS)
+    if due is None:
+        errors["due_on"] = "整改期限须为日期，例如 2027-03-31"
+    elif due < today:
+        errors["due_on"] = f"整改期限不能早于今天（{today.isoformat()}）"
+    elif due > latest:
+        errors["due_on"] = f"整改期限不能晚于 {latest.isoformat()}"
+    if not reason.strip():
+        errors["reason"] = "调整须填写理由"
+    if not errors and owner_id == item.owner_id and due == item.due_on:
+        errors["due_on"] = "责任人和整改期限都没有改变"
+    if errors:
+        raise RectifyInvalid("整改事项调整有误", errors)
+    assert due is not None and owner_id is not None
+    before_owner, before_due = item.owner_id, item.due_on
+    _bump(item, expected_version)
+    item.owner_id = owner_id
+    item.due_on = due
+    # The reminders follow the new date: the interval starts again (at most one a day).
+    every = int(current_app.config.get("RECTIFICATION_REMIND_EVERY_DAYS", 7))
+    if item.last_reminded_on is not None:
+        reminded_today = item.last_reminded_on >= today
+        item.last_reminded_on = today - timedelta(days=every - 1) if reminded_today else None
+    changes = []
+    if owner_id != before_owner:
+        changes.append(f"责任人 {_name(before_owner)} → {_name(owner_id)}")
+    if due != before_due:
+        changes.append(f"整改期限 {before_due.isoformat()} → {due.isoformat()}")
+    text = f"整改事项调整：{item.problem}；{'；'.join(changes)}；理由：{reason.strip()}"
+    _audit(
+        user,
+        item.evaluation_id,
+        "rectify_edit",
+        text,
+        {
+            "rectification_id": item.id,
+            "owner": [before_owner, owner_id],
+            "due_on": [before_due.isoformat(), due.isoformat()],
+        },
+    )
+    now = utcnow()
+    for to in {before_owner, owner_id}:
+        db.session.add(
+            Notice(
+                user_id=to,
+                evaluation_id=item.evaluation_id,
+                kind="rectify",
+                title=f"整改事项已调整：{item.problem}"[:300],
+                body=f"{'；'.join(changes)}。\n调整人：{user.name}；理由：{reason.strip()}",
+                created_at=now,
+            )
+        )
+    db.session.commit()
+    return item
+
+
+def _name(user_id: int) -> str:
+    person = db.session.get(User, user_id)
+    return person.name if person is not None else str(user_id)
+
+
+class RectifyInvalid(ValidationFailed):
+    """Field messages (owner, due_on, reason) for the edit page."""
+
+    def __init__(self, message: str, fields: dict[str, str]) -> None:
+        super().__init__(message, list(fields.values()))
+        self.fields = fields
 
 
 @dataclass
@@ -170,6 +324,8 @@ class RectRow:
     overdue: bool
     closing_note: str
     can_close: bool
+    can_edit: bool = False
+    version: int = 1
 
 
 def visible(user: Actor, cycle_id: int | None = None, today: date | None = None) -> list[RectRow]:
@@ -208,6 +364,8 @@ def visible(user: Actor, cycle_id: int | None = None, today: date | None = None)
             r.state == "open" and r.due_on < today,
             r.closing_note or "",
             r.state == "open" and may_close(user, r),
+            may_edit(user, r),
+            r.version,
         )
         for r in items
     ]
@@ -294,7 +452,8 @@ def build_mail(claim: ReminderClaim, user: User, evaluation: Evaluation) -> Any:
 
     item_id = int(claim.step[1:].split("-", 1)[0])
     item = db.session.get(Rectification, item_id)
-    if item is None or item.state != "open":
+    # Closed since, or given to someone else: nothing to send.
+    if item is None or item.state != "open" or item.owner_id != claim.user_id:
         return None
     return render_mail(
         "notice",

@@ -8,22 +8,26 @@ from datetime import date
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user, login_required
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from workflow import policy
 from workflow.core.audit import log_access
 from workflow.core.extensions import db
 from workflow.core.inputs import parse_int
+from workflow.evaluations import evidence as evidence_ops
 from workflow.evaluations import views
 from workflow.evaluations.operations import OperationError
 from workflow.machine import RecheckEvent, Role, Scope
-from workflow.models import RecheckBatch
+from workflow.models import RecheckBatch, RecheckItem, Rectification
 from workflow.rechecks import (
+    answers,
     budget,
     bundle,
     export,
     forms,
     operations,
+    publish,
     queries,
     rectify,
     report,
@@ -59,6 +63,11 @@ def _hooks() -> dict[str, object]:
         "recheck_panel": lambda ev: queries.evaluation_panel(current_user, ev),
         "rectification_counts": lambda: rectify.counts(current_user),
         "recheck_risky": lambda: queries.risky(current_user),
+        "recheck_answer_upload": lambda: {
+            "accept": evidence_ops.ACCEPT,
+            "limit": evidence_ops.limit_text(),
+            "max_upload": request.max_content_length or 0,
+        },
     }
 
 
@@ -76,6 +85,23 @@ def index() -> str:
             mine=queries.my_items(current_user),
         )
     return render_template("rechecks/mine.html", mine=queries.my_items(current_user))
+
+
+@bp.route("/risks")
+@login_required
+def risks() -> str:
+    """Every evaluation in the user's scope with risk findings, most first, a page at a time
+    (the dashboard shows the first ten)."""
+    if not policy.is_role(current_user, Role.REVIEWER, Role.FINANCE, Role.SYSADMIN):
+        abort(404)
+    size = queries.RISKY_PAGE
+    number = max(1, min(parse_int(request.args.get("page", "")) or 1, 100_000))
+    total, rows = queries.risky(current_user, limit=size, offset=(number - 1) * size)
+    pages = max(1, -(-total // size))
+    pager = {"page": number, "pages": pages, "has_prev": number > 1, "has_next": number < pages}
+    return render_template(
+        "rechecks/risks.html", total=total, rows=rows, page=pager, first=(number - 1) * size
+    )
 
 
 @bp.route("/batches", methods=["POST"])
@@ -227,10 +253,11 @@ def evidence(item_id: int, evidence_id: int) -> Result:
     )
 
 
-@bp.route("/items/<int:item_id>/answer", methods=["POST"])
+@bp.route("/items/<int:item_id>/answer", methods=["GET", "POST"])
 @login_required
 def answer(item_id: int) -> Result:
-    """The unit answers an evidence request (from its evaluation page)."""
+    """The unit answers an evidence request, with files (the form is on its evaluation page
+    and on this page, which a refused answer shows again with what was typed)."""
     try:
         the_item = operations.load_for_event(current_user, item_id)
     except OperationError as exc:
@@ -238,23 +265,63 @@ def answer(item_id: int) -> Result:
     if Scope.OWN_UNIT not in policy.recheck_scopes_for(current_user, the_item):
         abort(404)
     evaluation_id = the_item.evaluation_id
+    if request.method == "GET":
+        return _answer_page(the_item, "", None)
     try:
-        operations.fire(
+        text = request.form.get("answer", "")
+        uploads = [
+            answers.Upload(f.filename or "", f.stream) for f in request.files.getlist("files")
+        ]
+        answers.answer(
             current_user,
             item_id,
-            RecheckEvent.ANSWER,
-            reason=request.form.get("answer", ""),
+            text,
+            uploads,
             expected_version=parse_int(request.form.get("version", "")),
             request_id=parse_int(request.form.get("request_id", "")),
         )
+    except RequestEntityTooLarge:
+        limit = int(request.max_content_length or 0) // 2**20
+        message = f"一次提交的文件合计不能超过 {limit} MB，请分几次提交或压缩文件。"
+        return _answer_page(the_item, "", message, 413)
     except OperationError as exc:
         db.session.rollback()
-        if exc.status == 409:
+        if exc.status in (404, 409):
             return views.error_page(exc)
-        _flash_error(exc)
-    else:
-        flash("补充说明已提交", "success")
+        the_item = operations.load_for_event(current_user, item_id)
+        return _answer_page(the_item, text, exc.message, exc.status)
+    flash("补充说明已提交", "success")
     return redirect(url_for("evaluations.detail", evaluation_id=evaluation_id))
+
+
+def _answer_page(item: RecheckItem, typed: str, error: str | None, status: int = 200) -> Result:
+    page = render_template(
+        "rechecks/answer.html",
+        item=item,
+        open_requests=[r for r in item.requests if r.answered_at is None],
+        typed=typed,
+        error=error,
+        accept=evidence_ops.ACCEPT,
+        limit=evidence_ops.limit_text(),
+        max_upload=request.max_content_length or 0,
+    )
+    return (page, status) if status != 200 else page
+
+
+@bp.route("/items/<int:item_id>/answers/<int:file_id>")
+@login_required
+def answer_file(item_id: int, file_id: int) -> Result:
+    """A file of the unit's answer: the item's re-checker, finance and the unit itself."""
+    try:
+        found, path = answers.file_for(current_user, item_id, file_id)
+    except OperationError as exc:
+        return views.error_page(exc)
+    log_access("download", f"recheck_answer_file:{file_id}", {"recheck_item_id": item_id})
+    resp = send_file(
+        path, mimetype=found.content_type, as_attachment=True, download_name=found.original_name
+    )
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    return resp
 
 
 # --- the deviation report --------------------------------------------------------------------
@@ -317,6 +384,7 @@ def results() -> str:
         rows=budget.rows(cycle) if cycle else [],
         advice=budget.ADVICE,
         rectifications=rectify.counts(current_user),
+        **{k: v for k, v in _bundle_view(cycle).items() if k != "cycle"},
     )
 
 
@@ -351,15 +419,69 @@ def advice_xlsx() -> Response:
     return _download(data, "预算安排建议.xlsx", XLSX)
 
 
-@bp.route("/public.zip", methods=["POST"])
+# The public bundle: asked for here, built by the PDF worker (publish.py), downloaded here.
+
+
+def _bundle_view(cycle: int | None) -> dict[str, object]:
+    found = publish.latest(cycle) if cycle else None
+    return {
+        "cycle": cycle,
+        "bundle": found,
+        "ready": publish.downloadable(cycle) if cycle else None,
+        "percent": publish.percent(found) if found else 0,
+    }
+
+
+@bp.route("/public-bundle", methods=["POST"])
 @login_required
 def public_bundle() -> Result:
     _require_finance()
     cycle = _cycle_arg()
     if cycle is None:
         abort(404)
-    name, data, _count = bundle.build(cycle)
-    return _download(data, name, "application/zip")
+    try:
+        _found, outbox_ids = publish.request_bundle(current_user, cycle)
+    except OperationError as exc:
+        db.session.rollback()
+        if exc.status != 422:
+            return views.error_page(exc)
+        _flash_error(exc)
+        return redirect(url_for("rechecks.results", cycle=cycle) + "#public-bundle")
+    if outbox_ids:
+        from workflow.core.outbox import dispatch
+
+        dispatch(outbox_ids)
+        flash("已开始生成公开包：后台逐份生成 PDF，完成后可在本页下载。", "success")
+    else:
+        flash("该评价任务的公开包正在生成，没有重复生成；完成后可在本页下载。", "info")
+    return redirect(url_for("rechecks.results", cycle=cycle) + "#public-bundle")
+
+
+@bp.route("/public-bundle/status")
+@login_required
+def public_bundle_status() -> str:
+    """The bundle's state, polled by the results page (htmx) while it is being built."""
+    _require_finance()
+    return render_template("rechecks/_bundle.html", **_bundle_view(_cycle_arg()))
+
+
+@bp.route("/public-bundle/<int:bundle_id>/download")
+@login_required
+def public_bundle_download(bundle_id: int) -> Result:
+    _require_finance()
+    try:
+        found, path = publish.file_for(current_user, bundle_id)
+    except OperationError as exc:
+        return views.error_page(exc)
+    log_access("download", f"public_bundle:{bundle_id}", {"cycle_id": found.cycle_id})
+    resp = send_file(
+        path,
+        mimetype="application/zip",
+        as_attachment=True,
+        download_name=bundle.file_name(found.cycle),
+    )
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
 
 
 @bp.route("/rectifications")
@@ -394,12 +516,66 @@ def generate_rectifications() -> Response:
 @login_required
 def close_rectification(rectification_id: int) -> Result:
     try:
-        rectify.close(current_user, rectification_id, request.form.get("note", ""))
+        rectify.close(
+            current_user,
+            rectification_id,
+            request.form.get("note", ""),
+            parse_int(request.form.get("version", "")),
+        )
     except OperationError as exc:
         db.session.rollback()
         if exc.status in (403, 404):
             return views.error_page(operations.NotFound("未找到该整改事项"))
+        if exc.status == 409:
+            return views.error_page(exc)
         _flash_error(exc)
     else:
         flash("整改事项已销号", "success")
     return redirect(url_for("rechecks.rectifications"))
+
+
+@bp.route("/rectifications/<int:rectification_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_rectification(rectification_id: int) -> Result:
+    """Owner and due date of an open 整改 item, with a reason (finance, the department)."""
+    item = db.session.get(Rectification, rectification_id)
+    if item is None or not rectify.may_edit(current_user, item):
+        abort(404)
+    typed = {
+        "owner": str(item.owner_id),
+        "due_on": item.due_on.isoformat(),
+        "reason": "",
+        "version": str(item.version),
+    }
+    errors: dict[str, str] = {}
+    status = 200
+    if request.method == "POST":
+        typed = {k: request.form.get(k, "") for k in typed}
+        try:
+            rectify.edit(
+                current_user,
+                rectification_id,
+                owner_id=parse_int(typed["owner"]),
+                due_text=typed["due_on"],
+                reason=typed["reason"],
+                expected_version=parse_int(typed["version"]),
+            )
+        except rectify.RectifyInvalid as exc:
+            db.session.rollback()
+            errors, status = exc.fields, exc.status
+        except OperationError as exc:
+            db.session.rollback()
+            return views.error_page(exc)
+        else:
+            flash("整改事项已调整，责任人与提醒按新的安排执行", "success")
+            return redirect(url_for("rechecks.rectifications"))
+        item = db.session.get(Rectification, rectification_id)
+        assert item is not None
+    page = render_template(
+        "rechecks/rectification_edit.html",
+        item=item,
+        choices=rectify.owner_choices(item),
+        typed=typed,
+        errors=errors,
+    )
+    return (page, status) if status != 200 else page

@@ -60,6 +60,26 @@
     }
   });
 
+  // A form that uploads files (data-max-upload: the server's request limit in bytes) is
+  // not sent when the files chosen exceed it: the server could not read the form, and what
+  // was typed beside the files would be lost. The server checks again.
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    var max = form && form.getAttribute && Number(form.getAttribute("data-max-upload"));
+    if (!max) { return; }
+    var total = 0;
+    form.querySelectorAll("input[type=file]").forEach(function (input) {
+      Array.prototype.forEach.call(input.files || [], function (f) { total += f.size; });
+    });
+    if (total <= max) { return; }
+    e.preventDefault();
+    var box = form.querySelector("[data-upload-error]");
+    if (box) {
+      box.textContent = "所选文件合计 " + (total / 1048576).toFixed(1) + " MB，一次最多提交 " +
+        Math.floor(max / 1048576) + " MB：请分几次提交或压缩文件。已填写的内容仍在。";
+    }
+  });
+
   window.addEventListener("resize", function () { scrollRegions(document); });
   document.addEventListener("htmx:afterSettle", function () { syncReasons(document); scrollRegions(document); });
   document.addEventListener("DOMContentLoaded", function () {
