@@ -142,9 +142,10 @@ def as_plain(row: RiskFacts) -> risk.Facts:
     )
 
 
-def mask_expression(limits: risk.Thresholds) -> Any:
+def mask_expression(limits: risk.Thresholds, per_rule: list[Any] | None = None) -> Any:
     """The rules (risk.RULES, as data) compiled into one SQL expression over risk_facts: the
-    sum of 2**i for every rule i that fires (bit i = RULES[i]). Thresholds are literals.
+    sum of 2**i for every rule i that fires (bit i = RULES[i]), or of per_rule[i] (1 each:
+    how many fire). Thresholds are literals.
 
     A fact that is not known (NULL) makes its comparison NULL, so the rule does not fire, as
     in Python (``RiskRule.applies``); no separate IS NOT NULL is needed (a third of the
@@ -163,7 +164,8 @@ def mask_expression(limits: risk.Thresholds) -> Any:
             else:
                 value = literal(getattr(limits, right))
             parts.append(_COMPARE[op](columns[fact], value))
-        terms.append(case((and_(*parts), literal(1 << i)), else_=literal(0)))
+        value = literal(per_rule[i] if per_rule is not None else 1 << i)
+        terms.append(case((and_(*parts), value), else_=literal(0)))
     return sum(terms[1:], terms[0])
 
 
