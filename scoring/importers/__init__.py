@@ -2,11 +2,12 @@
 
 Layers: :mod:`.files` (file type → sheets of rows of cell strings; :func:`read_workbook`
 gives an .xlsx's sheets by name, hidden ones included, each cell found by its reference,
-for a caller that knows where its cells are, such as an uploaded 自评表), :mod:`.columns`
-(header meaning → column role, synonyms kept as data in ``columns.yaml``), :mod:`.layout`
-(forms in a file, header rows, budget block, total row, completeness), :mod:`.indicators`
-and :mod:`.budget` (rows), :mod:`.weights` (inferred weights, the scheme) and :mod:`.compare`
-(published against computed: every difference a flag with its numbers).
+for a caller that knows where its cells are, such as an uploaded 自评表, 绩效目标申报表 or
+指标库), :mod:`.columns` (header meaning → column role, synonyms kept as data in
+``columns.yaml``), :mod:`.layout` (forms in a file, header rows, budget block, total row,
+completeness), :mod:`.indicators` and :mod:`.budget` (rows), :mod:`.weights` (inferred
+weights, the scheme) and :mod:`.compare` (published against computed: every difference a
+flag with its numbers).
 
 Two layout names are kept for the scheme (domain-rules.md §3 and §4): ``jiangsu`` (the
 §2.9 framework with 评价要点及评分规则) and ``central`` (everything else: the columns are found
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from .base import FormReadError, ImportResult, Problem
 from .budget import find_budget_header
-from .cells import clean, coordinate, reference
+from .cells import clean, coordinate, percent_number, reference
 from .files import Sheet, decode_bytes, read_book, read_text, read_workbook
 from .indicators import indicator_roles
 from .layout import LAYOUTS, detect_layout, read_form, split_forms
@@ -36,6 +37,7 @@ __all__ = [
     "decode_bytes",
     "import_form",
     "import_forms",
+    "percent_number",
     "read_book",
     "read_text",
     "read_workbook",

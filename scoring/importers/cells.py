@@ -15,6 +15,7 @@ __all__ = [
     "is_number",
     "is_null",
     "paragraphs",
+    "percent_number",
     "reference",
     "value",
 ]
@@ -25,6 +26,7 @@ NULLS = frozenset({"/", "／", "—", "——", "-", "--", "－", "*", "＊", "�
 NA_ACTUALS = frozenset({"/", "／", "—", "——", "-", "--", "－", "不适用"})
 _PARA = re.compile(r"<\s*/?\s*p\s*/?\s*>", re.IGNORECASE)
 _TAG = re.compile(r"<[^>]+>")
+_PERCENT = re.compile(r"\s*(-?[0-9][0-9,]*(?:\.[0-9]+)?)\s*[%％]\s*")
 _REF = re.compile(r"\$?([A-Za-z]{1,3})\$?([1-9][0-9]{0,6})")
 
 
@@ -66,6 +68,14 @@ def is_number(text: str) -> bool:
 def paragraphs(text: str) -> list[str]:
     parts = [html.unescape(_TAG.sub("", part)).strip() for part in _PARA.split(text)]
     return [part for part in parts if part]
+
+
+def percent_number(text: str) -> str | None:
+    """The number of a percentage as typed, for a caller whose unit column already says %:
+    "95.5%" -> "95.5" (an Excel percent cell read exact gives "95.5%"), "1,200 ％" -> "1,200";
+    None when the text is not one number with a percent sign."""
+    match = _PERCENT.fullmatch(text)
+    return match.group(1) if match else None
 
 
 def coordinate(ref: str) -> tuple[int, int]:

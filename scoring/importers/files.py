@@ -246,6 +246,9 @@ class Sheet:
     name: str
     state: str  # "visible", "hidden", or "veryHidden" (only a program can show it again)
     rows: list[list[str]]
+    # The sheet goes on past the ``max_rows`` it was read with (rows there were not read; a
+    # caller that reads every row says so rather than drop them silently).
+    more: bool = False
 
     def cell(self, ref: str) -> str:
         """The text of the cell at ``ref`` ("F12"); "" outside what the sheet holds."""
@@ -257,12 +260,21 @@ class Sheet:
 
 
 def read_workbook(
-    data: bytes, name: str = "文件", *, exact: bool = False, max_rows: int | None = None
+    data: bytes,
+    name: str = "文件",
+    *,
+    exact: bool = False,
+    max_rows: int | None = None,
+    max_columns: int | None = None,
 ) -> list[Sheet]:
     """Every sheet of an .xlsx/.xlsm file, hidden ones included, in workbook order, each cell
     as text (see :func:`_cell_text`; ``exact`` for a form typed in rather than printed).
     ``max_rows`` stops each sheet there (a caller that knows its layout need not hold an
-    oversized sheet in memory). FormReadError, in Chinese, when the file cannot be opened."""
+    oversized sheet in memory; :attr:`Sheet.more` says whether it went on) and ``max_columns``
+    leaves out the columns to the right. How far a sheet goes is taken from its cells, never
+    from the size the file declares (a writer that declares "A1" or a stale range would
+    otherwise lose the cells outside it). FormReadError, in Chinese, when the file cannot be
+    opened."""
     from openpyxl import load_workbook
 
     try:
@@ -272,10 +284,18 @@ def read_workbook(
             f"{name} 看起来是 Excel（.xlsx）文件，但无法打开（{type(exc).__name__}）；请确认文件完整"
         ) from None
     sheets = []
+    # One row past the limit: the reader pads up to it when any row lies further down.
+    last = None if max_rows is None else max_rows + 1
     try:
         for sheet in book.worksheets:
-            rows = [[_text_of(c, exact) for c in row] for row in sheet.iter_rows(max_row=max_rows)]
-            sheets.append(Sheet(sheet.title, str(sheet.sheet_state or "visible"), rows))
+            sheet.reset_dimensions()
+            rows = [
+                [_text_of(c, exact) for c in row]
+                for row in sheet.iter_rows(max_row=last, max_col=max_columns)
+            ]
+            more = max_rows is not None and len(rows) > max_rows
+            state = str(sheet.sheet_state or "visible")
+            sheets.append(Sheet(sheet.title, state, rows[:max_rows] if more else rows, more))
     except Exception as exc:  # noqa: BLE001 - a damaged sheet inside a readable archive
         raise FormReadError(
             f"{name} 是 Excel（.xlsx）文件，但其中的工作表已损坏（{type(exc).__name__}）；请确认文件完整"

@@ -1,5 +1,6 @@
 """The indicator library (指标库): common indicators units pick their targets from, the seed
-entries, and the .xlsx import and export of the library.
+entries, and the .xlsx import and export of the library (written with openpyxl, read back by
+the form reader).
 
 The seed entries are written for this product from the common practice of 项目支出绩效目标
 (财预〔2021〕101号's split into output and outcome indicators): what they measure and how.
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from scoring.frameworks import NATURE_SYMBOLS, NATURES
+from scoring.importers import FormReadError, percent_number, read_workbook
 from workflow.core.database import begin_write
 from workflow.core.extensions import db
 from workflow.models import LibraryIndicator
@@ -132,6 +134,9 @@ SEED: tuple[tuple[str, str, str, str, str, str, str], ...] = (
     ("满意度", "服务对象满意度", "使用部门满意度", ">=", "%", "95", "向使用部门发放问卷"),
 )
 
+SHEET_NAME = "指标库"
+# An import is read this far down and no further; a longer sheet is refused, never cut.
+MAX_ROWS = 20000
 COLUMNS = (
     "一级指标",
     "二级指标",
@@ -250,7 +255,7 @@ def export_xlsx(indicators: Iterable[LibraryIndicator]) -> bytes:
 
     book = Workbook()
     sheet = book.active
-    sheet.title = "指标库"
+    sheet.title = SHEET_NAME
     sheet.append(COLUMNS)
     for item in indicators:
         sheet.append(
@@ -273,29 +278,28 @@ def export_xlsx(indicators: Iterable[LibraryIndicator]) -> bytes:
     return out.getvalue()
 
 
-def import_xlsx(data: bytes) -> tuple[int, int]:
+def import_xlsx(data: bytes, max_bytes: int | None = None) -> tuple[int, int]:
     """Add or update library entries from a sheet laid out as the export; all or nothing.
-    Returns (added, updated)."""
-    from openpyxl import load_workbook
-
+    Returns (added, updated). The file is read by the form reader
+    (`scoring.importers.read_workbook`): the sheet 指标库, or else the first one Excel shows,
+    numbers as typed."""
     begin_write()
-    try:
-        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises several kinds for a file that is not xlsx
-        raise LibraryError(f"无法读取 Excel 文件：{type(exc).__name__}") from exc
-    sheet = book.worksheets[0]
-    rows = list(sheet.iter_rows(values_only=True))
-    if not rows or tuple(str(c or "").strip() for c in rows[0][:7]) != COLUMNS[:7]:
+    rows = _library_rows(data, max_bytes)
+    if not rows or tuple(c.strip() for c in [*rows[0], *[""] * 7][:7]) != COLUMNS[:7]:
         raise LibraryError("表头应为：" + "、".join(COLUMNS))
     problems: list[str] = []
     inputs: list[LibraryInput] = []
     for number, row in enumerate(rows[1:], start=2):
-        cells = [str(c).strip() if c is not None else "" for c in (*row, *[None] * 8)[:8]]
+        cells = [c.strip() for c in [*row, *[""] * 8][:8]]
         if not any(cells):
             continue
         nature = _NATURE_BY_LABEL.get(cells[3], cells[3])
+        value = cells[5]
+        if nature in (">=", "<=", "=") and cells[4] in ("%", "％"):
+            # Excel turns a typed 95% into a percent cell; the unit already says %.
+            value = percent_number(value) or value
         item = LibraryInput(
-            cells[0], cells[1], cells[2], nature, cells[4], cells[5], cells[6], cells[7] != "停用"
+            cells[0], cells[1], cells[2], nature, cells[4], value, cells[6], cells[7] != "停用"
         )
         problems.extend(f"第{number}行：{p}" for p in check_input(item))
         inputs.append(item)
@@ -321,3 +325,26 @@ def import_xlsx(data: bytes) -> tuple[int, int]:
         found.active = item.active
     db.session.commit()
     return added, updated
+
+
+def _library_rows(data: bytes, max_bytes: int | None) -> list[list[str]]:
+    """The rows of the library sheet of an uploaded .xlsx, as text."""
+    if max_bytes is not None and len(data) > max_bytes:
+        raise LibraryError(f"文件超过 {max_bytes // (1024 * 1024)} MB")
+    if not data.startswith(b"PK\x03\x04"):
+        raise LibraryError("文件不是 .xlsx 工作簿：请在 Excel 或 WPS 中另存为 .xlsx 后再导入")
+    try:
+        sheets = read_workbook(data, exact=True, max_rows=MAX_ROWS, max_columns=len(COLUMNS))
+    except FormReadError as exc:
+        raise LibraryError(f"无法读取 Excel 文件：{exc.message}") from exc
+    named = [sheet for sheet in sheets if sheet.name == SHEET_NAME]
+    shown = [sheet for sheet in sheets if sheet.state == "visible"]
+    chosen = (named or shown or sheets or [None])[0]
+    if chosen is None:
+        raise LibraryError("文件中没有工作表")
+    if chosen.more:
+        raise LibraryError(
+            f"工作表“{chosen.name}”超过 {MAX_ROWS} 行：请删去第 {MAX_ROWS} 行以下的行，"
+            "或分成几个文件导入"
+        )
+    return chosen.rows

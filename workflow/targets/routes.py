@@ -468,7 +468,9 @@ def library_import() -> Result:
         flash("请选择 .xlsx 文件", "danger")
         return redirect(url_for("targets.library"))
     try:
-        added, updated = library_ops.import_xlsx(upload.read())
+        added, updated = library_ops.import_xlsx(
+            upload.read(), max_bytes=sheet_operations.max_bytes()
+        )
     except library_ops.LibraryError as exc:
         flash("；".join([exc.message, *exc.details[:20]]), "danger")
         return redirect(url_for("targets.library"))

@@ -9,7 +9,8 @@ people); the goal and the rows are unlocked and shaded; 一级/二级指标 and 
 lists from the framework. A veryHidden sheet holds which targets the file was written for,
 with an HMAC over it keyed with ``SECRET_KEY``: a unit's upload onto another project's page is
 refused. Finance's import matches on the project block's codes instead (the budget system's
-own sheets have no seal), as the JSON import does.
+own sheets have no seal), as the JSON import does. Uploads are read by the form reader
+(`scoring.importers.read_workbook`), never opened here; openpyxl only writes.
 """
 
 from __future__ import annotations
@@ -24,12 +25,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
-from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from scoring.frameworks import NATURE_SYMBOLS, Framework
+from scoring.importers import FormReadError, Sheet, percent_number, read_workbook
 
 SHEET_TITLE = "绩效目标申报表"
 SEAL_SHEET = "seal"
@@ -48,6 +49,11 @@ LETTERS = "ABCDEFGH"
 HEAD_ROW = 8
 FIRST_ROW = HEAD_ROW + 1
 BLANK_ROWS = 20
+# An upload is read this far down and no further (a project has tens of indicators): a sheet
+# that goes on is refused with its row named, never cut silently or held whole in memory.
+MAX_ROWS = 2000
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the old .xls format
+QUANTITATIVE = (">=", "<=", "=")
 # What a user may type under 指标性质, read as the stored nature.
 NATURE_WORDS: dict[str, str] = {
     **{symbol: nature for nature, symbol in NATURE_SYMBOLS.items()},
@@ -116,18 +122,6 @@ def _mac(key: str | bytes, payload: str) -> str:
 
 def _seal_payload(targets_id: int, project_code: str, year: int) -> str:
     return f"targets:{targets_id}|{project_code}|{year}"
-
-
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, Decimal | float):
-        return format(Decimal(str(value)).normalize(), "f")
-    if hasattr(value, "strftime"):
-        return value.strftime("%Y-%m-%d")
-    return str(value).strip()
 
 
 def write_sheet(data: SheetData, key: str | bytes, *, blank: bool = False) -> bytes:
@@ -254,75 +248,107 @@ def write_sheet(data: SheetData, key: str | bytes, *, blank: bool = False) -> by
 
 
 def read_sheet(filename: str, data: bytes, key: str | bytes, max_bytes: int) -> ReadSheet:
-    """Every cell of an uploaded sheet; bad cells are named, never dropped silently."""
+    """Every cell of an uploaded sheet; bad cells are named, never dropped silently.
+
+    The file is read by the form reader (`scoring.importers.read_workbook`), which reads
+    every spreadsheet the system is given: the sheets by name (the very hidden seal too),
+    each cell by its reference, numbers as typed (95.5% in a cell that shows 96%)."""
     if not filename.lower().endswith((".xlsx", ".xlsm")):
         raise SheetError(f"{filename}：请上传 .xlsx 文件")
     if len(data) > max_bytes:
         raise SheetError(f"{filename}：文件超过 {max_bytes // (1024 * 1024)} MB")
+    if data.startswith(OLE_MAGIC):
+        raise SheetError(
+            f"{filename}：这是旧版 Excel（.xls）文件，请在 Excel 中另存为 .xlsx 后再上传"
+        )
     if not zipfile.is_zipfile(io.BytesIO(data)):
         raise SheetError(f"{filename}：文件已损坏或不是 Excel 文件")
     try:
-        wb = load_workbook(io.BytesIO(data), data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise SheetError(f"{filename}：文件已损坏，无法读取（{type(exc).__name__}）") from exc
-    if SHEET_TITLE not in wb.sheetnames:
+        sheets = read_workbook(
+            data, filename, exact=True, max_rows=MAX_ROWS, max_columns=len(LETTERS)
+        )
+    except FormReadError as exc:
+        raise SheetError(
+            f"{filename}：文件已损坏，无法读取：请在 Excel 中打开并另存为 .xlsx 后再上传"
+        ) from exc
+    by_name = {sheet.name: sheet for sheet in sheets}
+    ws = by_name.get(SHEET_TITLE)
+    if ws is None:
         raise SheetError(f"{filename}：找不到工作表“{SHEET_TITLE}”")
-    ws = wb[SHEET_TITLE]
-    if (
-        _text(ws[f"A{HEAD_ROW}"].value) != COLUMNS[0][0]
-        or _text(ws[f"G{HEAD_ROW}"].value) != "分值"
-    ):
+
+    def text(ref: str, of: Sheet = ws) -> str:
+        return of.cell(ref).strip()
+
+    if text(f"A{HEAD_ROW}") != COLUMNS[0][0] or text(f"G{HEAD_ROW}") != "分值":
         raise SheetError(f"{filename}：第{HEAD_ROW}行不是指标表头，请使用系统下载的申报表")
     targets_id = None
-    if SEAL_SHEET in wb.sheetnames:
-        seal = wb[SEAL_SHEET]
-        payload, mac = _text(seal["A1"].value), _text(seal["A2"].value)
+    seal = by_name.get(SEAL_SHEET)
+    if seal is not None:
+        payload, mac = text("A1", seal), text("A2", seal)
         if not hmac.compare_digest(_mac(key, payload), mac):
             raise SheetError(f"{filename}：文件的校验信息被修改，请重新下载申报表")
         head = payload.split("|", 1)[0]
         if not head.startswith("targets:") or not head[8:].isdigit():
             raise SheetError(f"{filename}：文件不是绩效目标申报表，请重新下载")
         targets_id = int(head[8:])
+    if ws.more:
+        raise SheetError(
+            f"{filename}：工作表“{SHEET_TITLE}”超过 {MAX_ROWS} 行，超出申报表的范围："
+            f"请删去第 {MAX_ROWS} 行以下的行后再上传"
+        )
     sheet = ReadSheet(
         targets_id=targets_id,
-        project_name=_text(ws["B3"].value),
-        project_code=_text(ws["F3"].value),
-        unit_code=_text(ws["F4"].value),
-        year=_text(ws["F5"].value),
-        goal=_text(ws["B6"].value),
+        project_name=text("B3"),
+        project_code=text("F3"),
+        unit_code=text("F4"),
+        year=text("F5"),
+        goal=text("B6"),
     )
-    for r in range(FIRST_ROW, ws.max_row + 1):
+    for r in range(FIRST_ROW, len(ws.rows) + 1):
         values = {
-            name: _text(ws[f"{letter}{r}"].value)
+            name: text(f"{letter}{r}")
             for letter, (_, name, _) in zip(LETTERS, COLUMNS, strict=True)
         }
-        if not any(values.values()):
-            continue
-        nature = values["nature"]
-        if nature:
-            known = NATURE_WORDS.get(nature.replace(" ", ""))
-            if known is None:
-                sheet.problems.append(f"D{r} 指标性质：“{nature}”应为 ≥、≤、=、定性 或 日期")
-            else:
-                values["nature"] = known
-        value = values["value"]
-        if value and values["nature"] in (">=", "<=", "="):
-            try:
-                if not Decimal(value.replace(",", "")).is_finite():
-                    raise InvalidOperation
-            except InvalidOperation:
-                sheet.problems.append(f"E{r} 指标值：“{value}”不是数字（定量指标）")
-        weight = values["weight"]
-        if weight:
-            try:
-                if not Decimal(weight).is_finite():
-                    raise InvalidOperation
-            except InvalidOperation:
-                sheet.problems.append(f"G{r} 分值：“{weight}”不是数字")
-        library = values["library_id"]
-        if library and not library.isdigit():
-            sheet.problems.append(f"H{r} 指标库编号：“{library}”不是编号，已忽略")
-            values["library_id"] = ""
-        values["source"] = "library" if values["library_id"] else "typed"
-        sheet.rows.append(values)
+        if any(values.values()):
+            sheet.problems.extend(_row_problems(r, values))
+            values["source"] = "library" if values["library_id"] else "typed"
+            sheet.rows.append(values)
     return sheet
+
+
+def _row_problems(r: int, values: dict[str, str]) -> list[str]:
+    """The bad cells of row ``r``, each named; the values are made what the web form posts
+    (指标性质 as stored, a percent cell's number under the unit %, no bad 指标库编号)."""
+    problems: list[str] = []
+    nature = values["nature"]
+    if nature:
+        known = NATURE_WORDS.get(nature.replace(" ", ""))
+        if known is None:
+            problems.append(f"D{r} 指标性质：“{nature}”应为 ≥、≤、=、定性 或 日期")
+        else:
+            values["nature"] = known
+    value = values["value"]
+    if value and values["nature"] in QUANTITATIVE:
+        number = percent_number(value)
+        if number is not None and values["unit"] in ("%", "％"):
+            # Excel turns a typed 95% into a percent cell; the unit already says %.
+            values["value"] = value = number
+        if number is not None and values["value"] != number:
+            problems.append(f"E{r} 指标值：“{value}”带百分号：指标值填数字，度量单位填 %")
+        elif not _is_number(value):
+            problems.append(f"E{r} 指标值：“{value}”不是数字（定量指标）")
+    weight = values["weight"]
+    if weight and not _is_number(weight, commas=False):
+        problems.append(f"G{r} 分值：“{weight}”不是数字")
+    library = values["library_id"]
+    if library and not library.isdigit():
+        problems.append(f"H{r} 指标库编号：“{library}”不是编号，已忽略")
+        values["library_id"] = ""
+    return problems
+
+
+def _is_number(text: str, *, commas: bool = True) -> bool:
+    try:
+        return Decimal(text.replace(",", "") if commas else text).is_finite()
+    except InvalidOperation:
+        return False

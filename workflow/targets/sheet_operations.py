@@ -24,7 +24,8 @@ def _key() -> str:
     return str(current_app.config["SECRET_KEY"])
 
 
-def _max_bytes() -> int:
+def max_bytes() -> int:
+    """The size limit of an uploaded .xlsx (``XLSX_MAX_MB``, 5 MB unless configured)."""
     return int(current_app.config.get("XLSX_MAX_MB", 5)) * 1024 * 1024
 
 
@@ -103,7 +104,7 @@ def upload_sheet(user: Actor, targets_id: int, filename: str, data: bytes) -> Sh
     on the page); the cells that could not be read are named in ``cell_problems``."""
     targets = operations.load_targets_for(user, targets_id)
     try:
-        sheet = read_sheet(filename, data, _key(), _max_bytes())
+        sheet = read_sheet(filename, data, _key(), max_bytes())
     except SheetError as exc:
         raise TargetsError(exc.message) from exc
     if sheet.targets_id is None:
@@ -162,7 +163,7 @@ def import_files(
             if filename.lower().endswith(".json"):
                 payload: Any = imports.parse_json_upload(data)
             else:
-                sheet = read_sheet(filename, data, _key(), _max_bytes())
+                sheet = read_sheet(filename, data, _key(), max_bytes())
                 if sheet.problems:
                     result.problems = sheet.problems
                     continue

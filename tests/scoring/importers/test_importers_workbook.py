@@ -1,15 +1,26 @@
 """The reader's workbook view (`read_workbook`): sheets by name with their visibility, cells
-by reference, numbers as shown or as typed; the same code `read_book` reads .xlsx with."""
+by reference, numbers as shown or as typed, a sheet as far as its cells go (not the size it
+declares), bounded by max_rows (saying whether it went on) and max_columns; the same code
+`read_book` reads .xlsx with."""
 
 from __future__ import annotations
 
 import datetime as dt
 import io
+import re
+import zipfile
 
 import pytest
 from openpyxl import Workbook
 
-from scoring.importers import FormReadError, coordinate, read_book, read_workbook, reference
+from scoring.importers import (
+    FormReadError,
+    coordinate,
+    percent_number,
+    read_book,
+    read_workbook,
+    reference,
+)
 
 
 def _book() -> bytes:
@@ -94,3 +105,53 @@ def test_coordinate_and_reference_are_inverse(ref: str, row: int, column: int) -
 def test_not_a_reference(bad: str) -> None:
     with pytest.raises(ValueError):
         coordinate(bad)
+
+
+def _declaring(data: bytes, dimension: str) -> bytes:
+    """The same workbook with each sheet's declared size replaced, as some writers leave it
+    ("A1", or a range from before rows were added)."""
+    source = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for member in source.namelist():
+            content = source.read(member)
+            if member.startswith("xl/worksheets/sheet"):
+                content = re.sub(rb'<dimension ref="[^"]*"\s*/>', dimension.encode(), content)
+            target.writestr(member, content)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("dimension", ['<dimension ref="A1"/>', '<dimension ref="A1:C3"/>', ""])
+def test_a_sheet_goes_as_far_as_its_cells_whatever_size_it_declares(dimension: str) -> None:
+    form = read_workbook(_declaring(_book(), dimension), exact=True)[0]
+    assert form.cell("F12") == "  九十 " and form.cell("AA2") == "far"
+    assert form.cell("C3") == "95.5%" and not form.more
+    assert read_book("表.xlsx", _declaring(_book(), dimension)).sheets[0][11][5] == "  九十 "
+
+
+def test_more_says_whether_a_sheet_goes_on_past_max_rows() -> None:
+    whole = read_workbook(_book(), max_rows=12)
+    assert not whole[0].more and whole[0].cell("F12") == "  九十 "
+    assert not whole[1].more and len(whole[1].rows) == 1  # the seal: one row
+    cut = read_workbook(_book(), max_rows=11)[0]
+    assert cut.more and len(cut.rows) == 11 and cut.cell("F12") == ""
+    assert not read_workbook(_book())[0].more
+
+
+def test_max_columns_leaves_out_the_columns_to_the_right() -> None:
+    form = read_workbook(_book(), max_columns=8)[0]
+    assert form.cell("H4") == "是" and form.cell("AA2") == ""
+    assert max(len(row) for row in form.rows) == 8
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [("95.5%", "95.5"), ("100%", "100"), (" 1,200 ％ ", "1,200"), ("-5%", "-5"), ("0%", "0")],
+)
+def test_percent_number(text: str, number: str) -> None:
+    assert percent_number(text) == number
+
+
+@pytest.mark.parametrize("text", ["95", "九十%", "95%%", "%", "约95%", "95% 以上", ""])
+def test_not_a_percent_number(text: str) -> None:
+    assert percent_number(text) is None
