@@ -33,7 +33,9 @@ def _python_list(username: str) -> list[tuple[int, list[str], list[str]]]:
     for row in db.session.scalars(select(RiskFacts).where(RiskFacts.evaluation_id.in_(ids))):
         why = risk.assess(facts.as_plain(row), limits)
         if why:
-            found.append((row.evaluation_id, [w.label for w in why], [w.reason for w in why]))
+            found.append(
+                (row.evaluation_id, tuple(w.label for w in why), tuple(w.reason for w in why))
+            )
     return sorted(found, key=lambda x: (-len(x[1]), x[0]))
 
 
