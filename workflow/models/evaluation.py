@@ -278,7 +278,20 @@ class IndicatorScore(db.Model):  # type: ignore[name-defined]
     evaluation: Mapped[Evaluation] = relationship(back_populates="rows")
 
 
-class Evidence(db.Model):  # type: ignore[name-defined]
+class StoredFile:
+    """The columns of an uploaded file kept under a generated name (evaluations/evidence.py
+    ``store_file``): the evaluation's evidence and the answers to evidence requests."""
+
+    original_name: Mapped[str] = mapped_column(String(255))
+    stored_name: Mapped[str] = mapped_column(String(64), unique=True)
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    uploaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Evidence(StoredFile, db.Model):  # type: ignore[name-defined]
     """佐证材料: stored under a generated name, served only to those who may see the evaluation."""
 
     __tablename__ = "evidence"
@@ -288,13 +301,6 @@ class Evidence(db.Model):  # type: ignore[name-defined]
     evaluation_id: Mapped[int] = mapped_column(
         ForeignKey("evaluations.id", ondelete="RESTRICT"), index=True
     )
-    original_name: Mapped[str] = mapped_column(String(255))
-    stored_name: Mapped[str] = mapped_column(String(64), unique=True)
-    content_type: Mapped[str] = mapped_column(String(100))
-    size: Mapped[int]
-    sha256: Mapped[str] = mapped_column(String(64))
-    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    uploaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     evaluation: Mapped[Evaluation] = relationship(back_populates="evidence")
     uploaded_by: Mapped[User] = relationship()

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from workflow.core.extensions import db
 from workflow.machine import RECHECK_STATE_LABELS, RecheckState
 from workflow.models.cycle import Cycle
-from workflow.models.evaluation import Evaluation
+from workflow.models.evaluation import Evaluation, StoredFile
 from workflow.models.org import Org
 from workflow.models.user import User, utcnow
 
@@ -165,7 +165,7 @@ class EvidenceRequest(db.Model):  # type: ignore[name-defined]
     )
 
 
-class AnswerFile(db.Model):  # type: ignore[name-defined]
+class AnswerFile(StoredFile, db.Model):  # type: ignore[name-defined]
     """A file the unit attached to its answer to an evidence request: checked, scanned and
     stored like the evaluation's evidence (workflow/evaluations/evidence.py), but seen only
     by the item's re-checker, finance and the unit itself, not by everyone who sees the
@@ -181,13 +181,6 @@ class AnswerFile(db.Model):  # type: ignore[name-defined]
     item_id: Mapped[int] = mapped_column(
         ForeignKey("recheck_items.id", ondelete="CASCADE"), index=True
     )
-    original_name: Mapped[str] = mapped_column(String(255))
-    stored_name: Mapped[str] = mapped_column(String(64), unique=True)
-    content_type: Mapped[str] = mapped_column(String(100))
-    size: Mapped[int]
-    sha256: Mapped[str] = mapped_column(String(64))
-    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    uploaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     request: Mapped[EvidenceRequest] = relationship(back_populates="files")
 
