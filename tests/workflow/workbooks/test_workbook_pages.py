@@ -14,8 +14,8 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from tests.workflow.sheethelpers import zip_response
 from tests.workflow.pagehelpers import SEED, client_as, ev_id, form_values, version
+from tests.workflow.sheethelpers import zip_response
 from workflow.core.extensions import db
 from workflow.models import Evaluation, Project
 
