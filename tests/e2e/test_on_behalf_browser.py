@@ -1,5 +1,6 @@
-"""代为上传 in real Chromium, at 1366×768 and on a 390×844 phone: the department downloads its
-units' sheets as one ZIP, fills two of them the way a user does in Excel (openpyxl opens,
+"""代为上传 in real Chromium, at 1366×768 and on a 390×844 phone: the department asks for its
+units' sheets as one ZIP, watches it being built (by `flask evaluations sheets-zip --queued`:
+no worker runs here) and downloads it, fills two of them the way a user does in Excel (openpyxl opens,
 types, saves), uploads both at once and reads a result per file; the unit's form then shows
 the values, says who filled it, and the history names the upload (the notice to the unit
 waits in the outbox here, no worker runs: tests/workflow/workbooks/test_upload_on_behalf.py).
@@ -98,14 +99,43 @@ def test_department_uploads_two_filled_sheets_for_its_unit(
     first = _new_draft(live_env, tmp_path, "代为上传演示项目甲", cycle_id)
     second = _new_draft(live_env, tmp_path, "代为上传演示项目乙", cycle_id)
 
-    # --- the department downloads its units' sheets as one ZIP ---------------------------
+    # --- the department asks for its units' sheets as one ZIP, built in the background ----
     reviewer = page_as("reviewer")
     reviewer.set_viewport_size(DESKTOP)
     reviewer.goto("/workbooks/")
+    panel = reviewer.get_by_test_id("sheets-zip-panel")
+    expect(panel).to_contain_text("选择评价任务后生成 ZIP")
     reviewer.get_by_label("评价任务").select_option(str(cycle_id))
+    reviewer.get_by_test_id("zip").click()
+    expect(reviewer.locator(".alert-success")).to_contain_text("已开始生成 ZIP")
+    expect(panel.get_by_test_id("zip-state")).to_contain_text("排队中")
+    expect(reviewer.get_by_test_id("zip")).to_have_count(0)  # no second request meanwhile
+    for viewport in (DESKTOP, PHONE):
+        reviewer.set_viewport_size(viewport)
+        _no_sideways_scroll(reviewer)
+        _shot(reviewer, screenshots, "zip-queued")
+    reviewer.set_viewport_size(DESKTOP)
+    # No worker runs in the browser tests: the command builds it with the worker's code.
+    built = subprocess.run(
+        [_bin("flask"), "--app", "wsgi", "evaluations", "sheets-zip", "--queued"],
+        cwd=ROOT, env=live_env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert built.returncode == 0 and "已生成 1 个 ZIP" in built.stdout, built.stdout + built.stderr
+    # The page follows the job by itself (htmx) and offers the download.
+    expect(reviewer.get_by_test_id("zip-download")).to_be_visible(timeout=10_000)
+    expect(panel.get_by_test_id("zip-state")).to_contain_text("已生成")
+    for viewport in (DESKTOP, PHONE):
+        reviewer.set_viewport_size(viewport)
+        _no_sideways_scroll(reviewer)
+        _shot(reviewer, screenshots, "zip-ready")
+    reviewer.set_viewport_size(DESKTOP)
     with reviewer.expect_download() as info:
-        reviewer.get_by_test_id("zip").click()
+        reviewer.get_by_test_id("zip-download").click()
+    assert info.value.suggested_filename.endswith(".zip")
     archive = zipfile.ZipFile(io.BytesIO(Path(info.value.path()).read_bytes()))
+    for name in archive.namelist():
+        sheet = openpyxl.load_workbook(io.BytesIO(archive.read(name)))
+        assert sheet["_jixiao"].sheet_state == "veryHidden", name
     members = {int(n.rsplit("-", 2)[-2]): n for n in archive.namelist()}
     assert first in members and second in members
     assert members[first].startswith(f"{UNIT_A}/")

@@ -196,3 +196,39 @@ def live_env(tmp: Path, pg_url: str, redis_url: str, smtp_port: int) -> dict[str
         }
     )
     return env
+
+
+def bulk_worker(live: Live, **env: str) -> subprocess.Popen[bytes]:
+    """A worker that listens to the ``bulk`` queue only (solo pool, as in production), with
+    these settings on top of the live environment (a piece's budget, say)."""
+    log = open(live.tmp / "worker-bulk.log", "wb")  # noqa: SIM115
+    env = dict(live.env, **env)
+    process = subprocess.Popen(
+        [
+            str(VENV_BIN / "celery"),
+            "-A",
+            "wsgi.celery",
+            "worker",
+            "--pool",
+            "solo",
+            "-Q",
+            "bulk",
+            "--loglevel",
+            "INFO",
+            "-n",
+            f"bulk-{uuid.uuid4().hex[:6]}@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    live.workers.append(process)
+    read = lambda: (live.tmp / "worker-bulk.log").read_bytes()  # noqa: E731
+    wait_for(lambda: b"ready." in read() or process.poll() is not None, 60)
+    assert process.poll() is None, read().decode(errors="replace")[-3000:]
+    return process

@@ -5,12 +5,9 @@ outbox row done."""
 
 from __future__ import annotations
 
-import subprocess
-import uuid
-
 import pytest
 from sqlalchemy import func, select
-from task_live_helpers import ROOT, VENV_BIN, Live, wait_for
+from task_live_helpers import Live, bulk_worker, wait_for
 from task_world import build_world
 
 from tests.workflow.bulk.bulk_helpers import central_cycle, generated_form
@@ -25,47 +22,13 @@ pytestmark = pytest.mark.integration
 UNIT = "江苏省大数据管理中心"
 
 
-def _bulk_worker(live: Live) -> subprocess.Popen[bytes]:
-    log = open(live.tmp / "worker-bulk.log", "wb")  # noqa: SIM115
-    env = dict(live.env, BULK_TASK_BUDGET_SECONDS="0.05")
-    process = subprocess.Popen(
-        [
-            str(VENV_BIN / "celery"),
-            "-A",
-            "wsgi.celery",
-            "worker",
-            "--pool",
-            "solo",
-            "-Q",
-            "bulk",
-            "--loglevel",
-            "INFO",
-            "-n",
-            f"bulk-{uuid.uuid4().hex[:6]}@%h",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ],  # fmt: skip
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    live.workers.append(process)
-    read = lambda: (live.tmp / "worker-bulk.log").read_bytes()  # noqa: E731
-    wait_for(lambda: b"ready." in read() or process.poll() is not None, 60)
-    assert process.poll() is None, read().decode(errors="replace")[-3000:]
-    return process
-
-
 def test_a_real_bulk_worker_imports_the_queued_forms(task_live: Live) -> None:
     app = task_live.app
     with app.app_context():
         world = build_world(state="draft")
         finance_id = world.finance_user.id
         cycle_id = central_cycle()
-    _bulk_worker(task_live)
+    bulk_worker(task_live, BULK_TASK_BUDGET_SECONDS="0.05")
     files = [
         SourceFile(f"表{n}.txt", generated_form(UNIT, f"批量项目{n}", 80 + n).encode("utf-8"))
         for n in range(6)

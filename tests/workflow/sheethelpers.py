@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 from typing import Any
 
 import openpyxl
+from flask import Flask
 from flask.testing import FlaskClient
 
 BUDGET = "budget_execution_rate"
@@ -39,9 +41,41 @@ def fill(data: bytes, values: dict[str, Any]) -> bytes:
     return out.getvalue()
 
 
+def run_zip_jobs(app: Flask) -> list[int]:
+    """Run the bulk worker's task for every open sheets_zip outbox row, in this process."""
+    from sqlalchemy import select
+
+    from workflow.core.extensions import db
+    from workflow.models import OutboxMessage
+    from workflow.workbooks.tasks import build_sheets_zip
+
+    with app.app_context():
+        rows = db.session.scalars(
+            select(OutboxMessage).where(
+                OutboxMessage.kind == "sheets_zip", OutboxMessage.done_at.is_(None)
+            )
+        ).all()
+        pending = [(int(m.payload["zip_id"]), m.id) for m in rows]
+        db.session.rollback()
+        for zip_id, outbox_id in pending:
+            build_sheets_zip.run(zip_id, outbox_id=outbox_id)
+    return [zip_id for zip_id, _ in pending]
+
+
+def zip_response(client: FlaskClient, cycle_id: int) -> Any:
+    """Ask for the ZIP of a cycle's sheets, let the worker's task build it, download it."""
+    asked = client.post("/workbooks/sheets-zip", data={"cycle": str(cycle_id)})
+    assert asked.status_code == 302, asked.status_code
+    run_zip_jobs(client.application)
+    page = client.get("/workbooks/").get_data(as_text=True)
+    link = re.search(r"/workbooks/sheets-zip/\d+/download", page)
+    assert link, "no download link on the page"
+    return client.get(link.group(0))
+
+
 def zip_sheets(client: FlaskClient, cycle_id: int) -> dict[int, bytes]:
     """The ZIP of a cycle's sheets, by evaluation id (members are unit/project-id-vN.xlsx)."""
-    resp = client.get(f"/workbooks/sheets.zip?cycle={cycle_id}")
+    resp = zip_response(client, cycle_id)
     assert resp.status_code == 200 and resp.mimetype == "application/zip", resp.status_code
     archive = zipfile.ZipFile(io.BytesIO(resp.data))
     return {int(name.rsplit("-", 2)[-2]): archive.read(name) for name in archive.namelist()}

@@ -72,7 +72,10 @@ ROLE_BOUND: dict[str, set[str]] = {
     "dashboard.index": {Role.REVIEWER, Role.FINANCE, Role.SYSADMIN},
     "dashboard.export_xlsx": {Role.REVIEWER, Role.FINANCE, Role.SYSADMIN},
     "evaluations.pdf_zip": {Role.REVIEWER, Role.FINANCE, Role.SYSADMIN},
-    "workbooks.zip_download": {Role.REVIEWER, Role.FINANCE, Role.SYSADMIN},
+    # The ZIP of sheets: asked for and polled by a department, finance, the administrator;
+    # its file is the requester's alone (OWN_FILES below).
+    "workbooks.zip_request": {Role.REVIEWER, Role.FINANCE, Role.SYSADMIN},
+    "workbooks.zip_status": {Role.REVIEWER, Role.FINANCE, Role.SYSADMIN},
     "workbooks.upload_many": {Role.UNIT_STAFF, Role.UNIT_HEAD},
     # 代为上传: the department and finance upload filled sheets into units' drafts; which
     # evaluation each file may fill is decided per file (ON_BEHALF below).
@@ -125,6 +128,9 @@ RECHECK_OWNED: dict[str, set[str]] = {
     # The world's evidence file belongs to the seed evaluation, not to the item's: nobody may
     # fetch it through the item (test_recheck_pages checks the expert gets the item's own).
     "rechecks.evidence": set(),
+    # The world's ZIP of sheets was asked for by department 1's reviewer: nobody else, not
+    # the other department, not finance, may fetch it.
+    "workbooks.zip_file": {"reviewer"},
 }
 ADMIN_PREFIXES = ("admin.", "accounts.")
 # 三员分立: which administrator each admin page serves (written out here, independently of
@@ -245,11 +251,24 @@ def world(app: Flask) -> dict[str, Any]:
             path="public/matrix.zip",
             size=4,
         )
-        db.session.add_all([answer_file, bundle])
+        from workflow.models import SheetsZip
+
+        reviewer = db.session.scalar(select(User).where(User.username == "reviewer"))
+        sheets = SheetsZip(
+            cycle_id=ev.cycle_id,
+            scope="department",
+            department_id=reviewer.org_id,
+            requested_by_id=reviewer.id,
+            state="ready",
+            path="zips/matrix.zip",
+            size=4,
+        )
+        db.session.add_all([answer_file, bundle, sheets])
         db.session.commit()
         for folder, name in (
             ("EVIDENCE_DIR", "matrix-answer.pdf"),
             ("PDF_DIR", "public/matrix.zip"),
+            ("VAR_DIR", "zips/matrix.zip"),
         ):
             target = Path(current_app.config[folder]) / name
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -263,6 +282,7 @@ def world(app: Flask) -> dict[str, Any]:
             "rectification_id": rectification.id,
             "file_id": answer_file.id,
             "bundle_id": bundle.id,
+            "zip_id": sheets.id,
             "indicator_id": indicator.id,
             "evaluation_id": ev.id,
             "evidence_id": evidence.id,

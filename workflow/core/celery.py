@@ -26,6 +26,7 @@ TASK_MODULES = (
     "workflow.notices.tasks",
     "workflow.bulk.tasks",
     "workflow.rechecks.tasks",
+    "workflow.workbooks.tasks",
 )
 
 

@@ -43,7 +43,6 @@ def from_env() -> dict[str, object]:
         "EVIDENCE_MAX_BYTES": int(os.environ.get("EVIDENCE_MAX_MB", "10")) * 1024 * 1024,
         # An uploaded 自评表 workbook, and the sheets one ZIP may hold (workflow/workbooks).
         "XLSX_MAX_MB": int(os.environ.get("XLSX_MAX_MB", "5")),
-        "XLSX_ZIP_MAX": int(os.environ.get("XLSX_ZIP_MAX", "300")),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": env == "production" or _bool("SESSION_COOKIE_SECURE"),

@@ -52,6 +52,7 @@ PDF_TASK = "workflow.tasks.pdf.render_evaluation_pdf"
 NOTIFY_TASK = "workflow.tasks.notify.handle_notify_message"
 BULK_TASK = "workflow.tasks.bulk.run_bulk_import"
 BUNDLE_TASK = "workflow.tasks.pdf.build_public_bundle"
+SHEETS_ZIP_TASK = "workflow.tasks.bulk.build_sheets_zip"
 
 Row = tuple[int, str, dict[str, Any]]
 
@@ -144,6 +145,15 @@ def _send(celery_app: Any, message_id: int, kind: str, payload: dict[str, Any]) 
             args=[int(payload["bundle_id"])],
             kwargs={"outbox_id": message_id},
             queue="pdf",
+            retry=False,
+        )
+    elif kind == "sheets_zip":
+        # The bulk worker (Excel work): the sheets of a department or of finance, in pieces
+        # (workflow/workbooks/zipjob.py).
+        tasks[SHEETS_ZIP_TASK].apply_async(
+            args=[int(payload["zip_id"])],
+            kwargs={"outbox_id": message_id},
+            queue="bulk",
             retry=False,
         )
     else:

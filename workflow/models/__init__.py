@@ -28,6 +28,7 @@ from workflow.models.recheck import (
     RiskFacts,
 )
 from workflow.models.security import AdminRequest, EvaluationSeal, SecurityEvent
+from workflow.models.sheets_zip import SheetsZip
 from workflow.models.targets import (
     FrameworkRecord,
     LibraryIndicator,
@@ -73,6 +74,7 @@ __all__ = [
     "SchemeSnapshot",
     "PasswordHistory",
     "SecurityEvent",
+    "SheetsZip",
     "SessionUser",
     "TargetSet",
     "TargetVersion",

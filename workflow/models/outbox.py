@@ -23,7 +23,9 @@ from workflow.models.user import utcnow
 class OutboxMessage(db.Model):  # type: ignore[name-defined]
     __tablename__ = "outbox"
     __table_args__ = (
-        CheckConstraint("kind IN ('pdf', 'notify', 'bulk_import', 'public_bundle')", name="kind"),
+        CheckConstraint(
+            "kind IN ('pdf', 'notify', 'bulk_import', 'public_bundle', 'sheets_zip')", name="kind"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -9,10 +9,8 @@ and by `flask rechecks public-bundle`, all at once (`build_file`)."""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import io
-import os
 import re
 import tempfile
 import zipfile
@@ -23,6 +21,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from sqlalchemy import select
 
+from workflow.core import jobs
 from workflow.core.extensions import db
 from workflow.dashboard.export import neutralise
 from workflow.models import Cycle, Evaluation, Org, Project, User
@@ -196,21 +195,15 @@ def write_zip(cycle: Cycle, parts: list[tuple[int, Path]], target: Path, scrub: 
     written to a temporary file beside the target and renamed into place; its size."""
     ids = [ev_id for ev_id, _ in parts]
     names = member_names(ids, scrub)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    try:
-        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
-            for ev_id, path in parts:
-                # PDFs are compressed already: stored, not deflated again.
-                zf.write(path, arcname=names[ev_id], compress_type=zipfile.ZIP_STORED)
-            zf.writestr(SUMMARY_NAME, summary_workbook(cycle.id, ids, scrub))
-            zf.writestr("说明.txt", readme(cycle, len(parts)))
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+
+    def fill(zf: zipfile.ZipFile) -> None:
+        for ev_id, path in parts:
+            # PDFs are compressed already: stored, not deflated again.
+            zf.write(path, arcname=names[ev_id], compress_type=zipfile.ZIP_STORED)
+        zf.writestr(SUMMARY_NAME, summary_workbook(cycle.id, ids, scrub))
+        zf.writestr("说明.txt", readme(cycle, len(parts)))
+
+    jobs.write_zip(target, fill, zipfile.ZIP_DEFLATED)
     return target.stat().st_size
 
 

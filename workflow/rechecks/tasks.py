@@ -37,35 +37,20 @@ BUNDLE_QUEUE = "pdf"
 DEFAULT_BUNDLE_BUDGET_SECONDS = 30.0
 
 
-def _bundle_budget() -> float:
-    import os
-
-    from flask import current_app
-
-    configured = current_app.config.get("BUNDLE_TASK_BUDGET_SECONDS") or os.environ.get(
-        "BUNDLE_TASK_BUDGET_SECONDS"
-    )
-    soft = current_app.extensions["celery"].conf.task_soft_time_limit or 240
-    budget = float(configured) if configured else DEFAULT_BUNDLE_BUDGET_SECONDS
-    # Never near the soft time limit (nor the broker's visibility timeout).
-    return min(budget, max(1.0, float(soft) / 2))
-
-
 @shared_task(name=BUNDLE_TASK, bind=True)
 def build_public_bundle(self: Any, bundle_id: int, outbox_id: int | None = None) -> int:
-    """The public bundle of a cycle, in pieces (workflow/rechecks/publish.py). Its outbox
-    row is marked done when the bundle is ready or failed; a hand-out while another worker
-    holds the build does nothing."""
-    from workflow.core.outbox import mark_done_now
+    """The public bundle of a cycle, in pieces (workflow/rechecks/publish.py, the job
+    machinery in workflow/core/jobs.py)."""
+    from workflow.core import jobs
     from workflow.rechecks import publish
 
-    outcome = publish.run_bundle(
-        int(bundle_id), budget_seconds=_bundle_budget(), outbox_id=outbox_id
-    )
-    if outcome.finished:
-        mark_done_now(outbox_id)
-    elif outcome.claimed:
+    def continuation() -> None:
         self.apply_async(args=[int(bundle_id)], kwargs={"outbox_id": outbox_id}, queue=BUNDLE_QUEUE)
-    elif not publish.is_active(int(bundle_id)):
-        mark_done_now(outbox_id)
-    return outcome.rendered
+
+    return jobs.step(
+        publish.KIND,
+        int(bundle_id),
+        outbox_id,
+        jobs.budget("BUNDLE_TASK_BUDGET_SECONDS", DEFAULT_BUNDLE_BUDGET_SECONDS),
+        continuation,
+    )

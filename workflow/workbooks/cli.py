@@ -1,4 +1,5 @@
-"""`flask evaluations xlsx`: write one evaluation's 自评表 workbook (the download's code)."""
+"""`flask evaluations xlsx`: write one evaluation's 自评表 workbook (the download's code);
+`flask evaluations sheets-zip --queued`: build the ZIPs asked for on /workbooks/ here."""
 
 from __future__ import annotations
 
@@ -32,3 +33,14 @@ def evaluation_xlsx_command(evaluation_id: int, out: Path) -> None:
     data = workbook_of(evaluation)
     atomic_write(out.resolve(), data)
     click.echo(f"已生成 {out}（{len(data) // 1024} KB）")
+
+
+@evaluations_cli.command("sheets-zip")
+@click.option("--queued", is_flag=True, required=True, help="生成网页上申请、尚未生成的 ZIP")
+def sheets_zip_command(queued: bool) -> None:
+    """生成“Excel 填报”页上申请的自评表 ZIP（没有 bulk 工作进程时使用，与工作进程同一套代码）。"""
+    from workflow.core import jobs
+    from workflow.workbooks import zipjob
+
+    built = jobs.run_queued(zipjob.KIND)
+    click.echo(f"已生成 {len(built)} 个 ZIP")

@@ -9,20 +9,15 @@ by itself.
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
-import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 from flask import current_app
 
 from workflow import policy
 from workflow.evaluations import operations as evaluations
 from workflow.evaluations.forms import EntryForm
-from workflow.evaluations.operations import Forbidden, OperationError, ValidationFailed
+from workflow.evaluations.operations import Forbidden, OperationError
 from workflow.machine import Role
 from workflow.models import Actor, Evaluation
 from workflow.workbooks import forms, queries, render
@@ -32,10 +27,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MAX_MB = 5
 MAX_FILES = 200  # files in one multi-upload
-# Sheets in one ZIP built in the request: ~80 ms a sheet on one core (bench/bench_xlsx.py),
-# so 300 take ~25 s; beyond that the request is refused with a message (see README: a
-# Celery task through the outbox is the next step for larger departments).
-ZIP_MAX = 300
 
 
 # A file of an evaluation this user may not even see (another department's unit): said so,
@@ -236,35 +227,3 @@ def upload_many(
             )
         )
     return results
-
-
-# --- the department's ZIP --------------------------------------------------------------------
-
-
-def write_zip(user: Actor, cycle_id: int, target: Path, unit_id: int | None = None) -> int:
-    """Every sheet this user may see in the cycle, in one ZIP file written atomically."""
-    rows = queries.visible_evaluations(user, cycle_id, unit_id)
-    if not rows:
-        raise ValidationFailed("所选评价任务中没有您可查看的评价表")
-    limit = int(current_app.config.get("XLSX_ZIP_MAX", ZIP_MAX))
-    if len(rows) > limit:
-        raise ValidationFailed(
-            f"所选范围共 {len(rows)} 份，超过一次打包的上限 {limit} 份，请按单位分批下载（在链接后加 &unit=单位编号）"
-        )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    try:
-        # .xlsx files are ZIPs already: stored, not deflated a second time.
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
-            for evaluation in rows:
-                archive.writestr(queries.zip_member(evaluation), workbook_of(evaluation))
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return len(rows)
-
-
-def may_zip(user: Any) -> bool:
-    return policy.is_role(user, Role.REVIEWER, Role.FINANCE, Role.SYSADMIN)

@@ -47,10 +47,12 @@ def visible_evaluations(user: Actor, cycle_id: int, unit_id: int | None = None) 
     return [ev for ev in db.session.scalars(query).unique() if policy.can_view(user, ev)]
 
 
-def zip_member(evaluation: Evaluation) -> str:
+def zip_member(evaluation: Evaluation, version: int | None = None) -> str:
+    """The sheet's name in the ZIP (the version the sheet was sealed with)."""
+    sealed = evaluation.version if version is None else version
     return (
         f"{safe_name(evaluation.unit.name)}/"
-        f"{safe_name(evaluation.project.name)}-{evaluation.id}-v{evaluation.version}.xlsx"
+        f"{safe_name(evaluation.project.name)}-{evaluation.id}-v{sealed}.xlsx"
     )
 
 

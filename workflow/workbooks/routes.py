@@ -7,15 +7,12 @@ refusal to a page with its status.
 
 from __future__ import annotations
 
-import uuid
-from pathlib import Path
 from typing import IO
 from urllib.parse import quote
 
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -28,12 +25,14 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from workflow import policy
+from workflow.core.audit import log_access
 from workflow.core.extensions import db
+from workflow.core.outbox import dispatch
 from workflow.evaluations import views
 from workflow.evaluations.operations import OperationError
 from workflow.machine import Role
 from workflow.models import Evaluation
-from workflow.workbooks import operations, queries, render
+from workflow.workbooks import operations, queries, render, zipjob
 
 bp = Blueprint("workbooks", __name__)
 
@@ -139,7 +138,8 @@ def _index(
             may_upload=policy.is_role(current_user, Role.UNIT_STAFF, Role.UNIT_HEAD),
             may_upload_on_behalf=policy.may_upload_on_behalf(current_user),
             on_behalf_scope="本部门所属单位" if current_user.role == Role.REVIEWER else "各单位",
-            may_zip=operations.may_zip(current_user),
+            may_zip=zipjob.may_zip(current_user),
+            **(zipjob.view(current_user) if zipjob.may_zip(current_user) else {}),
             results=results,
             on_behalf=on_behalf,
             max_files=operations.MAX_FILES,
@@ -196,23 +196,57 @@ def upload_on_behalf() -> Result:
     return _upload_many(on_behalf=True)
 
 
-@bp.route("/workbooks/sheets.zip")
-@login_required
-def zip_download() -> Result:
-    if not operations.may_zip(current_user):
+# The ZIP: asked for here, built by the bulk worker (zipjob.py), downloaded here.
+
+
+def _require_zip() -> None:
+    if not zipjob.may_zip(current_user):
         abort(404)
-    cycle_id = request.args.get("cycle", type=int)
+
+
+@bp.route("/workbooks/sheets-zip", methods=["POST"])
+@login_required
+def zip_request() -> Result:
+    _require_zip()
+    cycle_id = request.form.get("cycle", type=int)
     if cycle_id is None:
         flash("请选择评价任务", "warning")
         return redirect(url_for("workbooks.index"))
-    target = Path(current_app.config["VAR_DIR"]) / "zips" / f"{uuid.uuid4().hex}.zip"
     try:
-        count = operations.write_zip(
-            current_user, cycle_id, target, request.args.get("unit", type=int)
-        )
+        _found, outbox_ids = zipjob.request_zip(current_user, cycle_id)
     except OperationError as exc:
+        db.session.rollback()
         flash(exc.message, "warning")
-        return redirect(url_for("workbooks.index"))
-    handle = target.open("rb")
-    target.unlink()  # the open handle keeps the data until the response is sent
-    return _attachment(handle, f"绩效自评表Excel-{count}份.zip", "application/zip")
+        return redirect(url_for("workbooks.index") + "#sheets-zip")
+    if outbox_ids:
+        dispatch(outbox_ids)
+        flash("已开始生成 ZIP：后台逐份生成自评表，完成后可在本页下载。", "success")
+    else:
+        flash("您申请的 ZIP 正在生成，没有重复生成；完成后可在本页下载。", "info")
+    return redirect(url_for("workbooks.index") + "#sheets-zip")
+
+
+@bp.route("/workbooks/sheets-zip/status")
+@login_required
+def zip_status() -> str:
+    """The user's ZIP, polled by the page (htmx) while it is being built."""
+    _require_zip()
+    return render_template(
+        "workbooks/_zip.html", cycles=queries.cycles(), **zipjob.view(current_user)
+    )
+
+
+@bp.route("/workbooks/sheets-zip/<int:zip_id>/download")
+@login_required
+def zip_file(zip_id: int) -> Result:
+    _require_zip()
+    try:
+        found, path = zipjob.file_for(current_user, zip_id)
+    except OperationError as exc:
+        return views.error_page(exc)
+    log_access(
+        "download", f"sheets_zip:{zip_id}", {"cycle_id": found.cycle_id, "scope": found.scope}
+    )
+    response = _attachment(path.open("rb"), zipjob.download_name(found), "application/zip")
+    response.headers["Cache-Control"] = "no-store"
+    return response
