@@ -121,7 +121,8 @@ def test_the_unit_answers_with_files_and_the_expert_downloads_them(
         ]
     )
     unit.get_by_role("button", name="提交补充说明").click()
-    expect(unit.locator(".alert-success")).to_contain_text("补充说明已提交")
+    # (A confirmed form's page also shows its seal in a green alert.)
+    expect(unit.get_by_role("alert").filter(has_text="补充说明已提交")).to_be_visible()
     answered = unit.locator('[data-testid="evidence-answered"]').last
     expect(answered.locator('[data-testid="answer-files"]')).to_contain_text("满意度调查.pdf")
     _shots(unit, screenshots, "55-answer-files-unit")

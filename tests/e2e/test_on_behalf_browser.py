@@ -42,7 +42,8 @@ def _cycle_id(env: dict[str, str]) -> int:
         cycle = conn.execute(
             sa.text(
                 "SELECT e.cycle_id FROM evaluations e JOIN projects p ON p.id = e.project_id "
-                "WHERE p.name = :name"
+                # The demo's own (earlier browser tests may have added more of the project).
+                "WHERE p.name = :name ORDER BY e.id LIMIT 1"
             ),
             {"name": SEED},
         ).scalar_one()
