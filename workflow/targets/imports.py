@@ -156,10 +156,23 @@ def import_approved_targets(
 
 
 def parse_json_upload(data: bytes) -> Any:
+    """A JSON export as the budget system writes it: UTF-8 (± BOM) or, from older Windows
+    exports, GB18030; every refusal in Chinese, naming where the JSON breaks."""
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise TargetsError("文件的文字编码无法识别（已尝试 UTF-8 和 GB18030）：请另存为 UTF-8")
     try:
-        return json.loads(data.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise TargetsError(f"文件不是有效的 JSON：{exc}") from exc
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise TargetsError(
+            f"文件不是有效的 JSON：第 {exc.lineno} 行第 {exc.colno} 列附近有格式错误"
+            "（请检查引号、逗号和括号）"
+        ) from exc
 
 
 # --- frameworks from schemes -----------------------------------------------------------------

@@ -172,3 +172,16 @@ def test_no_workflow_module_opens_an_upload_with_openpyxl() -> None:
         if re.search(r"\bload_workbook\b|openpyxl\.reader", path.read_text(encoding="utf-8"))
     ]
     assert readers == []
+
+
+def test_a_json_export_in_gb18030_is_read_and_a_broken_one_is_named_in_chinese() -> None:
+    from workflow.targets.imports import TargetsError, parse_json_upload
+
+    export = '{"projects": [{"name": "政务服务事项标准化"}]}'
+    for data in (export.encode("utf-8"), b"\xef\xbb\xbf" + export.encode(), export.encode("gbk")):
+        assert parse_json_upload(data) == {"projects": [{"name": "政务服务事项标准化"}]}
+    with pytest.raises(TargetsError) as refused:
+        parse_json_upload(b'{"projects": [\n  {"name": "x",}\n]}')
+    message = str(refused.value)
+    assert "第 2 行" in message and "格式错误" in message
+    assert not any(word in message for word in ("Expecting", "property", "char"))
