@@ -29,6 +29,9 @@ NA_YES = {NA_MARK, "是", "√", "✓", "1", "y", "Y", "yes", "YES"}
 # A 自评表 of the largest framework is a few hundred rows: nothing further down is read, so
 # that a sheet blown up inside a small file is never held in memory.
 MAX_ROWS = 5000
+# The 自评表 uses a dozen columns; a cell typed far to the right (XFD) must not make the
+# reader hold a row of 16,384 cells for every row of the sheet.
+MAX_COLUMNS = 64
 
 
 class WorkbookError(ValueError):
@@ -76,7 +79,10 @@ def read_values(data: bytes, key: str | bytes) -> SheetValues:
     of code that reads every spreadsheet the system is given; numbers come as typed (95.5%,
     not the 96% a "0%" cell shows)."""
     try:
-        sheets = {sheet.name: sheet for sheet in read_workbook(data, exact=True, max_rows=MAX_ROWS)}
+        sheets = {
+            sheet.name: sheet
+            for sheet in read_workbook(data, exact=True, max_rows=MAX_ROWS, max_columns=MAX_COLUMNS)
+        }
     except FormReadError as exc:
         raise WorkbookError("文件已损坏或不是 Excel 工作簿，无法读取：请重新下载后填写") from exc
     hidden = sheets.get(seals.SHEET)
@@ -90,8 +96,8 @@ def read_values(data: bytes, key: str | bytes) -> SheetValues:
     sheet = sheets.get("自评表") or next(iter(sheets.values()))
     values: dict[str, str] = {}
     for name, ref in seal.cells.items():
-        row, _column = _position(ref)
-        if row > MAX_ROWS:
+        row, column = _position(ref)
+        if row > MAX_ROWS or column > MAX_COLUMNS:
             raise WorkbookError("文件中的表格超出自评表的范围，无法读取：请重新下载后填写")
         values[name] = sheet.cell(ref).strip() if row else ""
     return SheetValues(seal, values)

@@ -449,3 +449,22 @@ def test_file_of_an_older_scheme_is_refused(app: Flask, seed: int) -> None:
     resp = _upload(client, seed, data)
     assert resp.status_code == 422
     assert "指标体系在文件下载后已变化" in resp.get_data(as_text=True)
+
+
+def test_a_cell_typed_far_to_the_right_is_left_out_and_the_rest_saved(
+    app: Flask, seed: int
+) -> None:
+    """Something typed in column XFD (the last Excel has) is not read; the form's own cells
+    are, as typed."""
+    client = client_as(app, "unit_a")
+    wb = openpyxl.load_workbook(
+        io.BytesIO(_fill(_download(client, seed), {"problems": "进度滞后。"}))
+    )
+    for row in range(1, 400):
+        wb["自评表"].cell(row=row, column=16384, value="多余")
+    out = io.BytesIO()
+    wb.save(out)
+    resp = _upload(client, seed, out.getvalue())
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:2000]
+    with app.app_context():
+        assert db.session.get(Evaluation, seed).problems == "进度滞后。"
