@@ -213,7 +213,7 @@ def save_draft(
     begin_write()
     action = policy.EDIT if on_behalf is None else policy.UPLOAD_ON_BEHALF
     evaluation = load_for(user, evaluation_id, action)
-    _check_version(evaluation, expected_version)
+    check_version(evaluation, expected_version)
     codes = {row.code for row in evaluation.rows}
     clean = {code: dict(value) for code, value in entries.items() if code in codes}
     merged = dict(evaluation.entries or {})
@@ -225,13 +225,13 @@ def save_draft(
     evaluation.updated_at = utcnow()
     told: list[OutboxMessage] = []
     if on_behalf is not None:
-        _flush()  # the audit row names the version this save made
+        flush_or_conflict()  # the audit row names the version this save made
         _audit(evaluation, user, ON_BEHALF_EVENT, evaluation.state, on_behalf)
         payload = {"evaluation_id": evaluation.id, "event": ON_BEHALF_EVENT}
         told.append(new_message("notify", {**payload, "reason": on_behalf, "actor_id": user.id}))
         db.session.add_all(told)
-    _commit()
-    _dispatch([m.id for m in told])
+    commit_or_conflict()
+    dispatch_after_commit([m.id for m in told])
     return evaluation
 
 
@@ -250,7 +250,7 @@ def fire(
     """Fire one event as this user; the single path for the web pages and the CLI."""
     begin_write()
     evaluation = load_for(user, evaluation_id)
-    _check_version(evaluation, expected_version)
+    check_version(evaluation, expected_version)
     try:
         transition = machine.check(
             evaluation.state, event, user.role, policy.scopes_for(user, evaluation), reason
@@ -268,7 +268,7 @@ def fire(
     evaluation.stage_entered_at = now
     evaluation.updated_at = now
     # The version check happens in the UPDATE (version_id_col); the new number is known after.
-    _flush()
+    flush_or_conflict()
     if transition.target is State.CONFIRMED:
         # The SM2 seal over what was confirmed, in the same transaction (evaluations/seal.py).
         from workflow.evaluations import seal
@@ -276,10 +276,10 @@ def fire(
         seal.sign(evaluation, user)
     audit = _audit(evaluation, user, transition.event.value, from_state, reason, changes)
     outbox = _outbox(evaluation, transition, user, reason)
-    _commit()
+    commit_or_conflict()
     ids = [m.id for m in outbox]
     del audit
-    _dispatch(ids)
+    dispatch_after_commit(ids)
     return FireResult(evaluation, transition, ids)
 
 
@@ -512,12 +512,14 @@ def _outbox(
     return messages
 
 
-def _check_version(evaluation: Evaluation, expected: int | None) -> None:
-    if expected is not None and evaluation.version != expected:
+def check_version(row: Any, expected: int | None) -> None:
+    """409 when the row (an evaluation, a re-check item: anything with a version) has moved
+    on since the page was shown."""
+    if expected is not None and row.version != expected:
         raise Conflict()
 
 
-def _flush() -> None:
+def flush_or_conflict() -> None:
     try:
         db.session.flush()
     except StaleDataError as exc:
@@ -525,7 +527,7 @@ def _flush() -> None:
         raise Conflict() from exc
 
 
-def _commit() -> None:
+def commit_or_conflict() -> None:
     try:
         db.session.commit()
     except StaleDataError as exc:
@@ -533,7 +535,8 @@ def _commit() -> None:
         raise Conflict() from exc
 
 
-def _dispatch(ids: list[int]) -> None:
+def dispatch_after_commit(ids: list[int]) -> None:
+    """Hand the committed outbox messages to the broker (never waits on it)."""
     if not ids:
         return
     from flask import current_app

@@ -15,7 +15,6 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import ARRAY, BigInteger, any_, func, literal, select
 from sqlalchemy.orm import joinedload
-from sqlalchemy.orm.exc import StaleDataError
 
 import scoring
 from scoring.numbers import q2
@@ -30,6 +29,10 @@ from workflow.evaluations.operations import (
     OperationError,
     ScoreChange,
     ValidationFailed,
+    check_version,
+    commit_or_conflict,
+    dispatch_after_commit,
+    flush_or_conflict,
     scheme_of,
 )
 from workflow.machine import RecheckEvent, RecheckState
@@ -269,7 +272,7 @@ def assign(
     if not policy.can_manage_rechecks(user):
         raise NotFound("未找到该复核事项")
     item = load_item(user, item_id)
-    _check_version(item, expected_version)
+    check_version(item, expected_version)
     if item.state == RecheckState.DONE.value:
         raise OperationError("复核已完成，不能改派")
     person = db.session.get(User, rechecker_id)
@@ -288,7 +291,7 @@ def assign(
     before = item.rechecker_id
     item.rechecker_id = person.id
     item.updated_at = utcnow()
-    _flush()
+    flush_or_conflict()
     _audit(
         user,
         item,
@@ -299,8 +302,8 @@ def assign(
         {"rechecker_id": person.id, "previous_rechecker_id": before},
     )
     messages = [_notify(item, "recheck_assign", user, None, person.id)]
-    _commit()
-    _dispatch(messages)
+    commit_or_conflict()
+    dispatch_after_commit([m.id for m in messages])
     return item
 
 
@@ -315,10 +318,10 @@ def save_scores(
     item = load_item(user, item_id)
     if not policy.can_recheck(user, policy.RECHECK_SCORE, item):
         raise Forbidden("当前状态不能填写复核得分")
-    _check_version(item, expected_version)
+    check_version(item, expected_version)
     _store_scores(item, scores, require_reasons=False)
     item.updated_at = utcnow()
-    _commit()
+    commit_or_conflict()
     return item
 
 
@@ -337,7 +340,7 @@ def fire(
     ``on_close(request)`` adds to each request an answer closes (its files, answers.py)."""
     begin_write()
     item = load_for_event(user, item_id)
-    _check_version(item, expected_version)
+    check_version(item, expected_version)
     try:
         transition = machine.check_recheck_event(
             item.state, event, user.role, policy.recheck_scopes_for(user, item), reason
@@ -394,7 +397,7 @@ def fire(
             raise RuntimeError(f"re-check effect {effect!r} has no implementation")
     item.state = transition.target.value
     item.updated_at = now
-    _flush()
+    flush_or_conflict()
     _audit(
         user,
         item,
@@ -405,8 +408,8 @@ def fire(
         {"changes": changes} if changes else {},
     )
     rows = [_notify(item, kind, user, text, to) for kind, to in messages]
-    _commit()
-    _dispatch(rows)
+    commit_or_conflict()
+    dispatch_after_commit([m.id for m in rows])
     return item
 
 
@@ -567,33 +570,3 @@ def _notify(
     )
     db.session.add(message)
     return message
-
-
-def _check_version(item: RecheckItem, expected: int | None) -> None:
-    if expected is not None and item.version != expected:
-        raise Conflict()
-
-
-def _flush() -> None:
-    try:
-        db.session.flush()
-    except StaleDataError as exc:
-        db.session.rollback()
-        raise Conflict() from exc
-
-
-def _commit() -> None:
-    try:
-        db.session.commit()
-    except StaleDataError as exc:
-        db.session.rollback()
-        raise Conflict() from exc
-
-
-def _dispatch(messages: list[Any]) -> None:
-    ids = [m.id for m in messages if m is not None and m.id is not None]
-    if not ids or not current_app.config.get("OUTBOX_DISPATCH", True):
-        return
-    from workflow.core.outbox import dispatch
-
-    dispatch(ids)
