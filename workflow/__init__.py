@@ -34,12 +34,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     for key in ("VAR_DIR", "PDF_DIR", "EVIDENCE_DIR"):
         Path(app.config[key]).mkdir(parents=True, exist_ok=True)
 
-    # A pooled server connection may have been dropped (restart, idle timeout): test it
-    # before use. A SQLite file cannot drop, and there the ping was a statement per request.
-    engine_options = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
-    engine_options.setdefault(
-        "pool_pre_ping", not str(app.config["SQLALCHEMY_DATABASE_URI"]).startswith("sqlite")
-    )
+    # A pooled server connection may have been dropped (restart, idle timeout): it is tested
+    # before use when it lay idle (database.ping_when_idle), not before every use.
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
     db.init_app(app)
     from workflow.core import database
 

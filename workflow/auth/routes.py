@@ -26,6 +26,7 @@ from workflow.auth.forms import LoginForm, PasswordForm, TotpForm
 from workflow.core.database import begin_write
 from workflow.core.extensions import db, limiter, login_manager
 from workflow.core.inputs import parse_int
+from workflow.home import queries as home_queries
 from workflow.models import Org, OrgRef, SessionUser, User
 
 bp = Blueprint("auth", __name__)
@@ -33,7 +34,8 @@ bp = Blueprint("auth", __name__)
 
 _users = User.__table__
 _orgs = Org.__table__
-# The user with its organisation in one statement (every page's header names it), built once.
+# The user with its organisation and the header's counts in one statement (every page's
+# header names them), built once.
 _USER_WITH_ORG = (
     select(
         _users.c.id,
@@ -49,6 +51,7 @@ _USER_WITH_ORG = (
         _orgs.c.name,
         _orgs.c.kind,
         _orgs.c.parent_id,
+        *home_queries.header_columns(_users.c.role, _users.c.org_id, _users.c.id),
     )
     .join_from(_users, _orgs, _orgs.c.id == _users.c.org_id)
     .where(_users.c.id == bindparam("uid"))
@@ -68,6 +71,9 @@ def load_user_from_id(value: str) -> SessionUser | None:
     id_, username, name, email, role, org_id, active, session_token, changed, must, *org = row
     if not active or not secrets.compare_digest(session_token.encode(), token.encode()):
         return None
+    *org, waiting, unread = org
+    if request.method in ("GET", "HEAD"):
+        home_queries.remember(waiting, unread)
     return SessionUser(
         id_,
         username,

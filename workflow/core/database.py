@@ -1,16 +1,22 @@
-"""Database helpers: SQLite pragmas, write transactions and the optimistic version check."""
+"""Database helpers: SQLite pragmas, read requests, write transactions and the optimistic
+version check."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from flask import Flask
-from sqlalchemy import event, select
+from flask import Flask, request
+from sqlalchemy import event, exc, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from workflow.core.extensions import db
 
 _IMMEDIATE = "sqlite_begin_immediate"
+# session.info key: this session serves a GET or HEAD and has not begun a write.
+READS_ONLY = "reads_only"
+_AUTOCOMMIT = "reads_in_autocommit"
 
 
 def configure_engine(engine: Engine) -> None:
@@ -43,14 +49,88 @@ def configure_engine(engine: Engine) -> None:
             conn.connection.driver_connection.execute("BEGIN")
 
 
+def ping_when_idle(engine: Engine, idle_seconds: float) -> None:
+    """Test a pooled server connection before use if it lay idle for idle_seconds or more
+    (a restart or an idle timeout may have dropped it); a failed test replaces it before
+    the request uses it. SQLAlchemy's pool_pre_ping tests before every use: a round trip
+    on every request, though a connection handed back a moment ago cannot have gone stale
+    in the meantime."""
+
+    @event.listens_for(engine, "checkin")
+    def _checkin(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.pop("idle_since", None)
+        if since is None or time.monotonic() - since < idle_seconds:
+            return  # new, or back in the pool a moment ago
+        try:
+            alive = engine.dialect.do_ping(dbapi_conn)
+        except Exception as error:  # the driver's own error for a dropped connection
+            raise exc.DisconnectionError("连接已断开") from error
+        if not alive:
+            raise exc.DisconnectionError("连接已断开")
+
+
+def _start_request() -> None:
+    """A GET or HEAD only reads: on a server database its statements run in autocommit (no
+    BEGIN and ROLLBACK round trips; under READ COMMITTED a transaction of reads sees no
+    more consistency than that), which also lets the driver keep its prepared statements
+    (psycopg forgets them at every ROLLBACK). A write in such a request begins with
+    begin_write() or immediate(), which leave the autocommit connection for a transaction
+    of their own; a flush before that is refused (_refuse_write_in_read)."""
+    if request.method not in ("GET", "HEAD") or request.endpoint == "static":
+        return
+    session = db.session()
+    session.info[READS_ONLY] = True
+    if db.engine.dialect.name != "sqlite" and not session.in_transaction():
+        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        session.info[_AUTOCOMMIT] = True
+
+
+def _end_request(_error: BaseException | None) -> None:
+    """The session outlives the request where a test holds the application context."""
+    if request.method not in ("GET", "HEAD") or request.endpoint == "static":
+        return
+    session = db.session()
+    session.info.pop(READS_ONLY, None)
+    if session.info.pop(_AUTOCOMMIT, None) and session.in_transaction():
+        session.rollback()  # hands the connection back; nothing to roll back
+
+
+def _refuse_write_in_read(session: Session, _context: Any, _instances: Any) -> None:
+    if session.info.get(READS_ONLY) and (session.new or session.dirty or session.deleted):
+        raise RuntimeError("a GET request wrote without begin_write(): it would autocommit")
+
+
 def init_app(app: Flask) -> None:
     with app.app_context():
         configure_engine(db.engine)
+        if db.engine.dialect.name != "sqlite" and not app.config["SQLALCHEMY_ENGINE_OPTIONS"].get(
+            "pool_pre_ping"
+        ):
+            ping_when_idle(db.engine, float(app.config.get("DB_PING_IDLE_SECONDS", 1)))
+    # Before every other hook: the first statement of a request (its user) sets it up.
+    app.before_request_funcs.setdefault(None, []).insert(0, _start_request)
+    app.teardown_request(_end_request)
+    if not event.contains(Session, "before_flush", _refuse_write_in_read):
+        event.listen(Session, "before_flush", _refuse_write_in_read)
+
+
+def _leave_read(session: Any) -> None:
+    """End a read request's autocommit use: what follows is a transaction. Changes made to
+    objects before that would have been flushed in autocommit: refused."""
+    if session.info.pop(READS_ONLY, None) and (session.new or session.dirty or session.deleted):
+        raise RuntimeError("a GET request changed objects before begin_write()")
+    if session.info.pop(_AUTOCOMMIT, None) and session.in_transaction():
+        session.rollback()
 
 
 def immediate(session: Any) -> None:
     """Begin a write transaction on this session (IMMEDIATE on SQLite), with no re-check of
     the signed-in user: for recording a refusal, which must be written whoever asks."""
+    _leave_read(session)
     session.connection(execution_options={_IMMEDIATE: True})
 
 
@@ -61,6 +141,7 @@ def begin_write() -> None:
     ended first so that the write transaction sees the newest committed data.
     """
     session = db.session()
+    _leave_read(session)
     if session.in_transaction():
         if session.new or session.dirty or session.deleted:
             session.flush()

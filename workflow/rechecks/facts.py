@@ -9,7 +9,18 @@ from decimal import Decimal
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, bindparam, case, literal, or_, select
+from sqlalchemy import (
+    Integer,
+    Numeric,
+    and_,
+    bindparam,
+    case,
+    func,
+    literal_column,
+    or_,
+    select,
+)
+from sqlalchemy.dialects import postgresql
 
 import scoring
 from scoring.model import QUANTITATIVE_KINDS
@@ -156,17 +167,25 @@ def mask_expression(limits: risk.Thresholds, per_rule: list[Any] | None = None) 
         parts = []
         for fact, op, right in rule.conditions:
             if isinstance(right, int):
-                value: Any = literal(right)
+                value: Any = _number(right)
             elif isinstance(right, tuple):
-                value = columns[right[0]] + literal(getattr(limits, right[1]))
+                value = columns[right[0]] + _number(getattr(limits, right[1]))
             elif right.startswith("fact:"):
                 value = columns[right[5:]]
             else:
-                value = literal(getattr(limits, right))
+                value = _number(getattr(limits, right))
             parts.append(_COMPARE[op](columns[fact], value))
-        value = literal(per_rule[i] if per_rule is not None else 1 << i)
-        terms.append(case((and_(*parts), value), else_=literal(0)))
+        value = _number(per_rule[i] if per_rule is not None else 1 << i)
+        terms.append(case((and_(*parts), value), else_=_number(0)))
     return sum(terms[1:], terms[0])
+
+
+def _number(value: int | Decimal) -> Any:
+    """A number written into the statement (not a parameter: the statement is built once per
+    thresholds, and its two dozen parameters were bound on every execution)."""
+    return literal_column(
+        format(Decimal(value), "f"), Numeric() if isinstance(value, Decimal) else Integer()
+    )
 
 
 _COMPARE = {
@@ -182,24 +201,32 @@ def thresholds() -> risk.Thresholds:
 
 
 def findings_for(evaluation_ids: Iterable[int]) -> dict[int, list[risk.Finding]]:
-    """The risk findings of these evaluations (from their stored facts; an evaluation
-    without facts has none yet). The database says which rules fire (the review queue asks
-    on every request); the reasons are written for those only."""
+    """The risk findings of those of these evaluations that have any (from their stored
+    facts; an evaluation without facts has none yet). The database says which rules fire
+    and sends the facts of those rows only (the review queue asks on every request); the
+    reasons are written for those."""
     ids = list(evaluation_ids)
     if not ids:
         return {}
     limits = thresholds()
-    rows = db.session.execute(_findings_statement(limits), {"ids": ids})
+    statement = _findings_statement(limits, db.session.get_bind().dialect.name)
+    rows = db.session.execute(statement, {"ids": ids})
     return {
-        ev_id: risk.assess_mask(bits, risk.Facts(*values), limits) if bits else []
-        for ev_id, bits, *values in rows
+        ev_id: risk.assess_mask(bits, risk.Facts(*values), limits) for ev_id, bits, *values in rows
     }
 
 
 @functools.lru_cache(maxsize=8)
-def _findings_statement(limits: risk.Thresholds) -> Any:
-    """Built once per thresholds: building the rules' expression cost more than running it."""
+def _findings_statement(limits: risk.Thresholds, dialect: str) -> Any:
+    """Built once per thresholds: building the rules' expression cost more than running it.
+    PostgreSQL takes the ids as one array parameter; SQLite, which has no arrays, as a list
+    expanded into the statement on every execution."""
     columns = RiskFacts.__table__.c
-    return select(
-        columns.evaluation_id, mask_expression(limits), *(columns[n] for n in FACT_FIELDS)
-    ).where(columns.evaluation_id.in_(bindparam("ids", expanding=True)))
+    mask = mask_expression(limits)
+    if dialect == "postgresql":
+        ids = columns.evaluation_id == func.any(bindparam("ids", type_=postgresql.ARRAY(Integer)))
+    else:
+        ids = columns.evaluation_id.in_(bindparam("ids", expanding=True))
+    return select(columns.evaluation_id, mask, *(columns[n] for n in FACT_FIELDS)).where(
+        ids, mask > 0
+    )

@@ -90,7 +90,10 @@ def test_a_batch_is_the_pure_sample_of_the_facts(any_app: Flask) -> None:
         found = facts.findings_for([e.id for e in evaluations])
         pool = [
             sampling.Candidate(
-                e.id, e.department_id, e.self_grade or "", risk.weight(len(found[e.id]), boost)
+                e.id,
+                e.department_id,
+                e.self_grade or "",
+                risk.weight(len(found.get(e.id, [])), boost),
             )
             for e in evaluations
         ]
