@@ -19,6 +19,7 @@ from workflow.evaluations.operations import OperationError
 from workflow.evaluations.stage import STAGES, fire_stage, render_stage, render_stage_total
 from workflow.machine import STATE_LABELS, Event, Role, State
 from workflow.models import Evaluation
+from workflow.rechecks import facts
 
 bp = Blueprint("finance", __name__, url_prefix="/finance")
 
@@ -40,7 +41,7 @@ def queue() -> str:
     filters = queries.ListFilters.from_args(
         request.args, default_states=(State.FINANCE_CONFIRMATION.value,)
     )
-    page = queries.list_evaluations(current_user, filters)
+    page = queries.list_evaluations(current_user, filters, extra=facts.list_columns())
     return render_template(
         "finance/queue.html",
         page=page,

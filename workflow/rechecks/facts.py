@@ -25,6 +25,7 @@ from sqlalchemy.dialects import postgresql
 import scoring
 from scoring.model import QUANTITATIVE_KINDS
 from workflow.core.extensions import db
+from workflow.evaluations.queries import Page, RowColumns
 from workflow.models import Evaluation, RiskFacts, utcnow
 
 __all__ = ["RiskFacts"]
@@ -213,6 +214,35 @@ def findings_for(evaluation_ids: Iterable[int]) -> dict[int, list[risk.Finding]]
     rows = db.session.execute(statement, {"ids": ids})
     return {
         ev_id: risk.assess_mask(bits, risk.Facts(*values), limits) for ev_id, bits, *values in rows
+    }
+
+
+def list_columns() -> RowColumns:
+    """The risk facts and their rule mask as columns of a queue's rows statement (read with
+    its rows; see findings_from)."""
+    return _list_columns(thresholds())
+
+
+@functools.lru_cache(maxsize=8)
+def _list_columns(limits: risk.Thresholds) -> RowColumns:
+    columns = RiskFacts.__table__.c
+    return RowColumns(
+        RiskFacts.__table__,
+        "evaluation_id",
+        (mask_expression(limits), *(columns[n] for n in FACT_FIELDS)),
+    )
+
+
+def findings_from(page: Page) -> dict[int, list[risk.Finding]]:
+    """The findings of a page's evaluations that have any: from the columns of list_columns
+    where the page read them with its rows, else in a statement of their own."""
+    limits = thresholds()
+    if page.extra_columns is not _list_columns(limits):
+        return findings_for([r.id for r in page.rows])
+    return {
+        ev_id: risk.assess_mask(int(values[0]), risk.Facts(*values[1:]), limits)
+        for ev_id, values in page.extra.items()
+        if values[0]
     }
 
 

@@ -3,7 +3,6 @@ list of evaluations, the panel on an evaluation's page, the final grade after re
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -15,6 +14,7 @@ import scoring
 from workflow import machine, policy
 from workflow.core.extensions import db
 from workflow.evaluations.operations import scheme_of
+from workflow.evaluations.queries import Page
 from workflow.machine import RecheckState, Role
 from workflow.models import (
     Actor,
@@ -262,7 +262,10 @@ class Badge:
 
 
 def risk_badges(evaluation_ids: list[int]) -> dict[int, Badge]:
-    found = facts.findings_for(evaluation_ids)
+    return _badges(facts.findings_for(evaluation_ids))
+
+
+def _badges(found: dict[int, list[risk.Finding]]) -> dict[int, Badge]:
     return {
         ev_id: Badge(ev_id, tuple(f.label for f in why), tuple(f.reason for f in why))
         for ev_id, why in found.items()
@@ -280,13 +283,13 @@ class RiskRow(NamedTuple):
     reasons: tuple[str, ...]
 
 
-def risk_rows(rows: Sequence[Any]) -> list[RiskRow]:
-    """The rows of a list page (anything with id, project and unit) that carry risk
-    findings, in the page's order, with their badges."""
-    badges = risk_badges([r.id for r in rows])
+def risk_rows(page: Page) -> list[RiskRow]:
+    """The rows of a list page that carry risk findings, in the page's order, with their
+    badges (the queues read the facts with their rows: facts.list_columns)."""
+    badges = _badges(facts.findings_from(page))
     return [
         RiskRow(r.id, r.project, r.unit, badges[r.id].labels, badges[r.id].reasons)
-        for r in rows
+        for r in page.rows
         if r.id in badges
     ]
 

@@ -12,6 +12,7 @@ from workflow.evaluations import operations, queries, views
 from workflow.evaluations.operations import OperationError
 from workflow.evaluations.stage import STAGES, fire_stage, render_stage, render_stage_total
 from workflow.machine import STATE_LABELS, Role, State
+from workflow.rechecks import facts
 
 bp = Blueprint("review", __name__, url_prefix="/review")
 
@@ -32,7 +33,7 @@ def _require_reviewer() -> None:
 def queue() -> str:
     _require_reviewer()
     filters = queries.ListFilters.from_args(request.args, default_states=QUEUE_STATES)
-    page = queries.list_evaluations(current_user, filters)
+    page = queries.list_evaluations(current_user, filters, extra=facts.list_columns())
     return render_template(
         "review/queue.html",
         page=page,

@@ -118,3 +118,37 @@ def test_a_batch_is_the_pure_sample_of_the_facts(any_app: Flask) -> None:
                 select(AuditLog).where(AuditLog.event == "recheck_batch").order_by(AuditLog.id)
             ).all()[-1]
             assert audit.scores["batch_id"] == batch.id and audit.scores["seed"] == 77
+
+
+def test_a_queue_reads_the_findings_with_its_rows(any_app: Flask) -> None:
+    """The review queue reads each row's facts and rule mask in its rows statement
+    (facts.list_columns): the same findings as the statement of their own, rows without
+    facts included, and no statement on risk_facts besides."""
+    from sqlalchemy import event
+
+    from tests.workflow.helpers import user
+    from workflow.evaluations import queries
+
+    with any_app.app_context():
+        cycle_id = db.session.scalar(select(Evaluation.cycle_id))
+        facts.refresh(cycle_id=cycle_id)
+        db.session.commit()
+        reviewer = user("reviewer")
+        filters = queries.ListFilters.from_args({}, default_states=())
+        seen: list[str] = []
+        listener = lambda _c, _cur, statement, *_a: seen.append(statement)  # noqa: E731
+        event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            page = queries.list_evaluations(reviewer, filters, extra=facts.list_columns())
+            folded = facts.findings_from(page)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listener)
+        ids = [r.id for r in page.rows]
+        assert len(page.extra) == len(ids) and folded
+        assert sum("risk_facts" in s for s in seen) == 1  # the rows statement's join
+        separate = facts.findings_for(ids)
+        assert {k: [f.key for f in v] for k, v in folded.items()} == {
+            k: [f.key for f in v] for k, v in separate.items()
+        }
+        plain = queries.list_evaluations(reviewer, filters)
+        assert plain.extra == {} and facts.findings_from(plain).keys() == separate.keys()
