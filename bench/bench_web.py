@@ -405,12 +405,6 @@ def main() -> None:
         action="store_true",
         help="with --postgresql: measure the database an earlier run built, if it is there",
     )
-    parser.add_argument(
-        "--experiment",
-        action="store_true",
-        help="with --postgresql: also measure the queue without pre-ping and with autocommit "
-        "reads (bench_web_pg.EXPERIMENT_APP)",
-    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed")
@@ -454,16 +448,13 @@ def main() -> None:
         # idle timeout would end it after 30 minutes of measuring.
         "SESSION_IDLE_MINUTES": "720",
     }
-    ports = {name: free_port() for name in ("app", "cold", "orm", "raw", "fewer")}
+    ports = {name: free_port() for name in ("app", "cold", "orm", "raw")}
     procs = [
         start_gunicorn("wsgi:app", ports["app"], env, ROOT),
         start_gunicorn("wsgi:app", ports["cold"], {**env, "LIST_ROW_CACHE": "0"}, ROOT),
         start_gunicorn("baseline_orm_app:app", ports["orm"], env, OUT),
         start_gunicorn("baseline_app:app", ports["raw"], env, OUT),
     ]
-    if args.postgresql and args.experiment:
-        (OUT / "experiment_app.py").write_text(bench_web_pg.EXPERIMENT_APP, encoding="utf-8")
-        procs.append(start_gunicorn("experiment_app:app", ports["fewer"], env, OUT))
     results: dict[str, dict[str, float]] = {}
     rounds: list[dict[str, dict[str, float]]] = []
     try:
@@ -474,14 +465,6 @@ def main() -> None:
             "queue_cold_rows": (f"http://127.0.0.1:{ports['cold']}/review/", reviewer),
             "form": (f"http://127.0.0.1:{ports['app']}/evaluations/{info['form_id']}/edit", unit),
         }
-        if args.postgresql and args.experiment:
-            # Beside the queue it is compared with, the order reversed every pass like the rest.
-            urls = {
-                "baseline_orm": urls["baseline_orm"],
-                "queue": urls["queue"],
-                "queue_fewer_round_trips": (f"http://127.0.0.1:{ports['fewer']}/review/", reviewer),
-                **{k: v for k, v in urls.items() if k not in ("baseline_orm", "queue")},
-            }
         for name, (url, cookie) in urls.items():
             # wrk counts redirects as successes: make sure each URL really answers 200 with
             # its page (a stale cookie would measure the redirect to /login instead), and
@@ -544,15 +527,6 @@ def main() -> None:
         "queue_vs_baseline_raw": ratio("queue", "baseline_raw"),
         "queue_cold_rows_vs_baseline_orm": ratio("queue_cold_rows", "baseline_orm"),
         "form_vs_baseline_orm": ratio("form", "baseline_orm"),
-        **(
-            {
-                "queue_fewer_round_trips_vs_baseline_orm": ratio(
-                    "queue_fewer_round_trips", "baseline_orm"
-                )
-            }
-            if "queue_fewer_round_trips" in urls
-            else {}
-        ),
         "worst_round": {
             "queue_vs_baseline_orm": worst("queue", "baseline_orm"),
             "queue_vs_baseline_raw": worst("queue", "baseline_raw"),

@@ -60,29 +60,6 @@ def index():
 '''
 
 
-# An experiment, not the app as deployed: the same app with the two round trips per request
-# that PostgreSQL adds over the ORM baseline taken away (no pre-ping; a GET's statements in
-# autocommit, so no BEGIN and ROLLBACK). Measured beside the app so that the lead can judge
-# the change with figures; README and web.md say what it would cost.
-EXPERIMENT_APP = """
-from flask import request
-
-from workflow import create_app
-from workflow.core.extensions import db
-
-app = create_app({"SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": False}})
-
-
-def _reads_in_autocommit():
-    if request.method == "GET":
-        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-
-
-# Before the session check reads the user: the first statement sets the connection up.
-app.before_request_funcs.setdefault(None, []).insert(0, _reads_in_autocommit)
-"""
-
-
 def database_url() -> str:
     base, _, _ = ADMIN_URL.rpartition("/")
     return f"{base}/{DB_NAME}"

@@ -52,6 +52,8 @@ def from_env() -> dict[str, object]:
         "WTF_CSRF_TIME_LIMIT": None,
         # Rendered list rows kept per process (workflow/cells.py); 0 renders every row.
         "LIST_ROW_CACHE": int(os.environ.get("LIST_ROW_CACHE", "4096")),
+        # A pooled PostgreSQL connection idle this long is tested before use (database.py).
+        "DB_PING_IDLE_SECONDS": float(os.environ.get("DB_PING_IDLE_SECONDS", "1")),
         # How often the self-evaluation form saves a draft while someone types (form.js).
         "AUTOSAVE_SECONDS": int(os.environ.get("AUTOSAVE_SECONDS", "60")),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),

@@ -110,7 +110,7 @@ def init_app(app: Flask) -> None:
         if db.engine.dialect.name != "sqlite" and not app.config["SQLALCHEMY_ENGINE_OPTIONS"].get(
             "pool_pre_ping"
         ):
-            ping_when_idle(db.engine, float(app.config.get("DB_PING_IDLE_SECONDS", 1)))
+            ping_when_idle(db.engine, float(app.config["DB_PING_IDLE_SECONDS"]))
     # Before every other hook: the first statement of a request (its user) sets it up.
     app.before_request_funcs.setdefault(None, []).insert(0, _start_request)
     app.teardown_request(_end_request)
