@@ -51,17 +51,25 @@ def _waiting(role: Role, org_id: Any) -> Any:
     scope, _ = policy.visible_scope(_RoleOnly(role.value))
     if states and scope == "unit_id":
         return _at_most(
-            select(literal(1)).where(Evaluation.unit_id == org_id, Evaluation.state.in_(states)),
+            select(literal(1)).where(
+                Evaluation.unit_id == org_id, Evaluation.state.in_(_each(states))
+            ),
             Evaluation.__table__,
         )
     if states and scope in ("department_id", "all"):
         kept = select(func.coalesce(func.sum(EvaluationCount.n), 0)).where(
-            EvaluationCount.state.in_(states)
+            EvaluationCount.state.in_(_each(states))
         )
         if scope == "department_id":
             kept = kept.where(EvaluationCount.department_id == org_id)
         return kept.scalar_subquery()
     return literal(0)
+
+
+def _each(states: tuple[str, ...]) -> list[Any]:
+    """The states as one parameter each: a plain tuple is an "expanding" parameter, which
+    SQLAlchemy writes into the statement anew on every execution (on every page, here)."""
+    return [literal(state) for state in states]
 
 
 class _RoleOnly:
