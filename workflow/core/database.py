@@ -16,10 +16,22 @@ from workflow.core.extensions import db
 _IMMEDIATE = "sqlite_begin_immediate"
 # session.info key: this session serves a GET or HEAD and has not begun a write.
 READS_ONLY = "reads_only"
-_AUTOCOMMIT = "reads_in_autocommit"
+_READ_HELD = "holds_the_read_connection"
+# Execution option of a read request's connection: a statement that writes is refused on it.
+_READ_CONNECTION = "jixiao_read_connection"
+_WRITES = ("INSERT", "UPDATE", "DELETE")
 
 
 def configure_engine(engine: Engine) -> None:
+    @event.listens_for(engine, "before_cursor_execute")
+    def _refuse_writes_on_reads(conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        # A GET's connection reads (in autocommit on PostgreSQL): a write there, by the ORM or
+        # by Core, would commit statement by statement. Writes begin with begin_write().
+        if not conn.get_execution_options().get(_READ_CONNECTION):
+            return
+        if statement.lstrip()[:6].upper() in _WRITES:
+            raise RuntimeError("a GET request wrote without begin_write(): it would autocommit")
+
     if engine.dialect.name != "sqlite":
         return
 
@@ -84,9 +96,13 @@ def _start_request() -> None:
         return
     session = db.session()
     session.info[READS_ONLY] = True
-    if db.engine.dialect.name != "sqlite" and not session.in_transaction():
-        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-        session.info[_AUTOCOMMIT] = True
+    if session.in_transaction():
+        return  # a test holds the application context, and the session with it
+    options: dict[str, Any] = {_READ_CONNECTION: True}
+    if db.engine.dialect.name != "sqlite":
+        options["isolation_level"] = "AUTOCOMMIT"
+    session.connection(execution_options=options)
+    session.info[_READ_HELD] = True
 
 
 def _end_request(_error: BaseException | None) -> None:
@@ -95,8 +111,8 @@ def _end_request(_error: BaseException | None) -> None:
         return
     session = db.session()
     session.info.pop(READS_ONLY, None)
-    if session.info.pop(_AUTOCOMMIT, None) and session.in_transaction():
-        session.rollback()  # hands the connection back; nothing to roll back
+    if session.info.pop(_READ_HELD, None) and session.in_transaction():
+        session.rollback()  # hands the read connection back; nothing to roll back
 
 
 def _refuse_write_in_read(session: Session, _context: Any, _instances: Any) -> None:
@@ -123,7 +139,7 @@ def _leave_read(session: Any) -> None:
     objects before that would have been flushed in autocommit: refused."""
     if session.info.pop(READS_ONLY, None) and (session.new or session.dirty or session.deleted):
         raise RuntimeError("a GET request changed objects before begin_write()")
-    if session.info.pop(_AUTOCOMMIT, None) and session.in_transaction():
+    if session.info.pop(_READ_HELD, None) and session.in_transaction():
         session.rollback()
 
 

@@ -80,7 +80,12 @@ def _app_with_views(base: Flask, tmp: Path) -> Flask:
         db.session.commit()
         return "written"
 
+    def update_unbegun() -> str:
+        db.session.execute(sa.update(User).where(User.id == 1).values(name="Core 写入"))
+        return "written"
+
     app.add_url_rule("/t/unbegun", view_func=rename_unbegun)
+    app.add_url_rule("/t/core", view_func=update_unbegun)
     app.add_url_rule("/t/begun", view_func=rename_begun)
     return app
 
@@ -88,11 +93,13 @@ def _app_with_views(base: Flask, tmp: Path) -> Flask:
 def test_a_get_that_changes_an_object_without_begin_write_is_refused(
     any_app: Flask, tmp_path: Path
 ) -> None:
-    """In autocommit the flush would have written for good, outside any transaction."""
+    """In autocommit the write would have committed for good, statement by statement."""
     app = _app_with_views(any_app, tmp_path)
     client = app.test_client()
     with pytest.raises(RuntimeError, match="begin_write"):
         client.get("/t/unbegun")
+    with pytest.raises(RuntimeError, match="begin_write"):
+        client.get("/t/core")  # by Core, past the ORM's flush
     assert client.get("/t/begun").get_data(as_text=True) == "written"
     with app.app_context():
         assert db.session.get(User, 1).name == "写事务中的修改"
