@@ -1,5 +1,5 @@
 """Who may open what, generated from the app's URL map: a new route that is not classified
-here fails the test, so none can be left out.
+here fails the test, so none can be left out. Every probe runs on SQLite and on PostgreSQL.
 
 - anonymous visitors get the login page (redirect) for everything but /login and /healthz;
 - a role-bound page answers 404 to every other role;
@@ -186,6 +186,13 @@ def _classify(endpoint: str, arguments: set[str]) -> str:
     if endpoint in OWNED:
         return "owned"
     raise AssertionError(f"unclassified route {endpoint}: add it to the access matrix")
+
+
+@pytest.fixture
+def app(any_app: Flask) -> Flask:
+    """Every probe on SQLite and on PostgreSQL, where a GET reads in autocommit: every page
+    each role may open, opened on both."""
+    return any_app
 
 
 @pytest.fixture
