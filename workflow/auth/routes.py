@@ -26,6 +26,7 @@ from workflow.auth.forms import LoginForm, PasswordForm, TotpForm
 from workflow.core.database import begin_write
 from workflow.core.extensions import db, limiter, login_manager
 from workflow.core.inputs import parse_int
+from workflow.evaluations import queries
 from workflow.home import queries as home_queries
 from workflow.models import Org, OrgRef, SessionUser, User
 
@@ -52,6 +53,7 @@ _USER_WITH_ORG = (
         _orgs.c.kind,
         _orgs.c.parent_id,
         *home_queries.header_columns(_users.c.role, _users.c.org_id, _users.c.id),
+        queries.org_generation_column(),
     )
     .join_from(_users, _orgs, _orgs.c.id == _users.c.org_id)
     .where(_users.c.id == bindparam("uid"))
@@ -71,9 +73,14 @@ def load_user_from_id(value: str) -> SessionUser | None:
     id_, username, name, email, role, org_id, active, session_token, changed, must, *org = row
     if not active or not secrets.compare_digest(session_token.encode(), token.encode()):
         return None
-    *org, waiting, unread = org
+    *org, waiting, unread, generation = org
+    # What a read request's pages take as read here; any other request reads them afresh.
     if request.method in ("GET", "HEAD"):
         home_queries.remember(waiting, unread)
+        queries.remember_org_generation(generation)
+    else:
+        home_queries.forget()
+        queries.remember_org_generation(None)
     return SessionUser(
         id_,
         username,

@@ -10,6 +10,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
+from flask import current_app, g
 from sqlalchemy import ColumnElement, bindparam, false, func, or_, select, true, union_all
 
 from workflow import policy
@@ -18,7 +19,7 @@ from workflow.core.inputs import parse_int
 from workflow.evaluations import seal, views
 from workflow.evaluations.views import PER_PAGE, STATE_ORDER, STATE_STAGE, Deadline, _deadline
 from workflow.machine import STATE_LABELS, Role, State
-from workflow.models import Actor, Cycle, Evaluation, EvaluationCount, Org, Project
+from workflow.models import Actor, Cycle, Evaluation, EvaluationCount, Org, OrgGeneration, Project
 
 
 @dataclass
@@ -475,7 +476,9 @@ def _units_statement(scope: str) -> Any:
 
 
 def units_for(user: Actor) -> list[tuple[int, str]]:
-    """The units a user may filter by: its own, its department's, or all of them."""
+    """The units a user may filter by: its own, its department's, or all of them. Kept per
+    process while the organisations are unchanged: the number that says so comes with the
+    signed-in user (org_generation_column), so a list page asks nothing more for its filter."""
     role = Role(user.role)
     if role is Role.REVIEWER:
         scope = "parent_id"
@@ -483,8 +486,32 @@ def units_for(user: Actor) -> list[tuple[int, str]]:
         scope = "all"
     else:
         scope = "id"
+    key = (scope, user.org_id)
+    generation = g.get("org_generation")
+    # (scope, organisation) -> (the generation it was read at, its units), per application.
+    kept: dict[tuple[str, int], tuple[int, list[tuple[int, str]]]]
+    kept = current_app.extensions.setdefault("units_for", {})
+    hit = kept.get(key)
+    if generation is not None and hit is not None and hit[0] == generation:
+        return hit[1]
     rows = db.session.connection().execute(_units_statement(scope), {"org_id": user.org_id})
-    return [(r.id, r.name) for r in rows]
+    units = [(r.id, r.name) for r in rows]
+    if generation is not None:
+        if len(kept) >= 4096:
+            kept.clear()
+        kept[key] = (generation, units)
+    return units
+
+
+def org_generation_column() -> Any:
+    """How many times the organisations changed (kept by triggers: models/org.py), as a column
+    of the statement that reads the signed-in user."""
+    table = OrgGeneration.__table__
+    return select(table.c.n).where(table.c.id == 1).scalar_subquery()
+
+
+def remember_org_generation(generation: int | None) -> None:
+    g.org_generation = generation
 
 
 def cycles() -> list[Cycle]:

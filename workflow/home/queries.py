@@ -111,6 +111,10 @@ def remember(waiting: int, unread: int) -> None:
     g.nav_counts = {"waiting": int(waiting or 0), "unread": int(unread or 0)}
 
 
+def forget() -> None:
+    g.pop("nav_counts", None)
+
+
 def nav_counts(user: Any) -> dict[str, int]:
     """{"waiting": n, "unread": n} for the header: read with the user on a GET, else one
     statement, once per request."""

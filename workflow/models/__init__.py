@@ -14,7 +14,7 @@ from workflow.models.evaluation import (
     snapshot_for,
 )
 from workflow.models.notice import Notice, ReminderClaim
-from workflow.models.org import Org, OrgKind
+from workflow.models.org import Org, OrgGeneration, OrgKind
 from workflow.models.outbox import OutboxMessage
 from workflow.models.pdf import PdfFile
 from workflow.models.recheck import (
@@ -59,6 +59,7 @@ __all__ = [
     "LibraryIndicator",
     "Notice",
     "Org",
+    "OrgGeneration",
     "OrgKind",
     "OrgRef",
     "OutboxMessage",

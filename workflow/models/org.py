@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy import DDL, CheckConstraint, ForeignKey, Integer, String, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from workflow.core.extensions import db
@@ -60,3 +60,40 @@ class Org(db.Model):  # type: ignore[name-defined]
 
     def __repr__(self) -> str:
         return f"<Org {self.id} {self.kind} {self.name}>"
+
+
+class OrgGeneration(db.Model):  # type: ignore[name-defined]
+    """How many times the organisations changed: one row, its number raised by triggers on
+    ``orgs`` (SQLite and PostgreSQL) in the transaction of the change, whichever way the
+    change is made. Read with the signed-in user on every request, it says whether what a web
+    process kept of the organisations (the list filter's units) is still true."""
+
+    __tablename__ = "org_generation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, default=0)
+
+
+_BUMP = "UPDATE org_generation SET n = n + 1 WHERE id = 1;"
+ORG_GENERATION_SQLITE = tuple(
+    f"CREATE TRIGGER org_generation_{op.lower()} AFTER {op} ON orgs BEGIN {_BUMP} END"
+    for op in ("INSERT", "UPDATE", "DELETE")
+)
+ORG_GENERATION_POSTGRES = (
+    "CREATE OR REPLACE FUNCTION org_generation_bump() RETURNS trigger AS $$ BEGIN "
+    f"{_BUMP} RETURN NULL; END; $$ LANGUAGE plpgsql",
+    "CREATE TRIGGER org_generation_bump AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON orgs "
+    "FOR EACH STATEMENT EXECUTE FUNCTION org_generation_bump()",
+)
+
+# The triggers are on orgs: create this table (its one row, then them) after it.
+OrgGeneration.__table__.add_is_dependent_on(Org.__table__)
+event.listen(
+    OrgGeneration.__table__, "after_create", DDL("INSERT INTO org_generation (id, n) VALUES (1, 0)")
+)
+for _sql in ORG_GENERATION_SQLITE:
+    event.listen(OrgGeneration.__table__, "after_create", DDL(_sql).execute_if(dialect="sqlite"))
+for _sql in ORG_GENERATION_POSTGRES:
+    event.listen(
+        OrgGeneration.__table__, "after_create", DDL(_sql).execute_if(dialect="postgresql")
+    )

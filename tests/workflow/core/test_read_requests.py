@@ -163,3 +163,27 @@ def test_the_header_counts_come_with_the_user_and_stop_at_99(any_app: Flask) -> 
     html = client.get("/").get_data(as_text=True)
     assert re.search(r'data-testid="nav-count-unread">99\+<', html)
     assert "未读消息（99+）" in html
+
+
+def test_the_unit_filter_is_kept_until_the_organisations_change(any_app: Flask) -> None:
+    """The queue's unit filter is read once per process; renaming a unit (any change to
+    orgs) raises the generation that comes with the user, and the next page reads it anew."""
+    from workflow.models import Org, OrgGeneration
+
+    client = client_as(any_app, "reviewer")
+    assert client.get("/review/").status_code == 200
+    again = _statements(any_app, client, "/review/")
+    assert not [s for s in again if s.startswith("SELECT orgs.id, orgs.name")], again
+    with any_app.app_context():
+        before = db.session.get(OrgGeneration, 1).n
+        reviewer = db.session.scalar(select(User).where(User.username == "reviewer"))
+        unit = db.session.scalar(
+            select(Org).where(Org.kind == "unit", Org.parent_id == reviewer.org_id).limit(1)
+        )
+        unit.name = "改名后的预算单位"
+        db.session.commit()
+        assert db.session.get(OrgGeneration, 1).n > before
+    after = _statements(any_app, client, "/review/")
+    assert [s for s in after if s.startswith("SELECT orgs.id, orgs.name")]
+    html = client.get("/review/").get_data(as_text=True)
+    assert "改名后的预算单位" in html
