@@ -264,6 +264,7 @@ def reuse(app_config: Any, count: int) -> dict[str, Any] | None:
 
     app = create_app(app_config)
     with app.app_context():
+        db.create_all()  # a table added since the database was built (only what is missing)
         total = db.session.scalar(select(db.func.count()).select_from(Evaluation))
         form_id = db.session.scalar(
             select(Evaluation.id).join(Project).where(Project.name == "基准测试：40 项指标的自评表")
