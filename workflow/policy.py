@@ -101,14 +101,20 @@ def visible_scope(user: Actor) -> tuple[str, int | None]:
     ("unit_id", org), ("all", None) or ("none", None). Lists build their SQL from this."""
     if not user.is_active:
         return "none", None
-    role = Role(user.role)
+    scope = role_scope(Role(user.role))
+    return scope, user.org_id if scope in ("department_id", "unit_id") else None
+
+
+def role_scope(role: Role) -> str:
+    """The column of visible_scope for an active user of this role: "department_id",
+    "unit_id", "all" or "none"."""
     if role in (Role.SYSADMIN, Role.FINANCE):
-        return "all", None
+        return "all"
     if role is Role.REVIEWER:
-        return "department_id", user.org_id
+        return "department_id"
     if role in machine.UNIT_ROLES:
-        return "unit_id", user.org_id
-    return "none", None
+        return "unit_id"
+    return "none"
 
 
 def is_admin(user: Any) -> bool:

@@ -23,7 +23,7 @@ from werkzeug.wrappers import Response
 from workflow.auth import operations as ops
 from workflow.auth import totp
 from workflow.auth.forms import LoginForm, PasswordForm, TotpForm
-from workflow.core.database import begin_write
+from workflow.core.database import begin_write, is_read_request
 from workflow.core.extensions import db, limiter, login_manager
 from workflow.core.inputs import parse_int
 from workflow.evaluations import queries
@@ -75,7 +75,7 @@ def load_user_from_id(value: str) -> SessionUser | None:
         return None
     *org, waiting, unread, generation = org
     # What a read request's pages take as read here; any other request reads them afresh.
-    if request.method in ("GET", "HEAD"):
+    if is_read_request():
         home_queries.remember(waiting, unread)
         queries.remember_org_generation(generation)
     else:

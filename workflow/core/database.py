@@ -85,6 +85,11 @@ def ping_when_idle(engine: Engine, idle_seconds: float) -> None:
             raise exc.DisconnectionError("连接已断开")
 
 
+def is_read_request() -> bool:
+    """A GET or HEAD of a page (not a static file): it only reads, until begin_write()."""
+    return request.method in ("GET", "HEAD") and request.endpoint != "static"
+
+
 def _start_request() -> None:
     """A GET or HEAD only reads: on a server database its statements run in autocommit (no
     BEGIN and ROLLBACK round trips; under READ COMMITTED a transaction of reads sees no
@@ -92,7 +97,7 @@ def _start_request() -> None:
     (psycopg forgets them at every ROLLBACK). A write in such a request begins with
     begin_write() or immediate(), which leave the autocommit connection for a transaction
     of their own; a flush before that is refused (_refuse_write_in_read)."""
-    if request.method not in ("GET", "HEAD") or request.endpoint == "static":
+    if not is_read_request():
         return
     session = db.session()
     session.info[READS_ONLY] = True
@@ -107,7 +112,7 @@ def _start_request() -> None:
 
 def _end_request(_error: BaseException | None) -> None:
     """The session outlives the request where a test holds the application context."""
-    if request.method not in ("GET", "HEAD") or request.endpoint == "static":
+    if not is_read_request():
         return
     session = db.session()
     session.info.pop(READS_ONLY, None)

@@ -48,7 +48,7 @@ def _waiting(role: Role, org_id: Any) -> Any:
     user's column): from the kept counts for a department or everyone, from the (unit,
     state, cycle) index for a unit; 0 when nothing waits for the role."""
     states = WAITING.get(role, ())
-    scope, _ = policy.visible_scope(_RoleOnly(role.value))
+    scope = policy.role_scope(role)
     if states and scope == "unit_id":
         return _at_most(
             select(literal(1)).where(
@@ -70,16 +70,6 @@ def _each(states: tuple[str, ...]) -> list[Any]:
     """The states as one parameter each: a plain tuple is an "expanding" parameter, which
     SQLAlchemy writes into the statement anew on every execution (on every page, here)."""
     return [literal(state) for state in states]
-
-
-class _RoleOnly:
-    """What policy.visible_scope reads of a user, for a role as such."""
-
-    is_active = True
-    org_id = None
-
-    def __init__(self, role: str) -> None:
-        self.role = role
 
 
 def _unread(user_id: Any) -> Any:
