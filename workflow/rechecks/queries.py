@@ -261,10 +261,6 @@ class Badge:
     reasons: tuple[str, ...]
 
 
-def risk_badges(evaluation_ids: list[int]) -> dict[int, Badge]:
-    return _badges(facts.findings_for(evaluation_ids))
-
-
 def _badges(found: dict[int, list[risk.Finding]]) -> dict[int, Badge]:
     return {
         ev_id: Badge(ev_id, tuple(f.label for f in why), tuple(f.reason for f in why))
