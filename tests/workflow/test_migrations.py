@@ -57,3 +57,54 @@ def test_init_db_command_is_idempotent(tmp_path: Path) -> None:
         assert result.exit_code == 0, result.output
     with app.app_context():
         db.engine.dispose()
+
+
+def _triggers(url: str) -> set[tuple[str, ...]]:
+    """Every trigger with its definition, and on PostgreSQL every function's source."""
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            rows = conn.execute(
+                sa.text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
+            )
+            found = {(name, " ".join(sql.split())) for name, sql in rows}
+        else:
+            rows = conn.execute(
+                sa.text(
+                    "SELECT tgname, pg_get_triggerdef(t.oid) FROM pg_trigger t WHERE NOT tgisinternal"
+                    " UNION ALL SELECT proname, prosrc FROM pg_proc p JOIN pg_namespace n"
+                    " ON n.oid = p.pronamespace WHERE n.nspname = 'public'"
+                )
+            )
+            found = {(name, " ".join(text_.split())) for name, text_ in rows}
+    engine.dispose()
+    return found
+
+
+def test_the_migrations_make_the_models_triggers(empty_url: str, tmp_path: Path) -> None:
+    """The triggers (kept counts and their generations, org_generation, the append-only log)
+    are written twice, in the models and frozen in the migrations: both make the same."""
+    app = create_app(_config(tmp_path, empty_url))
+    with app.app_context():
+        upgrade()
+        db.session.remove()
+        db.engine.dispose()
+    if empty_url.startswith("sqlite"):
+        built_url = f"sqlite:///{tmp_path / 'built.sqlite3'}"
+        name = None
+    else:
+        name = f"jixiao_mig_{uuid.uuid4().hex[:10]}"
+        _pg_exec(f'CREATE DATABASE "{name}"')
+        built_url = _pg_url(name)
+    try:
+        built = create_app(_config(tmp_path, built_url))
+        with built.app_context():
+            db.create_all()
+            db.session.remove()
+            db.engine.dispose()
+        migrated, made = _triggers(empty_url), _triggers(built_url)
+        assert any("evaluation_counts_touch" in t[0] for t in made)
+        assert migrated == made, migrated ^ made
+    finally:
+        if name:
+            _pg_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -447,12 +447,17 @@ def recount_evaluations() -> int:
         if n
     }
     wrong = sum(1 for key in counted.keys() | before.keys() if counted.get(key) != before.get(key))
+    # Each group's generation only rises, and so does every sum of them that everybody's
+    # list reads: a web process may keep rows read at any number below (evaluations/
+    # queries.py), and they may have changed without the triggers. Each row starts above
+    # the sum of all of them.
+    changed = db.session.scalar(select(func.sum(kept.c.changed))) or 0
     db.session.execute(kept.delete())
     if counted:
         db.session.execute(
             kept.insert(),
             [
-                {"department_id": d, "cycle_id": c, "state": s, "n": n}
+                {"department_id": d, "cycle_id": c, "state": s, "n": n, "changed": changed + 1}
                 for (d, c, s), n in counted.items()
             ],
         )

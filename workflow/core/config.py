@@ -52,6 +52,9 @@ def from_env() -> dict[str, object]:
         "WTF_CSRF_TIME_LIMIT": None,
         # Rendered list rows kept per process (workflow/cells.py); 0 renders every row.
         "LIST_ROW_CACHE": int(os.environ.get("LIST_ROW_CACHE", "4096")),
+        # Department and finance list pages' rows kept per process under their groups'
+        # generations (evaluations/queries.py); 0 reads every page's rows.
+        "LIST_PAGE_CACHE": int(os.environ.get("LIST_PAGE_CACHE", "256")),
         # A pooled PostgreSQL connection idle this long is tested before use (database.py).
         "DB_PING_IDLE_SECONDS": float(os.environ.get("DB_PING_IDLE_SECONDS", "1")),
         # How often the self-evaluation form saves a draft while someone types (form.js).

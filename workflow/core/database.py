@@ -110,6 +110,13 @@ def _start_request() -> None:
     session.info[_READ_HELD] = True
 
 
+def reads_committed() -> bool:
+    """Whether this request reads on a connection of its own (a GET or HEAD, in autocommit
+    on PostgreSQL, in a read transaction on SQLite) and has begun no write: all it reads is
+    committed data."""
+    return bool(db.session().info.get(_READ_HELD))
+
+
 def _end_request(_error: BaseException | None) -> None:
     """The session outlives the request where a test holds the application context."""
     if not is_read_request():

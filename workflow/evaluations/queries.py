@@ -14,6 +14,7 @@ from flask import current_app, g
 from sqlalchemy import ColumnElement, bindparam, false, func, or_, select, true, union_all
 
 from workflow import policy
+from workflow.core.database import reads_committed
 from workflow.core.extensions import db
 from workflow.core.inputs import parse_int
 from workflow.evaluations import seal, views
@@ -199,12 +200,15 @@ def _list_statements(shape: _Shape) -> tuple[Any, tuple[Any, ...]]:
             cy.c.deadline_confirm,
             cy.c.day_kind,
         )
+        # With each group's generation (raised by the triggers), which keys its kept rows.
         if shape.scope == "department_id":
-            counts = select(ec.c.state, ec.c.cycle_id, ec.c.n, *deadlines).where(*kept, ec.c.n > 0)
+            counts = select(ec.c.state, ec.c.cycle_id, ec.c.n, *deadlines, ec.c.changed).where(
+                *kept, ec.c.n > 0
+            )
         else:
             total = func.sum(ec.c.n)
             counts = (
-                select(ec.c.state, ec.c.cycle_id, total, *deadlines)
+                select(ec.c.state, ec.c.cycle_id, total, *deadlines, func.sum(ec.c.changed))
                 .where(*kept)
                 .group_by(ec.c.state, ec.c.cycle_id, *deadlines)
                 .having(total > 0)
@@ -342,20 +346,23 @@ def list_evaluations(
         "pattern": _like(filters.q),
     }
     conn = db.session.connection()
-    counts: list[tuple[str, int, int, date, date, date, str]] = []
-    if shape.q or _kept_counts(shape):
+    # (state, cycle, n, the cycle's deadlines and day kind, the group's generation or None)
+    counts: list[tuple[str, int, int, date, date, date, str, int | None]] = []
+    if _kept_counts(shape):
         counts = [tuple(r) for r in conn.execute(counts_stmt, params)]  # type: ignore[misc]
+    elif shape.q:
+        counts = [(*r, None) for r in conn.execute(counts_stmt, params)]  # type: ignore[misc]
     else:
         for cycle_id, submit, review, confirm, kind, *per_state in conn.execute(
             counts_stmt, params
         ):
             for state, n in zip(states or STATE_ORDER, per_state, strict=True):
                 if n:
-                    counts.append((state, cycle_id, n, submit, review, confirm, kind))
+                    counts.append((state, cycle_id, n, submit, review, confirm, kind, None))
     on = views.today()  # looked up on views: a test moves the day there
-    groups: list[tuple[bool, date, int, int, str, int, Deadline]] = []
+    groups: list[tuple[bool, date, int, int, str, int, Deadline, int | None]] = []
     total = 0
-    for state, cycle_id, n, submit, review, confirm, kind in counts:
+    for state, cycle_id, n, submit, review, confirm, kind, changed in counts:
         total += n
         stage = STATE_STAGE.get(state)
         day = {"submit": submit, "review": review, "confirm": confirm}[stage] if stage else None
@@ -369,6 +376,7 @@ def list_evaluations(
                 state,
                 n,
                 _deadline(stage, day, on, kind or "calendar"),
+                changed,
             )
         )
     groups.sort(key=lambda g: g[:4])
@@ -376,7 +384,8 @@ def list_evaluations(
     offset = (filters.page - 1) * per_page
     wanted = per_page
     touched: dict[tuple[str, int], tuple[int, Deadline]] = {}
-    for _none, _day, _rank, cycle_id, state, size, deadline in groups:
+    slices: list[tuple[str, int, int | None, int, int]] = []
+    for _none, _day, _rank, cycle_id, state, size, deadline, changed in groups:
         if offset >= size:
             offset -= size
             continue
@@ -384,6 +393,7 @@ def list_evaluations(
         i = len(touched)
         params.update({f"gs{i}": state, f"gc{i}": cycle_id, f"l{i}": take, f"o{i}": offset})
         touched[(state, cycle_id)] = (i, deadline)
+        slices.append((state, cycle_id, changed, take, offset))
         offset = 0
         wanted -= take
         if not wanted:
@@ -391,10 +401,8 @@ def list_evaluations(
     rows: list[ListRow] = []
     if not touched:
         return Page(rows, total, filters.page, per_page)
-    found = conn.execute(_rows_statement(shape, len(touched), extra), params).all()
+    found = _page_rows(conn, shape, params, slices, extra, touched)
     more: dict[int, tuple[Any, ...]] = {}
-    # In page order: the groups in turn, each in id order.
-    found.sort(key=lambda r: (touched[(r[1], r[2])][0], r[0]))
     for (
         id_,
         state,
@@ -450,6 +458,49 @@ def list_evaluations(
         bad = seal.tampered_among(confirmed)
         rows = [r._replace(tampered=True) if r.id in bad else r for r in rows]
     return Page(rows, total, filters.page, per_page, more, extra)
+
+
+def _page_rows(
+    conn: Any,
+    shape: _Shape,
+    params: dict[str, Any],
+    slices: list[tuple[str, int, int | None, int, int]],
+    extra: RowColumns | None,
+    touched: dict[tuple[str, int], tuple[int, Deadline]],
+) -> list[Any]:
+    """The page's rows in page order (the groups in turn, each in id order), from the rows
+    statement or, where the page may be kept, from this process's copy.
+
+    A page is kept under everything its rows depend on: the filters, each group's slice
+    (state, cycle, offset, size) with the group's generation, which the triggers raise on
+    any change to what a list shows of its rows (models/counts.py), and the organisations'
+    generation (their names). Only pages of kept counts whose groups all have a generation
+    (no drafts: their groups have none that moves) are kept, and only when the request reads
+    committed data on a connection of its own (nothing it wrote can be in them)."""
+    key: tuple[Any, ...] | None = None
+    size = int(current_app.config.get("LIST_PAGE_CACHE", 256))
+    organisations = g.get("org_generation")
+    if (
+        size > 0
+        and organisations is not None
+        and all(
+            changed is not None and state != State.DRAFT.value
+            for state, _c, changed, _t, _o in slices
+        )
+        and reads_committed()
+    ):
+        key = (shape, extra, params["scope_id"], params["cycle_id"], tuple(slices), organisations)
+        kept: dict[tuple[Any, ...], list[Any]] = current_app.extensions.setdefault("list_pages", {})
+        hit = kept.get(key)
+        if hit is not None:
+            return hit
+    found = conn.execute(_rows_statement(shape, len(touched), extra), params).all()
+    found.sort(key=lambda r: (touched[(r[1], r[2])][0], r[0]))
+    if key is not None:
+        if len(kept) >= size:
+            kept.clear()
+        kept[key] = found
+    return found
 
 
 def returned_count(user: Actor) -> int:
