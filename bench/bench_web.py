@@ -13,8 +13,8 @@ a Jinja2 template, and runs wrk against every URL in the same run:
 - baseline (raw): the same rows through the sqlite3 module and a template compiled once, no
   ORM: the floor of any Flask page here, reported beside it;
 - queue: /review/ as the reviewer (50 rows of the 10,000, filtered by state, by deadline);
-- queue, cold rows: the same page from a second app whose row cache is off (LIST_ROW_CACHE=0),
-  every row rendered on every request;
+- queue, cold rows: the same page from a second app that keeps nothing (LIST_ROW_CACHE=0 and
+  LIST_PAGE_CACHE=0): every row read and rendered on every request;
 - form: /evaluations/<id>/edit as the unit (40 indicators, scored on every request).
 
 The URLs take turns for --rounds passes of --duration seconds each (the machine is shared and
@@ -451,7 +451,9 @@ def main() -> None:
     ports = {name: free_port() for name in ("app", "cold", "orm", "raw")}
     procs = [
         start_gunicorn("wsgi:app", ports["app"], env, ROOT),
-        start_gunicorn("wsgi:app", ports["cold"], {**env, "LIST_ROW_CACHE": "0"}, ROOT),
+        start_gunicorn(
+            "wsgi:app", ports["cold"], {**env, "LIST_ROW_CACHE": "0", "LIST_PAGE_CACHE": "0"}, ROOT
+        ),
         start_gunicorn("baseline_orm_app:app", ports["orm"], env, OUT),
         start_gunicorn("baseline_app:app", ports["raw"], env, OUT),
     ]

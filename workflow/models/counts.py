@@ -25,7 +25,9 @@ its rows may have changed: a move in or out, an evaluation changed in place (but
 risk facts, the name of its project or cycle. A web process keeps a page's rows under the
 numbers of the groups the page shows and reads them again once one has moved
 (evaluations/queries.py); the organisations' names have their own number (org_generation).
-A change that bypasses the triggers must raise it by hand (the recount does).
+A change that bypasses the triggers must raise it by hand (the recount does). A queued
+evaluation changed in place (a review score saved, say) therefore holds its group's row until
+its transaction commits, as a move does; a draft's save takes no lock here.
 
 ``tests/workflow/test_evaluation_counts.py`` compares the table with a GROUP BY after
 inserts, moves and deletes on both databases; migration 0002 creates it and fills it from
