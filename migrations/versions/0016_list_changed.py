@@ -1,19 +1,21 @@
-"""evaluation_counts.changed: each list group's generation, raised by triggers
+"""evaluation_counts.changed: each list group's generation, raised by triggers; org_generation
+also raised by the names of projects and cycles and by the risk facts
 
 Revision ID: 0016_list_changed
 Revises: 0015_org_generation
 Create Date: 2026-12-07 23:00:00
 
 Web processes keep a list page's rows per process under the generations of the (department,
-cycle, state) groups the page shows, read with the group counts (workflow/models/counts.py).
+cycle, state) groups the page shows, read with the group counts, and org_generation, read
+with the signed-in user (workflow/models/counts.py).
 """
 
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0016_list_changed'
-down_revision = '0015_org_generation'
+revision = "0016_list_changed"
+down_revision = "0015_org_generation"
 branch_labels = None
 depends_on = None
 
@@ -32,17 +34,7 @@ TOUCH_NEW = (
     "UPDATE evaluation_counts SET changed = changed + 1 WHERE department_id = NEW.department_id "
     "AND cycle_id = NEW.cycle_id AND state = NEW.state;"
 )
-TOUCH_EVALUATION = (
-    "UPDATE evaluation_counts SET changed = changed + 1 WHERE EXISTS (SELECT 1 FROM evaluations "
-    "e WHERE e.id = {row}.evaluation_id AND e.department_id = evaluation_counts.department_id "
-    "AND e.cycle_id = evaluation_counts.cycle_id AND e.state = evaluation_counts.state);"
-)
-TOUCH_PROJECT = (
-    "UPDATE evaluation_counts SET changed = changed + 1 WHERE EXISTS (SELECT 1 FROM evaluations "
-    "e WHERE e.project_id = NEW.id AND e.department_id = evaluation_counts.department_id "
-    "AND e.cycle_id = evaluation_counts.cycle_id AND e.state = evaluation_counts.state);"
-)
-TOUCH_CYCLE = "UPDATE evaluation_counts SET changed = changed + 1 WHERE cycle_id = NEW.id;"
+BUMP_NAMES = "UPDATE org_generation SET n = n + 1 WHERE id = 1;"
 MOVED_SQLITE = (
     "OLD.department_id IS NOT NEW.department_id OR OLD.cycle_id IS NOT NEW.cycle_id "
     "OR OLD.state IS NOT NEW.state"
@@ -59,12 +51,15 @@ SQLITE_TRIGGERS = (
     f"CREATE TRIGGER evaluation_counts_touch AFTER UPDATE ON evaluations WHEN NOT ({MOVED_SQLITE}) "
     f"AND NEW.state <> 'draft' BEGIN {TOUCH_NEW} END",
     *(
-        f"CREATE TRIGGER evaluation_counts_risk_{op_.lower()} AFTER {op_} ON risk_facts BEGIN "
-        f"{TOUCH_EVALUATION.format(row=row)} END"
-        for op_, row in (("INSERT", "NEW"), ("UPDATE", "NEW"), ("DELETE", "OLD"))
+        f"CREATE TRIGGER list_names_{table}_{op_.split()[0].lower()} AFTER {op_} ON {table} "
+        f"BEGIN {BUMP_NAMES} END"
+        for table, ops in (
+            ("risk_facts", ("INSERT", "UPDATE", "DELETE")),
+            ("projects", ("UPDATE OF name",)),
+            ("cycles", ("INSERT", "UPDATE", "DELETE")),
+        )
+        for op_ in ops
     ),
-    f"CREATE TRIGGER evaluation_counts_project AFTER UPDATE OF name ON projects BEGIN {TOUCH_PROJECT} END",
-    f"CREATE TRIGGER evaluation_counts_cycle AFTER UPDATE OF name ON cycles BEGIN {TOUCH_CYCLE} END",
 )
 POSTGRES_TRIGGERS = (
     "CREATE OR REPLACE FUNCTION evaluation_counts_track() RETURNS trigger AS $$ BEGIN "
@@ -75,24 +70,26 @@ POSTGRES_TRIGGERS = (
     f"ELSE {ADD_NEW} {REMOVE_OLD} "
     "END IF; RETURN NULL; END; $$ LANGUAGE plpgsql",
     "CREATE OR REPLACE FUNCTION evaluation_counts_touch() RETURNS trigger AS $$ BEGIN "
-    f"IF TG_TABLE_NAME = 'evaluations' THEN {TOUCH_NEW} "
-    f"ELSIF TG_TABLE_NAME = 'projects' THEN {TOUCH_PROJECT} "
-    f"ELSIF TG_TABLE_NAME = 'cycles' THEN {TOUCH_CYCLE} "
-    f"ELSIF TG_OP = 'DELETE' THEN {TOUCH_EVALUATION.format(row='OLD')} "
-    f"ELSE {TOUCH_EVALUATION.format(row='NEW')} "
-    "END IF; RETURN NULL; END; $$ LANGUAGE plpgsql",
+    f"{TOUCH_NEW} RETURN NULL; END; $$ LANGUAGE plpgsql",
     "CREATE TRIGGER evaluation_counts_touch AFTER UPDATE ON evaluations FOR EACH ROW "
     f"WHEN (NOT ({MOVED_PG}) AND NEW.state <> 'draft') EXECUTE FUNCTION evaluation_counts_touch()",
-    "CREATE TRIGGER evaluation_counts_risk AFTER INSERT OR UPDATE OR DELETE ON risk_facts "
-    "FOR EACH ROW EXECUTE FUNCTION evaluation_counts_touch()",
-    "CREATE TRIGGER evaluation_counts_project AFTER UPDATE OF name ON projects FOR EACH ROW "
-    "WHEN (OLD.name IS DISTINCT FROM NEW.name) EXECUTE FUNCTION evaluation_counts_touch()",
-    "CREATE TRIGGER evaluation_counts_cycle AFTER UPDATE OF name ON cycles FOR EACH ROW "
-    "WHEN (OLD.name IS DISTINCT FROM NEW.name) EXECUTE FUNCTION evaluation_counts_touch()",
+    "CREATE TRIGGER list_names_risk_facts AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON "
+    "risk_facts FOR EACH STATEMENT EXECUTE FUNCTION org_generation_bump()",
+    "CREATE TRIGGER list_names_projects AFTER UPDATE OF name ON projects "
+    "FOR EACH STATEMENT EXECUTE FUNCTION org_generation_bump()",
+    "CREATE TRIGGER list_names_cycles AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON cycles "
+    "FOR EACH STATEMENT EXECUTE FUNCTION org_generation_bump()",
 )
-NEW_SQLITE = ("evaluation_counts_touch", "evaluation_counts_risk_insert",
-              "evaluation_counts_risk_update", "evaluation_counts_risk_delete",
-              "evaluation_counts_project", "evaluation_counts_cycle")
+NEW_SQLITE = (
+    "evaluation_counts_touch",
+    "list_names_risk_facts_insert",
+    "list_names_risk_facts_update",
+    "list_names_risk_facts_delete",
+    "list_names_projects_update",
+    "list_names_cycles_insert",
+    "list_names_cycles_update",
+    "list_names_cycles_delete",
+)
 OLD_SQLITE = ("evaluation_counts_insert", "evaluation_counts_delete", "evaluation_counts_update")
 
 
@@ -102,7 +99,9 @@ def upgrade():
         # Writes to evaluations wait until this commits: no change falls between the old
         # triggers and the new.
         op.execute("LOCK TABLE evaluations IN SHARE ROW EXCLUSIVE MODE")
-    op.add_column('evaluation_counts', sa.Column('changed', sa.Integer(), server_default='0', nullable=False))
+    op.add_column(
+        "evaluation_counts", sa.Column("changed", sa.Integer(), server_default="0", nullable=False)
+    )
     if dialect == "sqlite":
         for name in OLD_SQLITE:
             op.execute(f"DROP TRIGGER IF EXISTS {name}")
@@ -121,18 +120,22 @@ def downgrade():
             op.execute(f"DROP TRIGGER IF EXISTS {name}")
     elif dialect == "postgresql":
         op.execute("DROP TRIGGER IF EXISTS evaluation_counts_touch ON evaluations")
-        op.execute("DROP TRIGGER IF EXISTS evaluation_counts_risk ON risk_facts")
-        op.execute("DROP TRIGGER IF EXISTS evaluation_counts_project ON projects")
-        op.execute("DROP TRIGGER IF EXISTS evaluation_counts_cycle ON cycles")
+        op.execute("DROP TRIGGER IF EXISTS list_names_risk_facts ON risk_facts")
+        op.execute("DROP TRIGGER IF EXISTS list_names_projects ON projects")
+        op.execute("DROP TRIGGER IF EXISTS list_names_cycles ON cycles")
         op.execute("DROP FUNCTION IF EXISTS evaluation_counts_touch()")
-    with op.batch_alter_table('evaluation_counts') as batch:
-        batch.drop_column('changed')
+    with op.batch_alter_table("evaluation_counts") as batch:
+        batch.drop_column("changed")
     # The triggers of revision 0002, as they were.
     n_new = "INSERT INTO evaluation_counts (department_id, cycle_id, state, n) VALUES (NEW.department_id, NEW.cycle_id, NEW.state, 1) ON CONFLICT (department_id, cycle_id, state) DO UPDATE SET n = evaluation_counts.n + 1;"
     n_old = "UPDATE evaluation_counts SET n = n - 1 WHERE department_id = OLD.department_id AND cycle_id = OLD.cycle_id AND state = OLD.state;"
     if dialect == "sqlite":
-        op.execute(f"CREATE TRIGGER evaluation_counts_insert AFTER INSERT ON evaluations BEGIN {n_new} END")
-        op.execute(f"CREATE TRIGGER evaluation_counts_delete AFTER DELETE ON evaluations BEGIN {n_old} END")
+        op.execute(
+            f"CREATE TRIGGER evaluation_counts_insert AFTER INSERT ON evaluations BEGIN {n_new} END"
+        )
+        op.execute(
+            f"CREATE TRIGGER evaluation_counts_delete AFTER DELETE ON evaluations BEGIN {n_old} END"
+        )
         op.execute(
             "CREATE TRIGGER evaluation_counts_update AFTER UPDATE OF department_id, cycle_id, state "
             f"ON evaluations WHEN {MOVED_SQLITE} BEGIN {n_old} {n_new} END"

@@ -447,19 +447,17 @@ def recount_evaluations() -> int:
         if n
     }
     wrong = sum(1 for key in counted.keys() | before.keys() if counted.get(key) != before.get(key))
-    # Each group's generation only rises, and so does every sum of them that everybody's
-    # list reads: a web process may keep rows read at any number below (evaluations/
-    # queries.py), and they may have changed without the triggers. Each row starts above
-    # the sum of all of them.
-    changed = db.session.scalar(select(func.sum(kept.c.changed))) or 0
-    db.session.execute(kept.delete())
-    if counted:
-        db.session.execute(
-            kept.insert(),
-            [
-                {"department_id": d, "cycle_id": c, "state": s, "n": n, "changed": changed + 1}
-                for (d, c, s), n in counted.items()
-            ],
-        )
+    # Every row stays and its generation rises by one (the rows may have changed without the
+    # triggers): a web process may keep a page's rows under any number a group had, and
+    # everybody's list keys on their sums (evaluations/queries.py). A group new here starts
+    # at 1, as the triggers would start it: no page was kept under a row that was not there.
+    key = (kept.c.department_id, kept.c.cycle_id, kept.c.state)
+    db.session.execute(kept.update().values(n=0, changed=kept.c.changed + 1))
+    for (d, c, s), n in counted.items():
+        where = (key[0] == d, key[1] == c, key[2] == s)
+        if not db.session.execute(kept.update().where(*where).values(n=n)).rowcount:
+            db.session.execute(
+                kept.insert().values(department_id=d, cycle_id=c, state=s, n=n, changed=1)
+            )
     db.session.commit()
     return wrong

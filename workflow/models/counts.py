@@ -16,16 +16,20 @@ which fails with an error and can be run again. The counter rows are hot for the
 department's moves until each transaction commits; the workflow's transactions are short.
 
 Nothing may TRUNCATE ``evaluations`` (the append-only audit log refers to it), so no
-TRUNCATE trigger is needed. A batch migration of ``evaluations`` on SQLite copies the table
-and drops its triggers: it must create them again. ``flask evaluations recount`` rebuilds the
-counts from the evaluations (after a restore made with triggers disabled, say).
+TRUNCATE trigger is needed. A batch migration on SQLite of ``evaluations``, ``projects``,
+``cycles`` or ``risk_facts`` copies the table and drops its triggers: it must create them
+again (``tests/workflow/test_migrations.py`` compares the migrations' triggers with these).
+``flask evaluations recount`` rebuilds the counts from the evaluations (after a restore made
+with triggers disabled, say).
 
-Each group also has ``changed``, a number the triggers raise whenever what a list shows of
-its rows may have changed: a move in or out, an evaluation changed in place (but a draft), its
-risk facts, the name of its project or cycle. A web process keeps a page's rows under the
-numbers of the groups the page shows and reads them again once one has moved
-(evaluations/queries.py); the organisations' names have their own number (org_generation).
-A change that bypasses the triggers must raise it by hand (the recount does). A queued
+Each group also has ``changed``, a number the triggers raise whenever its rows may have
+changed as a list shows them: a move in or out, an evaluation changed in place (but a draft).
+What a row shows from other tables (the names of projects, cycles and organisations, the risk
+facts) raises ``org_generation`` instead (models/org.py). A web process keeps a page's rows
+under the numbers of the groups the page shows and that one, and reads them again once one
+has moved (evaluations/queries.py). A change that bypasses the triggers must raise them by
+hand (the recount raises every group's). Both only ever rise: no row here is deleted but
+with its department or cycle (and then org_generation rises too). A queued
 evaluation changed in place (a review score saved, say) therefore holds its group's row until
 its transaction commits, as a move does; a draft's save takes no lock here.
 
@@ -41,6 +45,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from workflow.core.extensions import db
 from workflow.models.evaluation import Evaluation
+from workflow.models.org import OrgGeneration
 from workflow.models.recheck import RiskFacts
 
 
@@ -81,18 +86,12 @@ _TOUCH_NEW = (
     "UPDATE evaluation_counts SET changed = changed + 1 WHERE department_id = NEW.department_id "
     "AND cycle_id = NEW.cycle_id AND state = NEW.state;"
 )
-# The groups a list row of this evaluation (risk facts) or of this project (its name) is in.
-_TOUCH_EVALUATION = (
-    "UPDATE evaluation_counts SET changed = changed + 1 WHERE EXISTS (SELECT 1 FROM evaluations "
-    "e WHERE e.id = {row}.evaluation_id AND e.department_id = evaluation_counts.department_id "
-    "AND e.cycle_id = evaluation_counts.cycle_id AND e.state = evaluation_counts.state);"
-)
-_TOUCH_PROJECT = (
-    "UPDATE evaluation_counts SET changed = changed + 1 WHERE EXISTS (SELECT 1 FROM evaluations "
-    "e WHERE e.project_id = NEW.id AND e.department_id = evaluation_counts.department_id "
-    "AND e.cycle_id = evaluation_counts.cycle_id AND e.state = evaluation_counts.state);"
-)
-_TOUCH_CYCLE = "UPDATE evaluation_counts SET changed = changed + 1 WHERE cycle_id = NEW.id;"
+# What a list row shows from other tables changes rarely and raises the one generation the
+# signed-in user's statement reads (org_generation, models/org.py): the organisations' names
+# (its own triggers), the projects' and cycles' names, the risk facts (written by the beat's
+# refresh and a batch, not by the pages). A group's own number would have to be found
+# through the evaluations, which a concurrent move changes under the trigger's feet.
+_BUMP_NAMES = "UPDATE org_generation SET n = n + 1 WHERE id = 1;"
 _MOVED_SQLITE = (
     "OLD.department_id IS NOT NEW.department_id OR OLD.cycle_id IS NOT NEW.cycle_id "
     "OR OLD.state IS NOT NEW.state"
@@ -110,12 +109,15 @@ SQLITE_TRIGGERS = (
     f"CREATE TRIGGER evaluation_counts_touch AFTER UPDATE ON evaluations WHEN NOT ({_MOVED_SQLITE}) "
     f"AND NEW.state <> 'draft' BEGIN {_TOUCH_NEW} END",
     *(
-        f"CREATE TRIGGER evaluation_counts_risk_{op.lower()} AFTER {op} ON risk_facts BEGIN "
-        f"{_TOUCH_EVALUATION.format(row=row)} END"
-        for op, row in (("INSERT", "NEW"), ("UPDATE", "NEW"), ("DELETE", "OLD"))
+        f"CREATE TRIGGER list_names_{table}_{op.split()[0].lower()} AFTER {op} ON {table} "
+        f"BEGIN {_BUMP_NAMES} END"
+        for table, ops in (
+            ("risk_facts", ("INSERT", "UPDATE", "DELETE")),
+            ("projects", ("UPDATE OF name",)),
+            ("cycles", ("INSERT", "UPDATE", "DELETE")),
+        )
+        for op in ops
     ),
-    f"CREATE TRIGGER evaluation_counts_project AFTER UPDATE OF name ON projects BEGIN {_TOUCH_PROJECT} END",
-    f"CREATE TRIGGER evaluation_counts_cycle AFTER UPDATE OF name ON cycles BEGIN {_TOUCH_CYCLE} END",
 )
 POSTGRES_TRIGGERS = (
     "CREATE OR REPLACE FUNCTION evaluation_counts_track() RETURNS trigger AS $$ BEGIN "
@@ -131,25 +133,21 @@ POSTGRES_TRIGGERS = (
     f"ON evaluations FOR EACH ROW WHEN ({_MOVED_PG}) "
     "EXECUTE FUNCTION evaluation_counts_track()",
     "CREATE OR REPLACE FUNCTION evaluation_counts_touch() RETURNS trigger AS $$ BEGIN "
-    f"IF TG_TABLE_NAME = 'evaluations' THEN {_TOUCH_NEW} "
-    f"ELSIF TG_TABLE_NAME = 'projects' THEN {_TOUCH_PROJECT} "
-    f"ELSIF TG_TABLE_NAME = 'cycles' THEN {_TOUCH_CYCLE} "
-    f"ELSIF TG_OP = 'DELETE' THEN {_TOUCH_EVALUATION.format(row='OLD')} "
-    f"ELSE {_TOUCH_EVALUATION.format(row='NEW')} "
-    "END IF; RETURN NULL; END; $$ LANGUAGE plpgsql",
+    f"{_TOUCH_NEW} RETURN NULL; END; $$ LANGUAGE plpgsql",
     "CREATE TRIGGER evaluation_counts_touch AFTER UPDATE ON evaluations FOR EACH ROW "
     f"WHEN (NOT ({_MOVED_PG}) AND NEW.state <> 'draft') EXECUTE FUNCTION evaluation_counts_touch()",
-    "CREATE TRIGGER evaluation_counts_risk AFTER INSERT OR UPDATE OR DELETE ON risk_facts "
-    "FOR EACH ROW EXECUTE FUNCTION evaluation_counts_touch()",
-    "CREATE TRIGGER evaluation_counts_project AFTER UPDATE OF name ON projects FOR EACH ROW "
-    "WHEN (OLD.name IS DISTINCT FROM NEW.name) EXECUTE FUNCTION evaluation_counts_touch()",
-    "CREATE TRIGGER evaluation_counts_cycle AFTER UPDATE OF name ON cycles FOR EACH ROW "
-    "WHEN (OLD.name IS DISTINCT FROM NEW.name) EXECUTE FUNCTION evaluation_counts_touch()",
+    # org_generation_bump() is the organisations' own (models/org.py).
+    "CREATE TRIGGER list_names_risk_facts AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON "
+    "risk_facts FOR EACH STATEMENT EXECUTE FUNCTION org_generation_bump()",
+    "CREATE TRIGGER list_names_projects AFTER UPDATE OF name ON projects "
+    "FOR EACH STATEMENT EXECUTE FUNCTION org_generation_bump()",
+    "CREATE TRIGGER list_names_cycles AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON cycles "
+    "FOR EACH STATEMENT EXECUTE FUNCTION org_generation_bump()",
 )
 
-# The triggers are on evaluations, risk_facts, projects and cycles: create this table (and
-# them) after those.
-for _table in (Evaluation.__table__, RiskFacts.__table__):
+# The triggers are on evaluations, risk_facts, projects and cycles, and raise org_generation:
+# create this table (and them) after those.
+for _table in (Evaluation.__table__, RiskFacts.__table__, OrgGeneration.__table__):
     EvaluationCount.__table__.add_is_dependent_on(_table)
 for _sql in SQLITE_TRIGGERS:
     event.listen(EvaluationCount.__table__, "after_create", DDL(_sql).execute_if(dialect="sqlite"))

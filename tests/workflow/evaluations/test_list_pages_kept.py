@@ -16,7 +16,16 @@ from tests.workflow.pagehelpers import client_as
 from workflow.admin import operations as admin_ops
 from workflow.core import database
 from workflow.core.extensions import db
-from workflow.models import Cycle, Evaluation, EvaluationCount, Org, Project, RiskFacts, User
+from workflow.models import (
+    Cycle,
+    Evaluation,
+    EvaluationCount,
+    Org,
+    OrgGeneration,
+    Project,
+    RiskFacts,
+    User,
+)
 
 
 class _RowsRead:
@@ -164,19 +173,40 @@ def test_what_raises_which_generation(any_app: Flask) -> None:
         moved_in = (draft_group[0], draft_group[1], "self_scored")
         assert after[draft_group] > before[draft_group]
         assert after[moved_in] > before.get(moved_in, 0)
-        # A cycle renamed: every group of the cycle.
+        # A cycle renamed, a project renamed, risk facts written: the groups stay, the
+        # generation of what rows show from other tables rises.
         before = after
-        cycle_id = queued_group[1]
-        db.session.execute(update(Cycle).where(Cycle.id == cycle_id).values(name="改名后的周期"))
+        names = _names()
+        db.session.execute(
+            update(Cycle).where(Cycle.id == queued_group[1]).values(name="改名后的周期")
+        )
         db.session.commit()
-        after = _generations()
-        for key, value in after.items():
-            assert value == before[key] + (1 if key[1] == cycle_id else 0), key
-        # The recount: every group above the sum of all generations before it.
-        total = sum(after.values())
-        admin_ops.recount_evaluations()
-        recounted = _generations()
-        assert recounted and min(recounted.values()) > total
+        assert _generations() == before and _names() > names
+        names = _names()
+        db.session.execute(
+            update(Project).where(Project.id == queued.project_id).values(name="改名后的项目")
+        )
+        db.session.commit()
+        assert _generations() == before and _names() > names
+        names = _names()
+        db.session.execute(
+            update(RiskFacts)
+            .where(RiskFacts.evaluation_id == queued_id)
+            .values(tier_mismatch=RiskFacts.tier_mismatch + 1)
+        )
+        db.session.commit()
+        assert _generations() == before and _names() > names
+        # The recount: every group one up, each time, the empty ones too (none is deleted).
+        for _ in range(3):
+            before = _generations()
+            admin_ops.recount_evaluations()
+            recounted = _generations()
+            assert recounted == {k: v + 1 for k, v in before.items()}
+
+
+def _names() -> int:
+    db.session.rollback()
+    return int(db.session.scalar(select(OrgGeneration.n).where(OrgGeneration.id == 1)))
 
 
 def test_only_a_read_of_committed_data_keeps_a_page(any_app: Flask) -> None:
@@ -218,3 +248,32 @@ def test_the_kept_pages_are_bounded(app: Flask) -> None:
     for _ in range(2):
         assert client.get(urls[0]).status_code == 200
     assert rows.n == before + 2, "0 reads every page"
+
+
+def test_finance_sees_a_change_in_place_and_never_keeps_drafts(any_app: Flask) -> None:
+    """Everybody's list keys on the sum of the departments' generations; a page of drafts is
+    read every time (their groups have no generation that moves)."""
+    app = any_app
+    client = client_as(app, "finance")
+    rows = _RowsRead(app)
+    with app.app_context():
+        ev = db.session.scalar(select(Evaluation).where(Evaluation.state == "finance_confirmation"))
+        assert ev is not None
+        ev_id = ev.id
+
+    def page(url: str = "/finance/") -> str:
+        resp = client.get(url)
+        assert resp.status_code == 200
+        return resp.get_data(as_text=True)
+
+    first = page()
+    assert page() == first and rows.n == 1
+    with app.app_context():
+        db.session.execute(
+            update(Evaluation).where(Evaluation.id == ev_id).values(dept_total=Decimal("66.66"))
+        )
+        db.session.commit()
+    assert "66.66" in page() and rows.n == 2
+    drafts = page("/finance/?state=draft")
+    assert rows.n == 3
+    assert page("/finance/?state=draft") == drafts and rows.n == 4, "drafts are read every time"
