@@ -66,7 +66,9 @@ class OrgGeneration(db.Model):  # type: ignore[name-defined]
     """How many times the organisations changed: one row, its number raised by triggers on
     ``orgs`` (SQLite and PostgreSQL) in the transaction of the change, whichever way the
     change is made. Read with the signed-in user on every request, it says whether what a web
-    process kept of the organisations (the list filter's units) is still true."""
+    process kept of the organisations (the list filter's units) is still true. The names of
+    projects and cycles and the risk facts raise it too (their triggers are in
+    models/counts.py): kept list pages show them."""
 
     __tablename__ = "org_generation"
 
