@@ -472,9 +472,10 @@ def _page_rows(
     statement or, where the page may be kept, from this process's copy.
 
     A page is kept under everything its rows depend on: the filters, each group's slice
-    (state, cycle, offset, size) with the group's generation, which the triggers raise on
-    any change to what a list shows of its rows (models/counts.py), and the organisations'
-    generation (their names). Only pages of kept counts whose groups all have a generation
+    (state, cycle, offset, size) with the group's generation, which the triggers raise when
+    an evaluation moves in or out or changes in place (models/counts.py), and org_generation,
+    which the names of organisations, projects and cycles and the risk facts raise. Only
+    pages of kept counts whose groups all have a generation
     (no drafts: their groups have none that moves) are kept, and only when the request reads
     committed data on a connection of its own (nothing it wrote can be in them)."""
     key: tuple[Any, ...] | None = None
