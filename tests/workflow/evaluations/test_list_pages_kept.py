@@ -147,7 +147,7 @@ def test_what_raises_which_generation(any_app: Flask) -> None:
         draft = db.session.scalar(select(Evaluation).where(Evaluation.state == "draft"))
         queued = db.session.scalar(select(Evaluation).where(Evaluation.state == "self_scored"))
         assert draft is not None and queued is not None
-        draft_id, queued_id = draft.id, queued.id
+        draft_id, queued_id, project_id = draft.id, queued.id, queued.project_id
         draft_group = (draft.department_id, draft.cycle_id, "draft")
         queued_group = (queued.department_id, queued.cycle_id, "self_scored")
         before = _generations()
@@ -182,26 +182,17 @@ def test_what_raises_which_generation(any_app: Flask) -> None:
         # A cycle renamed, a project renamed, risk facts written: the groups stay, the
         # generation of what rows show from other tables rises.
         before = after
-        names = _names()
-        db.session.execute(
-            update(Cycle).where(Cycle.id == queued_group[1]).values(name="改名后的周期")
-        )
-        db.session.commit()
-        assert _generations() == before and _names() > names
-        names = _names()
-        db.session.execute(
-            update(Project).where(Project.id == queued.project_id).values(name="改名后的项目")
-        )
-        db.session.commit()
-        assert _generations() == before and _names() > names
-        names = _names()
-        db.session.execute(
+        for change in (
+            update(Cycle).where(Cycle.id == queued_group[1]).values(name="改名后的周期"),
+            update(Project).where(Project.id == project_id).values(name="改名后的项目"),
             update(RiskFacts)
             .where(RiskFacts.evaluation_id == queued_id)
-            .values(tier_mismatch=RiskFacts.tier_mismatch + 1)
-        )
-        db.session.commit()
-        assert _generations() == before and _names() > names
+            .values(tier_mismatch=RiskFacts.tier_mismatch + 1),
+        ):
+            names = _names()
+            db.session.execute(change)
+            db.session.commit()
+            assert _generations() == before and _names() > names, change
         # The recount: every group one up, each time, the empty ones too (none is deleted).
         for _ in range(3):
             before = _generations()
