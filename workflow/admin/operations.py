@@ -15,7 +15,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import bindparam, func, select, text
 
 import scoring
 from workflow.core.audit import record_security_event
@@ -451,13 +451,33 @@ def recount_evaluations() -> int:
     # triggers): a web process may keep a page's rows under any number a group had, and
     # everybody's list keys on their sums (evaluations/queries.py). A group new here starts
     # at 1, as the triggers would start it: no page was kept under a row that was not there.
-    key = (kept.c.department_id, kept.c.cycle_id, kept.c.state)
+    rows = {
+        tuple(r)
+        for r in db.session.execute(select(kept.c.department_id, kept.c.cycle_id, kept.c.state))
+    }
     db.session.execute(kept.update().values(n=0, changed=kept.c.changed + 1))
-    for (d, c, s), n in counted.items():
-        where = (key[0] == d, key[1] == c, key[2] == s)
-        if not db.session.execute(kept.update().where(*where).values(n=n)).rowcount:
-            db.session.execute(
-                kept.insert().values(department_id=d, cycle_id=c, state=s, n=n, changed=1)
+    found = [
+        {"dept": d, "cyc": c, "st": s, "count": n}
+        for (d, c, s), n in counted.items()
+        if (d, c, s) in rows
+    ]
+    if found:
+        db.session.execute(
+            kept.update()
+            .where(
+                kept.c.department_id == bindparam("dept"),
+                kept.c.cycle_id == bindparam("cyc"),
+                kept.c.state == bindparam("st"),
             )
+            .values(n=bindparam("count")),
+            found,
+        )
+    new = [
+        {"department_id": d, "cycle_id": c, "state": s, "n": n, "changed": 1}
+        for (d, c, s), n in counted.items()
+        if (d, c, s) not in rows
+    ]
+    if new:
+        db.session.execute(kept.insert(), new)
     db.session.commit()
     return wrong

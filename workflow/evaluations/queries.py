@@ -475,9 +475,9 @@ def _page_rows(
     (state, cycle, offset, size) with the group's generation, which the triggers raise when
     an evaluation moves in or out or changes in place (models/counts.py), and org_generation,
     which the names of organisations, projects and cycles and the risk facts raise. Only
-    pages of kept counts whose groups all have a generation
-    (no drafts: their groups have none that moves) are kept, and only when the request reads
-    committed data on a connection of its own (nothing it wrote can be in them)."""
+    pages of kept counts whose groups all have a generation (no drafts: theirs does not
+    move) are kept, and only when the request reads committed data on a connection of its
+    own (nothing it wrote can be in them)."""
     key: tuple[Any, ...] | None = None
     size = int(current_app.config.get("LIST_PAGE_CACHE", 256))
     organisations = g.get("org_generation")

@@ -27,11 +27,11 @@ changed as a list shows them: a move in or out, an evaluation changed in place (
 What a row shows from other tables (the names of projects, cycles and organisations, the risk
 facts) raises ``org_generation`` instead (models/org.py). A web process keeps a page's rows
 under the numbers of the groups the page shows and that one, and reads them again once one
-has moved (evaluations/queries.py). A change that bypasses the triggers must raise them by
-hand (the recount raises every group's). Both only ever rise: no row here is deleted but
-with its department or cycle (and then org_generation rises too). A queued
-evaluation changed in place (a review score saved, say) therefore holds its group's row until
-its transaction commits, as a move does; a draft's save takes no lock here.
+has moved (evaluations/queries.py). A queued evaluation changed in place (a review score
+saved, say) therefore holds its group's row until its transaction commits, as a move does; a
+draft's save takes no lock here. A change that bypasses the triggers must raise the numbers
+by hand (the recount raises every group's). Both only ever rise: no row here is deleted but
+with its department or cycle (and then org_generation rises too).
 
 ``tests/workflow/test_evaluation_counts.py`` compares the table with a GROUP BY after
 inserts, moves and deletes on both databases; migration 0002 creates it and fills it from
@@ -60,15 +60,14 @@ class EvaluationCount(db.Model):  # type: ignore[name-defined]
     )
     state: Mapped[str] = mapped_column(String(30), primary_key=True)
     n: Mapped[int] = mapped_column(Integer, default=0)
-    # Raised by the triggers whenever what a list shows of the group's rows may have changed
-    # (never lowered; `flask evaluations recount` raises it too).
+    # Raised by the triggers whenever one of the group's evaluations moves in or out or
+    # changes in place, drafts excepted (never lowered; `flask evaluations recount` raises it).
     changed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 # The two statements every trigger is made of: count NEW in, count OLD out. Each also raises
-# the group's ``changed``, as does any other change to what a list shows of a group's rows
-# (below): the web processes keep a page's rows per process under the generations of the
-# groups it shows (evaluations/queries.py).
+# the group's ``changed``, as does a change in place (below): the web processes keep a page's
+# rows per process under the generations of the groups it shows (evaluations/queries.py).
 _ADD_NEW = (
     "INSERT INTO evaluation_counts (department_id, cycle_id, state, n, changed) "
     "VALUES (NEW.department_id, NEW.cycle_id, NEW.state, 1, 1) "
